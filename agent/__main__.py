@@ -1,0 +1,5 @@
+"""`python -m agent` runs the persona CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,443 @@
+"""The data contracts between stages. schemas/*.json are generated from these models.
+
+Models the LLM fills carry a `Field(description=...)` on every field: Instructor sends those
+descriptions to the model as part of the JSON Schema, so they are prompt text too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DocumentKind = Literal["interview", "ticket", "survey"]
+SpeakerRole = Literal["participant", "interviewer", "customer", "agent"]
+JourneyStage = Literal[
+    "awareness", "consideration", "decision", "onboarding", "retention", "advocacy", "unknown"
+]
+LLMMode = Literal["openai", "offline", "host"]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, so a typo in a file or an answer never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class Turn(Strict):
+    """One speaker turn; `start` is the offset of `text` in the document's joined text."""
+
+    speaker: str
+    role: SpeakerRole
+    text: str
+    start: int = 0
+    line: int | None = None
+    time: str | None = None
+
+
+class Document(Strict):
+    """One interview or one ticket, as read from its source."""
+
+    id: str
+    source: str
+    kind: DocumentKind
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    user_id: str | None = None
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    turns: list[Turn] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The turns joined by blank lines; every char span refers to this string."""
+        return TURN_SEPARATOR.join(t.text for t in self.turns)
+
+
+TURN_SEPARATOR = "\n\n"
+
+
+class Chunk(Strict):
+    """A piece of one speaker's words within a token budget, the unit embedded and quoted."""
+
+    id: str
+    document_id: str
+    text: str
+    token_count: int
+    speaker: str
+    role: SpeakerRole
+    start: int
+    end: int
+    kind: DocumentKind
+    source: str
+    line: int | None = None
+    time: str | None = None
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    user_id: str | None = None
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class SkippedInput(Strict):
+    """An input that was not used, and why (shown in every summary)."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+
+# --------------------------------------------------------------------------- pain points
+
+
+class QuoteDraft(BaseModel):
+    """A quote as the model proposes it: checked against the chunk before it is accepted."""
+
+    text: str = Field(
+        description="Exact words copied from the chunk text, 3-60 words; never paraphrase or merge"
+    )
+    chunk_id: str = Field(description="Id of the chunk the quote is copied from")
+
+
+class MentionDraft(BaseModel):
+    """One pain point the speaker states: a problem, frustration, effort or unmet need."""
+
+    statement: str = Field(
+        description="The pain point in your own words, one sentence, not a copy of the quote"
+    )
+    category: str = Field(
+        description="Short lowercase topic of the pain, 1-4 words, e.g. 'bank sync', 'pricing'"
+    )
+    severity: int = Field(
+        ge=1,
+        le=5,
+        description="1 minor annoyance, 2 irritation, 3 real cost in time, 4 blocks work or "
+        "money at risk, 5 threatens renewal or causes data loss",
+    )
+    severity_rationale: str = Field(description="One line: why this severity")
+    journey_stage: JourneyStage = Field(
+        description="Stage of the customer journey where the pain occurs; 'unknown' if unclear"
+    )
+    workaround: str | None = Field(
+        default=None, description="What the speaker does today to cope, if they say so"
+    )
+    quotes: list[QuoteDraft] = Field(
+        min_length=1, max_length=3, description="1-3 verbatim quotes that state this pain"
+    )
+
+
+class Quote(Strict):
+    """A verbatim quote with its place in its chunk."""
+
+    text: str
+    chunk_id: str
+    start: int
+    end: int
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    source: str | None = None
+
+
+class PainPointMention(Strict):
+    """A validated pain point from one chunk (or one ticket), ready for clustering."""
+
+    id: str
+    statement: str
+    category: str
+    severity: int = Field(ge=1, le=5)
+    severity_rationale: str
+    journey_stage: JourneyStage
+    workaround: str | None = None
+    quotes: list[Quote]
+    chunk_id: str
+    document_id: str
+    kind: DocumentKind
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    user_id: str | None = None
+    product: str | None = None
+    origin: LLMMode = "openai"
+
+
+# --------------------------------------------------------------------------- themes
+
+
+class ThemeFrequency(Strict):
+    """How widespread a theme is; shares are of the corpus's participants / tickets."""
+
+    participants: int
+    tickets: int
+    participant_share: float
+    ticket_share: float
+
+
+class ThemeSeverity(Strict):
+    mean: float
+    max: int
+
+
+class Theme(Strict):
+    """A consolidated pain point: every mention belongs to exactly one theme."""
+
+    id: str
+    label: str
+    description: str
+    mention_ids: list[str]
+    frequency: ThemeFrequency
+    severity: ThemeSeverity
+    score: float
+    rank: int
+    representative_quotes: list[Quote]
+    segment_counts: dict[str, int] = Field(default_factory=dict)
+    journey_stages: dict[str, int] = Field(default_factory=dict)
+    product: str | None = None
+    named_by: LLMMode = "offline"
+
+
+class ThemeReport(Strict):
+    """themes.json: ranked themes plus the corpus totals the shares are computed from."""
+
+    themes: list[Theme]
+    total_participants: int
+    total_tickets: int
+    total_mentions: int
+    embedder: str
+    score_formula: str
+    settings: dict[str, float | int | str] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- segments
+
+
+class NumericSummary(Strict):
+    mean: float
+    median: float
+    q1: float
+    q3: float
+    min: float
+    max: float
+
+
+class CategoryShare(Strict):
+    value: str
+    count: int
+    share: float
+
+
+class SegmentStats(Strict):
+    """One persona segment from the first-match rules, with its numbers."""
+
+    name: str
+    rule: str
+    size: int
+    share: float
+    numeric: dict[str, NumericSummary] = Field(default_factory=dict)
+    categorical: dict[str, list[CategoryShare]] = Field(default_factory=dict)
+    age_range: str | None = None
+    top_complaints: list[CategoryShare] = Field(default_factory=list)
+    warning: str | None = None
+
+
+class SegmentReport(Strict):
+    """The scorer's whole output. `stats` flattens every number under a stable citable key."""
+
+    source: str
+    config: str
+    total_users: int
+    segments: list[SegmentStats]
+    distributions: dict[str, list[CategoryShare]] = Field(default_factory=dict)
+    stats: dict[str, float | int] = Field(default_factory=dict)
+    assignments_file: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class MigrationCell(Strict):
+    """Users in `from_segment` in the old snapshot and `to_segment` in the new one."""
+
+    from_segment: str
+    to_segment: str
+    count: int
+    share_of_from: float
+    sample_ids: list[str] = Field(default_factory=list)
+
+
+class Migration(Strict):
+    """`persona segment --compare OLD NEW`: who moved where between two snapshots.
+
+    Shares are fractions 0-1 of the users of `from_segment` present in both snapshots.
+    """
+
+    old_source: str
+    new_source: str
+    config: str
+    old_total: int
+    new_total: int
+    in_both: int
+    moved: int
+    transitions: list[MigrationCell]
+    dimensions: dict[str, list[MigrationCell]] = Field(default_factory=dict)
+    only_old: dict[str, int] = Field(default_factory=dict)
+    only_new: dict[str, int] = Field(default_factory=dict)
+    net_change: dict[str, int] = Field(default_factory=dict)
+    stats: dict[str, float | int] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- personas
+
+EVIDENCE_HELP = (
+    "Evidence ids from the evidence pack that support this: 'theme:<id>', 'chunk:<id>' "
+    "or 'stat:<key>'. Empty only if assumption is true"
+)
+
+
+class Claim(BaseModel):
+    """A statement in a persona, with the evidence it rests on."""
+
+    text: str = Field(description="The statement; any number in it must be a cited stat value")
+    evidence: list[str] = Field(default_factory=list, description=EVIDENCE_HELP)
+    assumption: bool = Field(
+        default=False, description="True when no evidence in the pack supports this statement"
+    )
+
+
+class PersonaQuote(BaseModel):
+    text: str = Field(description="Verbatim words from the cited chunk")
+    chunk_id: str = Field(description="Id of the chunk the quote is copied from")
+
+
+class PersonaPainPoint(BaseModel):
+    theme_id: str = Field(description="Id of the theme in the evidence pack")
+    title: str = Field(description="Short name of the pain point")
+    impact: Claim = Field(description="What the pain costs this persona")
+    frequency: Claim = Field(description="How often/widely it occurs, citing theme or stat values")
+    workaround: Claim | None = Field(default=None, description="What they do today to cope")
+
+
+class Needs(BaseModel):
+    must: list[Claim] = Field(default_factory=list, description="Must-have needs")
+    should: list[Claim] = Field(default_factory=list, description="Should-have needs")
+    nice: list[Claim] = Field(default_factory=list, description="Nice-to-have needs")
+
+
+class Behaviors(BaseModel):
+    discovery: list[Claim] = Field(default_factory=list, description="How they find products")
+    evaluation: list[Claim] = Field(default_factory=list, description="How they evaluate")
+    purchase_triggers: list[Claim] = Field(default_factory=list, description="What makes them buy")
+
+
+AGE_RANGE = re.compile(r"^\d{2}\s*[-–]\s*\d{2}$")
+
+
+class Demographics(BaseModel):
+    age_range: Claim = Field(description="An age range like '30-39', never an exact age")
+    income_range: Claim | None = Field(default=None, description="An income band, as a range")
+    company_size: Claim | None = Field(default=None, description="Company size band")
+
+
+class PersonaDraft(BaseModel):
+    """What the LLM (or the offline templates) writes for one segment."""
+
+    name: str = Field(description="A first name and an archetype, e.g. 'Dana, the Month-End Closer'")
+    archetype: str = Field(description="The archetype in 2-5 words")
+    summary: Claim = Field(description="Two or three sentences on who they are")
+    role: Claim = Field(description="Job role and responsibilities")
+    demographics: Demographics
+    goals: list[Claim] = Field(description="3-5 goals")
+    motivations: list[Claim] = Field(description="2-4 motivations")
+    behaviors: Behaviors
+    channels: list[Claim] = Field(description="Channels and information sources")
+    tools: list[Claim] = Field(default_factory=list, description="Tools they use")
+    tech_proficiency: Claim = Field(description="Technical proficiency")
+    pain_points: list[PersonaPainPoint] = Field(description="Top pain points, most severe first")
+    quotes: list[PersonaQuote] = Field(description="2-4 verbatim quotes from the evidence pack")
+    needs: Needs
+    aha_moment: Claim = Field(description="The moment the product's value clicked for them")
+
+
+class DocumentInfo(Strict):
+    version: str = "1.0"
+    status: Literal["draft", "reviewed"] = "draft"
+    based_on_interviews: int = 0
+    based_on_tickets: int = 0
+    based_on_users: int = 0
+    generated_at: str = ""
+    model: str = ""
+    prompt_version: str = ""
+    mode: LLMMode = "offline"
+
+
+class Persona(Strict):
+    """A drafted persona tied to a segment; `draft` is the part a human reviews field by field."""
+
+    id: str
+    segment: str
+    is_anti_persona: bool = False
+    draft: PersonaDraft
+    document_info: DocumentInfo
+
+
+class JourneyStageEntry(BaseModel):
+    stage: Literal["awareness", "consideration", "decision", "onboarding", "advocacy"] = Field(
+        description="One of the five journey stages, in order"
+    )
+    customer_goal: Claim
+    actions: list[Claim] = Field(description="What the customer does at this stage")
+    touchpoints: list[Claim] = Field(description="Where they meet the product or company")
+    thoughts: list[Claim] = Field(default_factory=list, description="What they think or feel")
+    emotion: int = Field(ge=-2, le=2, description="-2 very negative ... +2 very positive")
+    pain_points: list[str] = Field(default_factory=list, description="Theme ids felt at this stage")
+    opportunities: list[Claim] = Field(default_factory=list)
+    metrics: list[str] = Field(default_factory=list, description="Metrics to track this stage")
+
+
+class Recommendation(BaseModel):
+    action: str = Field(description="What to do")
+    goal: str = Field(description="What it should achieve")
+    metric: str = Field(description="How to measure it")
+    evidence: list[str] = Field(default_factory=list, description=EVIDENCE_HELP)
+
+
+class JourneyDraft(BaseModel):
+    """A five-stage journey map for one persona."""
+
+    stages: list[JourneyStageEntry] = Field(min_length=5, max_length=5)
+    key_findings: list[Claim] = Field(description="3-5 findings across the journey")
+    recommendations: list[Recommendation] = Field(description="3-5 recommendations")
+
+
+class JourneyMap(Strict):
+    id: str
+    persona_id: str
+    draft: JourneyDraft
+    document_info: DocumentInfo
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class CallFailure(Strict):
+    """An LLM call (or host answer) that did not produce a valid result."""
+
+    request_id: str
+    step: str
+    error: str
+    attempts: int = 1
+
+
+class StepSummary(Strict):
+    """What one command did: the `--json` payload of every pipeline command."""
+
+    step: str
+    ok: bool = True
+    mode: LLMMode | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(default_factory=dict)
+    seconds: float = 0.0
+    skipped: list[SkippedInput] = Field(default_factory=list)
+    failures: list[CallFailure] = Field(default_factory=list)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+

@@ -1,0 +1,164 @@
+"""Readers: turn input files into Documents, skipping (with a reason) whatever cannot be read."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import IngestSettings
+from ..errors import InputError
+from ..models import Document, SkippedInput
+from .base import build_turns, decode, looks_binary, make_document, participant_from_filename
+from .tables import TableResult, is_ticket_records, read_csv_table, read_ticket_records
+from .transcripts import (
+    load_json_records,
+    read_docx,
+    read_json_transcript,
+    read_plain,
+    read_srt,
+    read_vtt,
+)
+
+TRANSCRIPT_SUFFIXES = {".txt", ".md", ".markdown", ".vtt", ".srt", ".docx"}
+TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
+SUPPORTED = TRANSCRIPT_SUFFIXES | TABLE_SUFFIXES
+# Files that sit beside transcripts but are about them, not from them.
+IGNORED_NAMES = {"readme", "license", "changelog", "ground_truth"}
+
+
+@dataclass
+class FileResult:
+    """What one input file produced."""
+
+    path: Path
+    digest: str
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedInput] = field(default_factory=list)
+    roster: dict[str, dict[str, Any]] = field(default_factory=dict)
+    user_table: bool = False
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedInput]]:
+    """Expand directories (recursively, sorted) into supported files; report what is missing."""
+    files: list[Path] = []
+    skipped: list[SkippedInput] = []
+    for path in paths:
+        if not path.exists():
+            skipped.append(SkippedInput(path=str(path), reason="no such file or directory"))
+        elif path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts):
+                    if child.suffix.lower() in SUPPORTED and child.stem.lower() not in IGNORED_NAMES:
+                        files.append(child)
+        elif path.suffix.lower() not in SUPPORTED:
+            skipped.append(SkippedInput(path=str(path), reason=f"unsupported file type {path.suffix or '(none)'}"))
+        else:
+            files.append(path)
+    return files, skipped
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _interviewers(settings: IngestSettings, meta: dict[str, Any]) -> list[str]:
+    extra = meta.get("interviewer") or meta.get("interviewers") or []
+    if isinstance(extra, str):
+        extra = [extra]
+    return [*settings.interviewer_names, *map(str, extra)]
+
+
+def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
+    suffix = path.suffix.lower()
+    if suffix == ".docx":
+        raw, meta = read_docx(path, data)
+    else:
+        text = decode(path, data)
+        if not text.strip():
+            raise InputError(str(path), "file is empty")
+        reader = {".vtt": read_vtt, ".srt": read_srt}.get(suffix, read_plain)
+        raw, meta = reader(path, text)
+    turns = build_turns(raw, _interviewers(settings, meta))
+    if not turns:
+        raise InputError(str(path), "no text found")
+    if all(t.speaker == "Unknown" for t in turns):
+        raise InputError(str(path), "no speaker turns found (expected lines like 'Name: text')")
+    participant = meta.get("participant_id") or meta.get("participant") or participant_from_filename(path)
+    user = meta.get("user_id") or meta.get("customer_id")
+    return make_document(
+        str(path), "interview", turns,
+        participant_id=str(participant) if participant else path.stem,
+        user_id=str(user) if user else None,
+        metadata=meta,
+    )
+
+
+def read_file(path: Path, settings: IngestSettings) -> FileResult:
+    """Read one file; an unreadable file becomes a skipped entry, never an exception."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise InputError(str(path), "file is empty")
+        if size > settings.max_file_mb * 1024 * 1024:
+            raise InputError(str(path), f"file is {size / 1e6:.0f} MB, over the {settings.max_file_mb:g} MB limit (ingest.max_file_mb)")
+        data = path.read_bytes()
+        result = FileResult(path=path, digest=file_digest(data))
+        suffix = path.suffix.lower()
+        if suffix != ".docx" and looks_binary(data):
+            raise InputError(str(path), "binary file, not text")
+        if suffix in {".csv", ".tsv"}:
+            text = decode(path, data)
+            if suffix == ".tsv":
+                text = text.replace("\t", ",") if "," not in text else text
+            table = read_csv_table(path, text, settings.ticket_columns)
+            _merge_table(result, table)
+        elif suffix in {".json", ".jsonl"}:
+            records = load_json_records(path, decode(path, data))
+            if not records:
+                raise InputError(str(path), "no records")
+            if is_ticket_records(records, settings.ticket_columns):
+                _merge_table(result, read_ticket_records(path, records, settings.ticket_columns))
+            else:
+                for line, record in records:
+                    raw, meta = read_json_transcript(path, record, line)
+                    turns = build_turns(raw, _interviewers(settings, meta))
+                    pid = meta.get("participant_id") or meta.get("participant") or path.stem
+                    result.documents.append(
+                        make_document(str(path), "interview", turns, participant_id=str(pid),
+                                      user_id=meta.get("user_id"), metadata=meta)
+                    )
+        else:
+            result.documents.append(_transcript(path, data, settings))
+        return result
+    except InputError as exc:
+        return FileResult(path=path, digest="", skipped=[SkippedInput(path=exc.path, reason=exc.reason, line=exc.line)])
+    except OSError as exc:
+        return FileResult(path=path, digest="", skipped=[SkippedInput(path=str(path), reason=f"cannot read: {exc.strerror}")])
+
+
+def _merge_table(result: FileResult, table: TableResult) -> None:
+    result.documents.extend(table.documents)
+    result.skipped.extend(table.skipped)
+    result.roster.update(table.roster)
+    result.user_table = table.kind == "users"
+
+
+def apply_roster(documents: Iterable[Document], roster: dict[str, dict[str, Any]]) -> list[Document]:
+    """Attach roster metadata (role, plan, user id...) to interviews by participant id or file name."""
+    by_file = {str(row.get("file", "")).strip(): pid for pid, row in roster.items() if row.get("file")}
+    out = []
+    for doc in documents:
+        pid = doc.participant_id
+        if doc.kind == "interview" and Path(doc.source).name in by_file:
+            pid = by_file[Path(doc.source).name]
+        row = roster.get(pid or "")
+        if doc.kind != "interview" or row is None:
+            out.append(doc)
+            continue
+        meta = {**{k: v for k, v in row.items() if k not in {"file", "name"}}, **doc.metadata}
+        user = doc.user_id or row.get("user_id")
+        out.append(doc.model_copy(update={"participant_id": pid, "user_id": user, "metadata": meta}))
+    return out

@@ -1,0 +1,243 @@
+"""Chroma as the evidence store: embedded on disk by default, a Chroma server when `chroma.url` is set.
+
+Collections are created with our own registered embedding function, never Chroma's default:
+a collection that records the default function tries to download its model on the first
+`query_texts=` call. Vectors are always computed by us and passed in explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .config import EmbeddingSettings, Settings
+from .embeddings import Embedder, get_embedder
+from .errors import ConfigError
+from .workspace import Workspace
+
+Metadata = Mapping[str, str | int | float | bool | None]
+
+
+def _embedding_function_class() -> type:
+    from chromadb.api.types import EmbeddingFunction
+    from chromadb.utils.embedding_functions import register_embedding_function
+
+    @register_embedding_function
+    class PersonaEmbeddingFunction(EmbeddingFunction):  # type: ignore[type-arg]
+        """Chroma-side handle on our embedder, so reopened collections never fall back to the default."""
+
+        def __init__(self, provider: str = "minilm", model: str = "") -> None:
+            self.provider = provider
+            self.model = model
+
+        def __call__(self, input: Sequence[str]) -> list[np.ndarray]:  # noqa: A002 - Chroma's name
+            embedder = get_embedder(EmbeddingSettings(provider=self.provider, model=self.model or "x"))
+            return list(embedder.embed(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "persona_agent"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"provider": self.provider, "model": self.model}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> PersonaEmbeddingFunction:
+            return PersonaEmbeddingFunction(config.get("provider", "minilm"), config.get("model", ""))
+
+        def default_space(self) -> str:  # type: ignore[override]
+            return "cosine"
+
+    return PersonaEmbeddingFunction
+
+
+_EF_CLASS: type | None = None
+
+
+def _ef(settings: EmbeddingSettings) -> Any:
+    global _EF_CLASS
+    if _EF_CLASS is None:
+        _EF_CLASS = _embedding_function_class()
+    model = settings.model if settings.provider == "openai" else ""
+    return _EF_CLASS(settings.provider, model)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result; distance is cosine distance (0 = identical)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    distance: float
+
+
+def _clean_metadata(meta: Metadata) -> dict[str, str | int | float | bool]:
+    # Chroma rejects None values and empty dicts; absent keys filter the same way.
+    cleaned = {k: v for k, v in meta.items() if v is not None}
+    return cleaned or {"_": True}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+class EvidenceStore:
+    """Named collections of (id, text, vector, metadata), one per embedder so dimensions never clash."""
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self._collections: dict[str, Any] = {}
+        self._embedder: Embedder | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings.embeddings, self.settings.llm)
+        return self._embedder
+
+    def collection_name(self, collection: str) -> str:
+        emb = self.settings.embeddings
+        tag = emb.provider if emb.provider != "openai" else f"openai-{_slug(emb.model)}"
+        return f"{self.settings.chroma.collection_prefix}-{collection}-{tag}"
+
+    def _collection(self, collection: str) -> Any:
+        name = self.collection_name(collection)
+        if name not in self._collections:
+            self._collections[name] = self.client.get_or_create_collection(
+                name=name,
+                embedding_function=_ef(self.settings.embeddings),
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return self._collections[name]
+
+    def _batch_size(self) -> int:
+        try:
+            return int(self.client.get_max_batch_size())
+        except Exception:  # older servers do not expose it
+            return 1000
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        embeddings: np.ndarray,
+        metadatas: Sequence[Metadata],
+    ) -> None:
+        col = self._collection(collection)
+        step = self._batch_size()
+        for begin in range(0, len(ids), step):
+            end = begin + step
+            col.upsert(
+                ids=list(ids[begin:end]),
+                documents=list(texts[begin:end]),
+                embeddings=np.asarray(embeddings[begin:end], dtype=np.float32),
+                metadatas=[_clean_metadata(m) for m in metadatas[begin:end]],
+            )
+
+    def update_metadata(self, collection: str, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
+        if not ids:
+            return
+        col = self._collection(collection)
+        step = self._batch_size()
+        for begin in range(0, len(ids), step):
+            col.update(
+                ids=list(ids[begin : begin + step]),
+                metadatas=[_clean_metadata(m) for m in metadatas[begin : begin + step]],
+            )
+
+    def existing_ids(self, collection: str, ids: Sequence[str] | None = None) -> set[str]:
+        col = self._collection(collection)
+        if ids is None:
+            return set(col.get(include=[])["ids"])
+        found: set[str] = set()
+        step = self._batch_size()
+        for begin in range(0, len(ids), step):
+            found.update(col.get(ids=list(ids[begin : begin + step]), include=[])["ids"])
+        return found
+
+    def ids_where(self, collection: str, where: dict[str, Any]) -> list[str]:
+        return list(self._collection(collection).get(where=where, include=[])["ids"])
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            col = self._collection(collection)
+            step = self._batch_size()
+            for begin in range(0, len(ids), step):
+                col.delete(ids=list(ids[begin : begin + step]))
+
+    def get_embeddings(self, collection: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        col = self._collection(collection)
+        out: dict[str, np.ndarray] = {}
+        step = self._batch_size()
+        for begin in range(0, len(ids), step):
+            got = col.get(ids=list(ids[begin : begin + step]), include=["embeddings"])
+            for id_, vec in zip(got["ids"], got["embeddings"], strict=True):
+                out[id_] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def count(self, collection: str) -> int:
+        return int(self._collection(collection).count())
+
+    def query(
+        self,
+        collection: str,
+        text: str | None = None,
+        embedding: np.ndarray | None = None,
+        n: int = 8,
+        where: dict[str, Any] | None = None,
+    ) -> list[Hit]:
+        """Nearest neighbours of a text (embedded by us) or of a given vector."""
+        if embedding is None:
+            if text is None:
+                raise ValueError("query needs text or embedding")
+            embedding = self.embedder.embed([text])[0]
+        col = self._collection(collection)
+        total = col.count()
+        if total == 0:
+            return []
+        result = col.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=min(n, total),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = zip(
+            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0],
+            strict=True,
+        )
+        return [Hit(i, d or "", dict(m or {}), float(dist)) for i, d, m, dist in hits]
+
+
+def _client(settings: Settings, workspace: Workspace) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    url = settings.chroma.url
+    if url:
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        if not parsed.hostname:
+            raise ConfigError(f"chroma url {url!r} has no host")
+        port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname, port=port, ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise ConfigError(f"cannot reach the Chroma server at {url}: {exc}") from exc
+    workspace.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(workspace.chroma_dir), settings=chroma_settings)
+
+
+def open_store(settings: Settings, workspace: Workspace) -> EvidenceStore:
+    """The evidence store for these settings: on-disk in the workspace, or the configured server."""
+    return EvidenceStore(_client(settings, workspace), settings)

@@ -1,0 +1,1 @@
+"""Prompt templates, installed as the package `agent.prompts` (see pyproject's package-dir)."""
