@@ -109,10 +109,13 @@ class Chunker:
                 units.append((run[0][0], run[-1][1]))
         return units
 
-    def _make(self, doc: Document, turn: Turn, start: int, end: int, text: str, occurrence: int) -> Chunk:
+    def _make(
+        self, doc: Document, turn: Turn, start: int, end: int, text: str, occurrence: int
+    ) -> Chunk:
         ident = {
             "source": doc.source,
-            "who": doc.participant_id or doc.ticket_id,
+            "participant": doc.participant_id,
+            "ticket": doc.ticket_id,
             "speaker": turn.speaker,
             "text": text,
             "n": occurrence,

@@ -13,7 +13,7 @@ import typer
 from pydantic import BaseModel
 
 from .config import Settings, load_settings
-from .errors import PersonaError
+from .errors import HostPending, PersonaError
 from .models import StepSummary
 from .workspace import Workspace
 
@@ -25,20 +25,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-review_app = typer.Typer(help="Confirm, correct or extend drafted personas (human review).", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Confirm, correct or extend drafted personas (human review).", no_args_is_help=True
+)
 skill_app = typer.Typer(help="The Claude Code / Codex skill.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(skill_app, name="skill")
 
 WorkspaceOpt = Annotated[
-    Path | None, typer.Option("--workspace", "-w", help="Workspace folder [default: ./.persona or $PERSONA_WORKSPACE]")
+    Path | None,
+    typer.Option(
+        "--workspace", "-w", help="Workspace folder [default: ./.persona or $PERSONA_WORKSPACE]"
+    ),
 ]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file [default: ./persona.toml]")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Config file [default: ./persona.toml]")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout")]
 LLMOpt = Annotated[
-    str | None, typer.Option("--llm", help="openai | offline | host [default: openai if a key or base URL is set]")
+    str | None,
+    typer.Option(
+        "--llm", help="openai | offline | host [default: openai if a key or base URL is set]"
+    ),
 ]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name [default: $PERSONA_MODEL or gpt-4o-mini]")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model name [default: $PERSONA_MODEL or gpt-4o-mini]")
+]
 
 EXIT_PARTIAL = 2
 
@@ -77,11 +89,21 @@ class _Progress:
     def __enter__(self) -> _Progress:
         if sys.stderr.isatty():
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(
-                TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=Console(stderr=True), transient=True,
+                TextColumn("{task.description:>8}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
             self.bar.__enter__()
         return self
@@ -101,7 +123,9 @@ class _Progress:
         return lambda done, total: self(stage, done, total)
 
 
-def _emit(summary: StepSummary, json_out: bool, human: Callable[[StepSummary], None] | None = None) -> None:
+def _emit(
+    summary: StepSummary, json_out: bool, human: Callable[[StepSummary], None] | None = None
+) -> None:
     if json_out:
         typer.echo(summary.model_dump_json(indent=2))
     else:
@@ -143,10 +167,23 @@ def _dump(data: Any) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders: .txt .md .vtt .srt .docx .json .jsonl .csv")],
-    chroma_url: Annotated[str | None, typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000")] = None,
-    embedder: Annotated[str | None, typer.Option("--embedder", help="minilm | openai | hash")] = None,
-    redact: Annotated[bool | None, typer.Option("--redact/--no-redact", help="Redact emails, phones and card numbers before embedding")] = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files or folders: .txt .md .vtt .srt .docx .json .jsonl .csv"),
+    ],
+    chroma_url: Annotated[
+        str | None,
+        typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000"),
+    ] = None,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="minilm | openai | hash")
+    ] = None,
+    redact: Annotated[
+        bool | None,
+        typer.Option(
+            "--redact/--no-redact", help="Redact emails, phones and card numbers before embedding"
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -157,7 +194,9 @@ def ingest(
     """
     with _errors():
         settings, ws = _settings(
-            workspace, config, **{"chroma.url": chroma_url, "embeddings.provider": embedder, "ingest.redact": redact}
+            workspace,
+            config,
+            **{"chroma.url": chroma_url, "embeddings.provider": embedder, "ingest.redact": redact},
         )
         from .ingest import ingest as run_ingest
 
@@ -171,11 +210,21 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words")],
     n: Annotated[int, typer.Option("-n", "--limit", help="How many results")] = 10,
     kind: Annotated[str | None, typer.Option("--kind", help="interview | ticket")] = None,
-    participant: Annotated[str | None, typer.Option("--participant", help="Participant or user id")] = None,
-    segment: Annotated[str | None, typer.Option("--segment", help="Only users in this scorer segment")] = None,
-    role: Annotated[str | None, typer.Option("--role", help="participant | interviewer | customer")] = None,
-    meta: Annotated[list[str] | None, typer.Option("--meta", help="Metadata filter KEY=VALUE (repeatable)")] = None,
-    chroma_url: Annotated[str | None, typer.Option("--chroma-url", help="Chroma server URL")] = None,
+    participant: Annotated[
+        str | None, typer.Option("--participant", help="Participant or user id")
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option("--segment", help="Only users in this scorer segment")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="participant | interviewer | customer")
+    ] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option("--meta", help="Metadata filter KEY=VALUE (repeatable)")
+    ] = None,
+    chroma_url: Annotated[
+        str | None, typer.Option("--chroma-url", help="Chroma server URL")
+    ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -195,8 +244,15 @@ def search(
             key, value = item.split("=", 1)
             filters[key] = value
         hits = run_search(
-            query, settings, ws, n=n, kind=kind, participant=participant, segment=segment,  # type: ignore[arg-type]
-            role=role, metadata=filters,
+            query,
+            settings,
+            ws,
+            n=n,
+            kind=kind,
+            participant=participant,
+            segment=segment,  # type: ignore[arg-type]
+            role=role,
+            metadata=filters,
         )
         if json_out:
             _dump([h.model_dump() for h in hits])
@@ -204,16 +260,489 @@ def search(
         if not hits:
             typer.echo("no results (has anything been ingested? try: persona ingest transcripts/)")
         for rank, hit in enumerate(hits, start=1):
-            where = hit.source + (f":{hit.line}" if hit.line else "") + (f" @{hit.time}" if hit.time else "")
+            where = (
+                hit.source
+                + (f":{hit.line}" if hit.line else "")
+                + (f" @{hit.time}" if hit.time else "")
+            )
             who = hit.participant_id or hit.ticket_id or ""
-            typer.echo(f"{rank:>2}. [{hit.score:.2f}] {where}  {hit.speaker} ({hit.role}{', ' + who if who else ''})")
+            typer.echo(
+                f"{rank:>2}. [{hit.score:.2f}] {where}  {hit.speaker} ({hit.role}{', ' + who if who else ''})"
+            )
             text = " ".join(hit.text.split())
             typer.echo("    " + (text if len(text) < 400 else text[:400] + "..."))
 
 
+# --------------------------------------------------------------------------- pipeline stages
+
+
+def _llm_overrides(llm: str | None, model: str | None) -> dict[str, Any]:
+    return {"llm.provider": llm, "llm.model": model}
+
+
+def _host_exit(exc: HostPending, json_out: bool) -> None:
+    if json_out:
+        _dump({"ok": False, "pending": str(exc)})
+    else:
+        _err(f"waiting for host answers: {exc}")
+    raise typer.Exit(exc.exit_code)
+
+
+@app.command()
+def extract(
+    llm: LLMOpt = None,
+    model: ModelOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count calls, tokens and cost; call nothing")
+    ] = False,
+    budget: Annotated[
+        int | None, typer.Option("--token-budget", help="Stop cleanly after this many tokens")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", help="Parallel LLM calls")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Extract pain points with verbatim, source-checked quotes from the ingested chunks.
+
+    Example: persona extract --dry-run   (then: OPENAI_API_KEY=... persona extract)
+    """
+    with _errors():
+        settings, ws = _settings(
+            workspace,
+            config,
+            **_llm_overrides(llm, model),
+            **{"llm.token_budget": budget, "llm.concurrency": concurrency},
+        )
+        from .extract import extract_mentions
+
+        try:
+            with _Progress() as bar:
+                summary = extract_mentions(
+                    settings, ws, dry_run=dry_run, progress=bar.simple("extract")
+                )
+        except HostPending as exc:
+            _host_exit(exc, json_out)
+        _emit(summary, json_out)
+
+
+@app.command()
+def segment(
+    users: Annotated[
+        Path | None,
+        typer.Argument(help="User table: CSV, Parquet or JSONL [default: the one ingest found]"),
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="daily | weekly | monthly thresholds")
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", help="Segment rules file (TOML/YAML), see agent/presets/"),
+    ] = None,
+    compare: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option("--compare", help="OLD NEW: who moved between two snapshots"),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Segment users with deterministic first-match rules and compute per-segment stats.
+
+    Example: persona segment transcripts/users.csv --preset weekly --json
+    """
+    with _errors():
+        settings, ws = _settings(
+            workspace,
+            config,
+            **{"segment.preset": preset, "segment.config": str(rules) if rules else None},
+        )
+        from .pipeline import segment_step
+
+        if compare:
+            from .segment import compare_snapshots
+            from .segment_rules import load_segment_config
+
+            cfg = load_segment_config(
+                Path(settings.segment.config) if settings.segment.config else None,
+                settings.segment.preset,
+            )
+            migration = compare_snapshots(compare[0], compare[1], cfg)
+            if json_out:
+                _dump(migration)
+            else:
+                _print_migration(migration)
+            return
+        table = users or _default_users(ws)
+        summary = segment_step(settings, ws, table, with_complaints=ws.themes.exists())
+        if json_out:
+            _emit(summary, True)
+            return
+        _print_summary(summary)
+        from .models import SegmentReport
+
+        report = SegmentReport.model_validate_json(ws.segments.read_text(encoding="utf-8"))
+        for seg in report.segments:
+            warn = f"  ! {seg.warning}" if seg.warning else ""
+            typer.echo(
+                f"  {seg.name:<28} {seg.size:>7} users  {seg.share * 100:5.1f}%  {seg.rule}{warn}"
+            )
+
+
+def _default_users(ws: Workspace) -> Path:
+    from .ingest import user_tables
+
+    tables = user_tables(ws)
+    if not tables:
+        raise PersonaError(
+            "no user table given and none found by ingest: persona segment USERS.csv"
+        )
+    return tables[0]
+
+
+def _print_migration(migration: Any) -> None:
+    data = migration.model_dump() if isinstance(migration, BaseModel) else migration
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@app.command()
+def themes(
+    llm: LLMOpt = None,
+    model: ModelOpt = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Cosine distance for joining a theme (lower = tighter)"),
+    ] = None,
+    min_mentions: Annotated[
+        int | None, typer.Option("--min-mentions", help="Flag themes with fewer mentions")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Consolidate pain-point mentions into ranked themes (frequency x severity).
+
+    Example: persona themes --json
+    """
+    with _errors():
+        settings, ws = _settings(
+            workspace,
+            config,
+            **_llm_overrides(llm, model),
+            **{"themes.distance_threshold": threshold, "themes.min_mentions": min_mentions},
+        )
+        from .themes import run_themes
+
+        try:
+            summary = run_themes(settings, ws)
+        except HostPending as exc:
+            _host_exit(exc, json_out)
+        if json_out:
+            _emit(summary, True)
+            return
+        _print_summary(summary)
+        from .models import ThemeReport
+
+        report = ThemeReport.model_validate_json(ws.themes.read_text(encoding="utf-8"))
+        typer.echo(
+            f"  {'#':>3}  {'theme':<44} {'people':>6} {'tickets':>7} {'sev':>4} {'score':>6}"
+        )
+        for theme in report.themes[:25]:
+            f = theme.frequency
+            typer.echo(
+                f"  {theme.rank:>3}  {theme.label[:44]:<44} {f.participants:>6} {f.tickets:>7} "
+                f"{theme.severity.mean:>4.1f} {theme.score:>6.3f}"
+            )
+        if len(report.themes) > 25:
+            typer.echo(f"  ... {len(report.themes) - 25} more themes (see --json or {ws.themes})")
+
+
+@app.command()
+def draft(
+    llm: LLMOpt = None,
+    model: ModelOpt = None,
+    personas: Annotated[
+        int | None, typer.Option("--personas", help="How many primary personas")
+    ] = None,
+    anti_persona: Annotated[
+        bool | None,
+        typer.Option(
+            "--anti-persona/--no-anti-persona", help="Also draft who the product is not for"
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Draft personas and journey maps grounded in scorer stats, themes and quotes.
+
+    Human review decisions are kept; what changed since the previous draft is listed.
+    Example: persona draft --anti-persona
+    """
+    with _errors():
+        settings, ws = _settings(
+            workspace, config, **_llm_overrides(llm, model), **{"draft.personas": personas}
+        )
+        from .pipeline import draft_step
+
+        try:
+            summary = draft_step(settings, ws, anti_persona=anti_persona)
+        except HostPending as exc:
+            _host_exit(exc, json_out)
+        _emit(summary, json_out)
+
+
+@app.command()
+def report(
+    fmt: Annotated[
+        str, typer.Option("--format", help="Comma-separated: md,html,json")
+    ] = "md,html,json",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: WORKSPACE/reports]")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Render personas, journey maps and the executive summary as Markdown, HTML and JSON.
+
+    Example: persona report --format html --out site/
+    """
+    with _errors():
+        settings, ws = _settings(workspace, config)
+        from .render import render_report
+
+        summary = render_report(
+            settings, ws, out_dir=out, formats=[f.strip() for f in fmt.split(",") if f.strip()]
+        )
+        _emit(summary, json_out)
+
+
+@app.command()
+def run(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Transcripts, ticket exports and the user table (files or folders)"),
+    ] = None,
+    users: Annotated[
+        Path | None,
+        typer.Option("--users", help="User table for segments [default: found among the inputs]"),
+    ] = None,
+    llm: LLMOpt = None,
+    model: ModelOpt = None,
+    chroma_url: Annotated[
+        str | None, typer.Option("--chroma-url", help="Chroma server URL")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the whole pipeline: ingest, extract, segment, themes, draft, report.
+
+    Re-running with nothing changed does no LLM calls; after a stop it resumes.
+    Example: persona run transcripts/
+    """
+    with _errors():
+        settings, ws = _settings(
+            workspace, config, **_llm_overrides(llm, model), **{"chroma.url": chroma_url}
+        )
+        from .pipeline import run_pipeline
+
+        if settings.llm.resolved_provider() == "offline" and not json_out:
+            _err(
+                "offline mode: no LLM endpoint configured (set OPENAI_API_KEY or OPENAI_BASE_URL); "
+                "drafts come from the deterministic extractive pipeline"
+            )
+        with _Progress() as bar:
+            result = run_pipeline(paths or [], settings, ws, users=users, progress=bar)
+        if json_out:
+            _dump(result)
+        else:
+            for step in result.steps:
+                _print_summary(step)
+            if result.pending:
+                typer.echo(f"waiting for host answers: {result.pending}")
+            index = ws.reports_dir / "index.html"
+            if index.exists() and not result.pending:
+                typer.echo(f"open {index}")
+        if result.pending:
+            raise typer.Exit(HostPending.exit_code)
+        if not result.ok:
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+def resume(
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Host mode: validate the answers the calling agent wrote, then continue the pipeline.
+
+    Example: persona resume --json
+    """
+    with _errors():
+        settings, ws = _settings(workspace, config, **{"llm.provider": "host"})
+        from .host import resume_host
+        from .pipeline import run_pipeline
+
+        checked = resume_host(settings, ws)
+        if checked.rejected:
+            if json_out:
+                _dump(checked)
+            else:
+                typer.echo(
+                    f"{len(checked.rejected)} answers failed validation; fix them and run persona resume again:"
+                )
+                for item in checked.rejected:
+                    typer.echo(f"  {item.request_id}: {'; '.join(item.errors)[:500]}")
+            raise typer.Exit(HostPending.exit_code)
+        result = run_pipeline([], settings, ws, provider="host")
+        if json_out:
+            _dump({"resume": checked.model_dump(), "run": result.model_dump()})
+        else:
+            typer.echo(f"accepted {len(checked.accepted)} answers")
+            for step in result.steps:
+                _print_summary(step)
+            if result.pending:
+                typer.echo(f"waiting for host answers: {result.pending}")
+        if result.pending:
+            raise typer.Exit(HostPending.exit_code)
+
+
+# --------------------------------------------------------------------------- review
+
+
+@review_app.command("export")
+def review_export(
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite edited, unapplied files (kept as .bak)")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write one editable YAML review file per persona.
+
+    Example: persona review export && $EDITOR .persona/review/*.yaml && persona review apply
+    """
+    with _errors():
+        _, ws = _settings(workspace, config)
+        from .review import export_review
+
+        paths = export_review(ws, force=force)
+        if json_out:
+            _dump([str(p) for p in paths])
+        else:
+            for path in paths:
+                typer.echo(str(path))
+
+
+def _print_review(summary: Any, json_out: bool) -> None:
+    if json_out:
+        _dump(summary)
+        return
+    for state in summary.personas:
+        counts = ", ".join(f"{v} {k}" for k, v in state.counts.items())
+        typer.echo(f"{state.name} [{state.status}]: {counts}")
+    for note in getattr(summary, "notes", []):
+        typer.echo(f"  note: {note}")
+
+
+@review_app.command("apply")
+def review_apply(
+    file: Annotated[
+        Path | None, typer.Argument(help="Review file [default: every file in WORKSPACE/review]")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record the decisions in an edited review file.
+
+    Example: persona review apply .persona/review/dana.yaml
+    """
+    with _errors():
+        _, ws = _settings(workspace, config)
+        from .review import apply_review_file
+
+        _print_review(apply_review_file(ws, file), json_out)
+
+
+@review_app.command("set")
+def review_set(
+    persona: Annotated[str, typer.Argument(help="Persona id, name, first name or segment")],
+    field: Annotated[str, typer.Argument(help="Field path, e.g. goals, role, needs.must")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="The draft is right")] = False,
+    correct: Annotated[
+        list[str] | None,
+        typer.Option("--correct", help="Replace with this text (repeat for lists)"),
+    ] = None,
+    extend: Annotated[
+        list[str] | None, typer.Option("--extend", help="Add this (repeat for lists)")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Forget the decision")] = False,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Confirm, correct or extend one persona field from the command line.
+
+    Example: persona review set Dana goals --extend "Close the books in 3 days"
+    """
+    with _errors():
+        _, ws = _settings(workspace, config)
+        from .review import set_field
+
+        summary = set_field(
+            ws, persona, field, confirm=confirm, correct=correct, extend=extend, reset=reset
+        )
+        _print_review(summary, json_out)
+
+
+@review_app.command("mark")
+def review_mark(
+    persona: Annotated[str, typer.Argument(help="Persona id, name, first name or segment")],
+    draft_status: Annotated[bool, typer.Option("--draft", help="Move back to Draft")] = False,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Mark a persona Reviewed (or back to Draft).
+
+    Example: persona review mark Dana
+    """
+    with _errors():
+        _, ws = _settings(workspace, config)
+        from .review import mark_reviewed
+
+        _print_review(mark_reviewed(ws, persona, reviewed=not draft_status), json_out)
+
+
+@review_app.command("status")
+def review_status_cmd(
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """How many fields of each persona are confirmed, corrected, extended or pending.
+
+    Example: persona review status --json
+    """
+    with _errors():
+        _, ws = _settings(workspace, config)
+        from .review import review_status
+
+        _print_review(review_status(ws), json_out)
+
+
 @app.command()
 def schemas(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the JSON Schemas into")] = Path("schemas"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write the JSON Schemas into")
+    ] = Path("schemas"),
 ) -> None:
     """Write the JSON Schemas of every output contract (generated from the pydantic models).
 

@@ -76,7 +76,8 @@ class ChromaSettings(Section):
 
 class IngestSettings(Section):
     encoding: str = "o200k_base"
-    max_tokens: int = 300
+    # MiniLM reads at most 256 word pieces; 200 tiktoken tokens stays under that for English.
+    max_tokens: int = 200
     overlap_tokens: int = 40
     max_file_mb: float = 50.0
     interviewer_names: list[str] = Field(

@@ -9,6 +9,7 @@ bag-of-words embedder for fast tests. `openai` uses any OpenAI-compatible embedd
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -114,7 +115,7 @@ class HashEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = _WORD.findall(text.lower())
-            for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+            for feature in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
                 h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
                 out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
         return _normalise(out)

@@ -194,6 +194,8 @@ class Theme(Strict):
     journey_stages: dict[str, int] = Field(default_factory=dict)
     product: str | None = None
     named_by: LLMMode = "offline"
+    # Fewer mentions than settings.themes.min_mentions: kept (never dropped), flagged for display.
+    below_min_mentions: bool = False
 
 
 class ThemeReport(Strict):
@@ -340,7 +342,9 @@ class Demographics(BaseModel):
 class PersonaDraft(BaseModel):
     """What the LLM (or the offline templates) writes for one segment."""
 
-    name: str = Field(description="A first name and an archetype, e.g. 'Dana, the Month-End Closer'")
+    name: str = Field(
+        description="A first name and an archetype, e.g. 'Dana, the Month-End Closer'"
+    )
     archetype: str = Field(description="The archetype in 2-5 words")
     summary: Claim = Field(description="Two or three sentences on who they are")
     role: Claim = Field(description="Job role and responsibilities")
@@ -440,4 +444,3 @@ class StepSummary(Strict):
     failures: list[CallFailure] = Field(default_factory=list)
     outputs: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
-

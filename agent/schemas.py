@@ -32,7 +32,10 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
 
 def schema_texts() -> dict[str, str]:
     """File name -> JSON Schema text, exactly as written to schemas/."""
-    return {f"{name}.schema.json": dump_json(model.model_json_schema()) for name, model in SCHEMA_MODELS.items()}
+    return {
+        f"{name}.schema.json": dump_json(model.model_json_schema())
+        for name, model in SCHEMA_MODELS.items()
+    }
 
 
 def export_schemas(directory: Path) -> list[Path]:

@@ -65,7 +65,9 @@ def search(
     if segment:
         from .segment import load_assignments
 
-        members = sorted(u for u, s in load_assignments(workspace).items() if s.lower() == segment.lower())
+        members = sorted(
+            u for u, s in load_assignments(workspace).items() if s.lower() == segment.lower()
+        )
         if not members:
             raise ConfigError(f"no users in segment {segment!r} (run `persona segment` first?)")
         clauses.append({"user_id": {"$in": members}})

@@ -35,8 +35,10 @@ def _embedding_function_class() -> type:
             self.provider = provider
             self.model = model
 
-        def __call__(self, input: Sequence[str]) -> list[np.ndarray]:  # noqa: A002 - Chroma's name
-            embedder = get_embedder(EmbeddingSettings(provider=self.provider, model=self.model or "x"))
+        def __call__(self, input: Sequence[str]) -> list[np.ndarray]:
+            embedder = get_embedder(
+                EmbeddingSettings(provider=self.provider, model=self.model or "x")
+            )
             return list(embedder.embed(list(input)))
 
         @staticmethod
@@ -48,7 +50,9 @@ def _embedding_function_class() -> type:
 
         @staticmethod
         def build_from_config(config: dict[str, Any]) -> PersonaEmbeddingFunction:
-            return PersonaEmbeddingFunction(config.get("provider", "minilm"), config.get("model", ""))
+            return PersonaEmbeddingFunction(
+                config.get("provider", "minilm"), config.get("model", "")
+            )
 
         def default_space(self) -> str:  # type: ignore[override]
             return "cosine"
@@ -142,7 +146,9 @@ class EvidenceStore:
                 metadatas=[_clean_metadata(m) for m in metadatas[begin:end]],
             )
 
-    def update_metadata(self, collection: str, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
+    def update_metadata(
+        self, collection: str, ids: Sequence[str], metadatas: Sequence[Metadata]
+    ) -> None:
         if not ids:
             return
         col = self._collection(collection)
@@ -210,7 +216,10 @@ class EvidenceStore:
             include=["documents", "metadatas", "distances"],
         )
         hits = zip(
-            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0],
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
             strict=True,
         )
         return [Hit(i, d or "", dict(m or {}), float(dist)) for i, d, m, dist in hits]
@@ -229,7 +238,9 @@ def _client(settings: Settings, workspace: Workspace) -> Any:
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
         try:
             return chromadb.HttpClient(
-                host=parsed.hostname, port=port, ssl=parsed.scheme == "https",
+                host=parsed.hostname,
+                port=port,
+                ssl=parsed.scheme == "https",
                 settings=chroma_settings,
             )
         except Exception as exc:

@@ -28,7 +28,11 @@ def _cache_dir() -> Path:
         if os.environ.get(var):
             return Path(os.environ[var])
     # A private default keeps us from depending on /tmp surviving reboots.
-    path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "persona-agent" / "tiktoken"
+    path = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "persona-agent"
+        / "tiktoken"
+    )
     os.environ["TIKTOKEN_CACHE_DIR"] = str(path)
     return path
 
@@ -56,7 +60,9 @@ def _seed_cache(name: str) -> None:
 def get_encoding(name: str = "o200k_base") -> tiktoken.Encoding:
     """A tiktoken encoding that never touches the network."""
     if name not in _URLS:
-        raise ConfigError(f"encoding {name!r} is not available offline; use o200k_base or cl100k_base")
+        raise ConfigError(
+            f"encoding {name!r} is not available offline; use o200k_base or cl100k_base"
+        )
     _seed_cache(name)
     return tiktoken.get_encoding(name)
 

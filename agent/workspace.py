@@ -124,7 +124,9 @@ def read_json(path: Path) -> object:
 
 def write_models(path: Path, items: Iterable[BaseModel]) -> int:
     """Write models as JSON lines (atomically); returns how many were written."""
-    lines = [json.dumps(m.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for m in items]
+    lines = [
+        json.dumps(m.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for m in items
+    ]
     write_text_atomic(path, "".join(line + "\n" for line in lines))
     return len(lines)
 

@@ -1,1 +1,1 @@
-"""Prompt templates, installed as the package `agent.prompts` (see pyproject's package-dir)."""
+"""Prompt templates, installed as the package `agent._prompts` (see pyproject's package-dir)."""

@@ -30,8 +30,17 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PERSONA_MODEL", "PERSONA_LLM", "PERSONA_WORKSPACE",
-                "PERSONA_EMBEDDER", "PERSONA_CHROMA_URL", "PERSONA_REDACT", "PERSONA_TOKEN_BUDGET"):
+    for var in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "PERSONA_MODEL",
+        "PERSONA_LLM",
+        "PERSONA_WORKSPACE",
+        "PERSONA_EMBEDDER",
+        "PERSONA_CHROMA_URL",
+        "PERSONA_REDACT",
+        "PERSONA_TOKEN_BUDGET",
+    ):
         monkeypatch.delenv(var, raising=False)
     # A persona.toml in the developer's cwd must not change test results.
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

@@ -29,8 +29,18 @@ def chroma_server(tmp_path: Path):
         pytest.skip("chroma CLI not installed")
     port = _free_port()
     proc = subprocess.Popen(
-        [exe, "run", "--path", str(tmp_path / "server-db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "run",
+            "--path",
+            str(tmp_path / "server-db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -62,7 +72,9 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, chroma_server
     # Nothing was written to a local Chroma folder: the vectors live on the server.
     assert not (tmp_path / "ws" / "chroma").exists()
     env = {"PERSONA_EMBEDDER": "hash"}
-    result = runner.invoke(app, ["search", "bank feed disconnects", "-n", "1", "--json", *common], env=env)
+    result = runner.invoke(
+        app, ["search", "bank feed disconnects", "-n", "1", "--json", *common], env=env
+    )
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
     assert hits[0]["speaker"] == "Kim" and "bank feed" in hits[0]["text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -75,7 +76,9 @@ TICKETS = (
 
 
 def _settings(tmp_path: Path, **overrides: object):
-    return load_settings(None, {"workspace": tmp_path / "ws", "embeddings.provider": "hash", **overrides})
+    return load_settings(
+        None, {"workspace": tmp_path / "ws", "embeddings.provider": "hash", **overrides}
+    )
 
 
 def _write(folder: Path) -> Path:
@@ -102,8 +105,15 @@ def _read(path: Path) -> list[Document]:
 def test_plain_text_turns_roles_and_wrapped_lines(tmp_path: Path) -> None:
     doc = _read(_write(tmp_path / "in") / "P01-dana.txt")[0]
     assert doc.participant_id == "P01" and doc.kind == "interview"
-    assert [t.role for t in doc.turns] == ["interviewer", "participant", "interviewer", "participant"]
-    assert doc.turns[1].text.endswith("I have to reconnect it every single week, which is annoying.")
+    assert [t.role for t in doc.turns] == [
+        "interviewer",
+        "participant",
+        "interviewer",
+        "participant",
+    ]
+    assert doc.turns[1].text.endswith(
+        "I have to reconnect it every single week, which is annoying."
+    )
     assert doc.turns[1].line == 3
     for turn in doc.turns:
         assert doc.text[turn.start : turn.start + len(turn.text)] == turn.text
@@ -143,8 +153,13 @@ def test_docx_paragraph_speakers(tmp_path: Path) -> None:
 def test_ticket_csv_columns_multiline_and_bad_row(tmp_path: Path) -> None:
     result = read_file(_write(tmp_path / "in") / "tickets.csv", IngestSettings())
     assert [d.ticket_id for d in result.documents] == ["101", "102"]
-    assert result.documents[1].turns[1].text == 'CSV export has broken, quoted "fields"\nover two lines'
-    assert result.documents[0].user_id == "U1" and result.documents[0].metadata["priority"] == "high"
+    assert (
+        result.documents[1].turns[1].text
+        == 'CSV export has broken, quoted "fields"\nover two lines'
+    )
+    assert (
+        result.documents[0].user_id == "U1" and result.documents[0].metadata["priority"] == "high"
+    )
     assert len(result.skipped) == 1 and result.skipped[0].line == 5
     assert "no subject or description" in result.skipped[0].reason
 
@@ -152,13 +167,27 @@ def test_ticket_csv_columns_multiline_and_bad_row(tmp_path: Path) -> None:
 def test_ticket_column_mapping_override(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_text("Ref,Who,Problem\nA-1,C9,Card declined at checkout\n")
-    result = read_file(path, IngestSettings(ticket_columns={"id": "Ref", "customer": "Who", "text": "Problem"}))
+    result = read_file(
+        path, IngestSettings(ticket_columns={"id": "Ref", "customer": "Who", "text": "Problem"})
+    )
     assert result.documents[0].ticket_id == "A-1" and result.documents[0].user_id == "C9"
 
 
 def test_jsonl_tickets_and_json_transcript(tmp_path: Path) -> None:
-    (tmp_path / "t.jsonl").write_text(json.dumps({"id": 7, "body": "Login loops forever", "customer_id": "C1"}) + "\n{bad\n")
-    (tmp_path / "i.json").write_text(json.dumps({"participant_id": "P9", "turns": [{"speaker": "Interviewer", "text": "Hi"}, {"speaker": "Kim", "text": "Setup was slow."}]}))
+    (tmp_path / "t.jsonl").write_text(
+        json.dumps({"id": 7, "body": "Login loops forever", "customer_id": "C1"}) + "\n{bad\n"
+    )
+    (tmp_path / "i.json").write_text(
+        json.dumps(
+            {
+                "participant_id": "P9",
+                "turns": [
+                    {"speaker": "Interviewer", "text": "Hi"},
+                    {"speaker": "Kim", "text": "Setup was slow."},
+                ],
+            }
+        )
+    )
     bad = read_file(tmp_path / "t.jsonl", IngestSettings())
     assert bad.skipped and bad.skipped[0].line == 2 and "invalid JSON" in bad.skipped[0].reason
     doc = read_file(tmp_path / "i.json", IngestSettings()).documents[0]
@@ -177,7 +206,9 @@ def test_jsonl_tickets_and_json_transcript(tmp_path: Path) -> None:
         ("front.md", b"---\n: [unclosed\n---\nA: b\n", "front matter"),
     ],
 )
-def test_bad_inputs_are_skipped_with_a_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+def test_bad_inputs_are_skipped_with_a_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     result = read_file(path, IngestSettings())
@@ -194,7 +225,10 @@ def test_huge_file_is_skipped(tmp_path: Path) -> None:
 
 
 def test_chunks_cover_every_turn_and_hold_the_budget() -> None:
-    sentences = [f"Sentence number {i} says the export broke and we retyped row {i} by hand." for i in range(120)]
+    sentences = [
+        f"Sentence number {i} says the export broke and we retyped row {i} by hand."
+        for i in range(120)
+    ]
     long_turn = " ".join(sentences)
     doc = read_file_text("Interviewer: Go on.\n\nDana: " + long_turn + "\n\nInterviewer: Thanks.\n")
     settings = IngestSettings(max_tokens=80, overlap_tokens=20)
@@ -208,11 +242,13 @@ def test_chunks_cover_every_turn_and_hold_the_budget() -> None:
         covered = set()
         for c in chunks:
             if c.speaker == turn.speaker:
-                covered.update(range(max(c.start, turn.start), min(c.end, turn.start + len(turn.text))))
+                covered.update(
+                    range(max(c.start, turn.start), min(c.end, turn.start + len(turn.text)))
+                )
         assert covered == set(range(turn.start, turn.start + len(turn.text)))
     dana = [c for c in chunks if c.speaker == "Dana"]
     assert len(dana) > 5
-    assert all(a.end > b.start for a, b in zip(dana, dana[1:], strict=False)), "windows overlap"
+    assert all(a.end > b.start for a, b in itertools.pairwise(dana)), "windows overlap"
 
 
 def test_a_sentence_longer_than_the_budget_is_cut_by_words() -> None:
@@ -247,7 +283,9 @@ def test_ingest_is_idempotent_and_replaces_changed_files(tmp_path: Path) -> None
     third = ingest([folder], settings, ws)
     assert third.counts["chunks_embedded"] == 1 and third.counts["chunks_deleted"] == 1
     chunks = read_models(ws.chunks, Chunk)
-    assert any("Every Friday" in c.text for c in chunks) and not any("Every Monday" in c.text for c in chunks)
+    assert any("Every Friday" in c.text for c in chunks) and not any(
+        "Every Monday" in c.text for c in chunks
+    )
 
 
 def test_chroma_persists_across_processes(tmp_path: Path) -> None:
@@ -260,5 +298,11 @@ def test_chroma_persists_across_processes(tmp_path: Path) -> None:
         "hits = search('bank feed keeps disconnecting', s, Workspace(s.workspace), n=2, kind='interview');"
         "print(hits[0].participant_id, hits[0].speaker)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert out.stdout.split() == ["P01", "Dana"]

@@ -9,6 +9,12 @@ from tests.conftest import REPO
 def test_committed_schemas_match_the_models() -> None:
     folder = REPO / "schemas"
     expected = schema_texts()
-    stale = [name for name, text in expected.items() if not (folder / name).exists() or (folder / name).read_text() != text]
+    stale = [
+        name
+        for name, text in expected.items()
+        if not (folder / name).exists() or (folder / name).read_text() != text
+    ]
     extra = sorted(p.name for p in folder.glob("*.schema.json") if p.name not in expected)
-    assert not stale and not extra, f"run `persona schemas --out schemas/` (stale: {stale}, unknown: {extra})"
+    assert not stale and not extra, (
+        f"run `persona schemas --out schemas/` (stale: {stale}, unknown: {extra})"
+    )

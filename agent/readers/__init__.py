@@ -50,11 +50,21 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedInput]]:
             skipped.append(SkippedInput(path=str(path), reason="no such file or directory"))
         elif path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts):
-                    if child.suffix.lower() in SUPPORTED and child.stem.lower() not in IGNORED_NAMES:
-                        files.append(child)
+                if (
+                    child.is_file()
+                    and not any(p.startswith(".") for p in child.relative_to(path).parts)
+                    and (
+                        child.suffix.lower() in SUPPORTED
+                        and child.stem.lower() not in IGNORED_NAMES
+                    )
+                ):
+                    files.append(child)
         elif path.suffix.lower() not in SUPPORTED:
-            skipped.append(SkippedInput(path=str(path), reason=f"unsupported file type {path.suffix or '(none)'}"))
+            skipped.append(
+                SkippedInput(
+                    path=str(path), reason=f"unsupported file type {path.suffix or '(none)'}"
+                )
+            )
         else:
             files.append(path)
     return files, skipped
@@ -86,10 +96,14 @@ def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
         raise InputError(str(path), "no text found")
     if all(t.speaker == "Unknown" for t in turns):
         raise InputError(str(path), "no speaker turns found (expected lines like 'Name: text')")
-    participant = meta.get("participant_id") or meta.get("participant") or participant_from_filename(path)
+    participant = (
+        meta.get("participant_id") or meta.get("participant") or participant_from_filename(path)
+    )
     user = meta.get("user_id") or meta.get("customer_id")
     return make_document(
-        str(path), "interview", turns,
+        str(path),
+        "interview",
+        turns,
         participant_id=str(participant) if participant else path.stem,
         user_id=str(user) if user else None,
         metadata=meta,
@@ -103,7 +117,10 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
         if size == 0:
             raise InputError(str(path), "file is empty")
         if size > settings.max_file_mb * 1024 * 1024:
-            raise InputError(str(path), f"file is {size / 1e6:.0f} MB, over the {settings.max_file_mb:g} MB limit (ingest.max_file_mb)")
+            raise InputError(
+                str(path),
+                f"file is {size / 1e6:.0f} MB, over the {settings.max_file_mb:g} MB limit (ingest.max_file_mb)",
+            )
         data = path.read_bytes()
         result = FileResult(path=path, digest=file_digest(data))
         suffix = path.suffix.lower()
@@ -127,16 +144,30 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
                     turns = build_turns(raw, _interviewers(settings, meta))
                     pid = meta.get("participant_id") or meta.get("participant") or path.stem
                     result.documents.append(
-                        make_document(str(path), "interview", turns, participant_id=str(pid),
-                                      user_id=meta.get("user_id"), metadata=meta)
+                        make_document(
+                            str(path),
+                            "interview",
+                            turns,
+                            participant_id=str(pid),
+                            user_id=meta.get("user_id"),
+                            metadata=meta,
+                        )
                     )
         else:
             result.documents.append(_transcript(path, data, settings))
         return result
     except InputError as exc:
-        return FileResult(path=path, digest="", skipped=[SkippedInput(path=exc.path, reason=exc.reason, line=exc.line)])
+        return FileResult(
+            path=path,
+            digest="",
+            skipped=[SkippedInput(path=exc.path, reason=exc.reason, line=exc.line)],
+        )
     except OSError as exc:
-        return FileResult(path=path, digest="", skipped=[SkippedInput(path=str(path), reason=f"cannot read: {exc.strerror}")])
+        return FileResult(
+            path=path,
+            digest="",
+            skipped=[SkippedInput(path=str(path), reason=f"cannot read: {exc.strerror}")],
+        )
 
 
 def _merge_table(result: FileResult, table: TableResult) -> None:
@@ -146,9 +177,13 @@ def _merge_table(result: FileResult, table: TableResult) -> None:
     result.user_table = table.kind == "users"
 
 
-def apply_roster(documents: Iterable[Document], roster: dict[str, dict[str, Any]]) -> list[Document]:
+def apply_roster(
+    documents: Iterable[Document], roster: dict[str, dict[str, Any]]
+) -> list[Document]:
     """Attach roster metadata (role, plan, user id...) to interviews by participant id or file name."""
-    by_file = {str(row.get("file", "")).strip(): pid for pid, row in roster.items() if row.get("file")}
+    by_file = {
+        str(row.get("file", "")).strip(): pid for pid, row in roster.items() if row.get("file")
+    }
     out = []
     for doc in documents:
         pid = doc.participant_id
@@ -160,5 +195,7 @@ def apply_roster(documents: Iterable[Document], roster: dict[str, dict[str, Any]
             continue
         meta = {**{k: v for k, v in row.items() if k not in {"file", "name"}}, **doc.metadata}
         user = doc.user_id or row.get("user_id")
-        out.append(doc.model_copy(update={"participant_id": pid, "user_id": user, "metadata": meta}))
+        out.append(
+            doc.model_copy(update={"participant_id": pid, "user_id": user, "metadata": meta})
+        )
     return out

@@ -65,7 +65,9 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
         match = SPEAKER_LINE.match(line)
         if match:
             turns.append(
-                RawTurn(match["speaker"].strip(), [match["text"]], first_line + offset, match["time"])
+                RawTurn(
+                    match["speaker"].strip(), [match["text"]], first_line + offset, match["time"]
+                )
             )
         elif turns:
             turns[-1].lines.append(line)

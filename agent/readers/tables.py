@@ -20,12 +20,39 @@ from .base import make_document
 
 # Our field -> header names seen in Zendesk, Freshdesk, Intercom, Help Scout and Jira exports.
 TICKET_ALIASES: dict[str, tuple[str, ...]] = {
-    "id": ("id", "ticket_id", "ticket id", "ticket", "key", "issue key", "number", "conversation_id"),
-    "text": ("description", "body", "comment", "message", "text", "content", "details", "first_message"),
+    "id": (
+        "id",
+        "ticket_id",
+        "ticket id",
+        "ticket",
+        "key",
+        "issue key",
+        "number",
+        "conversation_id",
+    ),
+    "text": (
+        "description",
+        "body",
+        "comment",
+        "message",
+        "text",
+        "content",
+        "details",
+        "first_message",
+    ),
     "subject": ("subject", "title", "summary"),
     "customer": (
-        "requester_id", "requester id", "customer_id", "customer id", "user_id", "user id",
-        "contact_id", "requester", "customer", "account_id", "organization_id",
+        "requester_id",
+        "requester id",
+        "customer_id",
+        "customer id",
+        "user_id",
+        "user id",
+        "contact_id",
+        "requester",
+        "customer",
+        "account_id",
+        "organization_id",
     ),
     "created_at": ("created_at", "created at", "created", "date", "timestamp"),
     "tags": ("tags", "labels"),
@@ -82,20 +109,31 @@ def ticket_document(
 
     body, subject, ticket_id = get("text"), get("subject"), get("id")
     if not body and not subject:
-        return SkippedInput(path=str(path), line=line, reason="ticket has no subject or description")
+        return SkippedInput(
+            path=str(path), line=line, reason="ticket has no subject or description"
+        )
     if not ticket_id:
         return SkippedInput(path=str(path), line=line, reason="ticket has no id")
     turns: list[Turn] = []
     for text in (subject, body):
         if text:
             start = turns[-1].start + len(turns[-1].text) + 2 if turns else 0
-            turns.append(Turn(speaker="customer", role="customer", text=text, start=start, line=line))
+            turns.append(
+                Turn(speaker="customer", role="customer", text=text, start=start, line=line)
+            )
     customer = get("customer") or None
-    meta: dict[str, Any] = {k: get(k) for k in ("created_at", "tags", "priority", "channel", "status", "product")}
+    meta: dict[str, Any] = {
+        k: get(k) for k in ("created_at", "tags", "priority", "channel", "status", "product")
+    }
     meta = {k: v for k, v in meta.items() if v}
     return make_document(
-        str(path), "ticket", turns, participant_id=customer, ticket_id=ticket_id,
-        user_id=customer, metadata=meta,
+        str(path),
+        "ticket",
+        turns,
+        participant_id=customer,
+        ticket_id=ticket_id,
+        user_id=customer,
+        metadata=meta,
     )
 
 
@@ -118,20 +156,28 @@ def read_csv_table(path: Path, text: str, overrides: Mapping[str, str]) -> Table
             line = reader.line_num
             if None in row:
                 result.skipped.append(
-                    SkippedInput(path=str(path), line=line, reason=f"row has {len(headers) + len(row[None])} fields, header has {len(headers)}")
+                    SkippedInput(
+                        path=str(path),
+                        line=line,
+                        reason=f"row has {len(headers) + len(row[None])} fields, header has {len(headers)}",
+                    )
                 )
                 continue
             if kind == "roster":
                 pid = next((row[h] for h in headers if h.strip().lower() in ROSTER_KEYS), "")
                 if pid:
-                    result.roster[pid.strip()] = {k: v for k, v in row.items() if v not in (None, "")}
+                    result.roster[pid.strip()] = {
+                        k: v for k, v in row.items() if v not in (None, "")
+                    }
                 continue
             item = ticket_document(path, row, cols, line)
             if isinstance(item, SkippedInput):
                 result.skipped.append(item)
             elif item.ticket_id in seen:
                 result.skipped.append(
-                    SkippedInput(path=str(path), line=line, reason=f"duplicate ticket id {item.ticket_id}")
+                    SkippedInput(
+                        path=str(path), line=line, reason=f"duplicate ticket id {item.ticket_id}"
+                    )
                 )
             else:
                 seen.add(item.ticket_id or "")
@@ -154,13 +200,19 @@ def read_ticket_records(
         if isinstance(item, SkippedInput):
             result.skipped.append(item)
         elif item.ticket_id in seen:
-            result.skipped.append(SkippedInput(path=str(path), line=line, reason=f"duplicate ticket id {item.ticket_id}"))
+            result.skipped.append(
+                SkippedInput(
+                    path=str(path), line=line, reason=f"duplicate ticket id {item.ticket_id}"
+                )
+            )
         else:
             seen.add(item.ticket_id or "")
             result.documents.append(item)
     return result
 
 
-def is_ticket_records(records: list[tuple[int | None, dict[str, Any]]], overrides: Mapping[str, str]) -> bool:
+def is_ticket_records(
+    records: list[tuple[int | None, dict[str, Any]]], overrides: Mapping[str, str]
+) -> bool:
     headers = sorted({k for _, r in records[:50] for k in r})
     return "turns" not in headers and "text" in _resolve_columns(headers, overrides)

@@ -64,7 +64,9 @@ def _cue_turns(text: str) -> list[RawTurn]:
         for line in body:
             voice = VOICE.match(line)
             if voice:
-                turns.append(RawTurn(voice.group(1).strip(), [TAG.sub("", voice.group(2))], line_no, start))
+                turns.append(
+                    RawTurn(voice.group(1).strip(), [TAG.sub("", voice.group(2))], line_no, start)
+                )
                 continue
             parsed = parse_speaker_lines([TAG.sub("", line)], line_no)
             if parsed and parsed[0].speaker != "Unknown":
@@ -110,7 +112,9 @@ def read_docx(path: Path, data: bytes) -> tuple[list[RawTurn], dict[str, Any]]:
     return parse_speaker_lines(paragraphs), meta
 
 
-def read_json_transcript(path: Path, record: dict[str, Any], line: int | None = None) -> tuple[list[RawTurn], dict[str, Any]]:
+def read_json_transcript(
+    path: Path, record: dict[str, Any], line: int | None = None
+) -> tuple[list[RawTurn], dict[str, Any]]:
     """`{"participant_id": ..., "turns": [{"speaker": ..., "text": ...}, ...], ...metadata}`."""
     turns_in = record.get("turns")
     if not isinstance(turns_in, list):
@@ -119,7 +123,11 @@ def read_json_transcript(path: Path, record: dict[str, Any], line: int | None = 
     for i, item in enumerate(turns_in):
         if not isinstance(item, dict) or "text" not in item:
             raise InputError(str(path), f"turn {i} needs 'speaker' and 'text'", line)
-        turns.append(RawTurn(str(item.get("speaker") or "Unknown"), [str(item["text"])], line, item.get("time")))
+        turns.append(
+            RawTurn(
+                str(item.get("speaker") or "Unknown"), [str(item["text"])], line, item.get("time")
+            )
+        )
     meta = {k: v for k, v in record.items() if k != "turns"}
     return turns, meta
 

@@ -1,0 +1,418 @@
+"""Drafting: evidence packs -> grounded personas and journey maps -> personas.json.
+
+One persona (and one journey map) per pack. With an LLM (`openai` or `host`) each draft is a
+structured call validated by the grounding validators, so an invented number, quote or id is
+re-asked with the validator's message; offline, deterministic templates fill the same models.
+
+Decisions kept here:
+- Ids are stable across re-drafts: `persona_id` hashes the segment name and the anti-persona
+  flag (never the content), `journey_id` hashes the persona id. Review decisions follow them.
+- `generated_at` comes from `clock` (default: SOURCE_DATE_EPOCH when set, else the current UTC
+  time), and a persona whose content did not change keeps its previous timestamp, so re-running
+  on the same inputs writes byte-identical JSON.
+- Partial re-drafts for review: `only` re-drafts the listed persona ids and keeps the others as
+  they are in personas.json; `locked` names fields (dotted paths as in review, journey fields
+  prefixed 'journey.') whose current values are kept verbatim: the model sees them, the
+  validators skip them, and they are written back unchanged after drafting.
+- A persona whose call fails is reported in the summary's failures; its previous draft, if any,
+  stays in personas.json rather than disappearing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from .config import Settings
+from .evidence import EvidencePack, Retriever, build_evidence_packs, default_retriever, journey_id
+from .grounding import GroundedJourneyDraft, GroundedPersonaDraft
+from .models import (
+    CallFailure,
+    Claim,
+    DocumentInfo,
+    JourneyDraft,
+    JourneyMap,
+    Persona,
+    PersonaDraft,
+    StepSummary,
+)
+from .offline_draft import TEMPLATE_VERSION, draft_journey_offline, draft_persona_offline
+from .workspace import Workspace, read_json, write_json
+
+PERSONA_PROMPT = "draft_persona"
+JOURNEY_PROMPT = "draft_journey"
+JOURNEY_PREFIX = "journey."
+OFFLINE_MODEL = "offline-templates"
+# Field groups a reviewer can ask to re-draft; every other field is then locked.
+FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+    "identity": ("name", "archetype", "summary", "role", "demographics"),
+    "goals": ("goals", "motivations", "aha_moment"),
+    "behavior": ("behaviors", "channels", "tools", "tech_proficiency"),
+    "pains": ("pain_points", "quotes", "needs"),
+    "journey": ("journey.stages", "journey.key_findings", "journey.recommendations"),
+}
+Clock = Callable[[], str]
+
+
+def default_clock() -> str:
+    """SOURCE_DATE_EPOCH (reproducible builds) when set, else now; ISO 8601 UTC to the second."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def locked_for_groups(groups: Collection[str]) -> list[str]:
+    """The field paths to lock when only these groups are re-drafted."""
+    unknown = set(groups) - set(FIELD_GROUPS)
+    if unknown:
+        raise ValueError(
+            f"unknown field groups {sorted(unknown)}; groups are {sorted(FIELD_GROUPS)}"
+        )
+    return [p for g, paths in FIELD_GROUPS.items() if g not in groups for p in paths]
+
+
+# --------------------------------------------------------------------------- locked fields
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _get_path(data: Mapping[str, Any], path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def apply_locked(draft: BaseModel, values: Mapping[str, Any]) -> BaseModel:
+    """The draft with the locked fields put back exactly; validated without grounding context."""
+    if not values:
+        return draft
+    data = draft.model_dump(mode="json")
+    for path, value in values.items():
+        _set_path(
+            data, path, value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        )
+    return type(draft).model_validate(data)
+
+
+def _split_locked(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    persona = {k: v for k, v in values.items() if not k.startswith(JOURNEY_PREFIX)}
+    journey = {
+        k[len(JOURNEY_PREFIX) :]: v for k, v in values.items() if k.startswith(JOURNEY_PREFIX)
+    }
+    return persona, journey
+
+
+def locked_values(
+    paths: Collection[str], persona: Persona | None, journey: JourneyMap | None
+) -> dict[str, Any]:
+    """Current values of the locked paths (paths with no current value are left to the drafter)."""
+    out: dict[str, Any] = {}
+    pdata = persona.draft.model_dump(mode="json") if persona else {}
+    jdata = journey.draft.model_dump(mode="json") if journey else {}
+    for path in paths:
+        if path.startswith(JOURNEY_PREFIX):
+            value = _get_path(jdata, path[len(JOURNEY_PREFIX) :])
+        else:
+            value = _get_path(pdata, path)
+        if value is not None:
+            out[path] = value
+    return out
+
+
+# --------------------------------------------------------------------------- drafting
+
+
+@dataclass
+class Drafts:
+    """What one drafting pass produced."""
+
+    personas: dict[str, Persona] = field(default_factory=dict)
+    journeys: dict[str, JourneyMap] = field(default_factory=dict)
+    failures: list[CallFailure] = field(default_factory=list)
+    tokens: dict[str, int] = field(default_factory=dict)
+    model: str = ""
+
+
+def _info(pack: EvidencePack, mode: str, model: str, prompt_version: str) -> DocumentInfo:
+    return DocumentInfo(
+        based_on_interviews=pack.corpus.interviews,
+        based_on_tickets=pack.corpus.tickets,
+        based_on_users=pack.corpus.users,
+        model=model,
+        prompt_version=prompt_version,
+        mode=mode,  # type: ignore[arg-type]
+    )
+
+
+def _persona(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> Persona:
+    # Stored as the plain contract type: the grounded subclass is a validation device only.
+    plain = PersonaDraft.model_validate(draft.model_dump(mode="json"))
+    return Persona(
+        id=pack.persona_id,
+        segment=pack.segment.name,
+        is_anti_persona=pack.is_anti_persona,
+        draft=plain,
+        document_info=info,
+    )
+
+
+def _journey(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> JourneyMap:
+    plain = JourneyDraft.model_validate(draft.model_dump(mode="json"))
+    return JourneyMap(
+        id=journey_id(pack.persona_id), persona_id=pack.persona_id, draft=plain, document_info=info
+    )
+
+
+def draft_offline(packs: list[EvidencePack], locked: Mapping[str, Mapping[str, Any]]) -> Drafts:
+    """Template drafts, checked by the same validators as an LLM answer."""
+    out = Drafts(model=OFFLINE_MODEL)
+    for pack in packs:
+        p_locked, j_locked = _split_locked(locked.get(pack.persona_id, {}))
+        context = pack.context()
+        persona = GroundedPersonaDraft.model_validate(
+            draft_persona_offline(pack).model_dump(mode="json"), context=context
+        )
+        journey = GroundedJourneyDraft.model_validate(
+            draft_journey_offline(pack).model_dump(mode="json"), context=context
+        )
+        info = _info(pack, "offline", OFFLINE_MODEL, TEMPLATE_VERSION)
+        out.personas[pack.persona_id] = _persona(pack, apply_locked(persona, p_locked), info)
+        out.journeys[pack.persona_id] = _journey(pack, apply_locked(journey, j_locked), info)
+    return out
+
+
+def draft_with_llm(
+    settings: Settings,
+    workspace: Workspace,
+    packs: list[EvidencePack],
+    provider: str,
+    locked: Mapping[str, Mapping[str, Any]],
+) -> Drafts:
+    """Persona calls for every pack, then journey calls for the personas that succeeded.
+
+    Raises HostPending (host mode) when answers are still to be written; cached answers mean a
+    re-run picks up where it stopped.
+    """
+    from .llm import LLMRequest, LLMRunner
+    from .prompts import load_prompt
+
+    runner = LLMRunner(settings, workspace, provider)
+    out = Drafts(model=runner.model)
+    tokens: dict[str, int] = {}
+
+    def requests(
+        step: str,
+        prompt: str,
+        model: type[BaseModel],
+        extra: Callable[[EvidencePack], dict[str, Any]],
+        todo: list[EvidencePack],
+        part: int,
+    ) -> list[LLMRequest]:
+        reqs = []
+        for pack in todo:
+            values = _split_locked(locked.get(pack.persona_id, {}))[part]
+            reqs.append(
+                LLMRequest(
+                    step=step,
+                    prompt=prompt,
+                    variables={"pack": pack.context(), "locked": values, **extra(pack)},
+                    response_model=model,
+                    context=pack.context(locked=list(values)),
+                )
+            )
+        return reqs
+
+    def collect(
+        results: list[Any], todo: list[EvidencePack], step: str
+    ) -> list[tuple[EvidencePack, BaseModel]]:
+        done = []
+        for pack, result in zip(todo, results, strict=True):
+            for key, value in result.usage.items():
+                tokens[key] = tokens.get(key, 0) + int(value)
+            if result.value is None:
+                out.failures.append(
+                    CallFailure(
+                        request_id=result.request_id,
+                        step=step,
+                        error=f"{pack.segment.name}: {result.error}",
+                        attempts=max(1, result.attempts),
+                    )
+                )
+            else:
+                done.append((pack, result.value))
+        return done
+
+    persona_reqs = requests(
+        "draft_persona", PERSONA_PROMPT, GroundedPersonaDraft, lambda p: {}, packs, 0
+    )
+    drafted = collect(runner.run(persona_reqs), packs, "draft_persona")
+    p_version = load_prompt(PERSONA_PROMPT).version
+    for pack, value in drafted:
+        p_locked = _split_locked(locked.get(pack.persona_id, {}))[0]
+        info = _info(pack, provider, runner.model, f"{PERSONA_PROMPT}@{p_version}")
+        out.personas[pack.persona_id] = _persona(pack, apply_locked(value, p_locked), info)
+
+    todo = [pack for pack, _ in drafted]
+    journey_reqs = requests(
+        "draft_journey",
+        JOURNEY_PROMPT,
+        GroundedJourneyDraft,
+        lambda p: {"persona": out.personas[p.persona_id].draft.model_dump(mode="json")},
+        todo,
+        1,
+    )
+    j_version = load_prompt(JOURNEY_PROMPT).version
+    for pack, value in collect(runner.run(journey_reqs), todo, "draft_journey"):
+        j_locked = _split_locked(locked.get(pack.persona_id, {}))[1]
+        info = _info(pack, provider, runner.model, f"{JOURNEY_PROMPT}@{j_version}")
+        out.journeys[pack.persona_id] = _journey(pack, apply_locked(value, j_locked), info)
+    out.tokens = tokens
+    return out
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def _load_previous(workspace: Workspace) -> tuple[dict[str, Persona], dict[str, JourneyMap]]:
+    if not workspace.personas.exists():
+        return {}, {}
+    raw = read_json(workspace.personas)
+    if not isinstance(raw, dict):
+        return {}, {}
+    personas = [Persona.model_validate(p) for p in raw.get("personas", [])]
+    journeys = [JourneyMap.model_validate(j) for j in raw.get("journeys", [])]
+    return {p.id: p for p in personas}, {j.persona_id: j for j in journeys}
+
+
+def _stamp(item: Persona | JourneyMap, previous: Persona | JourneyMap | None, now: str) -> Any:
+    """Set generated_at: the previous stamp when nothing else changed, else `now`."""
+    if previous is not None:
+        old = previous.model_copy(
+            update={"document_info": previous.document_info.model_copy(update={"generated_at": ""})}
+        )
+        new = item.model_copy(
+            update={"document_info": item.document_info.model_copy(update={"generated_at": ""})}
+        )
+        if old.model_dump(mode="json") == new.model_dump(mode="json"):
+            return previous
+    return item.model_copy(
+        update={"document_info": item.document_info.model_copy(update={"generated_at": now})}
+    )
+
+
+def count_claims(models: list[BaseModel]) -> tuple[int, int]:
+    """(claims, assumptions) across drafts: how much of the output rests on evidence."""
+    claims = assumptions = 0
+
+    def walk(value: Any) -> None:
+        nonlocal claims, assumptions
+        if isinstance(value, Claim):
+            claims += 1
+            assumptions += value.assumption
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for model in models:
+        walk(model)
+    return claims, assumptions
+
+
+def draft_personas(
+    settings: Settings,
+    workspace: Workspace,
+    provider: str | None = None,
+    anti_persona: bool | None = None,
+    *,
+    only: Collection[str] | None = None,
+    locked: Mapping[str, Collection[str]] | None = None,
+    retriever: Retriever | None = None,
+    clock: Clock | None = None,
+) -> StepSummary:
+    """Draft a persona and a journey map per primary segment (and the anti-persona) into personas.json.
+
+    `only`: persona ids to re-draft (others are kept from personas.json); `locked`: persona id ->
+    field paths to keep as they are. Offline output is byte-stable for the same inputs.
+    """
+    began = time.perf_counter()
+    chosen = provider if provider not in (None, "auto") else settings.llm.resolved_provider()
+    packs, notes = build_evidence_packs(
+        settings, workspace, anti_persona, retriever or default_retriever(settings, workspace)
+    )
+    old_personas, old_journeys = _load_previous(workspace)
+    todo = [
+        p for p in packs if only is None or p.persona_id in only or p.persona_id not in old_personas
+    ]
+    lock_values = {
+        p.persona_id: locked_values(
+            (locked or {}).get(p.persona_id, ()),
+            old_personas.get(p.persona_id),
+            old_journeys.get(p.persona_id),
+        )
+        for p in todo
+    }
+    if chosen == "offline":
+        drafts = draft_offline(todo, lock_values)
+    else:
+        drafts = draft_with_llm(settings, workspace, todo, chosen, lock_values)
+
+    now = (clock or default_clock)()
+    personas: list[Persona] = []
+    journeys: list[JourneyMap] = []
+    for pack in packs:
+        pid = pack.persona_id
+        persona = drafts.personas.get(pid)
+        if persona is not None:
+            personas.append(_stamp(persona, old_personas.get(pid), now))
+        elif pid in old_personas:
+            personas.append(old_personas[pid])
+            if pack in todo:
+                notes.append(f"{pack.segment.name}: drafting failed, the previous draft is kept")
+        journey = drafts.journeys.get(pid)
+        if journey is not None:
+            journeys.append(_stamp(journey, old_journeys.get(pid), now))
+        elif pid in old_journeys and any(p.id == pid for p in personas):
+            journeys.append(old_journeys[pid])
+    write_json(
+        workspace.personas,
+        {
+            "personas": [p.model_dump(mode="json") for p in personas],
+            "journeys": [j.model_dump(mode="json") for j in journeys],
+        },
+    )
+    claims, assumptions = count_claims([*(p.draft for p in personas), *(j.draft for j in journeys)])
+    return StepSummary(
+        step="draft",
+        ok=not drafts.failures,
+        mode=chosen,  # type: ignore[arg-type]
+        counts={
+            "personas": len(personas),
+            "journeys": len(journeys),
+            "drafted": len(drafts.personas),
+            "anti_personas": sum(p.is_anti_persona for p in personas),
+            "claims": claims,
+            "assumptions": assumptions,
+            "failed": len(drafts.failures),
+        },
+        tokens=drafts.tokens,
+        seconds=round(time.perf_counter() - began, 3),
+        failures=drafts.failures,
+        outputs={"personas": str(workspace.personas)},
+        notes=notes,
+    )

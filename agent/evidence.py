@@ -1,0 +1,803 @@
+"""Evidence packs: everything one persona may be drafted from, and nothing else.
+
+A pack holds one segment's scorer stats (its own `segment.<slug>.*` keys plus the corpus-level
+ones), its top themes with frequency, severity, quotes and workarounds, and the participant
+chunks most relevant to it. The grounding validators (agent/grounding.py) check a draft against
+exactly this pack, and the report can resolve a draft's evidence ids against it.
+
+Choosing segments (documented decisions):
+- Primary personas are the largest segments (`draft.personas`, default 4), ties broken by name.
+  The scorer's catch-all ("Other", rule TRUE) is never a primary persona.
+- Segments under `draft.min_segment_size` are flagged, never merged: merging two rules' users
+  would describe people who match neither rule. They are used only when there are not enough
+  large segments to reach the persona count, and their pack says the sample is small.
+- The anti-persona (`draft.anti_persona`) is the largest churned/inactive/cancelled segment
+  (by name or rule); it is then not a primary persona. Without such a segment there is none.
+- Without segments.json (interviews only, no user table) the segments come from a `segment`
+  or `persona` metadata field on the documents, else one segment covers every participant.
+
+Choosing chunks (participant and customer words only, never the interviewer's or agent's):
+first chunks of the segment's own users holding a mention of one of its top themes, then its
+other chunks ranked by word overlap with those themes, then the nearest chunks from the whole
+corpus (Chroma when the store has chunks, else the same lexical ranking), marked `in_segment:
+false`. chunks.jsonl and mentions.jsonl are streamed once, so a million tickets fit in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import Field
+
+from .config import DraftSettings, Settings
+from .errors import InputError
+from .ids import content_hash
+from .models import (
+    CategoryShare,
+    SegmentReport,
+    SegmentStats,
+    Strict,
+    Theme,
+    ThemeFrequency,
+    ThemeReport,
+    ThemeSeverity,
+)
+from .segment_rules import slugify
+from .workspace import Workspace, read_json
+
+PACK_VERSION = "1"
+THEMES_PER_PERSONA = 5
+WORKAROUNDS_PER_THEME = 2
+PARTICIPANT_ROLES = ("participant", "customer")
+CATCH_ALL_NAMES = {"other", "others", "everyone else", "unassigned", "unclassified", "rest"}
+CHURN_WORDS = re.compile(r"churn|cancel|lapsed|dormant|inactive|former|abandon|lost", re.I)
+LEAVING_WORDS = re.compile(
+    r"cancel|churn|switch|refund|leav|alternative|expensive|price|pricing", re.I
+)
+ALL_PARTICIPANTS = "All participants"
+METADATA_SEGMENT_KEYS = ("segment", "persona", "user_segment")
+_STOPWORD_TEXT = (
+    "the and for with that this from have has was were are not but you your they them their what "
+    "when which who how can could would should into about just like very really also then than there here been "
+    "being our out get got too its it's i'm don't can't does did"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def persona_id(segment: str, is_anti_persona: bool = False) -> str:
+    """Stable persona id: a hash of the segment name and the anti-persona flag, never the content.
+
+    Re-drafting the same segment therefore keeps the id, so review decisions stay attached.
+    """
+    return "persona-" + content_hash({"segment": segment, "anti_persona": is_anti_persona}, 12)
+
+
+def journey_id(persona: str) -> str:
+    """Stable journey id, derived from its persona's id."""
+    return "journey-" + content_hash({"persona": persona}, 12)
+
+
+# --------------------------------------------------------------------------- pack models
+
+
+class PackQuote(Strict):
+    chunk_id: str
+    text: str
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    in_segment: bool = False
+
+
+class PackWorkaround(Strict):
+    """What a speaker does today to cope, as the extractor summarised it from the chunk."""
+
+    chunk_id: str
+    text: str
+
+
+class PackTheme(Strict):
+    id: str
+    label: str
+    description: str
+    rank: int
+    score: float
+    mentions: int
+    frequency: ThemeFrequency
+    severity: ThemeSeverity
+    segment_count: int = Field(description="Users of this segment who raised the theme")
+    journey_stages: dict[str, int] = Field(default_factory=dict)
+    quotes: list[PackQuote] = Field(default_factory=list)
+    workarounds: list[PackWorkaround] = Field(default_factory=list)
+
+
+class PackChunk(Strict):
+    id: str
+    text: str
+    kind: str
+    role: str
+    source: str = ""
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    user_id: str | None = None
+    in_segment: bool = False
+
+
+class PackSegment(Strict):
+    name: str
+    slug: str
+    rule: str
+    size: int
+    share: float
+    age_range: str | None = None
+    warning: str | None = None
+    small: bool = False
+    categorical: dict[str, list[CategoryShare]] = Field(default_factory=dict)
+
+
+class PackCorpus(Strict):
+    interviews: int = 0
+    tickets: int = 0
+    participants: int = 0
+    users: int = 0
+    mentions: int = 0
+
+
+class EvidencePack(Strict):
+    """The evidence for one persona; its JSON form is the grounding validators' context."""
+
+    version: str = PACK_VERSION
+    persona_id: str
+    is_anti_persona: bool = False
+    segment: PackSegment
+    stats: dict[str, float | int] = Field(default_factory=dict)
+    themes: list[PackTheme] = Field(default_factory=list)
+    chunks: list[PackChunk] = Field(default_factory=list)
+    corpus: PackCorpus = Field(default_factory=PackCorpus)
+    notes: list[str] = Field(default_factory=list)
+    # Field paths a human confirmed: kept as they are and skipped by the validators.
+    locked: list[str] = Field(default_factory=list)
+
+    def context(self, locked: Sequence[str] = ()) -> dict[str, Any]:
+        """The JSON-able dict passed as validation context (and to prompts as data)."""
+        data = self.model_dump(mode="json")
+        data["locked"] = sorted(set(data["locked"]) | set(locked))
+        return data
+
+    def evidence_ids(self) -> list[str]:
+        """Every id a draft may cite from this pack."""
+        ids = [f"theme:{t.id}" for t in self.themes] + [f"stat:{k}" for k in self.stats]
+        chunk_ids = {c.id for c in self.chunks}
+        for theme in self.themes:
+            chunk_ids |= {q.chunk_id for q in theme.quotes} | {
+                w.chunk_id for w in theme.workarounds
+            }
+        return ids + [f"chunk:{c}" for c in sorted(chunk_ids)]
+
+
+# --------------------------------------------------------------------------- choosing segments
+
+
+@dataclass
+class SegmentPlan:
+    """One persona to draft: its segment and the themes chosen for it."""
+
+    segment: SegmentStats
+    is_anti_persona: bool
+    themes: list[tuple[Theme, int]] = field(default_factory=list)
+    small: bool = False
+    match_all: bool = False
+
+    @property
+    def persona_id(self) -> str:
+        return persona_id(self.segment.name, self.is_anti_persona)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.segment.name)
+
+
+def is_catch_all(segment: SegmentStats) -> bool:
+    """The scorer's default bucket: rule TRUE, or a name like 'Other'."""
+    rule = segment.rule.strip().upper()
+    return (
+        rule == "TRUE"
+        or rule.startswith("TRUE ")
+        or segment.name.strip().lower() in CATCH_ALL_NAMES
+    )
+
+
+def is_churned(segment: SegmentStats) -> bool:
+    return bool(CHURN_WORDS.search(segment.name) or CHURN_WORDS.search(segment.rule))
+
+
+@dataclass
+class Selection:
+    primary: list[SegmentStats]
+    anti: SegmentStats | None
+    small: set[str]
+    notes: list[str]
+
+
+def select_segments(report: SegmentReport, draft: DraftSettings, anti_persona: bool) -> Selection:
+    """The primary segments (largest first) and the optional anti-persona segment."""
+    notes = [
+        f"catch-all segment {s.name!r} ({s.size} users) is not drafted as a persona"
+        for s in report.segments
+        if s.size > 0 and is_catch_all(s)
+    ]
+    candidates = sorted(
+        (s for s in report.segments if s.size > 0 and not is_catch_all(s)),
+        key=lambda s: (-s.size, s.name),
+    )
+    anti = None
+    if anti_persona:
+        anti = next((s for s in candidates if is_churned(s)), None)
+        if anti is None:
+            notes.append(
+                "no anti-persona: no churned, cancelled or inactive segment in segments.json"
+            )
+        else:
+            candidates = [s for s in candidates if s.name != anti.name]
+    large = [s for s in candidates if s.size >= draft.min_segment_size]
+    small = [s for s in candidates if s.size < draft.min_segment_size]
+    primary = large[: draft.personas]
+    flagged: set[str] = set()
+    for seg in small[: max(0, draft.personas - len(primary))]:
+        primary.append(seg)
+        flagged.add(seg.name)
+        notes.append(
+            f"segment {seg.name!r} has only {seg.size} users (< {draft.min_segment_size}); "
+            "drafted because fewer large segments exist, flagged as a small sample"
+        )
+    left = [s.name for s in candidates if s not in primary]
+    if left:
+        notes.append(
+            f"segments not drafted (beyond the {draft.personas} largest): {', '.join(left)}"
+        )
+    return Selection(primary=primary, anti=anti, small=flagged, notes=notes)
+
+
+def _segment_key(value: object) -> str:
+    return slugify(str(value)) if value not in (None, "") else ""
+
+
+def _metadata_segment(row: Mapping[str, Any]) -> str:
+    meta = row.get("metadata") or {}
+    lowered = {str(k).lower(): v for k, v in meta.items()}
+    for key in METADATA_SEGMENT_KEYS:
+        if lowered.get(key) not in (None, ""):
+            return str(lowered[key])
+    return ""
+
+
+def _segments_from_chunks(workspace: Workspace) -> SegmentReport:
+    """Pseudo-segments from document metadata when no user table was scored."""
+    people: dict[str, set[str]] = {}
+    everyone: set[str] = set()
+    for row in _rows(workspace.chunks):
+        if row.get("role") not in PARTICIPANT_ROLES:
+            continue
+        who = (
+            row.get("user_id")
+            or row.get("participant_id")
+            or row.get("ticket_id")
+            or row["document_id"]
+        )
+        everyone.add(who)
+        name = _metadata_segment(row)
+        if name:
+            people.setdefault(name, set()).add(who)
+    total = len(everyone)
+    if not total:
+        raise InputError(str(workspace.chunks), "no participant chunks: run `persona ingest` first")
+    groups = people or {ALL_PARTICIPANTS: everyone}
+    segments, stats = [], {"total_users": total}
+    for name in sorted(groups):
+        size = len(groups[name])
+        share = round(size / total, 4)
+        rule = (
+            "every participant"
+            if name == ALL_PARTICIPANTS
+            else f"document metadata segment = {name!r}"
+        )
+        segments.append(SegmentStats(name=name, rule=rule, size=size, share=share))
+        stats[f"segment.{slugify(name)}.size"] = size
+        stats[f"segment.{slugify(name)}.share"] = share
+    return SegmentReport(
+        source=str(workspace.chunks),
+        config="document metadata",
+        total_users=total,
+        segments=segments,
+        stats=dict(sorted(stats.items())),
+        warnings=["no segments.json: segments taken from document metadata"],
+    )
+
+
+# --------------------------------------------------------------------------- reading inputs
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    """JSONL rows as dicts (no model validation: a ticket corpus can be millions of lines)."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(str(path), f"not valid JSON: {exc.msg}", line=n) from exc
+
+
+@dataclass
+class Inputs:
+    segments: SegmentReport
+    themes: ThemeReport | None
+    assignments: dict[str, str]
+    from_metadata: bool = False
+
+
+def load_inputs(workspace: Workspace) -> Inputs:
+    """segments.json (or metadata pseudo-segments), themes.json and the user -> segment map."""
+    themes = None
+    if workspace.themes.exists():
+        themes = ThemeReport.model_validate(read_json(workspace.themes))
+    if workspace.segments.exists():
+        report = SegmentReport.model_validate(read_json(workspace.segments))
+        assignments: dict[str, str] = {}
+        if workspace.assignments.exists():
+            from .segment import load_assignments
+
+            assignments = load_assignments(workspace)
+        return Inputs(report, themes, assignments)
+    if themes is None and not workspace.chunks.exists():
+        raise InputError(
+            str(workspace.root), "nothing to draft from: run ingest, themes and segment first"
+        )
+    return Inputs(_segments_from_chunks(workspace), themes, {}, from_metadata=True)
+
+
+def segment_stats(stats: Mapping[str, float | int], segment: str) -> dict[str, float | int]:
+    """The segment's own keys plus the corpus-level ones (never another segment's numbers)."""
+    own = f"segment.{slugify(segment)}."
+    return {
+        k: v
+        for k, v in sorted(stats.items())
+        if k.startswith(own) or not (k.startswith("segment.") or k.startswith("migration."))
+    }
+
+
+def segment_themes(
+    themes: ThemeReport | None, plan: SegmentPlan, k: int = THEMES_PER_PERSONA
+) -> list[tuple[Theme, int]]:
+    """The segment's most-mentioned themes (ties by global rank), topped up by global rank."""
+    if themes is None:
+        return []
+    name, slug = plan.segment.name, plan.slug
+
+    def count(theme: Theme) -> int:
+        if plan.match_all:
+            return theme.frequency.participants + theme.frequency.tickets
+        return theme.segment_counts.get(name, theme.segment_counts.get(slug, 0))
+
+    ranked = sorted(themes.themes, key=lambda t: (-count(t), t.rank, t.id))
+    chosen = [t for t in ranked if count(t) > 0][:k]
+    if plan.is_anti_persona and not chosen:
+        # No per-segment counts: the pains that make people leave are the best evidence left.
+        chosen = [
+            t
+            for t in sorted(themes.themes, key=lambda t: (t.rank, t.id))
+            if LEAVING_WORDS.search(f"{t.label} {t.description}")
+        ][:k]
+    rest = sorted((t for t in themes.themes if t not in chosen), key=lambda t: (t.rank, t.id))
+    chosen += rest[: max(0, min(3, k) - len(chosen))]
+    return [(t, count(t)) for t in chosen]
+
+
+# --------------------------------------------------------------------------- retrieval
+
+
+def terms(text: str) -> set[str]:
+    """Content words for lexical matching."""
+    return {w for w in re.findall(r"[a-z][a-z']{2,}", text.lower()) if w not in _STOPWORDS}
+
+
+class Retriever(Protocol):
+    """Finds corpus chunks near a query; returns chunk rows (dicts with Chunk fields)."""
+
+    def search(self, text: str, n: int) -> list[dict[str, Any]]: ...
+
+
+class StoreRetriever:
+    """Nearest participant chunks from the Chroma store (semantic, via the configured embedder)."""
+
+    def __init__(self, settings: Settings, workspace: Workspace) -> None:
+        from .store import open_store
+
+        self.store = open_store(settings, workspace)
+
+    def search(self, text: str, n: int) -> list[dict[str, Any]]:
+        where = {"role": {"$in": list(PARTICIPANT_ROLES)}}
+        hits = self.store.query("chunks", text=text, n=n, where=where)
+        rows = []
+        for hit in hits:
+            meta = hit.metadata
+            rows.append(
+                {
+                    "id": hit.id,
+                    "text": hit.text,
+                    "kind": meta.get("kind", ""),
+                    "role": meta.get("role", ""),
+                    "source": meta.get("source", ""),
+                    "participant_id": meta.get("participant_id"),
+                    "ticket_id": meta.get("ticket_id"),
+                    "user_id": meta.get("user_id"),
+                    "metadata": {k[5:]: v for k, v in meta.items() if k.startswith("meta_")},
+                }
+            )
+        return rows
+
+
+def default_retriever(settings: Settings, workspace: Workspace) -> Retriever | None:
+    """The Chroma store when it holds chunks for this embedder; None means lexical ranking."""
+    if not settings.chroma.url and not workspace.chroma_dir.exists():
+        return None
+    try:
+        retriever = StoreRetriever(settings, workspace)
+        return retriever if retriever.store.count("chunks") else None
+    except Exception:  # any store failure: drafting goes on with lexical ranking
+        return None
+
+
+# --------------------------------------------------------------------------- building packs
+
+
+@dataclass
+class _Candidates:
+    """Per-plan chunk candidates gathered in one streaming pass."""
+
+    terms: set[str]
+    mention_rank: dict[str, tuple[int, int]]
+    with_mention: list[tuple[tuple[int, int, str], dict[str, Any]]] = field(default_factory=list)
+    own: list[tuple[tuple[int, str], dict[str, Any]]] = field(default_factory=list)
+    outside: list[tuple[tuple[int, str], dict[str, Any]]] = field(default_factory=list)
+
+    @staticmethod
+    def keep(items: list, limit: int) -> None:
+        if len(items) > 4 * limit:
+            items.sort(key=lambda x: x[0])
+            del items[limit:]
+
+
+class PackBuilder:
+    """Builds the evidence packs of one workspace, reading each input file once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        workspace: Workspace,
+        retriever: Retriever | None = None,
+        inputs: Inputs | None = None,
+    ) -> None:
+        self.settings = settings
+        self.workspace = workspace
+        self.inputs = inputs or load_inputs(workspace)
+        self.retriever = retriever
+        self.notes: list[str] = list(
+            self.inputs.segments.warnings if self.inputs.from_metadata else []
+        )
+        self._by_slug = {slugify(s.name): s.name for s in self.inputs.segments.segments}
+
+    # ------------------------------------------------------------------ planning
+    def plans(self, anti_persona: bool | None = None) -> list[SegmentPlan]:
+        """The personas to draft, primary ones first, the anti-persona (if any) last."""
+        anti = self.settings.draft.anti_persona if anti_persona is None else anti_persona
+        report = self.inputs.segments
+        if self.inputs.from_metadata and len(report.segments) == 1:
+            only = report.segments[0]
+            plans = [SegmentPlan(only, False, match_all=only.name == ALL_PARTICIPANTS)]
+            if anti:
+                self.notes.append(
+                    "no anti-persona: there are no segments to tell who the product is not for"
+                )
+        else:
+            sel = select_segments(report, self.settings.draft, anti)
+            self.notes += sel.notes
+            plans = [SegmentPlan(s, False, small=s.name in sel.small) for s in sel.primary]
+            if sel.anti is not None:
+                plans.append(
+                    SegmentPlan(
+                        sel.anti, True, small=sel.anti.size < self.settings.draft.min_segment_size
+                    )
+                )
+        if not plans:
+            raise InputError(
+                str(self.workspace.segments),
+                "no segment to draft a persona for (only a catch-all or empty segments)",
+            )
+        for plan in plans:
+            plan.themes = segment_themes(self.inputs.themes, plan)
+        return plans
+
+    def plan_for(self, segment: str, is_anti_persona: bool = False) -> SegmentPlan:
+        """A plan for one named segment (for tests, the report and partial re-drafts)."""
+        for seg in self.inputs.segments.segments:
+            if seg.name == segment:
+                plan = SegmentPlan(
+                    seg,
+                    is_anti_persona,
+                    small=seg.size < self.settings.draft.min_segment_size,
+                    match_all=seg.name == ALL_PARTICIPANTS and self.inputs.from_metadata,
+                )
+                plan.themes = segment_themes(self.inputs.themes, plan)
+                return plan
+        known = ", ".join(s.name for s in self.inputs.segments.segments)
+        raise InputError(
+            str(self.workspace.segments), f"no segment named {segment!r} (segments: {known})"
+        )
+
+    # ------------------------------------------------------------------ membership
+    def member_of(self, row: Mapping[str, Any]) -> str | None:
+        """The segment a chunk's speaker belongs to (scored user id first, then metadata)."""
+        user = row.get("user_id")
+        if user and user in self.inputs.assignments:
+            return self.inputs.assignments[user]
+        meta = _metadata_segment(row)
+        return self._by_slug.get(_segment_key(meta)) if meta else None
+
+    def in_plan(self, row: Mapping[str, Any], plan: SegmentPlan) -> bool:
+        return plan.match_all or self.member_of(row) == plan.segment.name
+
+    # ------------------------------------------------------------------ building
+    def build(self, plans: Sequence[SegmentPlan]) -> list[EvidencePack]:
+        """One pack per plan, in the plans' order."""
+        n = self.settings.draft.chunks_per_persona
+        mention_info = self._scan_mentions(plans)
+        quote_ids = {
+            q.chunk_id for p in plans for t, _ in p.themes for q in t.representative_quotes
+        }
+        quote_ids |= {m["chunk_id"] for m in mention_info.values()}
+        cands = [
+            _Candidates(
+                terms=set().union(*(terms(f"{t.label} {t.description}") for t, _ in p.themes)),
+                mention_rank={
+                    m["chunk_id"]: (pos, -int(m["severity"]))
+                    for pos, (t, _) in reversed(list(enumerate(p.themes)))
+                    for mid in t.mention_ids
+                    if (m := mention_info.get(mid))
+                },
+            )
+            for p in plans
+        ]
+        corpus, chunk_rows = self._scan_chunks(plans, cands, quote_ids, n)
+        packs = []
+        for plan, cand in zip(plans, cands, strict=True):
+            chunks = self._choose_chunks(plan, cand, n)
+            themes = [
+                self._pack_theme(plan, t, c, mention_info, chunk_rows) for t, c in plan.themes
+            ]
+            packs.append(self._pack(plan, themes, chunks, corpus))
+        return packs
+
+    def _scan_mentions(self, plans: Sequence[SegmentPlan]) -> dict[str, dict[str, Any]]:
+        wanted = {mid for p in plans for t, _ in p.themes for mid in t.mention_ids}
+        found: dict[str, dict[str, Any]] = {}
+        if not wanted:
+            return found
+        for row in _rows(self.workspace.mentions):
+            if row.get("id") in wanted:
+                found[row["id"]] = {
+                    "chunk_id": row["chunk_id"],
+                    "severity": row.get("severity", 1),
+                    "workaround": row.get("workaround"),
+                    "user_id": row.get("user_id"),
+                }
+        return found
+
+    def _scan_chunks(
+        self,
+        plans: Sequence[SegmentPlan],
+        cands: Sequence[_Candidates],
+        quote_ids: set[str],
+        n: int,
+    ) -> tuple[PackCorpus, dict[str, dict[str, Any]]]:
+        interviews: set[str] = set()
+        tickets: set[str] = set()
+        participants: set[str] = set()
+        kept: dict[str, dict[str, Any]] = {}
+        for row in _rows(self.workspace.chunks):
+            kind = row.get("kind")
+            if kind == "interview":
+                interviews.add(row["document_id"])
+            elif kind == "ticket":
+                tickets.add(row["document_id"])
+            if row.get("role") not in PARTICIPANT_ROLES:
+                continue
+            if row.get("participant_id"):
+                participants.add(row["participant_id"])
+            if row["id"] in quote_ids:
+                kept[row["id"]] = {k: row.get(k) for k in ("id", "user_id", "metadata")}
+            words = None
+            for plan, cand in zip(plans, cands, strict=True):
+                inside = self.in_plan(row, plan)
+                if inside and row["id"] in cand.mention_rank:
+                    pos, sev = cand.mention_rank[row["id"]]
+                    cand.with_mention.append(((pos, sev, row["id"]), row))
+                    cand.keep(cand.with_mention, n)
+                    continue
+                words = terms(row.get("text", "")) if words is None else words
+                score = len(words & cand.terms)
+                if inside:
+                    cand.own.append(((-score, row["id"]), row))
+                    cand.keep(cand.own, n)
+                elif score and self.retriever is None:
+                    cand.outside.append(((-score, row["id"]), row))
+                    cand.keep(cand.outside, n)
+        report = self.inputs.themes
+        corpus = PackCorpus(
+            interviews=len(interviews),
+            tickets=len(tickets),
+            participants=report.total_participants if report else len(participants),
+            users=self.inputs.segments.total_users,
+            mentions=report.total_mentions if report else 0,
+        )
+        return corpus, kept
+
+    def _choose_chunks(self, plan: SegmentPlan, cand: _Candidates, n: int) -> list[PackChunk]:
+        chosen: dict[str, PackChunk] = {}
+
+        def take(row: Mapping[str, Any], inside: bool) -> None:
+            if len(chosen) < n and row["id"] not in chosen:
+                chosen[row["id"]] = _pack_chunk(row, inside)
+
+        for _, row in sorted(cand.with_mention, key=lambda x: x[0]):
+            take(row, True)
+        for _, row in sorted(cand.own, key=lambda x: x[0]):
+            take(row, True)
+        if len(chosen) < n and self.retriever is not None:
+            queries = [f"{t.label}. {t.description}" for t, _ in plan.themes[:3]]
+            results = [self.retriever.search(q, n) for q in queries]
+            for i in range(n):
+                for hits in results:
+                    if i < len(hits):
+                        take(hits[i], self.in_plan(hits[i], plan))
+        else:
+            for _, row in sorted(cand.outside, key=lambda x: x[0]):
+                take(row, False)
+        return list(chosen.values())
+
+    def _pack_theme(
+        self,
+        plan: SegmentPlan,
+        theme: Theme,
+        count: int,
+        mention_info: Mapping[str, Mapping[str, Any]],
+        chunk_rows: Mapping[str, Mapping[str, Any]],
+    ) -> PackTheme:
+        def inside(chunk_id: str) -> bool:
+            row = chunk_rows.get(chunk_id)
+            return bool(row) and self.in_plan(row, plan)
+
+        quotes = [
+            PackQuote(
+                chunk_id=q.chunk_id,
+                text=q.text,
+                participant_id=q.participant_id,
+                ticket_id=q.ticket_id,
+                in_segment=inside(q.chunk_id),
+            )
+            for q in theme.representative_quotes
+        ]
+        quotes.sort(key=lambda q: not q.in_segment)  # stable: segment's own voices first
+        notes = []
+        for mid in theme.mention_ids:
+            m = mention_info.get(mid)
+            if m and m.get("workaround"):
+                notes.append((not inside(m["chunk_id"]), -int(m["severity"]), mid, m))
+        workarounds: list[PackWorkaround] = []
+        for *_, m in sorted(notes, key=lambda x: x[:3]):
+            text = " ".join(str(m["workaround"]).split())
+            if all(w.text != text for w in workarounds):
+                workarounds.append(PackWorkaround(chunk_id=m["chunk_id"], text=text))
+            if len(workarounds) >= WORKAROUNDS_PER_THEME:
+                break
+        return PackTheme(
+            id=theme.id,
+            label=theme.label,
+            description=theme.description,
+            rank=theme.rank,
+            score=theme.score,
+            mentions=len(theme.mention_ids),
+            frequency=theme.frequency,
+            severity=theme.severity,
+            segment_count=count,
+            journey_stages=dict(sorted(theme.journey_stages.items())),
+            quotes=quotes,
+            workarounds=workarounds,
+        )
+
+    def _pack(
+        self,
+        plan: SegmentPlan,
+        themes: list[PackTheme],
+        chunks: list[PackChunk],
+        corpus: PackCorpus,
+    ) -> EvidencePack:
+        seg = plan.segment
+        notes = []
+        if plan.small or seg.warning:
+            notes.append(seg.warning or f"small sample: only {seg.size} users in this segment")
+        if not themes:
+            notes.append("no themes.json: no pain-point themes to draw on")
+        if themes and not any(t.segment_count for t in themes):
+            notes.append(
+                "no theme is linked to this segment's users; themes shown are the corpus-wide top ones"
+            )
+        if plan.is_anti_persona:
+            notes.append(
+                "anti-persona: this segment stands for who the product is not for; its themes are the "
+                "pains that drove or keep them away"
+            )
+        return EvidencePack(
+            persona_id=plan.persona_id,
+            is_anti_persona=plan.is_anti_persona,
+            segment=PackSegment(
+                name=seg.name,
+                slug=plan.slug,
+                rule=seg.rule,
+                size=seg.size,
+                share=seg.share,
+                age_range=seg.age_range,
+                warning=seg.warning,
+                small=plan.small,
+                categorical=seg.categorical,
+            ),
+            stats=segment_stats(self.inputs.segments.stats, seg.name),
+            themes=themes,
+            chunks=chunks,
+            corpus=corpus,
+            notes=notes,
+        )
+
+
+def _pack_chunk(row: Mapping[str, Any], inside: bool) -> PackChunk:
+    return PackChunk(
+        id=row["id"],
+        text=row.get("text", ""),
+        kind=str(row.get("kind", "")),
+        role=str(row.get("role", "")),
+        source=str(row.get("source", "")),
+        participant_id=row.get("participant_id"),
+        ticket_id=row.get("ticket_id"),
+        user_id=row.get("user_id"),
+        in_segment=inside,
+    )
+
+
+def build_evidence_packs(
+    settings: Settings,
+    workspace: Workspace,
+    anti_persona: bool | None = None,
+    retriever: Retriever | None = None,
+) -> tuple[list[EvidencePack], list[str]]:
+    """Packs for every persona to draft (primary first, anti-persona last) and selection notes."""
+    builder = PackBuilder(settings, workspace, retriever or default_retriever(settings, workspace))
+    plans = builder.plans(anti_persona)
+    return builder.build(plans), builder.notes
+
+
+def build_evidence_pack(
+    settings: Settings,
+    workspace: Workspace,
+    segment: str,
+    is_anti_persona: bool = False,
+    retriever: Retriever | None = None,
+) -> EvidencePack:
+    """The evidence pack of one named segment."""
+    builder = PackBuilder(settings, workspace, retriever or default_retriever(settings, workspace))
+    return builder.build([builder.plan_for(segment, is_anti_persona)])[0]

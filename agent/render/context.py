@@ -1,0 +1,277 @@
+"""Everything a renderer needs, loaded once: personas, journeys, themes, segments, cited chunks.
+
+Evidence ids ('theme:<id>', 'chunk:<id>', 'stat:<key>') are resolved here, so Markdown and HTML
+describe the same evidence in the same words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..models import Chunk, JourneyMap, Persona, SegmentReport, SegmentStats, Theme, ThemeReport
+from ..workspace import Workspace, read_json
+
+EXCERPT_CHARS = 280
+ID_MARK = '"id": "'
+OFFLINE_NOTICE = (
+    "Offline drafts are written by deterministic templates from the scorer's numbers, the themes "
+    "and verbatim quotes. Check every field before relying on it."
+)
+
+
+def slugify(text: str) -> str:
+    """ASCII, lowercase, hyphenated: safe in file names and HTML ids."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
+
+
+def persona_slugs(personas: Iterable[Persona]) -> dict[str, str]:
+    """A unique slug per persona id, stable for a given order of personas."""
+    slugs: dict[str, str] = {}
+    used: set[str] = set()
+    for persona in personas:
+        # "Dana, the Closer" -> dana; "Churned (drafted offline)" -> churned.
+        first = re.sub(r"\(.*?\)", "", persona.draft.name.split(",")[0])
+        base = slugify(first) or slugify(persona.segment) or "persona"
+        slug, n = base, 2
+        while slug in used:
+            slug, n = f"{base}-{n}", n + 1
+        used.add(slug)
+        slugs[persona.id] = slug
+    return slugs
+
+
+def pct(share: float) -> str:
+    """A share (0-1) as a whole percentage; values already above 1 are taken as percentages."""
+    value = share * 100 if share <= 1 else share
+    return f"{value:.1f}%" if 0 < value < 1 else f"{value:.0f}%"
+
+
+def fmt_num(value: float | int) -> str:
+    """Integers with thousands separators, floats to at most two decimals."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """One line, cut at a word boundary."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One resolved evidence id, described for a reader."""
+
+    ref: str
+    kind: str  # theme | chunk | stat | unknown
+    title: str
+    detail: str
+    quote: str = ""
+    found: bool = True
+
+
+@dataclass
+class ReportData:
+    """The inputs of every renderer, with evidence lookups."""
+
+    personas: list[Persona]
+    journeys: dict[str, JourneyMap]
+    themes: ThemeReport | None
+    segments: SegmentReport | None
+    chunks: dict[str, Chunk]
+    decisions: dict[str, dict[str, str]] = field(default_factory=dict)
+    slugs: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.slugs:
+            self.slugs = persona_slugs(self.personas)
+        self._themes = {t.id: t for t in self.themes.themes} if self.themes else {}
+        self._segments = {s.name: s for s in self.segments.segments} if self.segments else {}
+
+    # ------------------------------------------------------------------ lookups
+    def theme(self, theme_id: str) -> Theme | None:
+        return self._themes.get(theme_id)
+
+    def segment(self, name: str) -> SegmentStats | None:
+        return self._segments.get(name)
+
+    def journey(self, persona: Persona) -> JourneyMap | None:
+        return self.journeys.get(persona.id)
+
+    def theme_label(self, theme_id: str) -> str:
+        theme = self.theme(theme_id)
+        return theme.label if theme else theme_id
+
+    def review_mark(self, persona: Persona, path: str) -> str | None:
+        """The reviewer's decision on a field (confirmed/corrected/extended), if any."""
+        return self.decisions.get(persona.id, {}).get(path)
+
+    @property
+    def offline(self) -> bool:
+        return any(p.document_info.mode == "offline" for p in self.personas)
+
+    def corpus_basis(self) -> tuple[int, int, int]:
+        """Interviews, tickets and users the report rests on (largest figure seen anywhere)."""
+        interviews = max([p.document_info.based_on_interviews for p in self.personas] or [0])
+        tickets = max([p.document_info.based_on_tickets for p in self.personas] or [0])
+        users = max([p.document_info.based_on_users for p in self.personas] or [0])
+        if self.themes:
+            interviews = max(interviews, self.themes.total_participants)
+            tickets = max(tickets, self.themes.total_tickets)
+        if self.segments:
+            users = max(users, self.segments.total_users)
+        return interviews, tickets, users
+
+    # ------------------------------------------------------------------ evidence
+    def resolve(self, ref: str) -> Evidence:
+        """Describe an evidence id; an id that resolves to nothing is flagged, never hidden."""
+        kind, _, key = ref.partition(":")
+        if kind == "theme" and (theme := self.theme(key)):
+            return Evidence(ref, "theme", theme.label, theme_stats(theme, self.themes))
+        if kind == "chunk" and (chunk := self.chunks.get(key)):
+            return Evidence(
+                ref, "chunk", chunk_label(chunk), chunk_source(chunk), excerpt(chunk.text)
+            )
+        if kind == "stat" and self.segments and key in self.segments.stats:
+            value = fmt_num(self.segments.stats[key])
+            return Evidence(ref, "stat", key, f"{key} = {value}")
+        return Evidence(
+            ref, "unknown", f"Unresolved: {ref}", "not found in this workspace", found=False
+        )
+
+    def quote_source(self, chunk_id: str) -> str:
+        """Attribution line for a persona quote."""
+        chunk = self.chunks.get(chunk_id)
+        if chunk is None:
+            return "added by a reviewer" if not chunk_id else f"chunk {chunk_id} (not in workspace)"
+        where = chunk.source + (f", ticket {chunk.ticket_id}" if chunk.ticket_id else "")
+        return f"{chunk_label(chunk)} · {where}"
+
+
+def chunk_label(chunk: Chunk) -> str:
+    who = chunk.participant_id or chunk.ticket_id or chunk.speaker
+    return (
+        f"{who} ({chunk.kind})"
+        if who == chunk.speaker
+        else f"{who}, {chunk.speaker} ({chunk.kind})"
+    )
+
+
+def chunk_source(chunk: Chunk) -> str:
+    where = chunk.source
+    if chunk.ticket_id and chunk.ticket_id not in where:
+        where = f"{where}, ticket {chunk.ticket_id}"
+    return f"{where}, chars {chunk.start}-{chunk.end}"
+
+
+def theme_stats(theme: Theme, report: ThemeReport | None) -> str:
+    """The theme's reach, severity and score in one line."""
+    freq = theme.frequency
+    parts = []
+    if freq.participants or not freq.tickets:
+        of = f" of {report.total_participants}" if report and report.total_participants else ""
+        parts.append(f"{freq.participants}{of} participants ({pct(freq.participant_share)})")
+    if freq.tickets:
+        of = f" of {fmt_num(report.total_tickets)}" if report and report.total_tickets else ""
+        parts.append(f"{fmt_num(freq.tickets)}{of} tickets ({pct(freq.ticket_share)})")
+    parts.append(f"severity {theme.severity.mean:.1f} mean / {theme.severity.max} max")
+    parts.append(f"score {theme.score:.2f}, rank {theme.rank}")
+    return ", ".join(parts)
+
+
+def cited_chunk_ids(personas: Iterable[Persona], journeys: Iterable[JourneyMap]) -> set[str]:
+    """Every chunk id any persona or journey cites, so only those chunks are loaded."""
+    ids: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            if isinstance(value.get("chunk_id"), str):
+                ids.add(value["chunk_id"])
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, str) and item.startswith("chunk:"):
+                    ids.add(item[len("chunk:") :])
+                else:
+                    walk(item)
+
+    for model in [*personas, *journeys]:
+        walk(model.model_dump(mode="json"))
+    return ids
+
+
+def load_chunks(path: Path, wanted: set[str]) -> dict[str, Chunk]:
+    """Stream chunks.jsonl keeping only the wanted ids (a ticket corpus can be millions of lines)."""
+    found: dict[str, Chunk] = {}
+    if not path.exists() or not wanted:
+        return found
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            # write_models' key order puts `"id": "` once per line (quotes inside text are
+            # escaped), so unwanted lines are skipped without parsing them.
+            at = line.find(ID_MARK)
+            if at >= 0:
+                start = at + len(ID_MARK)
+                if line[start : line.find('"', start)] not in wanted:
+                    continue
+            elif not line.strip():
+                continue
+            row = json.loads(line)
+            if row.get("id") in wanted:
+                found[row["id"]] = Chunk.model_validate(row)
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> ReportData:
+    """Read the workspace's drafted personas and their evidence; reviewer decisions applied."""
+    if not workspace.personas.exists():
+        raise InputError(str(workspace.personas), "no personas yet: run `persona draft` first")
+    raw = read_json(workspace.personas)
+    if not isinstance(raw, dict):
+        raise InputError(
+            str(workspace.personas), "expected an object with 'personas' and 'journeys'"
+        )
+    personas = [Persona.model_validate(p) for p in raw.get("personas", [])]
+    journeys = [JourneyMap.model_validate(j) for j in raw.get("journeys", [])]
+    themes = (
+        ThemeReport.model_validate(read_json(workspace.themes))
+        if workspace.themes.exists()
+        else None
+    )
+    segments = (
+        SegmentReport.model_validate(read_json(workspace.segments))
+        if workspace.segments.exists()
+        else None
+    )
+    decisions: dict[str, dict[str, str]] = {}
+    if apply_decisions:
+        # Imported here: review.py uses this module's slugs, so a top-level import would cycle.
+        from ..review import apply_reviews, decision_marks, load_decisions
+
+        store = load_decisions(workspace)
+        personas = apply_reviews(personas, store)
+        decisions = decision_marks(personas, store)
+    chunks = load_chunks(workspace.chunks, cited_chunk_ids(personas, journeys))
+    return ReportData(
+        personas=personas,
+        journeys={j.persona_id: j for j in journeys},
+        themes=themes,
+        segments=segments,
+        chunks=chunks,
+        decisions=decisions,
+    )

@@ -1,0 +1,298 @@
+"""A self-contained HTML persona library: one file, inline CSS and SVG, no scripts, no network.
+
+All user text goes through Jinja2's autoescape (template) or html.escape (SVG built here), so a
+quote containing markup shows as text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from ..ids import content_hash
+from ..models import JourneyMap, Persona, Theme, ThemeReport
+from .context import OFFLINE_NOTICE, Evidence, ReportData, fmt_num, pct
+from .markdown import EMOTION_WORDS, REVIEW_MARKS, STAGE_TITLES, doc_basis, plural
+from .summary import ExecutiveSummary
+
+TEMPLATES = Path(__file__).parent / "templates"
+MATRIX_THEMES = 12
+AVATAR_COLOURS = ("#4f46e5", "#0891b2", "#059669", "#d97706", "#db2777", "#7c3aed", "#2563eb")
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["pct"] = pct
+    env.filters["num"] = fmt_num
+    env.filters["plural"] = plural
+    return env
+
+
+def reach(theme: Theme, report: ThemeReport | None = None) -> float:
+    """How widespread a theme is (0-1): the same reach the theme score uses.
+
+    The mean of its participant share and ticket share over the sources the corpus has, so a
+    thousand tickets cannot drown a dozen interviews.
+    """
+    freq = theme.frequency
+    shares = []
+    if report is None or report.total_participants > 0:
+        shares.append(freq.participant_share)
+    if report is None or report.total_tickets > 0:
+        shares.append(freq.ticket_share)
+    return sum(shares) / len(shares) if shares else 0.0
+
+
+class Cites:
+    """Per-persona evidence numbering; called from the template as claims are rendered."""
+
+    def __init__(self, data: ReportData, prefix: str) -> None:
+        self.data = data
+        self.prefix = prefix
+        self.numbers: dict[str, int] = {}
+
+    def __call__(self, refs: Iterable[str]) -> list[tuple[int, str]]:
+        out = []
+        for ref in dict.fromkeys(refs):
+            number = self.numbers.setdefault(ref, len(self.numbers) + 1)
+            out.append((number, f"{self.prefix}-ev-{number}"))
+        return out
+
+    def items(self) -> list[tuple[int, str, Evidence]]:
+        return [
+            (n, f"{self.prefix}-ev-{n}", self.data.resolve(ref)) for ref, n in self.numbers.items()
+        ]
+
+
+@dataclass
+class PersonaView:
+    persona: Persona
+    slug: str
+    journey: JourneyMap | None
+    cites: Cites
+    colour: str
+    initials: str
+    marks: dict[str, str] = field(default_factory=dict)
+    emotion_svg: Markup | None = None
+
+    def mark(self, path: str) -> str | None:
+        return self.marks.get(path)
+
+    def human(self, path: str) -> bool:
+        """True when a reviewer wrote part of this field, so missing evidence is expected."""
+        return self.marks.get(path) in ("corrected", "extended")
+
+    @property
+    def first_name(self) -> str:
+        return self.persona.draft.name.split(",")[0].strip()
+
+
+def _initials(name: str) -> str:
+    words = [w for w in name.split(",")[0].split() if w[:1].isalpha()]
+    return "".join(w[0].upper() for w in words[:2]) or "?"
+
+
+def _svg_text(x: float, y: float, text: str, cls: str, anchor: str = "middle") -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}" text-anchor="{anchor}">{escape(text)}</text>'
+    )
+
+
+def _spread(points: list[tuple[float, float, float]]) -> list[tuple[float, float]]:
+    """Nudge overlapping dots apart along a golden-angle spiral; the first keeps its place."""
+    placed: list[tuple[float, float, float]] = []
+    for x0, y0, r in points:
+        x, y = x0, y0
+        for k in range(1, 60):
+            if all((x - px) ** 2 + (y - py) ** 2 >= (r + pr + 1) ** 2 for px, py, pr in placed):
+                break
+            angle, dist = k * 2.39996, r * 0.6 * math.sqrt(k)
+            x, y = x0 + dist * math.cos(angle), y0 + dist * math.sin(angle)
+        placed.append((x, y, r))
+    return [(x, y) for x, y, _ in placed]
+
+
+def matrix_svg(themes: list[Theme], report: ThemeReport | None = None) -> Markup:
+    """Frequency x severity scatter: x = reach, y = mean severity, one numbered dot per theme."""
+    width, height = 600, 460
+    left, right, top, bottom = 70, 20, 44, 64
+    pad = 18  # keeps dots at the axis limits inside the frame
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_reach = max([reach(t, report) for t in themes] or [0.1])
+    # Round the axis up to a tidy step so ticks read 0%, 10%, 20%...
+    step = 0.05 if top_reach <= 0.25 else 0.1 if top_reach <= 0.6 else 0.2
+    x_max = max(step, math.ceil(top_reach / step - 1e-9) * step)
+    ticks = [round(i * step, 4) for i in range(round(x_max / step) + 1)]
+
+    def px(r: float) -> float:
+        return left + pad + (plot_w - 2 * pad) * (r / x_max)
+
+    def py(sev: float) -> float:
+        return top + pad + (plot_h - 2 * pad) * (1 - (sev - 1) / 4)
+
+    mid_x, mid_y = px(x_max / 2), py(3)
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" class="matrix" '
+        'role="img" aria-labelledby="matrix-title">',
+        '<title id="matrix-title">Pain points by reach and severity</title>',
+        f'<rect x="{mid_x:.1f}" y="{top}" width="{left + plot_w - mid_x:.1f}" '
+        f'height="{mid_y - top:.1f}" class="quad-hot"/>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="plot-frame"/>',
+    ]
+    for tick in ticks:
+        x = px(tick)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" class="grid"/>'
+        )
+        parts.append(_svg_text(x, top + plot_h + 22, pct(tick), "tick"))
+    for sev in range(1, 6):
+        y = py(sev)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" class="grid"/>'
+        )
+        parts.append(_svg_text(left - 10, y + 4, str(sev), "tick", "end"))
+    parts.append(
+        f'<line x1="{mid_x:.1f}" y1="{top}" x2="{mid_x:.1f}" y2="{top + plot_h}" class="divider"/>'
+    )
+    parts.append(
+        f'<line x1="{left}" y1="{mid_y:.1f}" x2="{left + plot_w}" y2="{mid_y:.1f}" class="divider"/>'
+    )
+    # Quadrant names sit above the frame so they never hide a dot.
+    parts.append(_svg_text(left + plot_w, top - 12, "Fix first →", "quad-label", "end"))
+    parts.append(_svg_text(left, top - 12, "← Severe but rare", "quad-label", "start"))
+    parts.append(
+        _svg_text(
+            left + plot_w / 2, height - 10, "Reach — share of participants and tickets", "axis"
+        )
+    )
+    parts.append(
+        f'<text x="20" y="{top + plot_h / 2:.1f}" class="axis" text-anchor="middle" '
+        f'transform="rotate(-90 20 {top + plot_h / 2:.1f})">Mean severity (1-5)</text>'
+    )
+    top_score = max([t.score for t in themes] or [1.0]) or 1.0
+    ordered = sorted(themes, key=lambda t: (t.rank, t.id))
+    radii = [11 + 8 * (t.score / top_score) for t in ordered]
+    spots = _spread(
+        [
+            (px(reach(t, report)), py(t.severity.mean), r)
+            for t, r in zip(ordered, radii, strict=True)
+        ]
+    )
+    # Largest first so small dots stay visible on top of big ones.
+    drawn = sorted(zip(ordered, radii, spots, strict=True), key=lambda d: -d[1])
+    for theme, radius, (x, y) in drawn:
+        tip = (
+            f"#{theme.rank} {theme.label}: reach {pct(reach(theme, report))}, "
+            f"severity {theme.severity.mean:.1f}, score {theme.score:.2f}"
+        )
+        parts.append(
+            f'<g class="dot"><title>{escape(tip)}</title>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}"/>'
+            f"{_svg_text(x, y + 5, str(theme.rank), 'dot-label')}</g>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def emotion_svg(journey: JourneyMap, label: str) -> Markup:
+    """The persona's emotion (-2..+2) across the five stages as a line."""
+    width, height = 1000, 250
+    left, right, top, bottom = 70, 80, 20, 46
+    plot_w, plot_h = width - left - right, height - top - bottom
+    stages = journey.draft.stages
+    n = len(stages)
+
+    def px(i: int) -> float:
+        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+
+    def py(e: int) -> float:
+        return top + plot_h * (1 - (e + 2) / 4)
+
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" class="curve" '
+        f'role="img" aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h / 2:.1f}" class="band-pos"/>',
+        f'<rect x="{left}" y="{py(0):.1f}" width="{plot_w}" height="{plot_h / 2:.1f}" class="band-neg"/>',
+    ]
+    for e in range(-2, 3):
+        y = py(e)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
+            f'class="{"zero" if e == 0 else "grid"}"/>'
+        )
+        parts.append(_svg_text(left - 10, y + 4, f"{e:+d}" if e else "0", "tick", "end"))
+    points = " ".join(f"{px(i):.1f},{py(s.emotion):.1f}" for i, s in enumerate(stages))
+    parts.append(f'<polyline points="{points}" class="line"/>')
+    for i, stage in enumerate(stages):
+        x, y = px(i), py(stage.emotion)
+        tone = "pos" if stage.emotion > 0 else "neg" if stage.emotion < 0 else "neu"
+        word = EMOTION_WORDS.get(stage.emotion, "")
+        parts.append(
+            f'<g class="pt {tone}"><title>{escape(STAGE_TITLES[stage.stage])}: {word}</title>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7"/></g>'
+        )
+        parts.append(_svg_text(x, height - 18, STAGE_TITLES[stage.stage], "stage"))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
+    """index.html: overview, persona cards, matrix, then one section per persona."""
+    views = []
+    for i, persona in enumerate(data.personas):
+        slug = data.slugs[persona.id]
+        journey = data.journey(persona)
+        colour = AVATAR_COLOURS[int(content_hash(persona.id, 8), 16) % len(AVATAR_COLOURS)]
+        if persona.is_anti_persona:
+            colour = "#be123c"
+        view = PersonaView(
+            persona=persona,
+            slug=slug,
+            journey=journey,
+            cites=Cites(data, f"p{i + 1}"),
+            colour=colour,
+            initials=_initials(persona.draft.name),
+            marks=data.decisions.get(persona.id, {}),
+        )
+        if journey:
+            view.emotion_svg = emotion_svg(journey, f"Emotion across {view.first_name}'s journey")
+        views.append(view)
+    themes: list[Theme] = (
+        sorted(data.themes.themes, key=lambda t: (t.rank, t.id)) if data.themes else []
+    )
+    plotted = themes[:MATRIX_THEMES]
+    interviews, tickets, users = data.corpus_basis()
+    generated = max((p.document_info.generated_at for p in data.personas), default="")
+    template = _env().get_template("library.html.j2")
+    return template.render(
+        data=data,
+        summary=summary,
+        views=views,
+        themes=themes,
+        plotted=plotted,
+        matrix=matrix_svg(plotted, data.themes) if plotted else None,
+        reach=lambda t: reach(t, data.themes),
+        basis=doc_basis(interviews, tickets, users),
+        counts={"interviews": interviews, "tickets": tickets, "users": users},
+        theme_report=data.themes if isinstance(data.themes, ThemeReport) else None,
+        offline=data.offline,
+        offline_notice=OFFLINE_NOTICE,
+        generated=generated,
+        stage_titles=STAGE_TITLES,
+        emotion_words=EMOTION_WORDS,
+        review_marks=REVIEW_MARKS,
+    )

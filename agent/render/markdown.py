@@ -1,0 +1,391 @@
+"""Markdown persona documents (seed 002's structure) and journey maps with Mermaid diagrams.
+
+Every claim carries footnotes that resolve its evidence: the quoted chunk with speaker and source,
+the theme with its frequency and severity, or the stat with its value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from ..models import Claim, DocumentInfo, JourneyMap, Persona
+from .context import OFFLINE_NOTICE, ReportData, fmt_num, pct
+
+STAGE_TITLES = {
+    "awareness": "Awareness",
+    "consideration": "Consideration",
+    "decision": "Decision",
+    "onboarding": "Onboarding & Retention",
+    "advocacy": "Advocacy",
+}
+REVIEW_MARKS = {
+    "confirmed": "✓ confirmed by reviewer",
+    "corrected": "✎ corrected by reviewer",
+    "extended": "+ extended by reviewer",
+}
+EMOTION_WORDS = {
+    -2: "very negative",
+    -1: "negative",
+    0: "neutral",
+    1: "positive",
+    2: "very positive",
+}
+
+
+def md(text: str) -> str:
+    """User text made inert for Markdown: one line, no raw HTML tags."""
+    return " ".join(str(text).split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(text: str) -> str:
+    """A code span: shown literally by Markdown renderers, so only backticks need removing."""
+    return "`" + " ".join(str(text).replace("`", "'").split()) + "`"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{fmt_num(n)} {word}{'' if n == 1 else 's'}"
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A GitHub-flavoured Markdown table; pipes inside cells are escaped."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def doc_basis(interviews: int, tickets: int, users: int) -> str:
+    parts = [
+        f"{fmt_num(n)} {word}"
+        for n, word in ((interviews, "interviews"), (tickets, "support tickets"), (users, "users"))
+        if n
+    ]
+    return ", ".join(parts) if parts else "no recorded inputs"
+
+
+def offline_banner() -> str:
+    return f"> [!WARNING]\n> **OFFLINE DRAFT — no language model was used.** {OFFLINE_NOTICE}"
+
+
+class Footnotes:
+    """Numbers evidence ids in order of first citation; one footnote per id per document."""
+
+    def __init__(self, data: ReportData) -> None:
+        self.data = data
+        self.numbers: dict[str, int] = {}
+
+    def cite(self, refs: Iterable[str]) -> str:
+        marks = []
+        for ref in dict.fromkeys(refs):
+            number = self.numbers.setdefault(ref, len(self.numbers) + 1)
+            marks.append(f"[^{number}]")
+        return "".join(marks)
+
+    def section(self) -> list[str]:
+        if not self.numbers:
+            return []
+        out = ["", "---", "", "## Evidence", ""]
+        for ref, number in self.numbers.items():
+            ev = self.data.resolve(ref)
+            if ev.kind == "chunk":
+                text = (
+                    f'**Quote** — {md(ev.title)}: "{md(ev.quote)}" ({md(ev.detail)}; {code(ref)})'
+                )
+            elif ev.kind == "theme":
+                text = f"**Theme: {md(ev.title)}** — {md(ev.detail)} ({code(ref)})"
+            elif ev.kind == "stat":
+                text = f"**Stat** — {code(ev.detail)}"
+            else:
+                text = f"**⚠ Unresolved evidence** — {code(ref)} is not in this workspace"
+            out.append(f"[^{number}]: {text}")
+        return out
+
+
+def claim_md(
+    claim: Claim | None, notes: Footnotes, mark: str | None = None, human: bool = False
+) -> str:
+    """A claim's text with its footnotes and, where it applies, an assumption or review marker.
+
+    `human`: a reviewer wrote (part of) the field, so a claim without evidence is theirs.
+    """
+    if claim is None:
+        return "_not stated_" + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "")
+    text = md(claim.text) + notes.cite(claim.evidence)
+    if claim.assumption:
+        text += " **[Assumption — no evidence]**"
+    elif not claim.evidence and human:
+        text += " _(from reviewer)_"
+    elif not claim.evidence and mark is None:
+        text += " _(no evidence cited)_"
+    if mark in REVIEW_MARKS:
+        text += f" _({REVIEW_MARKS[mark]})_"
+    return text
+
+
+def claim_list(
+    claims: list[Claim], notes: Footnotes, numbered: bool = False, human: bool = False
+) -> list[str]:
+    if not claims:
+        return ["_None stated._"]
+    return [
+        f"{f'{i}.' if numbered else '-'} {claim_md(c, notes, human=human)}"
+        for i, c in enumerate(claims, 1)
+    ]
+
+
+def info_table(info: DocumentInfo, extra: list[tuple[str, str]]) -> list[str]:
+    """Seed 002's Document Information block; `extra` values are Markdown already."""
+    mode = "Offline (template draft, no LLM)" if info.mode == "offline" else f"LLM ({info.mode})"
+    rows = [
+        ("Version", md(info.version)),
+        ("Status", info.status.capitalize()),
+        ("Mode", md(mode)),
+        *extra,
+        (
+            "Based on",
+            doc_basis(info.based_on_interviews, info.based_on_tickets, info.based_on_users),
+        ),
+        ("Generated at", md(info.generated_at or "unknown")),
+        ("Model", md(info.model or "none")),
+        ("Prompt version", md(info.prompt_version or "none")),
+    ]
+    return table(["Field", "Value"], [[f"**{k}**", v] for k, v in rows])
+
+
+def heading(title: str, mark: str | None) -> str:
+    return title + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "")
+
+
+def render_persona_md(data: ReportData, persona: Persona) -> str:
+    """persona-<slug>.md in seed 002's order of sections."""
+    notes = Footnotes(data)
+    d = persona.draft
+    slug = data.slugs[persona.id]
+
+    def mark(path: str) -> str | None:
+        return data.review_mark(persona, path)
+
+    def label(title: str, path: str) -> str:
+        return f"**{heading(title, mark(path))}**"
+
+    def human(path: str) -> bool:
+        return mark(path) in ("corrected", "extended")
+
+    kind = "Anti-persona" if persona.is_anti_persona else "Persona"
+    out = [f"# {kind}: {md(d.name)}", ""]
+    if persona.document_info.mode == "offline":
+        out += [offline_banner(), ""]
+    if persona.is_anti_persona:
+        out += ["> Who the product is **not** for, drawn from the same evidence.", ""]
+    segment = data.segment(persona.segment)
+    seg_text = md(persona.segment)
+    if segment:
+        seg_text += (
+            f" — {plural(segment.size, 'user')} ({pct(segment.share)}), rule {code(segment.rule)}"
+        )
+    decided = data.decisions.get(persona.id, {})
+    counts = {k: list(decided.values()).count(k) for k in REVIEW_MARKS}
+    validation = (
+        f"{len(decided)} fields reviewed ("
+        + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        + ")"
+        if decided
+        else "not yet reviewed by a person"
+    )
+    extra = [("Segment", seg_text), ("Validation", validation)]
+    if data.journey(persona):
+        extra.append(("Journey map", f"[journey-{slug}.md](journey-{slug}.md)"))
+    out += ["## Document Information", "", *info_table(persona.document_info, extra)]
+
+    out += ["", f"## {md(d.name)} — “{md(d.archetype)}”", ""]
+    if mark("name") or mark("archetype"):
+        out += [
+            f"_Name: {REVIEW_MARKS.get(mark('name') or '', 'draft')}; archetype: "
+            f"{REVIEW_MARKS.get(mark('archetype') or '', 'draft')}._",
+            "",
+        ]
+    out += [
+        label("Summary", "summary") + ": " + claim_md(d.summary, notes, human=human("summary")),
+        "",
+    ]
+
+    out += ["### Role and Responsibilities", ""]
+    out += [label("Role", "role") + ": " + claim_md(d.role, notes, human=human("role")), ""]
+    demo = d.demographics
+    out += [
+        "**Demographics**:",
+        "",
+        f"- {label('Age range', 'demographics.age_range')}: "
+        + claim_md(demo.age_range, notes, human=human("demographics.age_range")),
+        f"- {label('Income range', 'demographics.income_range')}: "
+        + claim_md(demo.income_range, notes, human=human("demographics.income_range")),
+        f"- {label('Company size', 'demographics.company_size')}: "
+        + claim_md(demo.company_size, notes, human=human("demographics.company_size")),
+        "",
+    ]
+
+    out += ["### Goals and Motivations", "", label("Primary goals", "goals"), ""]
+    out += claim_list(d.goals, notes, numbered=True, human=human("goals"))
+    out += ["", label("Motivations", "motivations"), ""]
+    out += claim_list(d.motivations, notes, human=human("motivations"))
+
+    out += ["", "### " + heading("Pain Points and Frustrations", mark("pain_points")), ""]
+    if not d.pain_points:
+        out += ["_None stated._"]
+    for i, pain in enumerate(d.pain_points, 1):
+        theme = data.theme(pain.theme_id)
+        cite = notes.cite([f"theme:{pain.theme_id}"]) if pain.theme_id else ""
+        out.append(f"{i}. **{md(pain.title)}**{cite}")
+        if theme:
+            out.append(
+                f"   - **Theme**: {md(theme.label)} — "
+                f"{plural(theme.frequency.participants, 'participant')}"
+                f" ({pct(theme.frequency.participant_share)}), "
+                f"{plural(theme.frequency.tickets, 'ticket')}"
+                f" ({pct(theme.frequency.ticket_share)}), severity {theme.severity.mean:.1f}/5"
+                f" (max {theme.severity.max}), rank {theme.rank}"
+            )
+            out.append(f"   - **Description**: {md(theme.description)}")
+        out.append(f"   - **Impact**: {claim_md(pain.impact, notes, human=human('pain_points'))}")
+        out.append(
+            f"   - **Frequency**: {claim_md(pain.frequency, notes, human=human('pain_points'))}"
+        )
+        out.append(
+            f"   - **Current workaround**: {claim_md(pain.workaround, notes, human=human('pain_points'))}"
+        )
+
+    out += ["", "### Tools and Channels", "", label("Tools", "tools"), ""]
+    out += claim_list(d.tools, notes, human=human("tools"))
+    out += ["", label("Channels and information sources", "channels"), ""]
+    out += claim_list(d.channels, notes, human=human("channels"))
+
+    out += ["", "### Technical Skill Level", ""]
+    out += [
+        label("Overall technical proficiency", "tech_proficiency")
+        + ": "
+        + claim_md(d.tech_proficiency, notes, human=human("tech_proficiency"))
+    ]
+
+    out += ["", "### " + heading("Quotes from Research", mark("quotes")), ""]
+    if not d.quotes:
+        out += ["_No quotes._"]
+    for quote in d.quotes:
+        cite = notes.cite([f"chunk:{quote.chunk_id}"]) if quote.chunk_id else ""
+        out += [f"> “{md(quote.text)}”{cite}", f"> — {md(data.quote_source(quote.chunk_id))}", ""]
+
+    out += ["", "### Behaviors and Preferences", ""]
+    for title, path, claims in (
+        ("Discovery", "behaviors.discovery", d.behaviors.discovery),
+        ("Evaluation", "behaviors.evaluation", d.behaviors.evaluation),
+        ("Purchase triggers", "behaviors.purchase_triggers", d.behaviors.purchase_triggers),
+    ):
+        out += [label(title, path), "", *claim_list(claims, notes, human=human(path)), ""]
+
+    out += ["### Needs", ""]
+    for title, path, claims in (
+        ("Must have", "needs.must", d.needs.must),
+        ("Should have", "needs.should", d.needs.should),
+        ("Nice to have", "needs.nice", d.needs.nice),
+    ):
+        numbered = claim_list(claims, notes, numbered=True, human=human(path))
+        out += [label(title, path), "", *numbered, ""]
+
+    out += [
+        "### " + heading("Aha Moment", mark("aha_moment")),
+        "",
+        claim_md(d.aha_moment, notes, human=human("aha_moment")),
+    ]
+
+    journey = data.journey(persona)
+    if journey:
+        out += ["", "### Journey Touchpoints", ""]
+        for stage in journey.draft.stages:
+            points = "; ".join(md(c.text) + notes.cite(c.evidence) for c in stage.touchpoints)
+            out.append(f"- **{STAGE_TITLES[stage.stage]}**: {points or '_none stated_'}")
+        out += ["", f"Full journey map: [journey-{slug}.md](journey-{slug}.md)"]
+    out += notes.section()
+    return "\n".join(out).rstrip() + "\n"
+
+
+MERMAID_UNSAFE = re.compile(r"[:;#%{}\n\r\t]+")
+
+
+def mermaid_text(text: str, limit: int = 60) -> str:
+    """Text safe inside a Mermaid journey line: `:` and `;` are syntax, `#` and `%%` escapes."""
+    flat = " ".join(MERMAID_UNSAFE.sub(" ", str(text)).split())
+    if len(flat) > limit:
+        flat = flat[:limit].rsplit(" ", 1)[0] + "…"
+    return flat or "-"
+
+
+def mermaid_score(emotion: int) -> int:
+    """Emotion -2..+2 onto Mermaid's 1..5 satisfaction scale."""
+    return max(1, min(5, emotion + 3))
+
+
+def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
+    actor = mermaid_text(persona.draft.name.split(",")[0], 30)
+    lines = ["```mermaid", "journey", f"    title {mermaid_text(persona.draft.name, 80)} journey"]
+    for stage in journey.draft.stages:
+        score = mermaid_score(stage.emotion)
+        lines.append(f"    section {STAGE_TITLES[stage.stage]}")
+        tasks = [stage.customer_goal.text] + [a.text for a in stage.actions[:2]]
+        lines += [f"      {mermaid_text(t)}: {score}: {actor}" for t in tasks]
+    lines.append("```")
+    return lines
+
+
+def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -> str:
+    """journey-<slug>.md: stage table, Mermaid diagram, findings and recommendations."""
+    notes = Footnotes(data)
+    slug = data.slugs[persona.id]
+    out = [f"# Journey Map: {md(persona.draft.name)}", ""]
+    if journey.document_info.mode == "offline":
+        out += [offline_banner(), ""]
+    extra = [("Persona", f"[{md(persona.draft.name)}](persona-{slug}.md)")]
+    out += ["## Document Information", "", *info_table(journey.document_info, extra), ""]
+    out += ["## Emotion Across the Journey", "", *mermaid_journey(persona, journey), ""]
+
+    stages = journey.draft.stages
+
+    def join(claims: list[Claim]) -> str:
+        return "<br>".join(claim_md(c, notes) for c in claims) or "—"
+
+    rows = [
+        ["**Customer goal**", *[claim_md(s.customer_goal, notes) for s in stages]],
+        ["**Actions**", *[join(s.actions) for s in stages]],
+        ["**Touchpoints**", *[join(s.touchpoints) for s in stages]],
+        ["**Thoughts**", *[join(s.thoughts) for s in stages]],
+        [
+            "**Emotion**",
+            *[f"{s.emotion:+d} ({EMOTION_WORDS.get(s.emotion, '')})" for s in stages],
+        ],
+        [
+            "**Pain points**",
+            *[
+                "<br>".join(
+                    md(data.theme_label(t)) + notes.cite([f"theme:{t}"]) for t in s.pain_points
+                )
+                or "—"
+                for s in stages
+            ],
+        ],
+        ["**Opportunities**", *[join(s.opportunities) for s in stages]],
+        ["**Metrics**", *["<br>".join(md(m) for m in s.metrics) or "—" for s in stages]],
+    ]
+    out += ["## Stages", "", *table(["", *[STAGE_TITLES[s.stage] for s in stages]], rows)]
+    out += ["", "## Key Findings", "", *claim_list(journey.draft.key_findings, notes)]
+    out += ["", "## Recommendations", ""]
+    out += table(
+        ["#", "Action", "Goal", "Metric"],
+        [
+            [str(i), md(r.action) + notes.cite(r.evidence), md(r.goal), md(r.metric)]
+            for i, r in enumerate(journey.draft.recommendations, 1)
+        ],
+    )
+    out += notes.section()
+    return "\n".join(out).rstrip() + "\n"

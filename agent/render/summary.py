@@ -1,0 +1,204 @@
+"""The executive summary across personas: segments, top pain points, findings, recommendations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from ..models import Claim, Persona, Recommendation, SegmentStats, Theme
+from .context import ReportData, pct
+from .markdown import Footnotes, claim_md, code, doc_basis, md, offline_banner, table
+
+TOP_THEMES = 10
+
+
+@dataclass
+class PersonaRow:
+    persona: Persona
+    slug: str
+    segment: SegmentStats | None
+    top_pain: str | None
+
+
+@dataclass
+class ExecutiveSummary:
+    """What the summary says, shared by the Markdown and HTML renderers."""
+
+    personas: list[PersonaRow]
+    segments: list[SegmentStats]
+    themes: list[Theme]
+    findings: list[tuple[str, Claim]]
+    recommendations: list[tuple[str, Recommendation]]
+    warnings: list[str] = field(default_factory=list)
+    score_formula: str = ""
+
+
+def build_summary(data: ReportData) -> ExecutiveSummary:
+    """Collect the cross-persona view; duplicates across journeys are listed once."""
+    rows = []
+    for persona in data.personas:
+        pains = persona.draft.pain_points
+        rows.append(
+            PersonaRow(
+                persona=persona,
+                slug=data.slugs[persona.id],
+                segment=data.segment(persona.segment),
+                top_pain=pains[0].title if pains else None,
+            )
+        )
+    themes = (
+        sorted(data.themes.themes, key=lambda t: (t.rank, t.id))[:TOP_THEMES] if data.themes else []
+    )
+    findings: list[tuple[str, Claim]] = []
+    recommendations: list[tuple[str, Recommendation]] = []
+    seen_findings: set[str] = set()
+    seen_actions: set[str] = set()
+    for persona in data.personas:
+        journey = data.journey(persona)
+        if journey is None:
+            continue
+        first_name = persona.draft.name.split(",")[0].strip()
+        for claim in journey.draft.key_findings:
+            if claim.text.casefold() not in seen_findings:
+                seen_findings.add(claim.text.casefold())
+                findings.append((first_name, claim))
+        for rec in journey.draft.recommendations:
+            if rec.action.casefold() not in seen_actions:
+                seen_actions.add(rec.action.casefold())
+                recommendations.append((first_name, rec))
+    warnings = _warnings(data)
+    return ExecutiveSummary(
+        personas=rows,
+        segments=list(data.segments.segments) if data.segments else [],
+        themes=themes,
+        findings=findings,
+        recommendations=recommendations,
+        warnings=warnings,
+        score_formula=data.themes.score_formula if data.themes else "",
+    )
+
+
+def _warnings(data: ReportData) -> list[str]:
+    warnings = []
+    if data.segments:
+        warnings.extend(data.segments.warnings)
+        warnings.extend(
+            f"Segment {s.name}: {s.warning}" for s in data.segments.segments if s.warning
+        )
+    for persona in data.personas:
+        claims = _all_claims(persona)
+        assumed = sum(1 for c in claims if c.assumption)
+        if assumed:
+            warnings.append(
+                f"{persona.draft.name}: {assumed} of {len(claims)} statements are assumptions "
+                "without evidence"
+            )
+        refs = {r for c in claims for r in c.evidence}
+        missing = sorted(r for r in refs if not data.resolve(r).found)
+        if missing:
+            warnings.append(f"{persona.draft.name}: evidence not found: {', '.join(missing)}")
+    return warnings
+
+
+def _all_claims(persona: Persona) -> list[Claim]:
+    found: list[Claim] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, Claim):
+            found.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+
+    walk(persona.draft)
+    return found
+
+
+def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
+    """summary.md: the page a product manager reads first."""
+    notes = Footnotes(data)
+    interviews, tickets, users = data.corpus_basis()
+    out = ["# Executive Summary", ""]
+    if data.offline:
+        out += [offline_banner(), ""]
+    out += [f"Based on {doc_basis(interviews, tickets, users)}.", ""]
+    statuses = [p.document_info.status for p in data.personas]
+    out += [
+        f"{len(data.personas)} personas ({statuses.count('reviewed')} reviewed, "
+        f"{statuses.count('draft')} draft).",
+        "",
+        "## Personas",
+        "",
+    ]
+    rows = []
+    for row in summary.personas:
+        seg = row.segment
+        kind = " (anti-persona)" if row.persona.is_anti_persona else ""
+        rows.append(
+            [
+                f"[{md(row.persona.draft.name)}](persona-{row.slug}.md){kind}",
+                md(row.persona.segment),
+                f"{seg.size:,}" if seg else "",
+                pct(seg.share) if seg else "",
+                row.persona.document_info.status.capitalize(),
+                md(row.top_pain or ""),
+                f"[journey](journey-{row.slug}.md)" if data.journey(row.persona) else "",
+            ]
+        )
+    out += table(
+        ["Persona", "Segment", "Users", "Share", "Status", "Top pain point", "Journey"], rows
+    )
+    if summary.segments:
+        out += ["", "## Segments", ""]
+        out += table(
+            ["Segment", "Rule", "Users", "Share", "Note"],
+            [
+                [md(s.name), code(s.rule), f"{s.size:,}", pct(s.share), md(s.warning or "")]
+                for s in summary.segments
+            ],
+        )
+    if summary.themes:
+        out += ["", "## Top Pain Points", ""]
+        out += table(
+            ["Rank", "Theme", "Participants", "Tickets", "Severity (mean / max)", "Score"],
+            [
+                [
+                    str(t.rank),
+                    md(t.label) + notes.cite([f"theme:{t.id}"]),
+                    f"{t.frequency.participants} ({pct(t.frequency.participant_share)})",
+                    f"{t.frequency.tickets:,} ({pct(t.frequency.ticket_share)})",
+                    f"{t.severity.mean:.1f} / {t.severity.max}",
+                    f"{t.score:.2f}",
+                ]
+                for t in summary.themes
+            ],
+        )
+        if summary.score_formula:
+            out += ["", f"Score: {md(summary.score_formula)}."]
+    if summary.findings:
+        out += ["", "## Key Findings", ""]
+        out += [f"- **{md(who)}**: {claim_md(c, notes)}" for who, c in summary.findings]
+    if summary.recommendations:
+        out += ["", "## Recommendations", ""]
+        out += table(
+            ["#", "Action", "Goal", "Metric", "Persona"],
+            [
+                [
+                    str(i),
+                    md(rec.action) + notes.cite(rec.evidence),
+                    md(rec.goal),
+                    md(rec.metric),
+                    md(who),
+                ]
+                for i, (who, rec) in enumerate(summary.recommendations, 1)
+            ],
+        )
+    if summary.warnings:
+        out += ["", "## Caveats", ""]
+        out += [f"- {md(w)}" for w in summary.warnings]
+    out += notes.section()
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,360 @@
+"""Reports: Markdown with resolvable footnotes, Mermaid journeys, escaped HTML, schema-valid JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.errors import ConfigError, InputError, ValidationFailed
+from agent.models import Persona
+from agent.render import jsonout, load_report_data, render_files, render_report
+from agent.render.html import reach
+from agent.render.markdown import mermaid_journey, mermaid_score, mermaid_text
+from agent.schemas import export_schemas
+from agent.workspace import read_json
+
+from ._render_helpers import EVIL_QUOTE, journey, make_workspace, personas, write_personas
+
+
+@pytest.fixture
+def schema_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Schemas exactly as the lead's generator writes them, so drift elsewhere cannot mask bugs."""
+    target = tmp_path / "schemas"
+    export_schemas(target)
+    monkeypatch.setattr(jsonout, "SCHEMA_DIR", target)
+    return target
+
+
+@pytest.fixture
+def ws(tmp_path: Path, schema_dir: Path):
+    return make_workspace(tmp_path / "ws")
+
+
+def footnotes(text: str) -> tuple[set[str], dict[str, str]]:
+    refs = set(re.findall(r"\[\^(\d+)\](?!:)", text))
+    defs = dict(re.findall(r"^\[\^(\d+)\]: (.*)$", text, flags=re.M))
+    return refs, defs
+
+
+def test_render_report_writes_every_format(ws) -> None:
+    summary = render_report(Settings(), ws)
+    out = ws.reports_dir
+    expected = {
+        "index.html",
+        "summary.md",
+        "report.json",
+        "persona-dana.md",
+        "persona-sam.md",
+        "journey-dana.md",
+        "journey-sam.md",
+    }
+    assert {p.name for p in out.iterdir()} == expected
+    assert set(summary.outputs) == expected
+    assert summary.counts == {"personas": 2, "journeys": 2, "files": 7, "reviewed": 0}
+    assert summary.mode is None  # one offline and one openai persona
+    assert any("offline" in n for n in summary.notes)
+
+
+def test_formats_and_out_dir(ws, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    summary = render_report(Settings(), ws, out_dir=target, formats=["md"])
+    assert sorted(p.name for p in target.iterdir()) == sorted(summary.outputs)
+    assert all(name.endswith(".md") for name in summary.outputs)
+    assert not ws.reports_dir.exists()
+    with pytest.raises(ConfigError, match="pdf"):
+        render_report(Settings(), ws, formats=["md", "pdf"])
+
+
+def test_missing_personas_is_a_clear_error(tmp_path: Path) -> None:
+    from agent.workspace import Workspace
+
+    with pytest.raises(InputError, match=r"personas\.json: no personas yet"):
+        render_report(Settings(), Workspace(tmp_path / "empty"))
+
+
+def test_persona_markdown_follows_seed_002_and_footnotes_resolve(ws) -> None:
+    render_report(Settings(), ws, formats=["md"])
+    text = (ws.reports_dir / "persona-dana.md").read_text()
+    order = [
+        "## Document Information",
+        "### Role and Responsibilities",
+        "### Goals and Motivations",
+        "### Pain Points and Frustrations",
+        "### Tools and Channels",
+        "### Technical Skill Level",
+        "### Quotes from Research",
+        "### Behaviors and Preferences",
+        "### Needs",
+        "### Aha Moment",
+        "### Journey Touchpoints",
+        "## Evidence",
+    ]
+    positions = [text.index(h) for h in order]
+    assert positions == sorted(positions)
+    # Document information carries the numbers from document_info and the offline label.
+    assert "| **Status** | Draft |" in text
+    assert "3 interviews, 40 support tickets, 200 users" in text
+    assert "| **Prompt version** | draft-v1 |" in text
+    assert "OFFLINE DRAFT" in text.split("## Document Information")[0]
+    # Every footnote reference has a definition and every definition is used.
+    refs, defs = footnotes(text)
+    assert refs and refs == set(defs)
+    by_ref = {m.group(2): m.group(1) for m in re.finditer(r"\[\^(\d+)\]: .*`(\w+:[\w.-]+)`", text)}
+    assert "chunk:c-sync" in by_ref and "theme:t-sync" in by_ref
+    sync_quote = defs[by_ref["chunk:c-sync"]]
+    assert "P01 (interview)" in sync_quote and "transcripts/p01-dana.md" in sync_quote
+    assert "bank sync drops half the transactions" in sync_quote
+    theme = defs[by_ref["theme:t-sync"]]
+    assert "Bank sync drops transactions" in theme
+    assert "2 of 3 participants (67%)" in theme and "22 of 40 tickets (55%)" in theme
+    assert "severity 4.2 mean / 5 max" in theme
+    assert any("`power_users.size = 120`" in d for d in defs.values())
+    # Pain points keep seed 002's impact / frequency / workaround triple.
+    pain = text.split("### Pain Points and Frustrations")[1].split("###")[0]
+    assert "**Impact**: Two days of manual matching each month" in pain
+    assert "**Current workaround**: Matches transactions by hand" in pain
+    assert "**Current workaround**: _not stated_" in pain
+    # Assumptions are marked where they stand.
+    assert "10-50 employees **[Assumption — no evidence]**" in text
+
+
+def test_markdown_neutralises_markup_in_quotes(ws) -> None:
+    render_report(Settings(), ws, formats=["md"])
+    text = (ws.reports_dir / "persona-dana.md").read_text()
+    assert "<script>" not in text
+    assert '&lt;script&gt;alert("x")&lt;/script&gt;' in text
+
+
+def test_unresolved_evidence_is_flagged_not_hidden(ws) -> None:
+    items = personas()
+    items[1].draft.goals[0].evidence = ["chunk:does-not-exist"]
+    write_personas(ws, items, [journey("p-dana")])
+    files = render_files(load_report_data(ws), ["md"])
+    text = files["persona-sam.md"]
+    assert "⚠ Unresolved evidence" in text and "chunk:does-not-exist" in text
+    assert "evidence not found: chunk:does-not-exist" in files["summary.md"]
+    # No journey for Sam: no journey file, no dangling link.
+    assert "journey-sam.md" not in files and "journey-sam.md" not in text
+
+
+def test_journey_markdown_table_and_mermaid(ws) -> None:
+    render_report(Settings(), ws, formats=["md"])
+    text = (ws.reports_dir / "journey-dana.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("|  | Awareness"))
+    assert header.split("|")[2:7] == [
+        " Awareness ",
+        " Consideration ",
+        " Decision ",
+        " Onboarding & Retention ",
+        " Advocacy ",
+    ]
+    emotion_row = next(line for line in text.splitlines() if line.startswith("| **Emotion**"))
+    assert "-2 (very negative)" in emotion_row and "+1 (positive)" in emotion_row
+    mermaid = text.split("```mermaid\n")[1].split("```")[0].splitlines()
+    assert mermaid[0] == "journey"
+    sections = [line.strip() for line in mermaid if line.strip().startswith("section ")]
+    assert len(sections) == 5
+    tasks = [line for line in mermaid[2:] if not line.strip().startswith("section")]
+    for task in tasks:
+        # Exactly "text: score: actor"; the goal text's own colon and semicolon are gone.
+        name, score, actor = task.split(":")
+        assert ";" not in name and score.strip() in {"1", "2", "3", "4", "5"}
+        assert actor.strip() == "Dana"
+    onboarding = mermaid.index("    section Onboarding & Retention")
+    assert mermaid[onboarding + 1].endswith(": 1: Dana")  # emotion -2 -> score 1
+    refs, defs = footnotes(text)
+    assert refs == set(defs)
+    assert "| 1 | Add a sync health check to onboarding" in text
+
+
+def test_mermaid_sanitising() -> None:
+    assert mermaid_text("Pay: now; later #1 %% x\nnext line") == "Pay now later 1 x next line"
+    assert mermaid_text("") == "-"
+    assert len(mermaid_text("word " * 40)) <= 61
+    assert [mermaid_score(e) for e in range(-2, 3)] == [1, 2, 3, 4, 5]
+    persona = personas()[0]
+    persona.draft.name = "Dana: the; Closer"
+    lines = mermaid_journey(persona, journey("p-dana"))
+    assert lines[2] == "    title Dana the Closer journey"
+
+
+def test_summary_markdown(ws) -> None:
+    render_report(Settings(), ws, formats=["md"])
+    text = (ws.reports_dir / "summary.md").read_text()
+    assert "OFFLINE DRAFT" in text
+    assert "Based on 3 interviews, 40 support tickets, 200 users." in text
+    segments = text.split("## Segments")[1].split("##")[0]
+    assert "| power_users | `sessions_per_week >= 10` | 120 | 60% |" in segments
+    assert "only 18 users: below 30" in segments
+    themes = text.split("## Top Pain Points")[1].split("\n## ")[0]
+    rows = [line for line in themes.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [r.split("|")[1].strip() for r in rows] == ["1", "2", "3", "4"]
+    assert "Bank sync drops transactions" in rows[0] and "| 4.2 / 5 | 5.11 |" in rows[0]
+    assert "## Key Findings" in text and "Onboarding is where bank sync hurts most" in text
+    recs = text.split("## Recommendations")[1]
+    assert (
+        "Add a sync health check to onboarding" in recs and "Sync tickets per new account" in recs
+    )
+    assert "## Caveats" in text and "statements are assumptions" in text
+    personas_table = text.split("## Personas")[1].split("##")[0]
+    assert "[Dana, the Month-End Closer](persona-dana.md)" in personas_table
+
+
+def test_report_json_validates_against_schemas(ws, schema_dir: Path) -> None:
+    render_report(Settings(), ws, formats=["json"])
+    report = read_json(ws.reports_dir / "report.json")
+    assert isinstance(report, dict)
+    assert report["offline"] is True and report["notice"]
+    assert report["basis"] == {"interviews": 3, "tickets": 40, "users": 200}
+    assert [p["id"] for p in report["personas"]] == ["p-dana", "p-sam"]
+    assert report["evidence"]["stat:power_users.size"]["detail"] == "power_users.size = 120"
+    assert report["evidence"]["chunk:c-evil"]["quote"] == EVIL_QUOTE
+    sources = jsonout.validate_report(report, schema_dir)
+    assert "schemas/Persona" in sources and "schemas/JourneyMap" in sources
+    # Claim and Recommendation have no schema file: checked against pydantic's own schema.
+    assert "pydantic:Claim" in sources
+    for persona in report["personas"]:
+        Persona.model_validate(persona)
+    broken = json.loads(json.dumps(report))
+    broken["personas"][1]["draft"]["goals"][0]["text"] = 42
+    with pytest.raises(ValidationFailed, match=r"personas\[1\]\.draft\.goals\[0\]\.text"):
+        jsonout.validate_report(broken, schema_dir)
+    broken = json.loads(json.dumps(report))
+    broken["themes"]["themes"][0]["surprise"] = 1
+    with pytest.raises(ValidationFailed, match="surprise"):
+        jsonout.validate_report(broken, schema_dir)
+
+
+def test_outputs_are_deterministic(ws, tmp_path: Path) -> None:
+    render_report(Settings(), ws, out_dir=tmp_path / "a")
+    render_report(Settings(), ws, out_dir=tmp_path / "b")
+    for path in sorted((tmp_path / "a").iterdir()):
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+
+
+def test_html_escapes_user_text_and_is_self_contained(ws) -> None:
+    render_report(Settings(), ws, formats=["html"])
+    html = (ws.reports_dir / "index.html").read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "it&#39;s fine&#34;" in html
+    # No network: nothing is fetched from anywhere.
+    for pattern in (r"<link\b", r"\bsrc=", r"@import", r"url\(", r"https?://"):
+        assert not re.search(pattern, html), pattern
+    assert html.count("<style>") == 1 and "<svg" in html
+
+
+def test_html_structure_badges_matrix_and_curves(ws) -> None:
+    render_report(Settings(), ws, formats=["html"])
+    html = (ws.reports_dir / "index.html").read_text()
+    assert html.count('class="card"') == 2
+    assert 'id="dana"' in html and 'id="sam"' in html
+    assert html.count("badge badge-offline") == 2  # Dana's card and Dana's page
+    assert html.count("badge badge-draft") == 4
+    assert "Offline draft — no language model was used." in html
+    # The matrix has one numbered dot per theme, placed by reach and severity.
+    matrix = html.split('class="matrix"')[1].split("</svg>")[0]
+    dots = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)" r="([\d.]+)"/>', matrix)
+    assert len(dots) == 4
+    tips = re.findall(r"<title>#(\d) ([^:]+):", matrix)
+    assert sorted(tips) == [
+        ("1", "Bank sync drops transactions"),
+        ("2", "Export breaks on special characters"),
+        ("3", "Renewal price surprises"),
+        ("4", "Wrong tax on invoices"),
+    ]
+    ordered = sorted(dots, key=lambda d: float(d[2]), reverse=True)
+    # Biggest dot = top score = bank sync: furthest right and highest (smallest y).
+    assert float(ordered[0][0]) == max(float(d[0]) for d in dots)
+    assert float(ordered[0][1]) == min(float(d[1]) for d in dots)
+    # One emotion curve per persona with five points; -2 sits lowest.
+    curves = re.findall(r'<polyline points="([^"]+)" class="line"/>', html)
+    assert len(curves) == 2
+    ys = [float(p.split(",")[1]) for p in curves[0].split()]
+    assert len(ys) == 5 and ys[3] == max(ys) and ys[1] == ys[2]
+    # Citations link to evidence entries that exist.
+    anchors = set(re.findall(r'href="#(p\d-ev-\d+)"', html))
+    ids = set(re.findall(r'id="(p\d-ev-\d+)"', html))
+    assert anchors and anchors == ids
+
+
+def test_reach_is_the_mean_share_over_sources_present(ws) -> None:
+    data = load_report_data(ws)
+    sync, tax = data.theme("t-sync"), data.theme("t-tax")
+    assert sync is not None and tax is not None
+    assert reach(sync, data.themes) == pytest.approx((2 / 3 + 22 / 40) / 2, abs=1e-3)
+    assert reach(tax, data.themes) == pytest.approx((0 + 5 / 40) / 2)
+    # The same reach the theme score uses: score = reach x mean severity.
+    assert data.themes is not None
+    ticket_only = data.themes.model_copy(update={"total_participants": 0})
+    assert reach(tax, ticket_only) == pytest.approx(5 / 40)
+
+
+def test_overlapping_dots_are_nudged_apart(ws) -> None:
+    from agent.render.html import matrix_svg
+
+    data = load_report_data(ws)
+    assert data.themes is not None
+    twins = [
+        t.model_copy(update={"id": f"{t.id}-{i}", "rank": i + 1})
+        for i, t in enumerate([data.themes.themes[1]] * 3)
+    ]
+    svg = str(matrix_svg(twins, data.themes))
+    dots = [
+        tuple(map(float, d)) for d in re.findall(r'cx="([\d.]+)" cy="([\d.]+)" r="([\d.]+)"', svg)
+    ]
+    assert len(dots) == 3
+    for i, (x1, y1, r1) in enumerate(dots):
+        for x2, y2, r2 in dots[i + 1 :]:
+            assert (x1 - x2) ** 2 + (y1 - y2) ** 2 >= (r1 + r2) ** 2 - 1
+
+
+def test_review_marks_show_in_reports(ws) -> None:
+    from agent.review import set_field
+
+    set_field(ws, "Dana", "summary", confirm=True)
+    set_field(ws, "Dana", "goals", extend="Spend month-end evenings at home")
+    files = render_files(load_report_data(ws), ["md", "html"])
+    text = files["persona-dana.md"]
+    assert "**Summary _(✓ confirmed by reviewer)_**" in text
+    assert "**Primary goals _(+ extended by reviewer)_**" in text
+    assert "3. Spend month-end evenings at home _(from reviewer)_" in text
+    assert "2. Trust the bank balance without re-checking[^" in text
+    assert "2 fields reviewed (1 confirmed, 1 extended)" in text
+    html = files["index.html"]
+    assert 'pill pill-confirmed">✓ confirmed by reviewer' in html
+    assert 'Spend month-end evenings at home</span> <span class="pill pill-corrected"' in html
+
+
+def test_load_chunks_reads_only_cited_ids(tmp_path: Path) -> None:
+    from agent.models import Chunk
+    from agent.render.context import load_chunks
+    from agent.workspace import write_models
+
+    def chunk(cid: str, text: str) -> Chunk:
+        return Chunk(
+            id=cid,
+            document_id="d",
+            text=text,
+            token_count=3,
+            speaker="P1",
+            role="participant",
+            start=0,
+            end=len(text),
+            kind="interview",
+            source="x.md",
+        )
+
+    path = tmp_path / "chunks.jsonl"
+    # Text that looks like an id field must not fool the fast path.
+    write_models(
+        path, [chunk("a", 'He said "id": "b" twice'), chunk("b", "real b"), chunk("c", "")]
+    )
+    found = load_chunks(path, {"b", "zz"})
+    assert list(found) == ["b"] and found["b"].text == "real b"
+    assert load_chunks(path, set()) == {}
+    assert load_chunks(tmp_path / "missing.jsonl", {"b"}) == {}
