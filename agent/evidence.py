@@ -241,8 +241,14 @@ def select_segments(report: SegmentReport, draft: DraftSettings, anti_persona: b
             notes.append(
                 "no anti-persona: no churned, cancelled or inactive segment in segments.json"
             )
-        else:
-            candidates = [s for s in candidates if s.name != anti.name]
+    # Users who left are not whom the product is built for next: they inform the anti-persona.
+    gone = [s.name for s in candidates if is_churned(s) and (anti is None or s.name != anti.name)]
+    if gone:
+        notes.append(
+            f"churned segment(s) {', '.join(gone)} not drafted as primary personas"
+            + ("" if anti_persona else " (use --anti-persona to draft who the product loses)")
+        )
+    candidates = [s for s in candidates if not is_churned(s)]
     large = [s for s in candidates if s.size >= draft.min_segment_size]
     small = [s for s in candidates if s.size < draft.min_segment_size]
     primary = large[: draft.personas]

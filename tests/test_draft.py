@@ -74,12 +74,13 @@ def test_primary_segments_are_the_largest_never_the_catch_all() -> None:
     sel = select_segments(report, DraftSettings(personas=3), anti_persona=False)
     assert [s.name for s in sel.primary] == [FPU, CASUAL, ADMIN]
     assert sel.anti is None and not sel.small
-    # Only three segments reach 30 users: a fourth persona comes from a flagged small segment.
+    # Only three segments reach 30 users: a fourth persona comes from a flagged small segment,
+    # never from the churned one (users who left inform the anti-persona instead).
     sel = select_segments(report, DraftSettings(personas=4), anti_persona=False)
-    assert [s.name for s in sel.primary] == [FPU, CASUAL, ADMIN, CHURNED]
-    assert sel.small == {CHURNED}
+    assert [s.name for s in sel.primary] == [FPU, CASUAL, ADMIN, TINY]
+    assert sel.small == {TINY}
     assert OTHER not in [s.name for s in sel.primary]
-    assert any("only 15 users" in n for n in sel.notes)
+    assert any("--anti-persona" in n and CHURNED in n for n in sel.notes)
 
 
 def test_anti_persona_is_the_churned_segment_and_leaves_the_primaries() -> None:

@@ -1,0 +1,227 @@
+"""Bench: segment 1,000,000 users vs a bare DuckDB aggregate over the same file.
+
+    python bench/segment.py [--rows 1000000] [--repeat 3]
+
+Writes bench/out/users_1m.{parquet,csv} (numpy, seed 42; regenerated only when missing), then
+for each format runs, each in a fresh subprocess so peak RSS belongs to that step alone:
+- bare: SELECT role, count(*), avg(...) ... GROUP BY role over the file (one DuckDB query);
+- bare_all: the same shape of query over every column the preset reads (informative);
+- score: agent.segment.score_users end to end with the weekly preset (read, validate rules,
+  score, every statistic), and write_segment_outputs (segments.json + 1M-row assignments CSV).
+Prints a table and the score/bare ratio (target <= 2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+FEATURES = ["receipts", "approvals", "cards", "bank_sync", "exports", "reports"]
+BARE_SQL = (
+    "SELECT role, count(*), avg(sessions_7d), avg(sessions_30d), avg(events_30d), "
+    "avg(days_since_last_active), avg(total_events), avg(nps) FROM {src} GROUP BY role"
+)
+# A second, informative baseline: the same kind of query touching every column the weekly
+# preset reads (a CSV scan costs more the more columns are converted).
+NUMERIC = [
+    "age",
+    "signup_days_ago",
+    "sessions_7d",
+    "sessions_30d",
+    "events_7d",
+    "events_30d",
+    "days_since_last_active",
+    "total_events",
+    "feedback_30d",
+    "referrals",
+    "nps",
+    *(f"feat_{f}" for f in FEATURES),
+]
+BARE_ALL_SQL = (
+    "SELECT role, count(*), count(DISTINCT plan), count(DISTINCT signup_source), "
+    "count(DISTINCT company_size), count(DISTINCT income_band), max(user_id), "
+    + ", ".join(f"avg({c})" for c in NUMERIC)
+    + " FROM {src} GROUP BY role"
+)
+
+
+def generate(n: int, seed: int = 42) -> dict[str, np.ndarray]:
+    """Users in the sample table's columns, drawn from six behavioural groups."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(6, size=n, p=[0.15, 0.15, 0.3, 0.1, 0.1, 0.2])
+    roles = np.array(
+        ["finance_admin", "approver_manager", "employee", "employee", "controller", "employee"]
+    )
+    role = roles[group]
+    role[(group == 0) & (rng.random(n) < 0.4)] = "bookkeeper"
+    idle = np.select(
+        [group == 4, group == 5],
+        [rng.integers(14, 61, n), rng.integers(61, 400, n)],
+        rng.integers(0, 10, n),
+    )
+    s30 = np.select([group == 0, group >= 4], [rng.integers(20, 60, n), 0], rng.integers(2, 12, n))
+    e30 = np.select([group == 0, group >= 4], [rng.integers(60, 300, n), 0], rng.integers(4, 30, n))
+    feats = {}
+    for i, name in enumerate(FEATURES):
+        base = rng.poisson(2, n)
+        boost = np.select(
+            [group == 0, (group == 1) & (i == 1), (group == 2) & (i == 0)],
+            [rng.poisson(15, n), rng.poisson(8, n), rng.poisson(8, n)],
+            0,
+        )
+        keep = (group == 0) | (rng.random(n) < 0.15)
+        feats[f"feat_{name}"] = np.where(group >= 4, 0, boost + base * keep)
+    nps = rng.integers(0, 11, n).astype(float)
+    nps[rng.random(n) < 0.25] = np.nan
+    return {
+        "user_id": np.char.add("u", np.arange(n).astype(str)).astype(object),
+        "age": rng.integers(21, 66, n),
+        "income_band": rng.choice(["<50k", "50-100k", "100-150k", "150k+"], n).astype(object),
+        "signup_source": rng.choice(["search", "referral", "partner", "ads", "direct"], n).astype(
+            object
+        ),
+        "role": role.astype(object),
+        "plan": rng.choice(["free", "team", "business", "enterprise"], n).astype(object),
+        "company_size": rng.choice(["1-10", "11-50", "51-200", "201-1000"], n).astype(object),
+        "signup_days_ago": np.where(group == 3, rng.integers(1, 30, n), rng.integers(30, 1500, n)),
+        "sessions_7d": s30 // 4,
+        "sessions_30d": s30,
+        "events_7d": e30 // 4,
+        "events_30d": e30,
+        "days_since_last_active": idle,
+        "total_events": e30 * rng.integers(3, 15, n) + np.where(group == 4, 500, 0),
+        **feats,
+        "feedback_30d": rng.poisson(0.3, n),
+        "referrals": rng.poisson(0.1, n),
+        "nps": nps,
+    }
+
+
+def ensure_files(rows: int) -> dict[str, Path]:
+    import duckdb
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    tag = "1m" if rows == 1_000_000 else str(rows)
+    files = {"parquet": OUT / f"users_{tag}.parquet", "csv": OUT / f"users_{tag}.csv"}
+    if all(p.exists() for p in files.values()):
+        return files
+    data = generate(rows)  # noqa: F841 - read by DuckDB's replacement scan below
+    con = duckdb.connect()
+    # numpy has no NULL: turn the NaN placeholders into real NULLs (empty in the CSV).
+    con.execute(
+        "CREATE TABLE users AS SELECT * REPLACE (nullif(nps, 'NaN'::DOUBLE) AS nps) FROM data"
+    ).fetchall()
+    con.execute(f"COPY users TO '{files['parquet']}' (FORMAT parquet)").fetchall()
+    con.execute(f"COPY users TO '{files['csv']}' (FORMAT csv, HEADER true)").fetchall()
+    return files
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step(kind: str, file: Path, repeat: int) -> dict[str, object]:
+    """Run one measurement in this (fresh) process; returns seconds per run and peak RSS."""
+    import tempfile
+
+    import duckdb
+
+    times, write_times = [], []
+    src = f"read_parquet('{file}')" if file.suffix == ".parquet" else f"read_csv('{file}')"
+    result: dict[str, object] = {}
+    if kind == "score":
+        sys.path.insert(0, str(ROOT))
+        from agent.segment import score_users, write_segment_outputs
+        from agent.segment_rules import load_segment_config
+        from agent.workspace import Workspace
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        if kind in ("bare", "bare_all"):
+            con = duckdb.connect()
+            sql = BARE_SQL if kind == "bare" else BARE_ALL_SQL
+            rows = con.execute(sql.format(src=src)).fetchall()
+            result["groups"] = len(rows)
+            con.close()
+        else:
+            report, assignments = score_users(file, load_segment_config(None, "weekly"))
+            t1 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as tmp:
+                write_segment_outputs(report, assignments, Workspace(tmp))
+            write_times.append(time.perf_counter() - t1)
+            result["segments"] = {s.name: s.size for s in report.segments}
+            assignments.con.close()
+        times.append(time.perf_counter() - t0 - (write_times[-1] if write_times else 0))
+    result.update(seconds=times, write_seconds=write_times, peak_rss_mb=round(peak_rss_mb(), 1))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (median shown)")
+    parser.add_argument(
+        "--step", choices=["generate", "bare", "bare_all", "score"], help=argparse.SUPPRESS
+    )
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step == "generate":
+        ensure_files(args.rows)
+        return
+    if args.step:
+        print(json.dumps(step(args.step, args.file, 1)))
+        return
+    t0 = time.perf_counter()
+    # Generate in a child so this process stays small: on Linux a child's ru_maxrss starts
+    # from its parent's high-water mark at fork time.
+    cmd = [sys.executable, __file__, "--step", "generate", "--rows", str(args.rows)]
+    subprocess.run(cmd, check=True)
+    files = ensure_files(args.rows)
+    print(f"data: {args.rows:,} users, ready in {time.perf_counter() - t0:.1f} s")
+    for fmt, file in files.items():
+        size_mb = file.stat().st_size / 1e6
+        res: dict[str, dict] = {}
+        # Alternate the two, one run per child, so background load hits both alike.
+        for _ in range(args.repeat):
+            for kind in ("bare", "bare_all", "score"):
+                cmd = [sys.executable, __file__, "--step", kind, "--file", str(file)]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                one = json.loads(out.strip().splitlines()[-1])
+                acc = res.setdefault(kind, {"seconds": [], "write_seconds": [], "peak_rss_mb": 0})
+                acc["seconds"] += one["seconds"]
+                acc["write_seconds"] += one["write_seconds"]
+                acc["peak_rss_mb"] = max(acc["peak_rss_mb"], one["peak_rss_mb"])
+                acc["segments"] = one.get("segments")
+        bare = statistics.median(res["bare"]["seconds"])
+        score = statistics.median(res["score"]["seconds"])
+        write = statistics.median(res["score"]["write_seconds"])
+        print(f"\n{fmt} ({size_mb:.0f} MB), median of {args.repeat}:")
+        bare_all = statistics.median(res["bare_all"]["seconds"])
+        print(f"  bare aggregate : {bare:6.2f} s   peak RSS {res['bare']['peak_rss_mb']:7.1f} MB")
+        print(
+            f"  bare, all cols : {bare_all:6.2f} s   peak RSS "
+            f"{res['bare_all']['peak_rss_mb']:7.1f} MB"
+        )
+        print(
+            f"  score_users    : {score:6.2f} s   peak RSS {res['score']['peak_rss_mb']:7.1f} MB"
+            f"   (+ write outputs {write:.2f} s)"
+        )
+        print(
+            f"  ratio score/bare: {score / bare:.2f}x (target <= 2x); "
+            f"score/bare-all-columns: {score / bare_all:.2f}x"
+        )
+        print(f"  segments: {res['score']['segments']}")
+
+
+if __name__ == "__main__":
+    main()
