@@ -552,8 +552,9 @@ def run(
 
         if settings.llm.resolved_provider() == "offline" and not json_out:
             _err(
-                "offline mode: no LLM endpoint configured (set OPENAI_API_KEY or OPENAI_BASE_URL); "
-                "drafts come from the deterministic extractive pipeline"
+                "note: offline mode (no LLM endpoint): drafts come from the deterministic extractive "
+                "pipeline and are labelled offline; set OPENAI_API_KEY, or "
+                "OPENAI_BASE_URL=http://localhost:11434/v1 for Ollama, or use --llm host from Claude Code/Codex"
             )
         with _Progress() as bar:
             result = run_pipeline(paths or [], settings, ws, users=users, progress=bar)
@@ -597,7 +598,7 @@ def resume(
                     f"{len(checked.rejected)} answers failed validation; fix them and run persona resume again:"
                 )
                 for item in checked.rejected:
-                    typer.echo(f"  {item.request_id}: {'; '.join(item.errors)[:500]}")
+                    typer.echo(f"  {item.id}: {'; '.join(item.errors)[:500]}")
             raise typer.Exit(HostPending.exit_code)
         result = run_pipeline([], settings, ws, provider="host")
         if json_out:
@@ -738,6 +739,109 @@ def review_status_cmd(
         _print_review(review_status(ws), json_out)
 
 
+# --------------------------------------------------------------------------- doctor / skill
+
+
+@app.command()
+def doctor(
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Skip the network checks (LLM endpoint, Chroma server)"),
+    ] = False,
+    llm: LLMOpt = None,
+    model: ModelOpt = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the setup: embedding model, tokenizer files, LLM endpoint, key and model, Chroma, workspace.
+
+    Each problem comes with one line saying how to fix it; exits 1 if any check fails.
+
+    Example: persona doctor --json
+    """
+    with _errors():
+        settings, ws = _settings(workspace, config, **_llm_overrides(llm, model))
+        from .doctor import format_report, run_doctor
+
+        report = run_doctor(settings, ws, network=not offline)
+        if json_out:
+            _dump(report)
+        else:
+            typer.echo(format_report(report))
+        if not report.ok:
+            failed = report.counts.get("fail", 0)
+            _err(f"error: {failed} doctor check(s) failed; each one says how to fix it")
+            raise typer.Exit(1)
+
+
+AGENTS = ("claude", "codex")
+
+
+@skill_app.command("install")
+def skill_install(
+    agent: Annotated[
+        list[str] | None,
+        typer.Option("--agent", help="claude | codex (repeatable) [default: both]"),
+    ] = None,
+    project: Annotated[
+        bool,
+        typer.Option(
+            "--project/--user",
+            help="Install into this project (./.claude, ./.agents) or your home folder",
+        ),
+    ] = False,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Install under this folder instead of ~ or .")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace skill files you edited (kept as .bak)")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Install the persona-synthesis skill where Claude Code and Codex look for skills.
+
+    Example: persona skill install --agent claude --project
+    """
+    with _errors():
+        from .skill import SkillInstall, install_skill, skill_target
+
+        scope = "project" if project else "user"
+        installs = []
+        for name in agent or AGENTS:
+            if name not in AGENTS:
+                raise PersonaError(f"--agent must be claude or codex, got {name!r}")
+            paths = install_skill(name, scope, root=root, force=force)  # type: ignore[arg-type]
+            target = skill_target(name, scope, root)  # type: ignore[arg-type]
+            installs.append(
+                SkillInstall(
+                    agent=name, scope=scope, path=str(target), files=[str(p) for p in paths]
+                )
+            )
+        if json_out:
+            _dump([i.model_dump() for i in installs])
+            return
+        for item in installs:
+            typer.echo(f"{item.agent} ({item.scope}): {item.path}")
+        typer.echo("restart the agent to pick the skill up")
+
+
+@skill_app.command("show")
+def skill_show(
+    all_pages: Annotated[
+        bool, typer.Option("--all", help="Also print the reference pages")
+    ] = False,
+) -> None:
+    """Print the skill (SKILL.md) that `persona skill install` writes.
+
+    Example: persona skill show --all
+    """
+    with _errors():
+        from .skill import show_skill
+
+        typer.echo(show_skill(references=all_pages), nl=False)
+
+
 @app.command()
 def schemas(
     out: Annotated[
@@ -757,4 +861,9 @@ def schemas(
 
 def main() -> None:
     """Console entry point."""
+    import logging
+
+    # Instructor logs every retry on stderr; our own summary already says what failed, once.
+    logging.getLogger("instructor").addHandler(logging.NullHandler())
+    logging.getLogger("instructor").propagate = False
     app()

@@ -13,6 +13,7 @@ from typing import Any
 
 from .chunking import Chunker
 from .config import Settings
+from .errors import InputError
 from .models import Chunk, Document, SkippedInput, StepSummary
 from .readers import FileResult, apply_roster, discover, read_file
 from .store import open_store
@@ -61,6 +62,8 @@ def ingest(
     began = time.perf_counter()
     workspace.ensure()
     files, skipped = discover([Path(p) for p in paths])
+    if not files:
+        raise _nothing_to_read([Path(p) for p in paths])
     index = _load_index(workspace)
     previous = {d.id: d for d in read_models(workspace.documents, Document)}
     docs_by_file: dict[str, list[str]] = {k: v["documents"] for k, v in index["files"].items()}
@@ -206,6 +209,19 @@ def ingest(
         outputs={"documents": str(workspace.documents), "chunks": str(workspace.chunks)},
         notes=[f"user table for `persona segment`: {p}" for p in index["user_tables"]],
     )
+
+
+def _nothing_to_read(paths: list[Path]) -> InputError:
+    supported = ".txt .md .vtt .srt .docx .json .jsonl .csv"
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        return InputError(
+            str(missing[0]),
+            "no such file or directory; give a folder of transcripts or a tickets/users .csv, "
+            "e.g. persona ingest transcripts/",
+        )
+    where = str(paths[0]) if paths else "."
+    return InputError(where, f"no readable inputs (supported: {supported})")
 
 
 def _quick_digest(path: Path) -> str:
