@@ -32,10 +32,14 @@ class LLMSettings(Section):
     mode: Literal["auto", "tools", "json", "md_json"] = "auto"
     timeout: float = 60.0
     max_retries: int = 4
+    # Exponential backoff with jitter for 429/5xx/timeouts (seconds); Retry-After wins when sent.
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
     max_reasks: int = 2
     concurrency: int = 4
     token_budget: int | None = None
-    max_output_tokens: int = 2048
+    # 4096 lets one request carry many short tickets; lower it for models with small contexts.
+    max_output_tokens: int = 4096
     redact: Literal["auto", "on", "off"] = "auto"
     # USD per 1M tokens (input, output); used only for --dry-run estimates.
     prices: dict[str, tuple[float, float]] = Field(

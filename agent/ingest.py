@@ -152,7 +152,9 @@ def ingest(
 
     redactor = _redactor(settings, workspace)
     if redactor is not None:
-        chunks = [c.model_copy(update={"text": redactor.redact(c.text)}) for c in chunks]
+        # One map write at the end, not one per new value (quadratic on large ticket sets).
+        with redactor.deferred():
+            chunks = [c.model_copy(update={"text": redactor.redact(c.text)}) for c in chunks]
 
     store = open_store(settings, workspace)
     current_ids = [c.id for c in chunks]

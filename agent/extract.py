@@ -1,0 +1,539 @@
+"""`persona extract`: chunks -> PainPointMentions, through the LLM (or offline cues).
+
+Quotable chunks (participants, customers) are packed into requests within an input budget and
+an output budget (the answer copies its quotes out, so it grows with the input): whole
+interviews or many tickets per request, a long interview cut across several. Each answer chunk
+travels with the interviewer's question before it, as context that can never be quoted. Every
+quote is checked verbatim against its chunk by the response model's validators: Instructor
+re-asks on failure, and host-mode answers go through the very same models. A request whose
+answer hits the output cap is split in two and re-sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .config import Settings
+from .errors import InputError
+from .host import register_response_model
+from .ids import content_hash
+from .llm import LLMRequest, LLMRunner
+from .models import (
+    CallFailure,
+    Chunk,
+    MentionDraft,
+    PainPointMention,
+    Quote,
+    QuoteDraft,
+    StepSummary,
+)
+from .verbatim import find_span, normalise
+from .workspace import Workspace, read_models, write_models
+
+STEP = "extract"
+PROMPT = "extract_pain_points"
+QUOTABLE_ROLES = ("participant", "customer")
+# Source tokens per request, at most: the fixed prompt (~800 tokens with the schema) stays a
+# small share of what is sent.
+BATCH_TOKENS = 3000
+# Chunks per request, at most: short aliases stay easy to tell apart.
+MAX_ITEMS = 60
+# Output tokens one mention takes (statement, rationale, a quote, JSON keys).
+TOKENS_PER_MENTION = 110
+# Interview text per expected mention (pain points are sparser in interviews than in tickets).
+INTERVIEW_TOKENS_PER_MENTION = 150
+# Share of llm.max_output_tokens a request's expected answer may fill.
+OUTPUT_HEADROOM = 0.9
+# A request this full is closed rather than cutting the next document across two requests.
+FULL_ENOUGH = 0.7
+# A batch whose answer is cut off is split in halves and re-sent, this many times at most.
+MAX_SPLITS = 3
+QUESTION_WORDS = 60
+
+
+# --------------------------------------------------------------------------- response models
+
+
+def _drop_titles(schema: dict[str, Any]) -> None:
+    """Property titles repeat the field names; dropping them trims every request by ~50 tokens.
+    (The model-level title stays: Instructor names the tool after it.)"""
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+
+
+COMPACT = ConfigDict(json_schema_extra=_drop_titles)
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ExtractedQuote(QuoteDraft):
+    """A verbatim quote: exact words from one chunk's text, with that chunk's id."""
+
+    model_config = COMPACT
+
+    @model_validator(mode="after")
+    def _verbatim(self, info: ValidationInfo) -> ExtractedQuote:
+        chunks = (info.context or {}).get("chunks")
+        if chunks is None:
+            return self
+        text = chunks.get(self.chunk_id)
+        if text is None:
+            allowed = ", ".join(sorted(chunks)[:12])
+            raise ValueError(
+                f"chunk_id {self.chunk_id!r} is not a chunk you may quote; use one of: {allowed}"
+            )
+        if find_span(text, self.text) is None:
+            raise ValueError(
+                f"quote {_clip(self.text)!r} does not appear verbatim in chunk {self.chunk_id}; "
+                f"copy the exact words from that chunk's text (no paraphrase, no '...')"
+            )
+        return self
+
+
+class ExtractedMention(MentionDraft):
+    """One pain point the speaker states: a problem, frustration, effort or unmet need."""
+
+    model_config = COMPACT
+    quotes: list[ExtractedQuote] = Field(
+        min_length=1, max_length=3, description="1-3 verbatim quotes that state this pain"
+    )
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str) -> str:
+        value = " ".join(value.lower().split())
+        if not value:
+            raise ValueError("category must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> ExtractedMention:
+        statement = normalise(self.statement)
+        if not statement:
+            raise ValueError("statement must not be empty")
+        for quote in self.quotes:
+            said = normalise(quote.text)
+            shorter, longer = sorted((statement, said), key=len)
+            if shorter and shorter in longer and len(shorter) >= 0.8 * len(longer):
+                raise ValueError("statement repeats the quote; describe the pain in your own words")
+        documents = (info.context or {}).get("documents")
+        if documents:
+            owners = {documents.get(q.chunk_id) for q in self.quotes}
+            if len(owners) > 1:
+                raise ValueError(
+                    "all quotes of one mention must come from the same ticket or interview"
+                )
+        return self
+
+
+@register_response_model
+class PainPointExtraction(BaseModel):
+    """Pain points stated in the chunks; an empty list when there are none."""
+
+    model_config = COMPACT
+
+    mentions: list[ExtractedMention] = Field(
+        default_factory=list, description="Every distinct pain point, each with verbatim quotes"
+    )
+
+
+# --------------------------------------------------------------------------- batching
+
+
+@dataclass
+class Batch:
+    """Chunks that go into one request, with the interviewer questions that precede them."""
+
+    kind: str
+    chunks: list[Chunk] = field(default_factory=list)
+    questions: dict[str, str] = field(default_factory=dict)
+    tokens: int = 0
+    mentions: float = 0.0  # expected, for the output budget
+
+    def add(self, chunk: Chunk, question: Chunk | None) -> None:
+        self.chunks.append(chunk)
+        self.tokens += chunk.token_count
+        if question is not None:
+            self.questions[chunk.id] = _short_question(question.text)
+            self.tokens += question.token_count
+
+    @property
+    def aliases(self) -> dict[str, Chunk]:
+        """Short ids shown to the model: cheaper and easier to copy than hashes.
+
+        Interview chunks are c1, c2...; ticket chunks t1, t2... and, for a ticket cut into
+        several chunks, t3.1, t3.2 so the model can see they belong together.
+        """
+        if self.kind == "interview":
+            return {f"c{i}": chunk for i, chunk in enumerate(self.chunks, start=1)}
+        by_doc: dict[str, list[Chunk]] = {}
+        for chunk in self.chunks:
+            by_doc.setdefault(chunk.document_id, []).append(chunk)
+        out: dict[str, Chunk] = {}
+        for n, parts in enumerate(by_doc.values(), start=1):
+            if len(parts) == 1:
+                out[f"t{n}"] = parts[0]
+            else:
+                out.update({f"t{n}.{k}": c for k, c in enumerate(parts, start=1)})
+        return out
+
+    def halves(self) -> list[Batch]:
+        middle = len(self.chunks) // 2
+        out = []
+        for part in (self.chunks[:middle], self.chunks[middle:]):
+            half = Batch(self.kind, mentions=self.mentions / 2)
+            for chunk in part:
+                half.chunks.append(chunk)
+                half.tokens += chunk.token_count
+                if chunk.id in self.questions:
+                    half.questions[chunk.id] = self.questions[chunk.id]
+            out.append(half)
+        return out
+
+
+def _short_question(text: str) -> str:
+    words = text.split()
+    return " ".join(words[:QUESTION_WORDS]) + (" ..." if len(words) > QUESTION_WORDS else "")
+
+
+def _units(doc_chunks: list[Chunk]) -> list[tuple[Chunk, Chunk | None]]:
+    """Quotable chunks of one document, each with the interviewer chunk just before it."""
+    units, question = [], None
+    for chunk in sorted(doc_chunks, key=lambda c: c.start):
+        if chunk.role in QUOTABLE_ROLES:
+            units.append((chunk, question))
+            question = None
+        elif chunk.kind == "interview":
+            question = chunk
+    return units
+
+
+def plan_batches(
+    chunks: list[Chunk], batch_tokens: int = BATCH_TOKENS, output_tokens: int = 2048
+) -> list[Batch]:
+    """Group quotable chunks into requests within an input and an output budget.
+
+    The output budget counts the mentions a request is expected to yield (one per ticket, one
+    per INTERVIEW_TOKENS_PER_MENTION of interview text), since the answer copies quotes out.
+    A document goes whole into the open request when it fits; when it does not, it starts a
+    fresh request if the open one is already well filled, else it fills the open one and
+    carries on in the next. Requests stay full (the fixed prompt is paid per request) and most
+    interviews stay in one piece.
+    """
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.document_id, []).append(chunk)
+    batches: list[Batch] = []
+    open_batch: dict[str, Batch] = {}  # the request being filled, per kind
+    mention_room = OUTPUT_HEADROOM * output_tokens / TOKENS_PER_MENTION
+
+    def expected(chunk: Chunk, first_of_doc: bool) -> float:
+        if chunk.kind == "interview":
+            return chunk.token_count / INTERVIEW_TOKENS_PER_MENTION
+        return 1.0 if first_of_doc else 0.0
+
+    def fits(batch: Batch, tokens: int, mentions: float, items: int) -> bool:
+        return (
+            batch.tokens + tokens <= batch_tokens
+            and batch.mentions + mentions <= mention_room
+            and len(batch.chunks) + items <= MAX_ITEMS
+        )
+
+    def fresh(family: str) -> Batch:
+        batch = Batch(family)
+        batches.append(batch)
+        open_batch[family] = batch
+        return batch
+
+    for doc_chunks in by_doc.values():
+        units = _units(doc_chunks)
+        if not units:
+            continue
+        family = doc_chunks[0].kind
+        cost = sum(c.token_count + (q.token_count if q else 0) for c, q in units)
+        mentions = sum(expected(c, i == 0) for i, (c, _) in enumerate(units))
+        current = open_batch.get(family)
+        if current is None or (
+            not fits(current, cost, mentions, len(units))
+            and current.tokens >= FULL_ENOUGH * batch_tokens
+        ):
+            current = fresh(family)
+        for i, (chunk, question) in enumerate(units):
+            extra = chunk.token_count + (question.token_count if question else 0)
+            more = expected(chunk, i == 0)
+            if current.chunks and not fits(current, extra, more, 1):
+                current = fresh(family)
+            current.add(chunk, question)
+            current.mentions += more
+    return batches
+
+
+def batch_request(batch: Batch) -> LLMRequest:
+    """The LLM request for one batch; the context is what the validators check quotes against."""
+    aliases = batch.aliases
+    data: dict[str, Any] = {}
+    if batch.kind == "interview":
+        # One object per interview, in transcript order: interviewer questions (q1...) sit right
+        # before the answers (c1...) they prompted.
+        groups: dict[str, dict[str, str]] = {}
+        names: dict[str, str] = {}
+        asked = 0
+        for alias, chunk in aliases.items():
+            if chunk.document_id not in names:
+                base = chunk.participant_id or f"interview {len(names) + 1}"
+                taken = set(names.values())
+                names[chunk.document_id] = next(
+                    n for n in (base, *(f"{base} ({k})" for k in range(2, 99))) if n not in taken
+                )
+            group = groups.setdefault(names[chunk.document_id], {})
+            if chunk.id in batch.questions:
+                asked += 1
+                group[f"q{asked}"] = batch.questions[chunk.id]
+            group[alias] = chunk.text
+        data = groups
+    else:
+        data = {alias: chunk.text for alias, chunk in aliases.items()}
+    context: dict[str, Any] = {
+        "chunks": {a: c.text for a, c in aliases.items()},
+        "documents": {a: c.document_id for a, c in aliases.items()},
+    }
+    return LLMRequest(
+        step=STEP,
+        prompt=PROMPT,
+        variables={"kind": "interview" if batch.kind == "interview" else "ticket", "chunks": data},
+        response_model=PainPointExtraction,
+        context=context,
+        expected_output_tokens=int(20 + batch.mentions * TOKENS_PER_MENTION),
+    )
+
+
+def build_requests(chunks: list[Chunk], settings: Settings) -> tuple[list[LLMRequest], list[Batch]]:
+    """Requests (and their batches, same order) for every quotable chunk."""
+    batches = plan_batches(chunks, BATCH_TOKENS, settings.llm.max_output_tokens)
+    return [batch_request(b) for b in batches], batches
+
+
+# --------------------------------------------------------------------------- mentions
+
+
+def _product(chunk: Chunk) -> str | None:
+    for key in ("product", "app"):
+        value = chunk.metadata.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def to_mentions(value: PainPointExtraction, batch: Batch, origin: str) -> list[PainPointMention]:
+    """Validated drafts -> stored mentions with exact spans (quotes re-read from the chunk)."""
+    aliases = batch.aliases
+    out = []
+    for draft in value.mentions:
+        quotes = []
+        for q in draft.quotes:
+            chunk = aliases.get(q.chunk_id)
+            span = find_span(chunk.text, q.text) if chunk is not None else None
+            if chunk is None or span is None:
+                continue
+            quotes.append(
+                Quote(
+                    text=chunk.text[span[0] : span[1]],
+                    chunk_id=chunk.id,
+                    start=span[0],
+                    end=span[1],
+                    participant_id=chunk.participant_id,
+                    ticket_id=chunk.ticket_id,
+                    source=chunk.source,
+                )
+            )
+        if not quotes:
+            continue
+        home = next(c for c in batch.chunks if c.id == quotes[0].chunk_id)
+        body = {
+            "statement": draft.statement,
+            "category": draft.category,
+            "severity": draft.severity,
+            "stage": draft.journey_stage,
+            "quotes": [[q.chunk_id, q.start, q.end] for q in quotes],
+        }
+        out.append(
+            PainPointMention(
+                id=content_hash(body),
+                statement=draft.statement.strip(),
+                category=draft.category,
+                severity=draft.severity,
+                severity_rationale=draft.severity_rationale.strip(),
+                journey_stage=draft.journey_stage,
+                workaround=(draft.workaround or "").strip() or None,
+                quotes=quotes,
+                chunk_id=home.id,
+                document_id=home.document_id,
+                kind=home.kind,
+                participant_id=home.participant_id,
+                ticket_id=home.ticket_id,
+                user_id=home.user_id,
+                product=_product(home),
+                origin=origin,  # type: ignore[arg-type]
+            )
+        )
+    return out
+
+
+def dedupe_and_sort(
+    mentions: list[PainPointMention], chunks: dict[str, Chunk]
+) -> list[PainPointMention]:
+    """Drop repeats (same id, or the same passage seen through two overlapping chunks)."""
+    seen: set[tuple[Any, ...]] = set()
+    keep = []
+
+    def where(m: PainPointMention) -> tuple[str, int, int]:
+        chunk = chunks[m.quotes[0].chunk_id]
+        return (m.document_id, chunk.start + m.quotes[0].start, chunk.start + m.quotes[0].end)
+
+    for mention in sorted(mentions, key=lambda m: (chunks[m.chunk_id].source, *where(m), m.id)):
+        keys = {("id", mention.id), ("span", *where(mention))}
+        if keys & seen:
+            continue
+        seen |= keys
+        keep.append(mention)
+    return keep
+
+
+def extract_mentions(
+    settings: Settings,
+    workspace: Workspace,
+    provider: str | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> StepSummary:
+    """Extract pain-point mentions from workspace.chunks into workspace.mentions."""
+    began = time.perf_counter()
+    chunks = read_models(workspace.chunks, Chunk)
+    if not chunks:
+        raise InputError(str(workspace.chunks), "no chunks yet; run `persona ingest` first")
+    by_id = {c.id: c for c in chunks}
+    quotable = [c for c in chunks if c.role in QUOTABLE_ROLES]
+    mode = provider or settings.llm.resolved_provider()
+    tokens = {
+        "source": sum(c.token_count for c in quotable),
+        "context": sum(c.token_count for c in chunks if c.role not in QUOTABLE_ROLES),
+    }
+
+    if mode == "offline":
+        return _extract_offline(chunks, by_id, workspace, dry_run, tokens, began)
+
+    requests, batches = build_requests(chunks, settings)
+    runner = LLMRunner(settings, workspace, provider=mode)
+    if runner.redactor is not None and settings.ingest.redact_names:
+        runner.redactor.add_names(
+            c.speaker for c in chunks if c.speaker.lower() not in {"participant", "customer"}
+        )
+    if dry_run:
+        estimate = runner.dry_run(requests)
+        cost = "cost unknown" if estimate.cost_usd is None else f"est. ${estimate.cost_usd:.4f}"
+        return StepSummary(
+            step=STEP,
+            mode=mode,  # type: ignore[arg-type]
+            counts={"calls": estimate.calls, "cached": estimate.cached, "requests": len(requests)},
+            tokens={**tokens, "input": estimate.input_tokens, "output": estimate.output_tokens},
+            seconds=round(time.perf_counter() - began, 3),
+            notes=[
+                f"dry run on {estimate.model}: {estimate.calls} calls ({estimate.cached} cached), "
+                f"~{estimate.input_tokens:,} input + ~{estimate.output_tokens:,} output tokens, {cost}"
+            ],
+        )
+
+    mentions: list[PainPointMention] = []
+    failures: list[CallFailure] = []
+    failed_chunks = 0
+    splits = 0
+    for depth in range(MAX_SPLITS + 1):
+        results = runner.run([batch_request(b) for b in batches], progress=progress)
+        retry: list[Batch] = []
+        for batch, result in zip(batches, results, strict=True):
+            if result.value is not None:
+                mentions.extend(to_mentions(result.value, batch, mode))  # type: ignore[arg-type]
+            elif result.truncated and len(batch.chunks) > 1 and depth < MAX_SPLITS:
+                retry.extend(batch.halves())
+                splits += 1
+            else:
+                failed_chunks += len(batch.chunks)
+                failures.append(
+                    CallFailure(
+                        request_id=result.request_id,
+                        step=STEP,
+                        error=result.error or "no value",
+                        attempts=max(1, result.attempts),
+                    )
+                )
+        if not retry:
+            break
+        batches = retry
+    mentions = dedupe_and_sort(mentions, by_id)
+    write_models(workspace.mentions, mentions)
+    notes = [f"{len(failures)} request(s) failed; re-run to retry only those"] if failures else []
+    if splits:
+        notes.append(f"{splits} batch(es) split in two after the answer hit max_output_tokens")
+    return StepSummary(
+        step=STEP,
+        ok=not failures,
+        mode=mode,  # type: ignore[arg-type]
+        counts={
+            "chunks": len(quotable),
+            "requests": len(requests) + 2 * splits,
+            "calls": runner.totals["calls"],
+            "cached": runner.totals["cached"],
+            "failed": len(failures),
+            "failed_chunks": failed_chunks,
+            "mentions": len(mentions),
+        },
+        tokens={
+            **tokens,
+            "input": runner.totals["input_tokens"],
+            "output": runner.totals["output_tokens"],
+        },
+        seconds=round(time.perf_counter() - began, 3),
+        failures=failures,
+        outputs={"mentions": str(workspace.mentions), "calls_log": str(workspace.calls_log)},
+        notes=notes,
+    )
+
+
+def _extract_offline(
+    chunks: list[Chunk],
+    by_id: dict[str, Chunk],
+    workspace: Workspace,
+    dry_run: bool,
+    tokens: dict[str, int],
+    began: float,
+) -> StepSummary:
+    from .offline_extract import extract_offline
+
+    quotable = sum(c.role in QUOTABLE_ROLES for c in chunks)
+    note = "offline mode: deterministic cue-based extraction, no language model used"
+    if dry_run:
+        return StepSummary(
+            step=STEP,
+            mode="offline",
+            counts={"calls": 0, "chunks": quotable},
+            tokens=tokens,
+            notes=[note + "; nothing to estimate"],
+        )
+    mentions = dedupe_and_sort(extract_offline(chunks), by_id)
+    write_models(workspace.mentions, mentions)
+    return StepSummary(
+        step=STEP,
+        mode="offline",
+        counts={"chunks": quotable, "mentions": len(mentions), "calls": 0},
+        tokens=tokens,
+        seconds=round(time.perf_counter() - began, 3),
+        outputs={"mentions": str(workspace.mentions)},
+        notes=[note],
+    )

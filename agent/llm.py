@@ -1,0 +1,641 @@
+"""The LLM seam: an Instructor client over the `openai` SDK, and a runner for batches of requests.
+
+`LLMRunner.run` answers requests from the cache first, then calls the endpoint with bounded
+concurrency. Two kinds of retry, kept apart on purpose: Instructor re-asks when an answer fails
+validation (`llm.max_reasks`, the validator's error text goes back to the model), and the runner
+retries transport failures (429/5xx/timeouts) with exponential backoff and jitter, honouring
+Retry-After (`llm.max_retries`); the SDK's own retries are off so the two never multiply.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from .config import LLMSettings, Settings
+from .errors import BudgetExceeded, ConfigError, HostPending, LLMError, MissingExtraError
+from .host import (
+    HOST_MODEL,
+    check_answer,
+    format_errors,
+    model_name,
+    pending_summary,
+    register_response_model,
+    retire_stale,
+    write_pending,
+)
+from .ids import content_hash
+from .llm_cache import CallsLog, ResponseCache, cache_key
+from .prompts import load_prompt
+from .redact import Redactor
+from .tokens import encoding_for_model, get_encoding
+from .workspace import Workspace
+
+Provider = Literal["openai", "offline", "host"]
+Progress = Callable[[int, int], None]
+# Defaults for settings the lead may add to LLMSettings (seconds).
+MAX_RETRY_AFTER = 300.0
+REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt", "text-")
+
+
+@dataclass
+class LLMRequest:
+    """One structured-output call: a prompt, its variables and the model that validates it."""
+
+    step: str
+    prompt: str
+    variables: dict[str, Any]
+    response_model: type[BaseModel]
+    context: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    # The caller's guess at the answer's size (budgets, dry runs); 0 = a quarter of the input.
+    expected_output_tokens: int = 0
+
+
+@dataclass
+class LLMResult:
+    """The outcome of one request: a validated value, or an error; never both."""
+
+    request_id: str
+    value: BaseModel | None
+    error: str | None
+    cached: bool
+    attempts: int
+    usage: dict[str, int]
+    # The answer hit llm.max_output_tokens: the caller may retry with a smaller input.
+    truncated: bool = False
+
+
+@dataclass
+class DryRunEstimate:
+    """What a run would cost, computed without calling anything."""
+
+    calls: int
+    cached: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    model: str
+
+
+@dataclass
+class _Prepared:
+    request: LLMRequest
+    index: int
+    key: str
+    prompt_version: str
+    messages: list[dict[str, Any]]
+    context: dict[str, Any]
+    input_tokens: int
+    output_tokens: int
+
+
+class _Fatal(Exception):
+    """A failure every other call would hit too (bad key, unknown model, endpoint down)."""
+
+
+# --------------------------------------------------------------------------- client
+
+
+def resolved_mode(llm: LLMSettings) -> Literal["tools", "json", "md_json"]:
+    """`auto`: tool calling for hosted APIs; JSON mode for local servers, whose tool support varies."""
+    if llm.mode != "auto":
+        return llm.mode
+    return "json" if llm.base_url and llm.is_local_endpoint() else "tools"
+
+
+def build_client(llm: LLMSettings) -> Any:
+    """An Instructor client over `openai.OpenAI`, with the SDK's own retries switched off."""
+    try:
+        import instructor
+        import openai
+    except ImportError as exc:  # pragma: no cover - both are hard dependencies
+        raise MissingExtraError(
+            f"the LLM layer needs {exc.name}: pip install 'instructor>=1.17'"
+        ) from exc
+    api_key = llm.api_key
+    if not api_key:
+        if not llm.base_url:
+            raise LLMError(
+                "no API key: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server, "
+                "or run with --llm offline"
+            )
+        api_key = "not-needed"  # local servers (Ollama, vLLM) ignore the key
+    client = openai.OpenAI(
+        api_key=api_key, base_url=llm.base_url, timeout=llm.timeout, max_retries=0
+    )
+    modes = {
+        "tools": instructor.Mode.TOOLS,
+        "json": instructor.Mode.JSON,
+        "md_json": instructor.Mode.MD_JSON,
+    }
+    return instructor.from_openai(client, mode=modes[resolved_mode(llm)])
+
+
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """Apply `fn` to every string value (not dict keys) in a JSON-like structure."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_map_strings(v, fn) for v in value]
+    return value
+
+
+def _retry_after(exc: Any) -> float | None:
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        if headers.get("retry-after-ms") is not None:
+            return float(headers["retry-after-ms"]) / 1000
+    except ValueError:
+        pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(raw)
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None
+
+
+def _root(exc: BaseException) -> BaseException:
+    """Instructor wraps the last error in InstructorRetryException; unwrap it."""
+    seen = 0
+    while (
+        exc.__cause__ is not None and seen < 5 and type(exc).__name__ == "InstructorRetryException"
+    ):
+        exc = exc.__cause__
+        seen += 1
+    return exc
+
+
+def _short(text: str, limit: int = 600) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class LLMRunner:
+    """Runs LLM requests: cache, redaction, concurrency, retries, budget, host files, logging."""
+
+    def __init__(
+        self, settings: Settings, workspace: Workspace, provider: str | None = None
+    ) -> None:
+        self.settings = settings
+        self.llm = settings.llm
+        self.workspace = workspace
+        chosen = provider or self.llm.resolved_provider()
+        if chosen not in ("openai", "offline", "host"):
+            raise ConfigError(f"unknown LLM provider {chosen!r}: use openai, offline or host")
+        self.provider: Provider = chosen  # type: ignore[assignment]
+        self.model = HOST_MODEL if self.provider == "host" else self.llm.model
+        self.cache = ResponseCache(workspace.llm_cache)
+        self.log = CallsLog(workspace.calls_log)
+        self.redactor = (
+            Redactor(workspace.redaction_map, names=settings.ingest.redact_names)
+            if self.llm.redaction_enabled()
+            else None
+        )
+        self.backoff_base = self.llm.backoff_base
+        self.backoff_max = self.llm.backoff_max
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._random = random.Random()
+        self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
+        self.totals = {"calls": 0, "cached": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0}
+
+    @property
+    def client(self) -> Any:
+        """The Instructor client, built on first use (never for cached or host runs)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = build_client(self.llm)
+            return self._client
+
+    # ------------------------------------------------------------------ preparation
+
+    def _prepare(self, request: LLMRequest, index: int) -> _Prepared:
+        register_response_model(request.response_model)
+        prompt = load_prompt(request.prompt)
+        variables, context = request.variables, request.context
+        if self.redactor is not None:
+            variables = _map_strings(variables, self.redactor.redact)
+            context = _map_strings(context, self.redactor.redact)
+        messages = prompt.render(**variables)
+        schema = self._schema(request.response_model)
+        key = cache_key(prompt.name, prompt.version, self.model, messages, schema)
+        if not request.id:
+            request.id = key[:16]
+        encoding = self._encoding()
+        # Per-message framing (~4 tokens) and the schema, which travels as a tool or a system note.
+        input_tokens = sum(
+            4 + len(encoding.encode(m["content"], disallowed_special=())) for m in messages
+        ) + len(encoding.encode(json.dumps(schema), disallowed_special=()))
+        # Output estimate for budgets and dry runs, never more than the output cap.
+        guess = request.expected_output_tokens or max(64, input_tokens // 4)
+        output_tokens = min(self.llm.max_output_tokens, guess)
+        return _Prepared(
+            request, index, key, prompt.version, messages, context, input_tokens, output_tokens
+        )
+
+    def _schema(self, model: type[BaseModel]) -> dict[str, Any]:
+        if model not in self._schemas:
+            self._schemas[model] = model.model_json_schema()
+        return self._schemas[model]
+
+    def _encoding(self) -> Any:
+        """The model's own tokenizer for OpenAI models; for others (Llama, Qwen...) no tiktoken
+        encoding is exact, so the one ingest already loaded is as good an estimate."""
+        if self.llm.model.startswith(OPENAI_PREFIXES):
+            return encoding_for_model(self.llm.model)
+        return get_encoding(self.settings.ingest.encoding)
+
+    def _cached(self, p: _Prepared) -> BaseModel | None:
+        hit = self.cache.get(p.key)
+        if hit is None:
+            return None
+        try:
+            # Re-validated on the way out, so a tightened validator invalidates stale answers.
+            return p.request.response_model.model_validate_json(hit[0], context=p.context)
+        except ValidationError:
+            self.cache.delete(p.key)
+            return None
+
+    def _finish(self, p: _Prepared, value: BaseModel) -> BaseModel:
+        """Restore redacted values and re-validate against the original (unredacted) context."""
+        if self.redactor is None:
+            return value
+        data = _map_strings(value.model_dump(mode="json"), self.redactor.restore)
+        return type(value).model_validate(data, context=p.request.context)
+
+    def _record(
+        self, p: _Prepared, result: LLMResult, seconds: float, extra: dict[str, Any] | None = None
+    ) -> None:
+        self.log.append(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "request_id": result.request_id,
+                "step": p.request.step,
+                "prompt": p.request.prompt,
+                "prompt_version": p.prompt_version,
+                "prompt_hash": content_hash(p.messages),
+                "cache_key": p.key,
+                "model": self.model,
+                "provider": self.provider,
+                "mode": resolved_mode(self.llm) if self.provider == "openai" else self.provider,
+                "cached": result.cached,
+                "ok": result.error is None,
+                "error": result.error,
+                "attempts": result.attempts,
+                "usage": result.usage,
+                "estimated_input_tokens": p.input_tokens,
+                "redacted": self.redactor is not None,
+                "seconds": round(seconds, 3),
+                **(extra or {}),
+            }
+        )
+
+    # ------------------------------------------------------------------ public API
+
+    def dry_run(self, requests: list[LLMRequest]) -> DryRunEstimate:
+        """Calls, tokens and cost a run would take; calls nothing (the cache is only read)."""
+        prepared = [self._prepare(r, i) for i, r in enumerate(requests)]
+        todo = [p for p in prepared if self._cached(p) is None]
+        input_tokens = sum(p.input_tokens for p in todo)
+        output_tokens = sum(p.output_tokens for p in todo)
+        price = self.llm.prices.get(self.llm.model)
+        cost = None
+        if price is not None and self.provider == "openai":
+            cost = round((input_tokens * price[0] + output_tokens * price[1]) / 1_000_000, 8)
+        return DryRunEstimate(
+            calls=len(todo),
+            cached=len(prepared) - len(todo),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost,
+            model=self.model,
+        )
+
+    def run(self, requests: list[LLMRequest], progress: Progress | None = None) -> list[LLMResult]:
+        """Results in request order; one failed call is an error result, never an exception."""
+        prepared = [self._prepare(r, i) for i, r in enumerate(requests)]
+        results: list[LLMResult | None] = [None] * len(prepared)
+        todo: list[_Prepared] = []
+        for p in prepared:
+            began = time.perf_counter()
+            value = self._cached(p)
+            if value is None:
+                todo.append(p)
+                continue
+            result = self._ok(p, value, cached=True, attempts=0, usage={})
+            results[p.index] = result
+            self.totals["cached"] += 1
+            self._record(p, result, time.perf_counter() - began)
+        total = len(prepared)
+        if progress:
+            progress(total - len(todo), total)
+        if todo:
+            if self.provider == "offline":
+                raise ConfigError(
+                    "offline mode has no language model; this step needs an endpoint or --llm host"
+                )
+            if self.provider == "host":
+                self._run_host(todo, results, progress)
+            else:
+                self._run_openai(todo, results, progress)
+        return [r for r in results if r is not None]
+
+    # ------------------------------------------------------------------ host mode
+
+    def _run_host(
+        self, todo: list[_Prepared], results: list[LLMResult | None], progress: Progress | None
+    ) -> None:
+        retire_stale(self.workspace, {p.request.step for p in todo}, {p.request.id for p in todo})
+        waiting = 0
+        for p in todo:
+            record = {
+                "id": p.request.id,
+                "step": p.request.step,
+                "prompt": p.request.prompt,
+                "prompt_version": p.prompt_version,
+                "messages": p.messages,
+                "json_schema": self._schema(p.request.response_model),
+                "context": p.context,
+                "answer_path": str(self.workspace.host_dir / "answers" / f"{p.request.id}.json"),
+                "response_model": model_name(p.request.response_model),
+                "cache_key": p.key,
+            }
+            # An answer already written (resume not run yet) is checked right here.
+            value, errors = check_answer(self.workspace, self.cache, record)
+            if value is not None:
+                results[p.index] = self._ok(p, value, cached=True, attempts=1, usage={})
+                self._record(p, results[p.index], 0.0, {"host_answer": True})  # type: ignore[arg-type]
+                continue
+            write_pending(self.workspace, record)
+            waiting += 1
+            if errors:
+                self._record(p, self._fail(p, "; ".join(errors[:3]), 1, {}), 0.0)
+        if progress:
+            progress(sum(r is not None for r in results), len(results))
+        if waiting:
+            raise HostPending(pending_summary(self.workspace))
+
+    # ------------------------------------------------------------------ endpoint mode
+
+    def _ok(
+        self, p: _Prepared, value: BaseModel, cached: bool, attempts: int, usage: dict[str, int]
+    ) -> LLMResult:
+        try:
+            final = self._finish(p, value)
+        except ValidationError as exc:
+            return self._fail(
+                p,
+                "restored answer failed validation: " + "; ".join(format_errors(exc)[:3]),
+                attempts,
+                usage,
+            )
+        return LLMResult(p.request.id, final, None, cached, attempts, usage)
+
+    def _fail(
+        self,
+        p: _Prepared,
+        error: str,
+        attempts: int,
+        usage: dict[str, int],
+        truncated: bool = False,
+    ) -> LLMResult:
+        return LLMResult(p.request.id, None, _short(error), False, attempts, usage, truncated)
+
+    def _run_openai(
+        self, todo: list[_Prepared], results: list[LLMResult | None], progress: Progress | None
+    ) -> None:
+        budget = self.llm.token_budget
+        concurrency = max(1, self.llm.concurrency)
+        queue = deque(todo)
+        running: dict[Future[LLMResult], _Prepared] = {}
+        spent = 0
+        stopped: str | None = None
+        fatal: BaseException | None = None
+        total = len(results)
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm")
+        try:
+            while queue or running:
+                while queue and len(running) < concurrency and stopped is None and fatal is None:
+                    nxt = queue[0]
+                    reserved = sum(p.input_tokens + p.output_tokens for p in running.values())
+                    if budget is not None and spent + reserved + nxt.input_tokens > budget:
+                        stopped = "budget"
+                        break
+                    queue.popleft()
+                    running[pool.submit(self._call, nxt)] = nxt
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    p = running.pop(future)
+                    try:
+                        result = future.result()
+                    except _Fatal as exc:
+                        fatal = fatal or exc
+                        continue
+                    results[p.index] = result
+                    spent += result.usage.get("input_tokens", 0) + result.usage.get(
+                        "output_tokens", 0
+                    )
+                    if progress:
+                        progress(sum(r is not None for r in results), total)
+        finally:
+            # Calls already running finish (and are cached); nothing new starts.
+            pool.shutdown(wait=True, cancel_futures=True)
+        if fatal is not None:
+            raise LLMError(str(fatal)) from fatal
+        if stopped == "budget":
+            done = sum(r is not None for r in results)
+            raise BudgetExceeded(
+                f"token budget of {budget:,} reached after {spent:,} tokens: {done} of {total} "
+                f"requests done and cached; raise llm.token_budget (PERSONA_TOKEN_BUDGET) and "
+                f"re-run to continue"
+            )
+
+    def _backoff(self, retry: int, hint: float | None) -> float:
+        if hint is not None:
+            return min(hint, MAX_RETRY_AFTER) + self._random.uniform(0, 0.1 * self.backoff_base)
+        ceiling = min(self.backoff_max, self.backoff_base * (2**retry))
+        return self._random.uniform(ceiling / 2, ceiling)
+
+    def _call(self, p: _Prepared) -> LLMResult:
+        """One request with transport retries; runs in a worker thread."""
+        import openai
+        from instructor.core import Hooks
+
+        began = time.perf_counter()
+        counts = {"attempts": 0, "input_tokens": 0, "output_tokens": 0, "reported": 0}
+
+        def on_kwargs(*_: Any, **__: Any) -> None:
+            counts["attempts"] += 1
+
+        def on_response(response: Any) -> None:
+            usage = getattr(response, "usage", None)
+            if usage is not None:
+                counts["input_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
+                counts["output_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
+                counts["reported"] += 1
+
+        hooks = Hooks()
+        hooks.on("completion:kwargs", on_kwargs)
+        hooks.on("completion:response", on_response)
+        model = self.llm.model
+        options: dict[str, Any] = {"model": model, "seed": self.settings.seed}
+        if model.startswith(REASONING_PREFIXES):
+            options["max_completion_tokens"] = self.llm.max_output_tokens
+        else:
+            options["max_tokens"] = self.llm.max_output_tokens
+            options["temperature"] = 0
+
+        def usage() -> dict[str, int]:
+            # Servers that report no usage are charged our tiktoken estimate.
+            missing = counts["attempts"] - counts["reported"]
+            return {
+                "input_tokens": counts["input_tokens"] + missing * p.input_tokens,
+                "output_tokens": counts["output_tokens"] + missing * p.output_tokens,
+            }
+
+        error, truncated = "no attempt made", False
+        for retry in range(self.llm.max_retries + 1):
+            try:
+                value = self.client.create(
+                    response_model=p.request.response_model,
+                    messages=copy.deepcopy(p.messages),
+                    context=p.context,
+                    max_retries=self.llm.max_reasks,
+                    strict=False,
+                    hooks=hooks,
+                    **options,
+                )
+            except Exception as exc:  # every failure is classified below, none escapes
+                cause = _root(exc)
+                transient, hint, error = self._classify(cause, openai)
+                if transient is None:
+                    self._log_call(p, None, error, counts, usage(), began)
+                    raise _Fatal(error) from exc
+                if transient and retry < self.llm.max_retries:
+                    time.sleep(self._backoff(retry, hint))
+                    continue
+                if isinstance(cause, openai.APIConnectionError) and not isinstance(
+                    cause, openai.APITimeoutError
+                ):
+                    self._log_call(p, None, error, counts, usage(), began)
+                    raise _Fatal(error) from exc
+                truncated = type(cause).__name__ == "IncompleteOutputException"
+                break
+            else:
+                self.cache.put(
+                    p.key,
+                    step=p.request.step,
+                    prompt=p.request.prompt,
+                    prompt_version=p.prompt_version,
+                    model=self.model,
+                    response_model=model_name(p.request.response_model),
+                    value=value.model_dump_json(),
+                    usage=usage(),
+                )
+                result = self._ok(
+                    p, value, cached=False, attempts=counts["attempts"], usage=usage()
+                )
+                self._log_call(p, result, result.error, counts, usage(), began)
+                return result
+        result = self._fail(p, error, counts["attempts"], usage(), truncated)
+        self._log_call(p, result, result.error, counts, usage(), began)
+        return result
+
+    def _log_call(
+        self,
+        p: _Prepared,
+        result: LLMResult | None,
+        error: str | None,
+        counts: dict[str, int],
+        usage: dict[str, int],
+        began: float,
+    ) -> None:
+        if result is None:
+            result = LLMResult(p.request.id, None, error, False, counts["attempts"], usage)
+        with self._client_lock:
+            self.totals["calls"] += 1
+            self.totals["failed"] += result.error is not None
+            self.totals["input_tokens"] += usage["input_tokens"]
+            self.totals["output_tokens"] += usage["output_tokens"]
+        self._record(p, result, time.perf_counter() - began)
+
+    def _classify(self, cause: BaseException, openai: Any) -> tuple[bool | None, float | None, str]:
+        """(transient?, retry-after hint, message); transient None means fatal for the run."""
+        base = self.llm.base_url or "https://api.openai.com/v1"
+        if isinstance(cause, openai.APITimeoutError):
+            return True, None, f"timed out after {self.llm.timeout:g}s"
+        if isinstance(cause, openai.APIConnectionError):
+            return True, None, f"cannot reach {base}: {cause}; is the server running?"
+        if isinstance(cause, openai.APIStatusError):
+            status = cause.status_code
+            detail = _short(getattr(cause, "message", "") or str(cause), 300)
+            if status in (401, 403):
+                return (
+                    None,
+                    None,
+                    (
+                        f"{base} rejected the API key (HTTP {status}); set OPENAI_API_KEY to a valid key"
+                    ),
+                )
+            if status == 404:
+                return (
+                    None,
+                    None,
+                    (
+                        f"model {self.llm.model!r} not found at {base} (HTTP 404); "
+                        f"set --model / PERSONA_MODEL to a model the server has"
+                    ),
+                )
+            if status in (408, 409, 429) or status >= 500:
+                return True, _retry_after(cause), f"HTTP {status} after retries: {detail}"
+            hint = ' (try llm.mode = "json")' if "tool" in detail.lower() else ""
+            return False, None, f"HTTP {status}: {detail}{hint}"
+        name = type(cause).__name__
+        if name == "IncompleteOutputException":
+            return (
+                False,
+                None,
+                (
+                    f"answer cut off at llm.max_output_tokens={self.llm.max_output_tokens}; "
+                    f"raise it or send smaller batches"
+                ),
+            )
+        if isinstance(cause, ValidationError):
+            attempts = self.llm.max_reasks + 1
+            lines = format_errors(cause)
+            return (
+                False,
+                None,
+                f"answer failed validation {attempts} times: " + "; ".join(lines[:3]),
+            )
+        if isinstance(cause, json.JSONDecodeError) or name == "ResponseParsingError":
+            return False, None, f"answer was not valid JSON after re-asking: {cause}"
+        return False, None, f"{name}: {cause}"

@@ -1,0 +1,187 @@
+"""Host mode: pending request files, a scripted answerer, and resume with the same validators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.errors import ConfigError, HostPending
+from agent.extract import PainPointExtraction, extract_mentions
+from agent.host import lookup_response_model, model_name, resume_host
+from agent.models import Chunk, PainPointMention
+from agent.workspace import Workspace, read_models, write_models
+from tests._llm_helpers import first_sentence, make_chunk, mention
+
+TEXTS = [
+    "Payroll export fails every month. I rebuild the file in a spreadsheet.",
+    "The mobile app logs me out constantly. It is maddening on the road.",
+    "Approvals get stuck for days. Nobody tells me who has to sign off.",
+]
+
+
+PADDING = " ".join(["Month end is the week I dread most of all, every single time."] * 12)
+
+
+def host_setup(tmp_path: Path) -> tuple[Settings, Workspace]:
+    settings = Settings(workspace=tmp_path / "ws")
+    settings.llm.provider = "host"
+    settings.llm.redact = "off"
+    settings.llm.max_output_tokens = 200  # ~300 source tokens per request: one interview each
+    workspace = Workspace(settings.workspace).ensure()
+    chunks = [make_chunk("How was month end?", role="interviewer", doc="d0")]
+    chunks += [
+        make_chunk(f"{t} {PADDING}", doc=f"d{i}", participant=f"P{i}", start=40)
+        for i, t in enumerate(TEXTS)
+    ]
+    write_models(workspace.chunks, chunks)
+    return settings, workspace
+
+
+def pending(workspace: Workspace) -> list[dict]:
+    folder = workspace.host_dir / "pending"
+    return [
+        json.loads(p.read_text())
+        for p in sorted(folder.glob("*.json"))
+        if not p.name.endswith(".errors.json")
+    ]
+
+
+def answer(record: dict, payload: object) -> None:
+    path = Path(record["answer_path"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+
+
+def good(record: dict) -> dict:
+    alias, text = next(iter(record["context"]["chunks"].items()))
+    return {"mentions": [mention(alias, first_sentence(text), "The export job is unreliable")]}
+
+
+def test_host_mode_writes_pending_requests_and_stops(tmp_path):
+    settings, workspace = host_setup(tmp_path)
+    with pytest.raises(HostPending, match="persona resume") as info:
+        extract_mentions(settings, workspace)
+    assert str(workspace.host_dir / "pending") in str(info.value)
+    records = pending(workspace)
+    assert len(records) == 3
+    for record in records:
+        assert set(record) >= {"id", "step", "messages", "json_schema", "context", "answer_path"}
+        assert record["step"] == "extract"
+        assert record["json_schema"] == PainPointExtraction.model_json_schema()
+        assert record["answer_path"].endswith(f"answers/{record['id']}.json")
+        json.dumps(record["context"])  # must survive a round trip through a file
+    assert (workspace.host_dir / "README.md").exists()
+    assert not workspace.mentions.exists()
+
+
+def test_scripted_answerer_good_and_bad_answers(tmp_path):
+    settings, workspace = host_setup(tmp_path)
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    first, second, third = pending(workspace)
+    answer(first, good(first))
+    invented = good(second)
+    invented["mentions"][0]["quotes"][0]["text"] = "I love this product, it never fails."
+    answer(second, invented)
+    answer(third, '{"mentions": [ {"statement": "cut off')
+
+    report = resume_host(settings, workspace)
+    assert not report.ok
+    assert report.accepted == [first["id"]] and report.steps == ["extract"]
+    rejected = {r.id: r for r in report.rejected}
+    assert set(rejected) == {second["id"], third["id"]}
+    assert any("does not appear verbatim" in e for e in rejected[second["id"]].errors)
+    assert any("mentions.0.quotes.0" in e for e in rejected[second["id"]].errors)
+    assert any("json" in e.lower() for e in rejected[third["id"]].errors)
+    errors_file = Path(rejected[second["id"]].errors_path)
+    assert json.loads(errors_file.read_text())["errors"] == rejected[second["id"]].errors
+
+    # The step still waits for the two rejected answers, and says so.
+    with pytest.raises(HostPending, match="2 LLM request"):
+        extract_mentions(settings, workspace)
+
+    answer(second, good(second))
+    answer(third, good(third))
+    report = resume_host(settings, workspace)
+    assert report.ok and sorted(report.accepted) == sorted([second["id"], third["id"]])
+    assert not errors_file.exists()
+
+    summary = extract_mentions(settings, workspace)
+    assert summary.ok and summary.counts["cached"] == 3 and summary.counts["calls"] == 0
+    mentions = read_models(workspace.mentions, PainPointMention)
+    assert len(mentions) == 3 and {m.origin for m in mentions} == {"host"}
+    assert {m.quotes[0].text for m in mentions} == {first_sentence(t) for t in TEXTS}
+    assert pending(workspace) == []
+
+
+def test_answers_are_picked_up_by_rerunning_the_step_without_resume(tmp_path):
+    settings, workspace = host_setup(tmp_path)
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    for record in pending(workspace):
+        answer(record, good(record))
+    summary = extract_mentions(settings, workspace)
+    assert summary.ok and summary.counts["mentions"] == 3
+
+
+def test_host_answer_quoting_the_interviewer_is_rejected(tmp_path):
+    settings, workspace = host_setup(tmp_path)
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    record = pending(workspace)[0]
+    payload = good(record)
+    payload["mentions"][0]["quotes"][0]["text"] = "How was month end?"
+    answer(record, payload)
+    report = resume_host(settings, workspace)
+    [rejected] = report.rejected
+    assert any("does not appear verbatim" in e for e in rejected.errors)
+
+
+def test_missing_answers_are_reported(tmp_path):
+    settings, workspace = host_setup(tmp_path)
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    report = resume_host(settings, workspace)
+    assert not report.ok and len(report.missing) == 3 and report.accepted == []
+
+
+def test_response_models_resolve_by_name():
+    name = model_name(PainPointExtraction)
+    assert name == "agent.extract.PainPointExtraction"
+    assert lookup_response_model(name) is PainPointExtraction
+    with pytest.raises(ConfigError, match="never registered"):
+        lookup_response_model("os.system")
+
+
+def test_host_mode_redacts_by_default_and_restores_accepted_quotes(tmp_path):
+    settings = Settings(workspace=tmp_path / "ws")
+    settings.llm.provider = "host"  # redact stays "auto": the host's model is not on this machine
+    workspace = Workspace(settings.workspace).ensure()
+    text = "Invoices to ap@acme-corp.com bounce every time. I resend them by hand."
+    write_models(workspace.chunks, [make_chunk(text)])
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    [record] = pending(workspace)
+    assert "ap@acme-corp.com" not in json.dumps(record)
+    answer(record, good(record))
+    assert resume_host(settings, workspace).ok
+    extract_mentions(settings, workspace)
+    [stored] = read_models(workspace.mentions, PainPointMention)
+    assert stored.quotes[0].text == "Invoices to ap@acme-corp.com bounce every time."
+
+
+def test_pending_requests_the_inputs_no_longer_need_are_retired(tmp_path):
+    settings, workspace = host_setup(tmp_path)
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    before = {r["id"] for r in pending(workspace)}
+    chunks = read_models(workspace.chunks, Chunk)
+    write_models(workspace.chunks, chunks[:-1])  # one interview dropped from the inputs
+    with pytest.raises(HostPending, match="2 LLM request"):
+        extract_mentions(settings, workspace)
+    after = {r["id"] for r in pending(workspace)}
+    assert after < before and len(after) == 2
+    assert len(list((workspace.host_dir / "stale").glob("*.json"))) == 1
