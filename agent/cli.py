@@ -431,7 +431,11 @@ def themes(
             workspace,
             config,
             **_llm_overrides(llm, model),
-            **{"themes.distance_threshold": threshold, "themes.min_mentions": min_mentions},
+            **{
+                "themes.distance_threshold": threshold,
+                "themes.context_distance_threshold": threshold,
+                "themes.min_mentions": min_mentions,
+            },
         )
         from .themes import run_themes
 

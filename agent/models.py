@@ -159,6 +159,9 @@ class PainPointMention(Strict):
     user_id: str | None = None
     product: str | None = None
     origin: LLMMode = "openai"
+    # Extractive (offline) mentions have no model-written statement that names the topic; the
+    # words around the quote do, so clustering embeds this instead when it is set.
+    context: str | None = None
 
 
 # --------------------------------------------------------------------------- themes

@@ -167,6 +167,7 @@ def _mention(chunk: Chunk, spans: list[tuple[int, int]], kinds: list[str]) -> Pa
         user_id=chunk.user_id,
         product=str(product) if product not in (None, "") else None,
         origin="offline",
+        context=chunk.text,
     )
 
 
