@@ -117,6 +117,18 @@ def resolved_mode(llm: LLMSettings) -> Literal["tools", "json", "md_json"]:
     return "json" if llm.base_url and llm.is_local_endpoint() else "tools"
 
 
+def _refused(exc: BaseException) -> bool:
+    """True when the connection was refused outright (no server on that port)."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, ConnectionRefusedError) or "refused" in str(node).lower():
+            return True
+        node = node.__cause__ or node.__context__
+    return False
+
+
 def build_client(llm: LLMSettings) -> Any:
     """An Instructor client over `openai.OpenAI`, with the SDK's own retries switched off."""
     try:
@@ -533,6 +545,8 @@ class LLMRunner:
                     hooks=hooks,
                     **options,
                 )
+            except LLMError as exc:  # the client could not be built (no key): fatal for the run
+                raise _Fatal(str(exc)) from exc
             except Exception as exc:  # every failure is classified below, none escapes
                 cause = _root(exc)
                 transient, hint, error = self._classify(cause, openai)
@@ -593,7 +607,16 @@ class LLMRunner:
         if isinstance(cause, openai.APITimeoutError):
             return True, None, f"timed out after {self.llm.timeout:g}s"
         if isinstance(cause, openai.APIConnectionError):
-            return True, None, f"cannot reach {base}: {cause}; is the server running?"
+            if _refused(cause):
+                # Nothing listens there: retrying for a minute would only delay the same answer.
+                return (
+                    None,
+                    None,
+                    f"cannot reach {base} (connection refused): start the server (e.g. ollama "
+                    "serve) or fix OPENAI_BASE_URL; persona doctor checks it",
+                )
+            reason = str(cause).rstrip(". ")
+            return True, None, f"cannot reach {base} ({reason}); is the server running?"
         if isinstance(cause, openai.APIStatusError):
             status = cause.status_code
             detail = _short(getattr(cause, "message", "") or str(cause), 300)
@@ -610,8 +633,9 @@ class LLMRunner:
                     None,
                     None,
                     (
-                        f"model {self.llm.model!r} not found at {base} (HTTP 404); "
-                        f"set --model / PERSONA_MODEL to a model the server has"
+                        f"model {self.llm.model!r} not found at {base} (HTTP 404): set --model "
+                        "/ PERSONA_MODEL to a model the server lists (persona doctor shows them), "
+                        "and check that OPENAI_BASE_URL ends in /v1"
                     ),
                 )
             if status in (408, 409, 429) or status >= 500:

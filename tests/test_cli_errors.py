@@ -1,0 +1,76 @@
+"""The errors a newcomer hits first: one clear line on stderr and a non-zero exit, fast."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+
+TRANSCRIPT = "Interviewer: What is hard?\n\nDana: The bank feed keeps disconnecting and I have to reconnect it.\n"
+
+
+@pytest.fixture
+def ingested(tmp_path: Path) -> Path:
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "P01-dana.txt").write_text(TRANSCRIPT)
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(app, ["ingest", str(data), "-w", str(ws), "--embedder", "hash"])
+    assert result.exit_code == 0, result.output
+    return ws
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _one_error_line(result) -> str:  # type: ignore[no-untyped-def]
+    assert "Traceback" not in result.stderr
+    # An informational `note:` may precede it; the failure itself is exactly one line.
+    lines = [
+        line for line in result.stderr.splitlines() if line.strip() and not line.startswith("note:")
+    ]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_wrong_path_says_what_to_give(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope"), "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "no such file or directory" in line and "persona ingest transcripts/" in line
+
+
+def test_folder_without_inputs(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "empty"), "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 1
+    assert "no readable inputs" in _one_error_line(result)
+
+
+def test_openai_without_a_key_is_one_line(ingested: Path) -> None:
+    result = CliRunner().invoke(app, ["extract", "--llm", "openai", "-w", str(ingested)])
+    assert result.exit_code == 1
+    assert "no API key" in _one_error_line(result)
+
+
+def test_endpoint_down_fails_fast_with_a_fix(ingested: Path) -> None:
+    base = f"http://127.0.0.1:{_closed_port()}/v1"
+    began = time.monotonic()
+    result = CliRunner().invoke(
+        app,
+        ["extract", "-w", str(ingested)],
+        env={"OPENAI_BASE_URL": base, "PERSONA_LLM": "openai"},
+    )
+    assert time.monotonic() - began < 10, "a refused connection is not retried for a minute"
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "connection refused" in line and "OPENAI_BASE_URL" in line
