@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from .config import IngestSettings
 from .ids import content_hash
@@ -113,7 +114,9 @@ class Chunker:
         self, doc: Document, turn: Turn, start: int, end: int, text: str, occurrence: int
     ) -> Chunk:
         ident = {
-            "source": doc.source,
+            # The file name, not the path as typed: `transcripts/x.txt` and `/abs/transcripts/x.txt`
+            # are the same evidence and keep the same ids (and embeddings).
+            "file": Path(doc.source).name,
             "participant": doc.participant_id,
             "ticket": doc.ticket_id,
             "speaker": turn.speaker,

@@ -14,6 +14,7 @@ from typing import Any
 from .chunking import Chunker
 from .config import Settings
 from .errors import InputError
+from .ids import content_hash
 from .models import Chunk, Document, SkippedInput, StepSummary
 from .readers import FileResult, apply_roster, discover, read_file
 from .store import open_store
@@ -71,7 +72,8 @@ def ingest(
     results: list[FileResult] = []
     unchanged = 0
     for n, path in enumerate(files, start=1):
-        key = str(path)
+        # Keyed by absolute path: the same file typed two ways is one file.
+        key = str(path.absolute())
         old = index["files"].get(key)
         if (
             old
@@ -102,7 +104,7 @@ def ingest(
             progress("read", n, len(files))
 
     # Rebuild the document set: untouched files keep their documents, re-read files replace theirs.
-    reread = {str(r.path) for r in results}
+    reread = {str(r.path.absolute()) for r in results}
     documents: dict[str, Document] = {}
     for key, doc_ids in docs_by_file.items():
         if key not in reread:
@@ -150,6 +152,7 @@ def ingest(
             for c in chunker.chunk(doc)
         )
 
+    chunks = _unique_ids(chunks)
     redactor = _redactor(settings, workspace)
     if redactor is not None:
         # One map write at the end, not one per new value (quadratic on large ticket sets).
@@ -211,6 +214,24 @@ def ingest(
         outputs={"documents": str(workspace.documents), "chunks": str(workspace.chunks)},
         notes=[f"user table for `persona segment`: {p}" for p in index["user_tables"]],
     )
+
+
+def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
+    """Two files with one name, one participant and one identical sentence would share an id."""
+    seen: set[str] = set()
+    out = []
+    for chunk in chunks:
+        if chunk.id in seen:
+            chunk = chunk.model_copy(
+                update={
+                    "id": content_hash(
+                        {"id": chunk.id, "doc": chunk.document_id, "at": chunk.start}
+                    )
+                }
+            )
+        seen.add(chunk.id)
+        out.append(chunk)
+    return out
 
 
 def _nothing_to_read(paths: list[Path]) -> InputError:

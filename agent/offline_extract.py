@@ -24,7 +24,8 @@ from .ids import content_hash
 from .models import Chunk, PainPointMention, Quote
 
 QUOTABLE_ROLES = ("participant", "customer")
-SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"'”’)]*|$)", re.MULTILINE)
+# A "." followed by a digit is a decimal point ("$538.81"), not the end of a sentence.
+SENTENCE = re.compile(r"(?:[^.!?…\n]|\.(?=\d))+(?:[.!?…]+[\"'”’)]*|$)", re.MULTILINE)
 CUES_FILE = Path(__file__).parent / "data" / "offline_cues.yaml"
 THRESHOLD = 2.0
 

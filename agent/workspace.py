@@ -22,7 +22,8 @@ class Workspace:
     """Paths and atomic JSON/JSONL I/O inside one workspace directory."""
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+        # Absolute, so paths written into the workspace (host answer paths) hold from any cwd.
+        self.root = Path(root).absolute()
 
     def ensure(self) -> Workspace:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -178,7 +178,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
             ],
         )
         if summary.score_formula:
-            out += ["", f"Score: {md(summary.score_formula)}."]
+            out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
     if summary.findings:
         out += ["", "## Key Findings", ""]
         out += [f"- **{md(who)}**: {claim_md(c, notes)}" for who, c in summary.findings]
