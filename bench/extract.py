@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.config import Settings  # noqa: E402
+from agent.config import LLMSettings, Settings  # noqa: E402
 from agent.extract import extract_mentions  # noqa: E402
 from agent.ingest import ingest  # noqa: E402
 from agent.llm import build_client  # noqa: E402
@@ -106,7 +106,10 @@ def main() -> None:
     parser.add_argument("--mode", choices=["tools", "json", "md_json"], default="tools")
     parser.add_argument("--corpus", type=Path, default=ROOT / "transcripts")
     parser.add_argument(
-        "--max-output-tokens", type=int, default=2048, help="llm.max_output_tokens (sizes batches)"
+        "--max-output-tokens",
+        type=int,
+        default=LLMSettings().max_output_tokens,
+        help="llm.max_output_tokens (sizes batches) [default: the config default]",
     )
     args = parser.parse_args()
 
