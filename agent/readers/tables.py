@@ -170,18 +170,7 @@ def read_csv_table(path: Path, text: str, overrides: Mapping[str, str]) -> Table
                         k: v for k, v in row.items() if v not in (None, "")
                     }
                 continue
-            item = ticket_document(path, row, cols, line)
-            if isinstance(item, SkippedInput):
-                result.skipped.append(item)
-            elif item.ticket_id in seen:
-                result.skipped.append(
-                    SkippedInput(
-                        path=str(path), line=line, reason=f"duplicate ticket id {item.ticket_id}"
-                    )
-                )
-            else:
-                seen.add(item.ticket_id or "")
-                result.documents.append(item)
+            _accept(result, seen, ticket_document(path, row, cols, line), path, line)
     except csv.Error as exc:
         raise InputError(str(path), f"malformed CSV: {exc}", reader.line_num) from exc
     return result
@@ -196,19 +185,22 @@ def read_ticket_records(
     result = TableResult(kind="tickets", columns=headers)
     seen: set[str] = set()
     for line, record in records:
-        item = ticket_document(path, record, cols, line)
-        if isinstance(item, SkippedInput):
-            result.skipped.append(item)
-        elif item.ticket_id in seen:
-            result.skipped.append(
-                SkippedInput(
-                    path=str(path), line=line, reason=f"duplicate ticket id {item.ticket_id}"
-                )
-            )
-        else:
-            seen.add(item.ticket_id or "")
-            result.documents.append(item)
+        _accept(result, seen, ticket_document(path, record, cols, line), path, line)
     return result
+
+
+def _accept(
+    result: TableResult, seen: set[str], item: Document | SkippedInput, path: Path, line: int | None
+) -> None:
+    """Keep a ticket, or record why not (unreadable row, or an id seen earlier in the file)."""
+    if isinstance(item, SkippedInput):
+        result.skipped.append(item)
+    elif item.ticket_id in seen:
+        reason = f"duplicate ticket id {item.ticket_id}"
+        result.skipped.append(SkippedInput(path=str(path), line=line, reason=reason))
+    else:
+        seen.add(item.ticket_id or "")
+        result.documents.append(item)
 
 
 def is_ticket_records(
