@@ -539,6 +539,12 @@ def run(
     chroma_url: Annotated[
         str | None, typer.Option("--chroma-url", help="Chroma server URL")
     ] = None,
+    anti_persona: Annotated[
+        bool | None,
+        typer.Option(
+            "--anti-persona/--no-anti-persona", help="Also draft who the product is not for"
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -550,7 +556,10 @@ def run(
     """
     with _errors():
         settings, ws = _settings(
-            workspace, config, **_llm_overrides(llm, model), **{"chroma.url": chroma_url}
+            workspace,
+            config,
+            **_llm_overrides(llm, model),
+            **{"chroma.url": chroma_url, "draft.anti_persona": anti_persona},
         )
         from .pipeline import run_pipeline
 

@@ -57,7 +57,10 @@ def segment_step(
     config = load_segment_config(config_path, settings.segment.preset)
     complaints = complaints_by_user(workspace) if with_complaints else None
     report, assignments = score_users(users, config, complaints)
-    write_segment_outputs(report, assignments, workspace)
+    try:
+        write_segment_outputs(report, assignments, workspace)
+    finally:
+        assignments.close()
     counts = {"users": report.total_users, "segments": len(report.segments)}
     counts.update({f"segment:{s.name}": s.size for s in report.segments})
     return StepSummary(

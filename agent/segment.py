@@ -356,15 +356,12 @@ class _Run:
     def text_in_numeric(self, col: str) -> InputError:
         expr = quote_ident(col)
         # A default connection keeps file order, so row_number() is the data row.
-        rows = (
-            duckdb.connect()
-            .execute(
+        with duckdb.connect() as con:
+            rows = con.execute(
                 f"SELECT rn, v, count(*) OVER () FROM (SELECT row_number() OVER () AS rn, "
                 f"{expr} AS v FROM {self.source()}) WHERE v IS NOT NULL "
                 f"AND TRY_CAST(v AS DOUBLE) IS NULL ORDER BY rn LIMIT 1"
-            )
-            .fetchall()
-        )
+            ).fetchall()
         rn, value, bad = rows[0]
         return InputError(
             str(self.path),
@@ -836,9 +833,13 @@ def score_users(
 ) -> tuple[SegmentReport, Assignments]:
     """Segment a user table (CSV/Parquet/JSONL) with the config's rules; report + assignments."""
     con = _connect()
-    run = _Run(con=con, path=Path(path), config=config, table="scored")
-    total = run.run()
-    report = _Stats(run, total).report(complaints)
+    try:
+        run = _Run(con=con, path=Path(path), config=config, table="scored")
+        total = run.run()
+        report = _Stats(run, total).report(complaints)
+    except BaseException:
+        con.close()
+        raise
     dims = [d.name for d in config.dimensions]
     return report, Assignments(con=con, table=run.table, id_column=run.id_col, dimensions=dims)
 
@@ -869,12 +870,15 @@ def load_assignments(workspace: Workspace) -> dict[str, str]:
 def compare_snapshots(old: Path, new: Path, config: SegmentConfig) -> Migration:
     """Score two snapshots with one config and report who moved from which segment to which."""
     con = _connect()
-    runs = {}
-    for tag, path in (("old", old), ("new", new)):
-        run = _Run(con=con, path=Path(path), config=config, table=f"{tag}_scored")
-        run.run()
-        runs[tag] = run
-    return _migration(con, runs["old"], runs["new"], config)
+    try:
+        runs = {}
+        for tag, path in (("old", old), ("new", new)):
+            run = _Run(con=con, path=Path(path), config=config, table=f"{tag}_scored")
+            run.run()
+            runs[tag] = run
+        return _migration(con, runs["old"], runs["new"], config)
+    finally:
+        con.close()
 
 
 def _migration(

@@ -37,6 +37,7 @@ NULL never matches: wrap nullable columns in coalesce() where that matters.
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import json
 import re
@@ -216,11 +217,19 @@ def _parser() -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:")
 
 
+@atexit.register
+def _drop_parser() -> None:
+    # Released before shutdown, or DuckDB's bindings report the cached connection as leaked.
+    if _parser.cache_info().currsize:
+        _parser().close()
+        _parser.cache_clear()
+
+
 def parse_expression(expr: str) -> dict[str, Any]:
     """DuckDB's parse tree of one SQL expression; ValueError with the parser's words if invalid."""
     sql = f"SELECT {paren(expr)}"
     try:
-        statements = duckdb.extract_statements(sql)
+        statements = _parser().extract_statements(sql)
     except duckdb.Error as exc:
         raise ValueError(_first_line(exc)) from exc
     if len(statements) != 1:

@@ -109,7 +109,9 @@ def weekly():
 def scored(table, weekly):
     path, _ = table
     complaints = {"u0000": ["bank sync", "exports"], "u0006": ["bank sync"], "u0001": ["approvals"]}
-    return score_users(path, weekly, complaints)
+    report, assignments = score_users(path, weekly, complaints)
+    yield report, assignments
+    assignments.close()
 
 
 # --------------------------------------------------------------------------- presets
