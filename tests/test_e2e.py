@@ -426,3 +426,36 @@ def test_the_workspace_checks_catch_invented_numbers_and_quotes(
     broken = Finished.load(ws)
     assert any(INVENTED_NUMBER in p for p in broken.number_problems())
     assert any("not verbatim" in p for p in broken.verbatim_problems())
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+OUTPUTS = (
+    "chunks.jsonl",
+    "mentions.jsonl",
+    "themes.json",
+    "segments.json",
+    "segment_assignments.csv",
+    "personas.json",
+    "reports/summary.md",
+    "reports/index.html",
+    "reports/report.json",
+)
+
+
+def test_two_fresh_offline_runs_are_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same input, same seed, separate workspaces (each ingesting from scratch): every output is
+    the same byte for byte. SOURCE_DATE_EPOCH pins the one wall-clock field (generated-at)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    runs = []
+    for name in ("a", "b"):
+        ws = tmp_path / name
+        result = CliRunner().invoke(app, ["run", str(CORPUS), "-w", str(ws), "--json"])
+        assert result.exit_code == 0, result.stderr[-2000:]
+        runs.append(ws)
+    different = [f for f in OUTPUTS if (runs[0] / f).read_bytes() != (runs[1] / f).read_bytes()]
+    assert different == []
+    assert "2026-01-01T00:00:00Z" in (runs[0] / "personas.json").read_text(encoding="utf-8")
