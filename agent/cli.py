@@ -35,21 +35,21 @@ app.add_typer(skill_app, name="skill")
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
-        "--workspace", "-w", help="Workspace folder [default: ./.persona or $PERSONA_WORKSPACE]"
+        "--workspace", "-w", help="Workspace folder (default: ./.persona or $PERSONA_WORKSPACE)"
     ),
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Config file [default: ./persona.toml]")
+    Path | None, typer.Option("--config", "-c", help="Config file (default: ./persona.toml)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout")]
 LLMOpt = Annotated[
     str | None,
     typer.Option(
-        "--llm", help="openai | offline | host [default: openai if a key or base URL is set]"
+        "--llm", help="openai | offline | host (default: openai if a key or base URL is set)"
     ),
 ]
 ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="Model name [default: $PERSONA_MODEL or gpt-4o-mini]")
+    str | None, typer.Option("--model", help="Model name (default: $PERSONA_MODEL or gpt-4o-mini)")
 ]
 
 EXIT_PARTIAL = 2
@@ -332,7 +332,7 @@ def extract(
 def segment(
     users: Annotated[
         Path | None,
-        typer.Argument(help="User table: CSV, Parquet or JSONL [default: the one ingest found]"),
+        typer.Argument(help="User table: CSV, Parquet or JSONL (default: the one ingest found)"),
     ] = None,
     preset: Annotated[
         str | None, typer.Option("--preset", help="daily | weekly | monthly thresholds")
@@ -504,7 +504,7 @@ def report(
         str, typer.Option("--format", help="Comma-separated: md,html,json")
     ] = "md,html,json",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder [default: WORKSPACE/reports]")
+        Path | None, typer.Option("--out", help="Output folder (default: WORKSPACE/reports)")
     ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
@@ -532,7 +532,7 @@ def run(
     ] = None,
     users: Annotated[
         Path | None,
-        typer.Option("--users", help="User table for segments [default: found among the inputs]"),
+        typer.Option("--users", help="User table for segments (default: found among the inputs)"),
     ] = None,
     llm: LLMOpt = None,
     model: ModelOpt = None,
@@ -668,7 +668,7 @@ def _print_review(summary: Any, json_out: bool) -> None:
 @review_app.command("apply")
 def review_apply(
     file: Annotated[
-        Path | None, typer.Argument(help="Review file [default: every file in WORKSPACE/review]")
+        Path | None, typer.Argument(help="Review file (default: every file in WORKSPACE/review)")
     ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
@@ -795,7 +795,7 @@ AGENTS = ("claude", "codex")
 def skill_install(
     agent: Annotated[
         list[str] | None,
-        typer.Option("--agent", help="claude | codex (repeatable) [default: both]"),
+        typer.Option("--agent", help="claude | codex (repeatable) (default: both)"),
     ] = None,
     project: Annotated[
         bool,
