@@ -18,13 +18,33 @@ from .models import StepSummary
 from .workspace import Workspace
 
 app = typer.Typer(
-    help="Draft personas and journey maps from interviews, tickets and usage data, "
-    "grounded in verbatim quotes and scorer numbers.\n\n"
-    "Quick start (offline, no API key): persona run transcripts/",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"persona-agent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version")
+    ] = False,
+) -> None:
+    """Draft personas and journey maps from interviews, tickets and usage data, grounded in
+    verbatim quotes and scorer numbers.
+
+    Quick start (offline, no API key): persona run transcripts/
+    """
+
+
 review_app = typer.Typer(
     help="Confirm, correct or extend drafted personas (human review).", no_args_is_help=True
 )
@@ -134,8 +154,15 @@ def _emit(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+def _count(key: str, value: int) -> str:
+    words = key.replace("_", " ").split(" ")
+    if value == 1 and words[0].endswith("s") and not words[0].endswith("ss"):
+        words[0] = words[0][:-1]
+    return f"{value} {' '.join(words)}"
+
+
 def _print_summary(summary: StepSummary) -> None:
-    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.counts.items())
+    counts = ", ".join(_count(k, v) for k, v in summary.counts.items())
     mode = f" [{summary.mode} mode]" if summary.mode else ""
     typer.echo(f"{summary.step}{mode}: {counts} in {summary.seconds:.1f}s")
     for note in summary.notes:
@@ -181,7 +208,9 @@ def ingest(
     redact: Annotated[
         bool | None,
         typer.Option(
-            "--redact/--no-redact", help="Redact emails, phones and card numbers before embedding"
+            "--redact/--no-redact",
+            help="Redact emails, phones and card numbers before embedding "
+            "(default: on when the embedder or Chroma server is off this machine)",
         ),
     ] = None,
     workspace: WorkspaceOpt = None,
@@ -219,6 +248,13 @@ def search(
     role: Annotated[
         str | None, typer.Option("--role", help="participant | interviewer | customer")
     ] = None,
+    include_interviewer: Annotated[
+        bool,
+        typer.Option(
+            "--include-interviewer",
+            help="With --participant, also show the interviewer's questions",
+        ),
+    ] = False,
     meta: Annotated[
         list[str] | None, typer.Option("--meta", help="Metadata filter KEY=VALUE (repeatable)")
     ] = None,
@@ -250,9 +286,10 @@ def search(
             n=n,
             kind=kind,
             participant=participant,
-            segment=segment,  # type: ignore[arg-type]
+            segment=segment,
             role=role,
             metadata=filters,
+            include_interviewer=include_interviewer,
         )
         if json_out:
             _dump([h.model_dump() for h in hits])
@@ -403,8 +440,32 @@ def _default_users(ws: Workspace) -> Path:
 
 
 def _print_migration(migration: Any) -> None:
-    data = migration.model_dump() if isinstance(migration, BaseModel) else migration
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+    typer.echo(
+        f"{migration.moved} of {migration.in_both:,} users in both snapshots moved segment "
+        f"({migration.old_total:,} old, {migration.new_total:,} new)"
+    )
+    moves = sorted(
+        (c for c in migration.transitions if c.from_segment != c.to_segment),
+        key=lambda c: (-c.count, c.from_segment, c.to_segment),
+    )
+    for cell in moves[:20]:
+        sample = ", ".join(cell.sample_ids[:3])
+        typer.echo(
+            f"  {cell.from_segment} -> {cell.to_segment}: {cell.count} "
+            f"({cell.share_of_from * 100:.1f}% of {cell.from_segment})"
+            + (f"  e.g. {sample}" if sample else "")
+        )
+    if len(moves) > 20:
+        typer.echo(f"  ... {len(moves) - 20} more transitions (see --json)")
+    changed = {k: v for k, v in migration.net_change.items() if v}
+    if changed:
+        typer.echo("net change: " + ", ".join(f"{k} {v:+d}" for k, v in sorted(changed.items())))
+    for name, count in sorted(migration.only_old.items()):
+        typer.echo(f"  only in old snapshot: {count} ({name})")
+    for name, count in sorted(migration.only_new.items()):
+        typer.echo(f"  only in new snapshot: {count} ({name})")
+    for warning in migration.warnings:
+        typer.echo(f"  note: {warning}")
 
 
 @app.command()
@@ -569,8 +630,16 @@ def run(
                 "pipeline and are labelled offline; set OPENAI_API_KEY, or "
                 "OPENAI_BASE_URL=http://localhost:11434/v1 for Ollama, or use --llm host from Claude Code/Codex"
             )
+        flags = {"llm.model": model, "chroma.url": chroma_url, "draft.anti_persona": anti_persona}
         with _Progress() as bar:
-            result = run_pipeline(paths or [], settings, ws, users=users, progress=bar)
+            result = run_pipeline(
+                paths or [],
+                settings,
+                ws,
+                users=users,
+                progress=bar,
+                overrides={k: v for k, v in flags.items() if v is not None},
+            )
         if json_out:
             _dump(result)
         else:
@@ -593,37 +662,47 @@ def resume(
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Host mode: validate the answers the calling agent wrote, then continue the pipeline.
+    """Host mode: validate the answers the calling agent wrote, then continue the same run.
 
+    The run continues with the paths and flags `persona run` was given.
     Example: persona resume --json
     """
     with _errors():
-        settings, ws = _settings(workspace, config, **{"llm.provider": "host"})
-        from .host import resume_host
-        from .pipeline import run_pipeline
+        _, ws = _settings(workspace, config)
+        from .pipeline import load_run_args, resume_pipeline
 
-        checked = resume_host(settings, ws)
-        if checked.rejected:
-            if json_out:
-                _dump(checked)
-            else:
-                typer.echo(
-                    f"{len(checked.rejected)} answers failed validation; fix them and run persona resume again:"
-                )
-                for item in checked.rejected:
-                    typer.echo(f"  {item.id}: {'; '.join(item.errors)[:500]}")
-            raise typer.Exit(HostPending.exit_code)
-        result = run_pipeline([], settings, ws, provider="host")
+        overrides = {**load_run_args(ws).overrides, "llm.provider": "host"}
+        settings, ws = _settings(workspace, config, **overrides)
+        result = resume_pipeline(settings, ws)
         if json_out:
-            _dump({"resume": checked.model_dump(), "run": result.model_dump()})
+            if result.nothing_pending:
+                _dump({"ok": True, "nothing_pending": True})
+            elif result.run is None:
+                _dump(result.resume)
+            else:
+                _dump({"resume": result.resume, "run": result.run.model_dump(mode="json")})
+        elif result.nothing_pending:
+            typer.echo("nothing to resume: no host-mode requests are pending")
+        elif not result.run:
+            rejected = result.resume.get("rejected", [])
+            noun = "answer" if len(rejected) == 1 else "answers"
+            typer.echo(
+                f"{len(rejected)} {noun} failed validation; fix them and run persona resume again:"
+            )
+            for item in rejected:
+                typer.echo(f"  {item['id']}: {'; '.join(item['errors'])[:500]}")
         else:
-            typer.echo(f"accepted {len(checked.accepted)} answers")
-            for step in result.steps:
+            typer.echo(f"accepted {len(result.resume.get('accepted', []))} answers")
+            for step in result.run.steps:
                 _print_summary(step)
-            if result.pending:
-                typer.echo(f"waiting for host answers: {result.pending}")
-        if result.pending:
+            if result.run.pending:
+                typer.echo(f"waiting for host answers: {result.run.pending}")
+        if result.nothing_pending:
+            return
+        if not result.run or result.run.pending:
             raise typer.Exit(HostPending.exit_code)
+        if not result.ok:
+            raise typer.Exit(EXIT_PARTIAL)
 
 
 # --------------------------------------------------------------------------- review
@@ -844,14 +923,19 @@ def skill_show(
     all_pages: Annotated[
         bool, typer.Option("--all", help="Also print the reference pages")
     ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Print the skill (SKILL.md) that `persona skill install` writes.
 
     Example: persona skill show --all
     """
     with _errors():
-        from .skill import show_skill
+        from .skill import show_skill, skill_files
 
+        if json_out:
+            files = skill_files()
+            _dump(files if all_pages else {"SKILL.md": files["SKILL.md"]})
+            return
         typer.echo(show_skill(references=all_pages), nl=False)
 
 
@@ -860,6 +944,7 @@ def schemas(
     out: Annotated[
         Path, typer.Option("--out", help="Folder to write the JSON Schemas into")
     ] = Path("schemas"),
+    json_out: JsonOpt = False,
 ) -> None:
     """Write the JSON Schemas of every output contract (generated from the pydantic models).
 
@@ -868,8 +953,12 @@ def schemas(
     with _errors():
         from .schemas import export_schemas
 
-        for path in export_schemas(out):
-            typer.echo(str(path))
+        paths = [str(p) for p in export_schemas(out)]
+        if json_out:
+            _dump(paths)
+            return
+        for path in paths:
+            typer.echo(path)
 
 
 def main() -> None:
@@ -879,4 +968,24 @@ def main() -> None:
     # Instructor logs every retry on stderr; our own summary already says what failed, once.
     logging.getLogger("instructor").addHandler(logging.NullHandler())
     logging.getLogger("instructor").propagate = False
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        # Typer vendors click, so match click's exception classes by name.
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        ctx = getattr(exc, "ctx", None)
+        if "NoArgsIsHelpError" in kinds:
+            # Bare `persona` (or `persona review`): help is the answer, not an error.
+            typer.echo(ctx.get_help() if ctx else "")
+            code = 0
+        elif "UsageError" in kinds:
+            # Exit 2 means "partial results" here, so a mistyped command line exits 1.
+            hint = f" (see: {ctx.command_path} --help)" if ctx else ""
+            _err(f"error: {exc.format_message()}{hint}")  # type: ignore[attr-defined]
+            code = 1
+        elif "Abort" in kinds:
+            _err("aborted")
+            code = 130
+        else:
+            raise
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -5,17 +5,73 @@ Nothing here touches the network or builds a client; it only decides what to bui
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
 
 CONFIG_FILE = "persona.toml"
-LOCAL_HOSTS = ("localhost", "127.", "0.0.0.0", "[::1]", "::1", "host.docker.internal")
+# Docker's name for the machine a container runs on: traffic to it never leaves that machine, and
+# `.internal` is a TLD reserved for private use, so public DNS never resolves it elsewhere.
+DOCKER_HOST = "host.docker.internal"
+
+
+def url_host(url: str | None) -> str | None:
+    """The host part of a URL, lowercased, without brackets or a trailing dot (None if absent)."""
+    if not url:
+        return None
+    text = url.strip()
+    # A bare "localhost:8000/v1" would otherwise parse "localhost" as the scheme.
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return None
+    return host.rstrip(".") if host else None
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """True only when the URL's host is this machine's loopback: localhost, 127.0.0.0/8 or ::1.
+
+    The host is compared exactly, so `localhost.attacker.example` or `127.0.0.1.nip.io` (names
+    anyone can point anywhere) are not loopback.
+    """
+    host = url_host(url)
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    address = _ip(host)
+    return address is not None and address.is_loopback
+
+
+def is_local_url(url: str | None) -> bool:
+    """Loopback, the unspecified address (0.0.0.0 / ::, which a client reaches as this machine)
+    or Docker's host.docker.internal: endpoints where text never leaves the machine."""
+    if is_loopback_url(url):
+        return True
+    host = url_host(url)
+    if host is None:
+        return False
+    address = _ip(host)
+    return host == DOCKER_HOST or (address is not None and address.is_unspecified)
 
 
 class Section(BaseModel):
@@ -57,9 +113,8 @@ class LLMSettings(Section):
         return "openai" if (self.api_key or self.base_url) else "offline"
 
     def is_local_endpoint(self) -> bool:
-        url = self.base_url or "https://api.openai.com/v1"
-        host = url.split("://", 1)[-1]
-        return host.startswith(LOCAL_HOSTS)
+        """True when the endpoint runs on this machine (no base URL means OpenAI: remote)."""
+        return is_local_url(self.base_url)
 
     def redaction_enabled(self) -> bool:
         if self.redact == "auto":
@@ -78,6 +133,21 @@ class ChromaSettings(Section):
     collection_prefix: str = "persona"
 
 
+# The ticket fields `ingest.ticket_columns` may map (agent/readers/tables.py detects each one).
+TicketField = Literal[
+    "id",
+    "text",
+    "subject",
+    "customer",
+    "created_at",
+    "tags",
+    "priority",
+    "channel",
+    "product",
+    "status",
+]
+
+
 class IngestSettings(Section):
     encoding: str = "o200k_base"
     # MiniLM reads at most 256 word pieces; 200 tiktoken tokens stays under that for English.
@@ -88,8 +158,9 @@ class IngestSettings(Section):
         default_factory=lambda: ["interviewer", "moderator", "researcher", "facilitator", "host"]
     )
     # Ticket export columns: our name -> your column name; unset ones are auto-detected.
-    ticket_columns: dict[str, str] = Field(default_factory=dict)
-    redact: bool = False
+    ticket_columns: dict[TicketField, str] = Field(default_factory=dict)
+    # "auto": redact before embedding when the embedder or the Chroma server is off this machine.
+    redact: Literal["auto"] | bool = "auto"
     redact_names: bool = False
 
 

@@ -20,11 +20,13 @@ Decisions kept here:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -283,6 +285,30 @@ def draft_with_llm(
     return out
 
 
+# --------------------------------------------------------------------------- inputs
+
+
+# The drafts' inputs a report must not silently outlive: personas.json records their hashes.
+INPUT_FILES = ("segments", "themes")
+
+
+def input_hashes(workspace: Workspace) -> dict[str, str | None]:
+    """Content hash (sha256, 16 hex) of segments.json and themes.json; None when absent."""
+    out: dict[str, str | None] = {}
+    for name in INPUT_FILES:
+        path: Path = getattr(workspace, name)
+        out[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
+    return out
+
+
+def stale_inputs(workspace: Workspace, recorded: object) -> list[str]:
+    """The inputs that changed since drafting (none when personas.json recorded no hashes)."""
+    if not isinstance(recorded, Mapping):
+        return []  # drafted before hashes were recorded: cannot tell
+    now = input_hashes(workspace)
+    return [name for name in INPUT_FILES if name in recorded and recorded[name] != now[name]]
+
+
 # --------------------------------------------------------------------------- the step
 
 
@@ -347,21 +373,30 @@ def draft_personas(
 ) -> StepSummary:
     """Draft a persona and a journey map per primary segment (and the anti-persona) into personas.json.
 
-    `only`: persona ids to re-draft (others are kept from personas.json); `locked`: persona id ->
-    field paths to keep as they are. Offline output is byte-stable for the same inputs.
+    Review decisions (review/decisions.json) are kept: every field a human decided is locked for
+    the drafter and put back exactly as decided before personas.json is written, once, so no
+    reader ever sees an unreviewed version. `only`: persona ids to re-draft (others are kept
+    from personas.json); `locked`: persona id -> more field paths to keep as they are. The
+    summary counts `fields_changed` (since the previous draft) and `human_fields_kept`.
+    Offline output is byte-stable for the same inputs.
     """
+    from .review import apply_reviews, decision_marks, diff_personas, format_diff, load_decisions
+
     began = time.perf_counter()
     chosen = provider if provider not in (None, "auto") else settings.llm.resolved_provider()
     packs, notes = build_evidence_packs(
         settings, workspace, anti_persona, retriever or default_retriever(settings, workspace)
     )
     old_personas, old_journeys = _load_previous(workspace)
+    store = load_decisions(workspace)
+    # The model sees human-decided values as fixed and its validators skip them.
+    human = decision_marks(list(old_personas.values()), store)
     todo = [
         p for p in packs if only is None or p.persona_id in only or p.persona_id not in old_personas
     ]
     lock_values = {
         p.persona_id: locked_values(
-            (locked or {}).get(p.persona_id, ()),
+            sorted(set((locked or {}).get(p.persona_id, ())) | set(human.get(p.persona_id, {}))),
             old_personas.get(p.persona_id),
             old_journeys.get(p.persona_id),
         )
@@ -372,44 +407,55 @@ def draft_personas(
     else:
         drafts = draft_with_llm(settings, workspace, todo, chosen, lock_values)
 
-    now = (clock or default_clock)()
-    personas: list[Persona] = []
-    journeys: list[JourneyMap] = []
+    fresh: list[Persona] = []
     for pack in packs:
         pid = pack.persona_id
-        persona = drafts.personas.get(pid)
-        if persona is not None:
-            personas.append(_stamp(persona, old_personas.get(pid), now))
+        if pid in drafts.personas:
+            fresh.append(drafts.personas[pid])
         elif pid in old_personas:
-            personas.append(old_personas[pid])
+            fresh.append(old_personas[pid])
             if pack in todo:
                 notes.append(f"{pack.segment.name}: drafting failed, the previous draft is kept")
-        journey = drafts.journeys.get(pid)
+    # Decisions go in before stamping: a reviewed persona whose draft did not move keeps its
+    # timestamp, and the one write below already holds every human decision.
+    now = (clock or default_clock)()
+    personas = [_stamp(p, old_personas.get(p.id), now) for p in apply_reviews(fresh, store)]
+    journeys: list[JourneyMap] = []
+    for persona in personas:
+        journey = drafts.journeys.get(persona.id)
         if journey is not None:
-            journeys.append(_stamp(journey, old_journeys.get(pid), now))
-        elif pid in old_journeys and any(p.id == pid for p in personas):
-            journeys.append(old_journeys[pid])
+            journeys.append(_stamp(journey, old_journeys.get(persona.id), now))
+        elif persona.id in old_journeys:
+            journeys.append(old_journeys[persona.id])
     write_json(
         workspace.personas,
         {
+            "inputs": input_hashes(workspace),
             "personas": [p.model_dump(mode="json") for p in personas],
             "journeys": [j.model_dump(mode="json") for j in journeys],
         },
     )
     claims, assumptions = count_claims([*(p.draft for p in personas), *(j.draft for j in journeys)])
+    counts = {
+        "personas": len(personas),
+        "journeys": len(journeys),
+        "drafted": len(drafts.personas),
+        "anti_personas": sum(p.is_anti_persona for p in personas),
+        "claims": claims,
+        "assumptions": assumptions,
+        "failed": len(drafts.failures),
+        "human_fields_kept": sum(len(marks) for marks in human.values()),
+    }
+    if old_personas:
+        changes = diff_personas(list(old_personas.values()), personas)
+        counts["fields_changed"] = len(changes)
+        if changes:
+            notes.append("changes since the previous draft:\n" + format_diff(changes))
     return StepSummary(
         step="draft",
         ok=not drafts.failures,
         mode=chosen,  # type: ignore[arg-type]
-        counts={
-            "personas": len(personas),
-            "journeys": len(journeys),
-            "drafted": len(drafts.personas),
-            "anti_personas": sum(p.is_anti_persona for p in personas),
-            "claims": claims,
-            "assumptions": assumptions,
-            "failed": len(drafts.failures),
-        },
+        counts=counts,
         tokens=drafts.tokens,
         seconds=round(time.perf_counter() - began, 3),
         failures=drafts.failures,

@@ -11,8 +11,10 @@ Choosing segments (documented decisions):
 - Segments under `draft.min_segment_size` are flagged, never merged: merging two rules' users
   would describe people who match neither rule. They are used only when there are not enough
   large segments to reach the persona count, and their pack says the sample is small.
-- The anti-persona (`draft.anti_persona`) is the largest churned/inactive/cancelled segment
-  (by name or rule); it is then not a primary persona. Without such a segment there is none.
+- The anti-persona (`draft.anti_persona`) is the largest segment whose name holds one of the
+  words churn(ed), lapsed, cancelled/canceled, inactive, lost or dormant (whole words, name
+  only: a rule on `inactive_seats` is not churn); it is then not a primary persona. Without
+  such a segment there is none.
 - Without segments.json (interviews only, no user table) the segments come from a `segment`
   or `persona` metadata field on the documents, else one segment covers every participant.
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ from pydantic import Field
 
 from .config import DraftSettings, Settings
 from .errors import InputError
+from .grounding import fold
 from .ids import content_hash
 from .models import (
     CategoryShare,
@@ -53,9 +56,13 @@ from .workspace import Workspace, read_json
 PACK_VERSION = "1"
 THEMES_PER_PERSONA = 5
 WORKAROUNDS_PER_THEME = 2
+# Extra quotes per theme from the segment's own interview participants (see _own_voices).
+OWN_VOICES_PER_THEME = 2
 PARTICIPANT_ROLES = ("participant", "customer")
 CATCH_ALL_NAMES = {"other", "others", "everyone else", "unassigned", "unclassified", "rest"}
-CHURN_WORDS = re.compile(r"churn|cancel|lapsed|dormant|inactive|former|abandon|lost", re.I)
+# Whole words of a segment's name: "High Performers", a rule on `cart_abandon_rate` or on
+# `inactive_seats` say nothing about the users having left.
+CHURN_WORDS = re.compile(r"\b(?:churn|churned|lapsed|cancell?ed|inactive|lost|dormant)\b", re.I)
 LEAVING_WORDS = re.compile(
     r"cancel|churn|switch|refund|leav|alternative|expensive|price|pricing", re.I
 )
@@ -212,7 +219,9 @@ def is_catch_all(segment: SegmentStats) -> bool:
 
 
 def is_churned(segment: SegmentStats) -> bool:
-    return bool(CHURN_WORDS.search(segment.name) or CHURN_WORDS.search(segment.rule))
+    """A segment of users who left, by a whole word of its name (never by its rule)."""
+    # A snake_case name ("lapsed_users") still names its words.
+    return bool(CHURN_WORDS.search(segment.name.replace("_", " ")))
 
 
 @dataclass
@@ -602,6 +611,8 @@ class PackBuilder:
                     "severity": row.get("severity", 1),
                     "workaround": row.get("workaround"),
                     "user_id": row.get("user_id"),
+                    "kind": row.get("kind"),
+                    "quotes": row.get("quotes") or [],
                 }
         return found
 
@@ -699,6 +710,7 @@ class PackBuilder:
             )
             for q in theme.representative_quotes
         ]
+        quotes += self._own_voices(theme, quotes, mention_info, inside)
         quotes.sort(key=lambda q: not q.in_segment)  # stable: segment's own voices first
         notes = []
         for mid in theme.mention_ids:
@@ -726,6 +738,48 @@ class PackBuilder:
             quotes=quotes,
             workarounds=workarounds,
         )
+
+    @staticmethod
+    def _own_voices(
+        theme: Theme,
+        have: Sequence[PackQuote],
+        mention_info: Mapping[str, Mapping[str, Any]],
+        inside: Callable[[str], bool],
+    ) -> list[PackQuote]:
+        """Quotes of the segment's own interview participants on this theme.
+
+        The theme's representative quotes are the corpus's most central ones, mostly tickets;
+        a persona should hear its own interviewees first when they spoke about the pain.
+        """
+        taken = {fold(q.text) for q in have}
+        found: list[tuple[int, str, PackQuote]] = []
+        for mid in theme.mention_ids:
+            m = mention_info.get(mid)
+            if not m or m.get("kind") == "ticket" or not inside(m["chunk_id"]):
+                continue
+            for q in m.get("quotes") or ():
+                text = str(q.get("text") or "")
+                if not text or fold(text) in taken:
+                    continue
+                quote = PackQuote(
+                    chunk_id=q.get("chunk_id") or m["chunk_id"],
+                    text=text,
+                    participant_id=q.get("participant_id"),
+                    in_segment=True,
+                )
+                found.append((-int(m["severity"]), mid, quote))
+                break
+        out: list[PackQuote] = []
+        seen: set[str] = set()
+        for _, _, quote in sorted(found, key=lambda f: f[:2]):
+            # One quote per participant, as for the theme's own representative quotes.
+            who = quote.participant_id or quote.chunk_id
+            if who not in seen and fold(quote.text) not in {fold(q.text) for q in out}:
+                seen.add(who)
+                out.append(quote)
+            if len(out) >= OWN_VOICES_PER_THEME:
+                break
+        return out
 
     def _pack(
         self,

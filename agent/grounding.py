@@ -10,8 +10,9 @@ The rules, each failure naming the field, the offending id/quote/number and what
 - Evidence ids are 'theme:<id>', 'chunk:<id>' or 'stat:<key>' and exist in the pack.
 - A claim without evidence must say `assumption: true`; nothing unsupported passes as fact.
   A recommendation must cite at least one id.
-- A quote (a PersonaQuote, or a double-quoted passage of 4+ words inside a claim) is verbatim,
-  after folding case, whitespace, curly quotes and dashes, in the chunk it cites.
+- A quote (a PersonaQuote, or a double-quoted passage of 4+ words inside a claim) is verbatim in
+  the chunk it cites, by the one rule in agent/verbatim.py (whitespace, case, quote marks, dashes
+  and the ellipsis character folded; marks and end punctuation around the quote ignored).
 - Every number written in digits equals a value of the evidence the claim cites: a stat value,
   a theme's counts/shares/severity/score/rank, a number in a cited stat's key (a categorical
   value such as 'company_size.51_200.share'), or a number that appears in a cited chunk or
@@ -46,12 +47,14 @@ from .models import (
     PersonaQuote,
     Recommendation,
 )
+from .verbatim import normalise, quote_core
 
 EVIDENCE_KINDS = ("theme", "chunk", "stat")
 MAX_PROBLEMS = 25
 # Words a double-quoted passage needs before it counts as a quote (shorter ones are scare quotes).
 QUOTE_MIN_WORDS = 4
 
+# For reading numbers and ages (and finding "quoted passages"), not for comparing quotes.
 _FOLD = str.maketrans(
     {
         "\u201c": '"',
@@ -69,7 +72,6 @@ _FOLD = str.maketrans(
         "\u00a0": " ",
     }
 )
-_EDGE = " \t\n\"'.,;:!?-"
 
 NUMBER = re.compile(
     r"(?<![\w.,$€£])[$€£]?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
@@ -101,14 +103,9 @@ _EXACT_AGE = [
 _RANGE_BEFORE = re.compile(r"\d\s*(?:-|to)\s*$", re.I)
 
 
-def fold(text: str) -> str:
-    """Text as quotes are compared: curly quotes and dashes straightened, whitespace and case folded."""
-    return re.sub(r"\s+", " ", text.translate(_FOLD)).strip().casefold()
-
-
-def fold_quote(text: str) -> str:
-    """A quote's folded core, without surrounding quote marks, ellipses or end punctuation."""
-    return fold(text).strip(_EDGE)
+# Quotes are compared by agent/verbatim.py's one rule (the same as extraction's).
+fold = normalise
+fold_quote = quote_core
 
 
 @dataclass(frozen=True)

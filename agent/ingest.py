@@ -2,17 +2,20 @@
 
 Unchanged files (same bytes) are not even parsed again; a changed file's new chunks are
 embedded and its old ones deleted; chunk ids are content hashes, so nothing is embedded twice.
+A file that is gone (a participant withdrew) is forgotten the next time its folder is ingested:
+its documents and chunks leave the workspace and the store.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .chunking import Chunker
-from .config import Settings
+from .config import Settings, is_loopback_url
 from .errors import InputError
 from .ids import content_hash
 from .models import Chunk, Document, SkippedInput, StepSummary
@@ -29,8 +32,55 @@ def _load_index(workspace: Workspace) -> dict[str, Any]:
     if workspace.ingest_index.exists():
         data = read_json(workspace.ingest_index)
         if isinstance(data, dict) and data.get("version") == 1:
+            # Keys added after version 1 was written: older indexes simply lack them.
+            data.setdefault("tables", {})
             return data
-    return {"version": 1, "files": {}, "rosters": {}, "user_tables": []}
+    return {"version": 1, "files": {}, "rosters": {}, "user_tables": [], "tables": {}}
+
+
+def _key(path: Path | str) -> str:
+    """Index key: the absolute, normalised path, so one file typed two ways is one file."""
+    return os.path.normpath(Path(path).absolute())
+
+
+def _under(key: str, roots: Sequence[str]) -> bool:
+    return any(key == r or key.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _reader_fingerprint(settings: Settings) -> str:
+    """Settings that change what a file reads or chunks into; a change means read everything again."""
+    ing = settings.ingest
+    return content_hash(
+        {
+            "ticket_columns": dict(sorted(ing.ticket_columns.items())),
+            "interviewers": ing.interviewer_names,
+            "encoding": ing.encoding,
+            "max_tokens": ing.max_tokens,
+            "overlap": ing.overlap_tokens,
+        }
+    )
+
+
+def _forget_missing(index: dict[str, Any], given: Sequence[Path]) -> list[str]:
+    """Drop index entries for files that no longer exist; return their keys.
+
+    Evidence files are forgotten only under the folders (or at the paths) given now, so a folder
+    that is simply not part of this run is left alone. Rosters and user tables that are gone are
+    forgotten wherever they were: there is nothing left to read from them.
+    """
+    roots = [_key(p) for p in given if p.is_dir() or not p.exists()]
+    removed = [k for k in index["files"] if _under(k, roots) and not Path(k).exists()]
+    for key in removed:
+        del index["files"][key]
+    for key in [k for k in index["rosters"] if not Path(k).exists()]:
+        del index["rosters"][key]
+        removed.append(key)
+    for key in [k for k in index["user_tables"] if not Path(k).exists()]:
+        index["user_tables"].remove(key)
+        removed.append(key)
+    for key in [k for k in index["tables"] if not Path(k).exists()]:
+        del index["tables"][key]
+    return sorted(set(removed))
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
@@ -59,60 +109,76 @@ def ingest(
     workspace: Workspace,
     progress: Progress | None = None,
 ) -> StepSummary:
-    """Ingest files and folders into the workspace and the evidence store."""
+    """Ingest files and folders into the workspace and the evidence store.
+
+    Files ingested before from a folder given now (or a path given now) that no longer exist are
+    forgotten: their documents and chunks leave documents.jsonl, chunks.jsonl and Chroma.
+    """
     began = time.perf_counter()
     workspace.ensure()
-    files, skipped = discover([Path(p) for p in paths])
-    if not files:
-        raise _nothing_to_read([Path(p) for p in paths])
+    given = [Path(p) for p in paths]
+    files, skipped = discover(given)
     index = _load_index(workspace)
+    fingerprint = _reader_fingerprint(settings)
+    # Same bytes but other column mappings or chunk sizes: nothing from before can be reused.
+    reread_all = index.get("settings", fingerprint) != fingerprint
+    index["settings"] = fingerprint
+    removed = _forget_missing(index, given)
+    # A path given now that is gone and was ingested before is a withdrawal, not a mistake.
+    withdrawn = {_key(p) for p in given if not p.exists() and _under_any(_key(p), removed)}
+    skipped = [s for s in skipped if _key(s.path) not in withdrawn]
+    if not files and not removed:
+        raise _nothing_to_read(given)
     previous = {d.id: d for d in read_models(workspace.documents, Document)}
-    docs_by_file: dict[str, list[str]] = {k: v["documents"] for k, v in index["files"].items()}
 
     results: list[FileResult] = []
     unchanged = 0
     for n, path in enumerate(files, start=1):
-        # Keyed by absolute path: the same file typed two ways is one file.
-        key = str(path.absolute())
+        key = _key(path)
         old = index["files"].get(key)
+        table = index["tables"].get(key)
+        is_table = key in index["rosters"] or key in index["user_tables"]
         if (
-            old
+            not reread_all
+            and old
             and old.get("digest")
+            and "raw" in old  # indexes written before rosters were re-applied: read once more
             and old["digest"] == _quick_digest(path)
             and all(d in previous for d in old["documents"])
         ):
             unchanged += 1
             # Rows skipped last time are still skipped: report them again.
             skipped.extend(SkippedInput.model_validate(s) for s in old.get("skipped", []))
+        elif not reread_all and table and is_table and table["digest"] == _quick_digest(path):
+            unchanged += 1
+            skipped.extend(SkippedInput.model_validate(s) for s in table.get("skipped", []))
         else:
             result = read_file(path, settings.ingest)
             results.append(result)
             skipped.extend(result.skipped)
-            if result.roster:
-                index["rosters"][key] = result.roster
-            if result.user_table and key not in index["user_tables"]:
-                index["user_tables"].append(key)
-            if result.digest and not result.user_table and not result.roster:
-                index["files"][key] = {
-                    "digest": result.digest,
-                    "documents": [d.id for d in result.documents],
-                    "skipped": [s.model_dump() for s in result.skipped],
-                }
-            elif key in index["files"] and not result.documents:
-                del index["files"][key]
+            _record(index, key, result)
         if progress:
             progress("read", n, len(files))
 
     # Rebuild the document set: untouched files keep their documents, re-read files replace theirs.
-    reread = {str(r.path.absolute()) for r in results}
+    reread = {_key(r.path) for r in results}
     documents: dict[str, Document] = {}
-    for key, doc_ids in docs_by_file.items():
+    for key, entry in index["files"].items():
         if key not in reread:
-            documents.update({d: previous[d] for d in doc_ids if d in previous})
+            # documents.jsonl holds interviews with roster data merged in; start from what the
+            # file itself said, so a changed or deleted roster row takes effect.
+            raw = entry.get("raw", {})
+            documents.update(
+                {
+                    d: previous[d].model_copy(update=raw.get(d, {}))
+                    for d in entry["documents"]
+                    if d in previous
+                }
+            )
     for result in results:
         documents.update({d.id: d for d in result.documents})
     roster: dict[str, dict[str, Any]] = {}
-    for part in index["rosters"].values():
+    for _, part in sorted(index["rosters"].items()):
         roster.update(part)
     ordered = apply_roster(
         sorted(documents.values(), key=lambda d: (d.source, d.ticket_id or "", d.id)), roster
@@ -126,31 +192,19 @@ def ingest(
         old_by_doc.setdefault(c.document_id, []).append(c)
     chunks: list[Chunk] = []
     for doc in ordered:
-        if doc.id in previous and doc.id not in fresh:
+        roster_fields = {
+            "participant_id": doc.participant_id,
+            "user_id": doc.user_id,
+            "metadata": doc.metadata,
+        }
+        kept = old_by_doc.get(doc.id, []) if doc.id in previous and doc.id not in fresh else []
+        if kept and not reread_all:
             # Unchanged document: reuse its chunks, refreshing roster-derived fields.
-            kept = old_by_doc.get(doc.id, [])
-            if kept:
-                chunks.extend(
-                    c.model_copy(
-                        update={
-                            "participant_id": doc.participant_id,
-                            "user_id": doc.user_id,
-                            "metadata": doc.metadata,
-                        }
-                    )
-                    for c in sorted(kept, key=lambda c: c.start)
-                )
-                continue
-        chunks.extend(
-            c.model_copy(
-                update={
-                    "participant_id": doc.participant_id,
-                    "user_id": doc.user_id,
-                    "metadata": doc.metadata,
-                }
+            chunks.extend(
+                c.model_copy(update=roster_fields) for c in sorted(kept, key=lambda c: c.start)
             )
-            for c in chunker.chunk(doc)
-        )
+        else:
+            chunks.extend(c.model_copy(update=roster_fields) for c in chunker.chunk(doc))
 
     chunks = _unique_ids(chunks)
     redactor = _redactor(settings, workspace)
@@ -162,9 +216,16 @@ def ingest(
     store = open_store(settings, workspace)
     current_ids = [c.id for c in chunks]
     present = store.existing_ids(CHUNKS, current_ids)
-    new = [c for c in chunks if c.id not in present]
+    # Ids hash the original words, so a chunk whose stored text differs (redaction switched on or
+    # off, or a store we have no record of) is embedded and stored again, never left as it was.
+    new = [
+        c
+        for c in chunks
+        if c.id not in present or c.id not in old_chunks or old_chunks[c.id].text != c.text
+    ]
+    new_ids = {c.id for c in new}
     # Same words, new place or new roster data: refresh metadata without re-embedding.
-    moved = [c for c in chunks if c.id in present and old_chunks.get(c.id) != c]
+    moved = [c for c in chunks if c.id not in new_ids and old_chunks.get(c.id) != c]
     store.update_metadata(CHUNKS, [c.id for c in moved], [_chunk_metadata(c) for c in moved])
     embedded_tokens = 0
     # Length-sorted blocks keep padding (wasted model work) small, as in the bare model's own loop.
@@ -182,6 +243,7 @@ def ingest(
         embedded_tokens += sum(c.token_count for c in batch)
         if progress:
             progress("embed", min(begin + EMBED_BLOCK, len(new)), len(new))
+    # Safe: the collection belongs to this workspace alone (see store.collection_name).
     stale = sorted(store.existing_ids(CHUNKS) - set(current_ids))
     store.delete(CHUNKS, stale)
 
@@ -192,12 +254,20 @@ def ingest(
     kinds = {"interview": 0, "ticket": 0, "survey": 0}
     for doc in ordered:
         kinds[doc.kind] += 1
+    tables = sorted(index["user_tables"])
+    notes = [f"user table for `persona segment`: {p}" for p in tables]
+    if removed:
+        notes.append(
+            f"forgot {len(removed)} file(s) that no longer exist (their chunks were deleted): "
+            + ", ".join(removed)
+        )
     return StepSummary(
         step="ingest",
         ok=not skipped,
         counts={
             "files": len(files),
             "files_unchanged": unchanged,
+            "files_removed": len(removed),
             "documents": len(ordered),
             "interviews": kinds["interview"],
             "tickets": kinds["ticket"],
@@ -205,15 +275,53 @@ def ingest(
             "chunks_embedded": len(new),
             "chunks_deleted": len(stale),
             "participants": len({d.participant_id for d in ordered if d.kind == "interview"}),
-            "user_tables": len(index["user_tables"]),
+            "user_tables": len(tables),
             "skipped": len(skipped),
         },
         tokens={"chunks": sum(c.token_count for c in chunks), "embedded": embedded_tokens},
         seconds=round(time.perf_counter() - began, 3),
         skipped=skipped,
         outputs={"documents": str(workspace.documents), "chunks": str(workspace.chunks)},
-        notes=[f"user table for `persona segment`: {p}" for p in index["user_tables"]],
+        notes=notes,
     )
+
+
+def _under_any(root: str, keys: Sequence[str]) -> bool:
+    return any(_under(k, [root]) for k in keys)
+
+
+def _record(index: dict[str, Any], key: str, result: FileResult) -> None:
+    """Note what a freshly read file is now (evidence, roster or user table), forgetting what it was."""
+    index["rosters"].pop(key, None)
+    index["tables"].pop(key, None)
+    if key in index["user_tables"]:
+        index["user_tables"].remove(key)
+    if result.roster:
+        index["rosters"][key] = result.roster
+    if result.user_table:
+        index["user_tables"].append(key)
+    skipped = [s.model_dump() for s in result.skipped]
+    if result.digest and (result.roster or result.user_table):
+        index["tables"][key] = {"digest": result.digest, "skipped": skipped}
+        index["files"].pop(key, None)
+    elif result.digest:
+        index["files"][key] = {
+            "digest": result.digest,
+            "documents": [d.id for d in result.documents],
+            "skipped": skipped,
+            # Only interviews take roster data; tickets (possibly millions) need no copy.
+            "raw": {
+                d.id: {
+                    "participant_id": d.participant_id,
+                    "user_id": d.user_id,
+                    "metadata": d.metadata,
+                }
+                for d in result.documents
+                if d.kind == "interview"
+            },
+        }
+    else:
+        index["files"].pop(key, None)
 
 
 def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
@@ -256,14 +364,34 @@ def _quick_digest(path: Path) -> str:
         return ""
 
 
+def redaction_on(settings: Settings) -> bool:
+    """`ingest.redact`: forced on or off, or "auto": on when chunk text leaves this machine.
+
+    It leaves when the embedder is OpenAI's (or any non-local OpenAI-compatible server) or the
+    Chroma server is not on the loopback interface; redacted text is what gets embedded and stored.
+    """
+    mode = settings.ingest.redact
+    if mode != "auto":
+        return bool(mode)
+    remote_embedder = (
+        settings.embeddings.provider == "openai" and not settings.llm.is_local_endpoint()
+    )
+    remote_store = bool(settings.chroma.url) and not is_loopback_url(settings.chroma.url)
+    return remote_embedder or remote_store
+
+
 def _redactor(settings: Settings, workspace: Workspace) -> Any:
-    if not settings.ingest.redact:
+    if not redaction_on(settings):
         return None
     from .redact import Redactor
 
     return Redactor(workspace.redaction_map, names=settings.ingest.redact_names)
 
 
-def user_tables(workspace: Workspace) -> list[Path]:
-    """User tables seen by ingest, for `persona segment` and `persona run`."""
-    return [Path(p) for p in _load_index(workspace)["user_tables"]]
+def user_tables(workspace: Workspace, under: Sequence[Path | str] | None = None) -> list[Path]:
+    """User tables seen by ingest that still exist; with `under`, only those at or below them."""
+    tables = sorted(Path(p) for p in _load_index(workspace)["user_tables"] if Path(p).is_file())
+    if under is None:
+        return tables
+    roots = [_key(p) for p in under]
+    return [t for t in tables if _under(_key(t), roots)]

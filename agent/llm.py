@@ -9,17 +9,20 @@ Retry-After (`llm.max_retries`); the SDK's own retries are off so the two never 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import email.utils
 import json
 import random
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -34,6 +37,7 @@ from .host import (
     pending_summary,
     register_response_model,
     retire_stale,
+    write_errors,
     write_pending,
 )
 from .ids import content_hash
@@ -49,6 +53,8 @@ Progress = Callable[[int, int], None]
 MAX_RETRY_AFTER = 300.0
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt", "text-")
+# Speaker labels that are roles, not people: never added to the names to redact.
+ROLE_WORDS = frozenset({"participant", "interviewer", "customer", "agent", "speaker", "unknown"})
 
 
 @dataclass
@@ -77,6 +83,9 @@ class LLMResult:
     usage: dict[str, int]
     # The answer hit llm.max_output_tokens: the caller may retry with a smaller input.
     truncated: bool = False
+    # Items removed from an otherwise valid answer because they failed the check against the
+    # unredacted text (one line each); such an answer is not cached, so a re-run asks again.
+    dropped: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +110,9 @@ class _Prepared:
     context: dict[str, Any]
     input_tokens: int
     output_tokens: int
+    # Tokens this runner put into the request (never ones the input already held, e.g. from
+    # `persona ingest --redact`): the only ones an answer may have restored.
+    restorable: frozenset[str] = frozenset()
 
 
 class _Fatal(Exception):
@@ -158,11 +170,12 @@ def build_client(llm: LLMSettings) -> Any:
 
 
 def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
-    """Apply `fn` to every string value (not dict keys) in a JSON-like structure."""
+    """Apply `fn` to every string in a JSON-like structure, dict keys included (data is often
+    keyed by who said it, e.g. a participant id taken from front matter)."""
     if isinstance(value, str):
         return fn(value)
     if isinstance(value, dict):
-        return {k: _map_strings(v, fn) for k, v in value.items()}
+        return {(fn(k) if isinstance(k, str) else k): _map_strings(v, fn) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_map_strings(v, fn) for v in value]
     return value
@@ -200,9 +213,63 @@ def _root(exc: BaseException) -> BaseException:
     return exc
 
 
+def speaker_names(chunks_path: Path, exclude: Collection[str] = ()) -> set[str]:
+    """Person names the workspace's chunks carry as speakers or participant ids.
+
+    Read line by line from chunks.jsonl, so every runner (themes, drafts) knows the names
+    extraction knows. Role labels ("Interviewer", "Customer") and ids with digits ("P01") are
+    not names.
+    """
+    names: set[str] = set()
+    if not chunks_path.exists():
+        return names
+    skip = ROLE_WORDS | {word.lower() for word in exclude}
+    with chunks_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            for value in (row.get("speaker"), row.get("participant_id")):
+                if (
+                    isinstance(value, str)
+                    and value.strip().lower() not in skip
+                    and re.search(r"[^\W\d_]", value)
+                    and not re.search(r"\d", value)
+                ):
+                    names.add(value.strip())
+    return names
+
+
 def _short(text: str, limit: int = 600) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _drop_invalid(
+    model: type[BaseModel], data: dict[str, Any], context: dict[str, Any], exc: ValidationError
+) -> tuple[BaseModel, list[str]]:
+    """The answer without the failed items of the list its model names in `DROP_INVALID`.
+
+    A response model sets that class variable only when its items are validated independently
+    of each other (no whole-model rule, no minimum length), so the rest is still a valid answer.
+    Re-raises `exc` when the model names no list or an error lies outside it.
+    """
+    name = getattr(model, "DROP_INVALID", "")
+    items = data.get(name) if name else None
+    if not isinstance(items, list):
+        raise exc
+    bad: dict[int, list[str]] = {}
+    for err, line in zip(exc.errors(include_url=False), format_errors(exc), strict=True):
+        loc = err.get("loc", ())
+        if len(loc) < 2 or loc[0] != name or not isinstance(loc[1], int):
+            raise exc
+        bad.setdefault(loc[1], []).append(line)
+    kept = {**data, name: [item for i, item in enumerate(items) if i not in bad]}
+    value = model.model_validate(kept, context=context)
+    dropped = [
+        f"{name}.{i} dropped after restoring redacted text: {bad[i][0]}" for i in sorted(bad)
+    ]
+    return value, dropped
 
 
 # --------------------------------------------------------------------------- runner
@@ -229,6 +296,11 @@ class LLMRunner:
             if self.llm.redaction_enabled()
             else None
         )
+        if self.redactor is not None and self.redactor.names:
+            # Every step's runner, not just extraction's: theme names and drafts quote people too.
+            self.redactor.add_names(
+                speaker_names(workspace.chunks, settings.ingest.interviewer_names)
+            )
         self.backoff_base = self.llm.backoff_base
         self.backoff_max = self.llm.backoff_max
         self._client: Any = None
@@ -251,9 +323,15 @@ class LLMRunner:
         register_response_model(request.response_model)
         prompt = load_prompt(request.prompt)
         variables, context = request.variables, request.context
+        emitted: set[str] = set()
         if self.redactor is not None:
-            variables = _map_strings(variables, self.redactor.redact)
-            context = _map_strings(context, self.redactor.redact)
+            redactor = self.redactor
+
+            def redact(text: str) -> str:
+                return redactor.redact(text, emitted)
+
+            variables = _map_strings(variables, redact)
+            context = _map_strings(context, redact)
         messages = prompt.render(**variables)
         schema = self._schema(request.response_model)
         key = cache_key(prompt.name, prompt.version, self.model, messages, schema)
@@ -268,8 +346,23 @@ class LLMRunner:
         guess = request.expected_output_tokens or max(64, input_tokens // 4)
         output_tokens = min(self.llm.max_output_tokens, guess)
         return _Prepared(
-            request, index, key, prompt.version, messages, context, input_tokens, output_tokens
+            request,
+            index,
+            key,
+            prompt.version,
+            messages,
+            context,
+            input_tokens,
+            output_tokens,
+            frozenset(emitted),
         )
+
+    def _prepare_all(self, requests: list[LLMRequest]) -> list[_Prepared]:
+        if self.redactor is None:
+            return [self._prepare(r, i) for i, r in enumerate(requests)]
+        # One map write for the batch: saving after every new value is quadratic in values.
+        with self.redactor.deferred():
+            return [self._prepare(r, i) for i, r in enumerate(requests)]
 
     def _schema(self, model: type[BaseModel]) -> dict[str, Any]:
         if model not in self._schemas:
@@ -294,12 +387,23 @@ class LLMRunner:
             self.cache.delete(p.key)
             return None
 
-    def _finish(self, p: _Prepared, value: BaseModel) -> BaseModel:
-        """Restore redacted values and re-validate against the original (unredacted) context."""
-        if self.redactor is None:
-            return value
-        data = _map_strings(value.model_dump(mode="json"), self.redactor.restore)
-        return type(value).model_validate(data, context=p.request.context)
+    def _finish(self, p: _Prepared, value: BaseModel) -> tuple[BaseModel, list[str]]:
+        """Restore what this runner redacted and re-validate against the original context.
+
+        Returns the value and the lines of any items dropped (see `_drop_invalid`); raises
+        ValidationError when the answer as a whole fails. Tokens the input already held (text
+        redacted at ingest) stay tokens: the original context holds them as tokens too.
+        """
+        if self.redactor is None or not p.restorable:
+            # Nothing was replaced: the answer was already checked against this very context.
+            return value, []
+        redactor, only = self.redactor, p.restorable
+        data = _map_strings(value.model_dump(mode="json"), lambda t: redactor.restore(t, only))
+        model = type(value)
+        try:
+            return model.model_validate(data, context=p.request.context), []
+        except ValidationError as exc:
+            return _drop_invalid(model, data, p.request.context, exc)
 
     def _record(
         self, p: _Prepared, result: LLMResult, seconds: float, extra: dict[str, Any] | None = None
@@ -332,7 +436,7 @@ class LLMRunner:
 
     def dry_run(self, requests: list[LLMRequest]) -> DryRunEstimate:
         """Calls, tokens and cost a run would take; calls nothing (the cache is only read)."""
-        prepared = [self._prepare(r, i) for i, r in enumerate(requests)]
+        prepared = self._prepare_all(requests)
         todo = [p for p in prepared if self._cached(p) is None]
         input_tokens = sum(p.input_tokens for p in todo)
         output_tokens = sum(p.output_tokens for p in todo)
@@ -351,7 +455,7 @@ class LLMRunner:
 
     def run(self, requests: list[LLMRequest], progress: Progress | None = None) -> list[LLMResult]:
         """Results in request order; one failed call is an error result, never an exception."""
-        prepared = [self._prepare(r, i) for i, r in enumerate(requests)]
+        prepared = self._prepare_all(requests)
         results: list[LLMResult | None] = [None] * len(prepared)
         todo: list[_Prepared] = []
         for p in prepared:
@@ -361,6 +465,12 @@ class LLMRunner:
                 todo.append(p)
                 continue
             result = self._ok(p, value, cached=True, attempts=0, usage={})
+            if result.value is None or result.dropped:
+                # Stored before the check against the original text existed (or by a host
+                # resume, which cannot run it): ask again rather than fail the same way forever.
+                self.cache.delete(p.key)
+                todo.append(p)
+                continue
             results[p.index] = result
             self.totals["cached"] += 1
             self._record(p, result, time.perf_counter() - began)
@@ -401,9 +511,15 @@ class LLMRunner:
             # An answer already written (resume not run yet) is checked right here.
             value, errors = check_answer(self.workspace, self.cache, record)
             if value is not None:
-                results[p.index] = self._ok(p, value, cached=True, attempts=1, usage={})
-                self._record(p, results[p.index], 0.0, {"host_answer": True})  # type: ignore[arg-type]
-                continue
+                result = self._ok(p, value, cached=True, attempts=1, usage={})
+                if result.value is not None and not result.dropped:
+                    results[p.index] = result
+                    self._record(p, result, 0.0, {"host_answer": True})
+                    continue
+                # Valid as written, wrong once restored: the host fixes it like any rejection.
+                self.cache.delete(p.key)
+                errors = result.dropped or [result.error or "answer rejected"]
+                write_errors(self.workspace, record, errors)
             write_pending(self.workspace, record)
             waiting += 1
             if errors:
@@ -419,7 +535,7 @@ class LLMRunner:
         self, p: _Prepared, value: BaseModel, cached: bool, attempts: int, usage: dict[str, int]
     ) -> LLMResult:
         try:
-            final = self._finish(p, value)
+            final, dropped = self._finish(p, value)
         except ValidationError as exc:
             return self._fail(
                 p,
@@ -427,7 +543,7 @@ class LLMRunner:
                 attempts,
                 usage,
             )
-        return LLMResult(p.request.id, final, None, cached, attempts, usage)
+        return LLMResult(p.request.id, final, None, cached, attempts, usage, dropped=dropped)
 
     def _fail(
         self,
@@ -471,6 +587,8 @@ class LLMRunner:
                     except _Fatal as exc:
                         fatal = fatal or exc
                         continue
+                    except Exception as exc:  # a worker's own failure (cache, log): this call only
+                        result = self._crashed(p, exc)
                     results[p.index] = result
                     spent += result.usage.get("input_tokens", 0) + result.usage.get(
                         "output_tokens", 0
@@ -489,6 +607,16 @@ class LLMRunner:
                 f"requests done and cached; raise llm.token_budget (PERSONA_TOKEN_BUDGET) and "
                 f"re-run to continue"
             )
+
+    def _crashed(self, p: _Prepared, exc: Exception) -> LLMResult:
+        """An error result for a call whose worker raised (sqlite locked, disk full...)."""
+        result = self._fail(p, f"{type(exc).__name__}: {exc}", 1, {})
+        with self._client_lock:
+            self.totals["failed"] += 1
+        # The log may be what failed; the error result reaches the caller either way.
+        with contextlib.suppress(Exception):
+            self._record(p, result, 0.0)
+        return result
 
     def _backoff(self, retry: int, hint: float | None) -> float:
         if hint is not None:
@@ -564,19 +692,22 @@ class LLMRunner:
                 truncated = type(cause).__name__ == "IncompleteOutputException"
                 break
             else:
-                self.cache.put(
-                    p.key,
-                    step=p.request.step,
-                    prompt=p.request.prompt,
-                    prompt_version=p.prompt_version,
-                    model=self.model,
-                    response_model=model_name(p.request.response_model),
-                    value=value.model_dump_json(),
-                    usage=usage(),
-                )
                 result = self._ok(
                     p, value, cached=False, attempts=counts["attempts"], usage=usage()
                 )
+                # Only an answer that passed every check is kept: a rejected one is asked again
+                # on the next run instead of failing from the cache forever.
+                if result.value is not None and not result.dropped:
+                    self.cache.put(
+                        p.key,
+                        step=p.request.step,
+                        prompt=p.request.prompt,
+                        prompt_version=p.prompt_version,
+                        model=self.model,
+                        response_model=model_name(p.request.response_model),
+                        value=value.model_dump_json(),
+                        usage=usage(),
+                    )
                 self._log_call(p, result, result.error, counts, usage(), began)
                 return result
         result = self._fail(p, error, counts["attempts"], usage(), truncated)

@@ -25,6 +25,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Models an LLM (or a host agent) fills: an unknown key (a misspelt "workarround", a stray
+# "notes") is an error the model is asked to fix, never silently dropped. The JSON Schema says so
+# too ("additionalProperties": false), which OpenAI's strict tools require.
+LLM_FILLED = ConfigDict(extra="forbid")
+
+
 # --------------------------------------------------------------------------- evidence
 
 
@@ -95,6 +101,8 @@ class SkippedInput(Strict):
 class QuoteDraft(BaseModel):
     """A quote as the model proposes it: checked against the chunk before it is accepted."""
 
+    model_config = LLM_FILLED
+
     text: str = Field(
         description="Exact words copied from the chunk text, 3-60 words; never paraphrase or merge"
     )
@@ -103,6 +111,8 @@ class QuoteDraft(BaseModel):
 
 class MentionDraft(BaseModel):
     """One pain point the speaker states: a problem, frustration, effort or unmet need."""
+
+    model_config = LLM_FILLED
 
     statement: str = Field(
         description="The pain point in your own words, one sentence, not a copy of the quote"
@@ -301,6 +311,8 @@ EVIDENCE_HELP = (
 class Claim(BaseModel):
     """A statement in a persona, with the evidence it rests on."""
 
+    model_config = LLM_FILLED
+
     text: str = Field(description="The statement; any number in it must be a cited stat value")
     evidence: list[str] = Field(default_factory=list, description=EVIDENCE_HELP)
     assumption: bool = Field(
@@ -309,11 +321,15 @@ class Claim(BaseModel):
 
 
 class PersonaQuote(BaseModel):
+    model_config = LLM_FILLED
+
     text: str = Field(description="Verbatim words from the cited chunk")
     chunk_id: str = Field(description="Id of the chunk the quote is copied from")
 
 
 class PersonaPainPoint(BaseModel):
+    model_config = LLM_FILLED
+
     theme_id: str = Field(description="Id of the theme in the evidence pack")
     title: str = Field(description="Short name of the pain point")
     impact: Claim = Field(description="What the pain costs this persona")
@@ -322,12 +338,16 @@ class PersonaPainPoint(BaseModel):
 
 
 class Needs(BaseModel):
+    model_config = LLM_FILLED
+
     must: list[Claim] = Field(default_factory=list, description="Must-have needs")
     should: list[Claim] = Field(default_factory=list, description="Should-have needs")
     nice: list[Claim] = Field(default_factory=list, description="Nice-to-have needs")
 
 
 class Behaviors(BaseModel):
+    model_config = LLM_FILLED
+
     discovery: list[Claim] = Field(default_factory=list, description="How they find products")
     evaluation: list[Claim] = Field(default_factory=list, description="How they evaluate")
     purchase_triggers: list[Claim] = Field(default_factory=list, description="What makes them buy")
@@ -337,6 +357,8 @@ AGE_RANGE = re.compile(r"^\d{2}\s*[-–]\s*\d{2}$")
 
 
 class Demographics(BaseModel):
+    model_config = LLM_FILLED
+
     age_range: Claim = Field(description="An age range like '30-39', never an exact age")
     income_range: Claim | None = Field(default=None, description="An income band, as a range")
     company_size: Claim | None = Field(default=None, description="Company size band")
@@ -344,6 +366,8 @@ class Demographics(BaseModel):
 
 class PersonaDraft(BaseModel):
     """What the LLM (or the offline templates) writes for one segment."""
+
+    model_config = LLM_FILLED
 
     name: str = Field(
         description="A first name and an archetype, e.g. 'Dana, the Month-End Closer'"
@@ -387,6 +411,8 @@ class Persona(Strict):
 
 
 class JourneyStageEntry(BaseModel):
+    model_config = LLM_FILLED
+
     stage: Literal["awareness", "consideration", "decision", "onboarding", "advocacy"] = Field(
         description="One of the five journey stages, in order"
     )
@@ -401,6 +427,8 @@ class JourneyStageEntry(BaseModel):
 
 
 class Recommendation(BaseModel):
+    model_config = LLM_FILLED
+
     action: str = Field(description="What to do")
     goal: str = Field(description="What it should achieve")
     metric: str = Field(description="How to measure it")
@@ -409,6 +437,8 @@ class Recommendation(BaseModel):
 
 class JourneyDraft(BaseModel):
     """A five-stage journey map for one persona."""
+
+    model_config = LLM_FILLED
 
     stages: list[JourneyStageEntry] = Field(min_length=5, max_length=5)
     key_findings: list[Claim] = Field(description="3-5 findings across the journey")

@@ -26,7 +26,7 @@ from .models import (
 )
 from .segment_rules import slugify
 
-TEMPLATE_VERSION = "offline-1"
+TEMPLATE_VERSION = "offline-2"
 STAGES = ("awareness", "consideration", "decision", "onboarding", "advocacy")
 # Theme journey stages that fold into one of the five map stages.
 STAGE_SOURCES = {
@@ -50,6 +50,20 @@ INCOME_COLUMNS = re.compile(r"income|salary|revenue", re.I)
 COMPANY_COLUMNS = re.compile(r"company|employees|team_size|org", re.I)
 BREADTH = "feature_breadth"
 NOT_IN_EVIDENCE = "Not in the evidence pack"
+OFFLINE_LABEL = "(Offline template draft.)"
+# What a severity means, in the words of the extraction scale (models.MentionDraft.severity).
+SEVERITY_WORDS = {
+    1: "a minor annoyance",
+    2: "an irritation",
+    3: "a real cost in time",
+    4: "blocked work or money at risk",
+    5: "a threat to renewal, or lost data",
+}
+# A stage shows a theme when it holds at least this share of the theme's staged mentions
+# (the theme's main stage always shows it): one stray mention must not place a pain.
+STAGE_SHARE = 1 / 3
+# Fewer mentions than this at a stage cannot make its emotion "very negative".
+STRONG_EVIDENCE = 5
 NUMERIC_STATS = ("median",)
 
 
@@ -140,8 +154,18 @@ class OfflineDrafter:
 
     @property
     def own_themes(self) -> list[PackTheme]:
-        """Themes this segment's users raised; the corpus-wide top ones when none is linked."""
-        return [t for t in self.themes if t.segment_count] or self.themes
+        """Themes this segment's users raised, most raised by them first (then corpus rank).
+
+        The corpus-wide top ones stand in when none is linked to the segment.
+        """
+        own = [t for t in self.themes if t.segment_count]
+        return sorted(own, key=lambda t: (-t.segment_count, t.rank, t.id)) or self.themes
+
+    @property
+    def ranked(self) -> list[PackTheme]:
+        """The segment's own themes first, then the pack's corpus-wide top-ups."""
+        own = self.own_themes
+        return own + [t for t in self.themes if t not in own]
 
     # ------------------------------------------------------------------ persona
     def persona(self) -> PersonaDraft:
@@ -164,7 +188,7 @@ class OfflineDrafter:
             channels=self.channels(),
             tools=self.tools(),
             tech_proficiency=self.proficiency(),
-            pain_points=[self.pain_point(t) for t in self.themes[:4]],
+            pain_points=[self.pain_point(t) for t in self.ranked[:4]],
             quotes=self.quotes(),
             needs=self.needs(),
             aha_moment=assumption(
@@ -175,21 +199,18 @@ class OfflineDrafter:
         )
 
     def summary(self) -> Claim:
-        parts = ["Drafted offline from the evidence pack by templates, without a language model."]
+        # Substance first: a card shows only the opening lines, and already shows the
+        # segment's size. The offline banner and the name say how it was drafted, so a short
+        # label closes the text instead of opening it.
+        parts: list[str] = []
         evidence: list[str] = []
-        size, share = self.stat("size"), self.stat("share")
-        if size and share:
-            parts.append(
-                f"{self.seg.size} users ({pct(self.seg.share)} of all users) fall in the segment "
-                f"'{self.seg.name}', defined by: {self.seg.rule}."
-            )
-            evidence += [f"stat:{size}", f"stat:{share}"]
         if self.pack.is_anti_persona:
             parts.append("Anti-persona: it stands for who the product is not for.")
         if self.themes:
-            top = self.themes[0]
+            top = self.ranked[0]
+            raised = f"{top.segment_count} of the segment's users; " if top.segment_count else ""
             parts.append(
-                f"Their most mentioned pain is '{top.label}' (mean severity "
+                f"Their most raised pain is '{top.label}' ({raised}mean severity "
                 f"{top.severity.mean:.1f}/5)."
             )
             evidence.append(f"theme:{top.id}")
@@ -201,8 +222,16 @@ class OfflineDrafter:
                     f"(all users: {num(self.pack.stats[overall])})."
                 )
                 evidence += [f"stat:{mine}", f"stat:{overall}"]
+        size, share = self.stat("size"), self.stat("share")
+        if size and share:
+            parts.append(
+                f"{self.seg.size} users ({pct(self.seg.share)} of all users) are in the segment "
+                f"'{self.seg.name}' (rule: {self.seg.rule})."
+            )
+            evidence += [f"stat:{size}", f"stat:{share}"]
         if self.seg.small:
             parts.append("Small sample: treat every number as indicative.")
+        parts.append(OFFLINE_LABEL)
         return Claim(text=" ".join(parts), evidence=evidence, assumption=not evidence)
 
     def role(self) -> Claim:
@@ -294,7 +323,8 @@ class OfflineDrafter:
         if mine and overall in self.pack.stats:
             return Claim(
                 text=(
-                    f"Uses a median of {num(self.pack.stats[mine])} tracked features "
+                    f"Uses a median of {num(self.pack.stats[mine])} tracked "
+                    f"feature{'' if self.pack.stats[mine] == 1 else 's'} "
                     f"(all users: {num(self.pack.stats[overall])}): breadth of use, a proxy "
                     "for proficiency"
                 ),
@@ -304,26 +334,27 @@ class OfflineDrafter:
 
     def pain_point(self, theme: PackTheme) -> PersonaPainPoint:
         ref = f"theme:{theme.id}"
-        impact = Claim(
-            text=(
-                f"{theme.description} Mean severity {theme.severity.mean:.1f}/5, "
-                f"worst {theme.severity.max}/5."
-            ),
-            evidence=[ref],
-        )
-        reach = []
+        typical = SEVERITY_WORDS[min(5, max(1, int(theme.severity.mean + 0.5)))]
+        worst = SEVERITY_WORDS[min(5, max(1, theme.severity.max))]
+        text = f"Mean severity {theme.severity.mean:.1f}/5: on average {typical}"
+        if worst != typical:
+            text += f"; at worst ({theme.severity.max}/5) {worst}"
+        impact = Claim(text=text + ".", evidence=[ref])
         freq = theme.frequency
+        reach = []
         if freq.participants:
             reach.append(
-                plural(freq.participants, "participant") + f" ({pct(freq.participant_share)})"
+                "by "
+                + plural(freq.participants, "interview participant")
+                + f" ({pct(freq.participant_share)} of all participants)"
             )
         if freq.tickets:
-            reach.append(plural(freq.tickets, "ticket") + f" ({pct(freq.ticket_share)})")
-        text = (
-            "Raised in "
-            + (" and ".join(reach) or plural(theme.mentions, "mention"))
-            + " across the corpus"
-        )
+            reach.append(
+                "in "
+                + plural(freq.tickets, "ticket")
+                + f" ({pct(freq.ticket_share)} of all tickets)"
+            )
+        text = "Raised " + (" and ".join(reach) or "in " + plural(theme.mentions, "mention"))
         if theme.segment_count:
             text += f"; {plural(theme.segment_count, 'user')} of this segment among them"
         else:
@@ -345,26 +376,47 @@ class OfflineDrafter:
         )
 
     def quotes(self, limit: int = 4) -> list[PersonaQuote]:
-        """One quote per theme in turn from the segment's own voices; others only to reach two."""
+        """Interview voices first, the segment's own before others; tickets after them.
+
+        One quote per theme in turn within each tier; voices from outside the segment only to
+        reach two quotes, or to bring in one interview participant when the segment's own
+        quotes are all tickets. A ticket's subject line is never a quote.
+        """
         picked: list[PersonaQuote] = []
+        voices: set[str] = set()
         seen: set[str] = set()
 
-        def take(text: str, chunk_id: str) -> None:
+        def take(text: str, chunk_id: str, voice: bool) -> None:
             # Tickets often repeat the same words: one chunk, and one wording, once.
             if chunk_id not in seen and fold(text) not in seen:
                 picked.append(PersonaQuote(text=text, chunk_id=chunk_id))
                 seen.update((chunk_id, fold(text)))
+                if voice:
+                    voices.add(chunk_id)
 
-        for own in (True, False):
-            pools = [[q for q in t.quotes if q.in_segment == own] for t in self.themes]
+        themes = self.ranked
+        for own, voice in ((True, True), (True, False), (False, True), (False, False)):
+            cap = limit if own else 2
+            pools = [
+                [q for q in t.quotes if q.in_segment == own and (q.ticket_id is None) == voice]
+                for t in themes
+            ]
             for depth in range(max((len(p) for p in pools), default=0)):
                 for pool in pools:
-                    if depth < len(pool) and len(picked) < (limit if own else 2):
-                        take(pool[depth].text, pool[depth].chunk_id)
-            for chunk in self.pack.chunks:
-                sentence = first_sentence(chunk.text)
+                    if depth < len(pool) and len(picked) < cap:
+                        take(pool[depth].text, pool[depth].chunk_id, voice)
+        if not voices:
+            interview = next(
+                (q for t in themes for q in t.quotes if q.ticket_id is None and q.text), None
+            )
+            if interview is not None:
+                del picked[limit - 1 :]
+                take(interview.text, interview.chunk_id, True)
+        for own in (True, False):
+            for chunk in sorted(self.pack.chunks, key=lambda c: c.kind == "ticket"):
+                sentence = quotable_sentence(chunk.text, ticket=chunk.kind == "ticket")
                 if chunk.in_segment == own and len(picked) < 2 and sentence:
-                    take(sentence, chunk.id)
+                    take(sentence, chunk.id, chunk.kind != "ticket")
         return picked
 
     def needs(self) -> Needs:
@@ -387,7 +439,7 @@ class OfflineDrafter:
         return JourneyDraft(
             stages=stages,
             key_findings=self.findings(stages),
-            recommendations=[self.recommendation(t) for t in self.themes[:3]]
+            recommendations=[self.recommendation(t) for t in self.ranked[:3]]
             or [
                 Recommendation(
                     action="Collect pain points for this segment before acting on it",
@@ -398,31 +450,46 @@ class OfflineDrafter:
             ],
         )
 
+    def stage_count(self, theme: PackTheme, stage: str) -> int:
+        """The theme's mentions at one map stage (retention folds into onboarding)."""
+        return sum(theme.journey_stages.get(s, 0) for s in STAGE_SOURCES[stage])
+
+    def places(self, theme: PackTheme, stage: str) -> bool:
+        """Does this stage hold the theme? Its main stage does, others need a real share of it."""
+        counts = {s: self.stage_count(theme, s) for s in STAGES}
+        staged = sum(counts.values())
+        mine = counts[stage]
+        if not staged or not mine:
+            return False
+        main = max(STAGES, key=lambda s: (counts[s], -STAGES.index(s)))
+        return stage == main or (mine >= 2 and mine >= STAGE_SHARE * staged)
+
     def stage_themes(self, stage: str) -> list[PackTheme]:
-        return [
-            t for t in self.themes if any(t.journey_stages.get(s) for s in STAGE_SOURCES[stage])
-        ]
+        themes = [t for t in self.ranked if self.places(t, stage)]
+        return sorted(themes, key=lambda t: -self.stage_count(t, stage))
 
     def stage(self, stage: str) -> JourneyStageEntry:
         themes = self.stage_themes(stage)
         actions, thoughts, touchpoints = [], [], []
         for t in themes[:2]:
-            count = sum(t.journey_stages.get(s, 0) for s in STAGE_SOURCES[stage])
+            count = self.stage_count(t, stage)
+            # Only a count the theme itself records may be written (the validators check it).
             counted = (
-                f" ({count} mentions at this stage)" if count in t.journey_stages.values() else ""
+                f" ({plural(count, 'mention')} at this stage)"
+                if count in t.journey_stages.values()
+                else ""
             )
             actions.append(
                 Claim(text=f"Runs into '{t.label}'{counted}", evidence=[f"theme:{t.id}"])
             )
             if t.quotes:
-                q = t.quotes[0]
+                # The segment's own voice first, an interviewee before a ticket.
+                q = min(t.quotes, key=lambda q: (not q.in_segment, q.ticket_id is not None))
                 thoughts.append(Claim(text=f'"{q.text}"', evidence=[f"chunk:{q.chunk_id}"]))
         ticket_ids = {c.id for c in self.pack.chunks if c.kind == "ticket"}
         cited = [q.chunk_id for t in themes for q in t.quotes if q.chunk_id in ticket_ids]
         if cited:
             touchpoints.append(Claim(text="Support tickets", evidence=[f"chunk:{cited[0]}"]))
-        severities = [t.severity.max for t in themes]
-        emotion = 0 if not severities else (-2 if max(severities) >= 4 else -1)
         return JourneyStageEntry(
             stage=stage,  # type: ignore[arg-type]
             customer_goal=assumption(
@@ -432,28 +499,49 @@ class OfflineDrafter:
             touchpoints=touchpoints
             or [assumption(f"{NOT_IN_EVIDENCE}: touchpoints at the {stage} stage")],
             thoughts=thoughts,
-            emotion=emotion,
+            emotion=self.emotion(themes, stage),
             pain_points=[t.id for t in themes],
             opportunities=[
                 Claim(text=f"Remove the cause of '{t.label}'", evidence=[f"theme:{t.id}"])
                 for t in themes[:2]
             ],
-            metrics=[
-                f"Share of participants reporting '{t.label}' (now {pct(t.frequency.participant_share)})"
-                if t.frequency.participants
-                else f"Tickets about '{t.label}' (now {t.frequency.tickets})"
-                for t in themes[:2]
-            ],
+            metrics=[self.metric(t, f"'{t.label}'") for t in themes[:2]],
         )
+
+    def emotion(self, themes: list[PackTheme], stage: str) -> int:
+        """0 with no evidence (renderers show the stage as a gap); never -2 on thin evidence."""
+        if not themes:
+            return 0
+        mentions = sum(self.stage_count(t, stage) for t in themes)
+        worst = max(t.severity.mean for t in themes)
+        return -2 if mentions >= STRONG_EVIDENCE and worst >= 3.0 else -1
+
+    def metric(self, theme: PackTheme, what: str) -> str:
+        """A baseline to track, labelled with what it counts: the corpus, not this persona."""
+        freq = theme.frequency
+        if freq.participants:
+            text = (
+                f"Share of all interview participants (every segment) reporting {what}: "
+                f"now {pct(freq.participant_share)}"
+            )
+        else:
+            text = f"Tickets about {what}, every segment: now {freq.tickets}"
+        if theme.segment_count:
+            text += f"; users of this segment raising it: now {theme.segment_count}"
+        return text
 
     def findings(self, stages: list[JourneyStageEntry]) -> list[Claim]:
         findings = []
         if self.themes:
-            top = self.themes[0]
-            where = "in this segment" if top.segment_count else "in the corpus"
+            top = self.ranked[0]
+            where = (
+                f"in this segment ({plural(top.segment_count, 'user')})"
+                if top.segment_count
+                else "in the corpus"
+            )
             findings.append(
                 Claim(
-                    text=f"'{top.label}' is the most mentioned pain {where}",
+                    text=f"'{top.label}' is the most raised pain {where}",
                     evidence=[f"theme:{top.id}"],
                 )
             )
@@ -465,7 +553,7 @@ class OfflineDrafter:
                     evidence=[f"theme:{t}" for t in worst.pain_points],
                 )
             )
-        for t in self.themes[1:3]:
+        for t in self.ranked[1:3]:
             findings.append(
                 Claim(
                     text=f"'{t.label}': mean severity {t.severity.mean:.1f}/5, rank {t.rank} overall",
@@ -473,7 +561,7 @@ class OfflineDrafter:
                 )
             )
         placed = {t.id for s in STAGES for t in self.stage_themes(s)}
-        unplaced = [t for t in self.themes if t.id not in placed]
+        unplaced = [t for t in self.ranked if t.id not in placed]
         if unplaced:
             findings.append(
                 Claim(
@@ -485,26 +573,39 @@ class OfflineDrafter:
         return findings or [assumption(f"{NOT_IN_EVIDENCE}: no themes to draw findings from")]
 
     def recommendation(self, theme: PackTheme) -> Recommendation:
-        freq = theme.frequency
-        baseline = (
-            f"share of participants reporting it (now {pct(freq.participant_share)})"
-            if freq.participants
-            else f"tickets about it (now {freq.tickets})"
-        )
+        metric = self.metric(theme, "it")
         return Recommendation(
             action=f"Fix the root cause of '{theme.label}'",
             goal=f"Fewer {self.seg.name} users hit '{theme.label}'",
-            metric=baseline[0].upper() + baseline[1:],
+            metric=metric[0].upper() + metric[1:],
             evidence=[f"theme:{theme.id}"],
         )
 
 
 def first_sentence(text: str, max_words: int = 40) -> str:
-    """The chunk's first sentence (verbatim), or '' when it is too long to quote."""
+    """The text's first sentence (verbatim, within one paragraph), or '' when unquotable."""
     match = re.match(r"\s*(.+?[.!?])(\s|$)", text, re.S)
     sentence = (match.group(1) if match else text).strip()
     words = sentence.split()
-    return sentence if 3 <= len(words) <= max_words else ""
+    if "\n\n" in sentence or not 3 <= len(words) <= max_words:
+        return ""
+    return sentence
+
+
+def quotable_sentence(text: str, ticket: bool = False, max_words: int = 40) -> str:
+    """The first quotable sentence of a chunk; a ticket's first paragraph (its subject) is skipped.
+
+    Ticket chunks open with the subject line then a blank line; a body-only ticket loses its
+    first paragraph too, which costs a quote but never passes a subject off as one.
+    """
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    if ticket:
+        paragraphs = paragraphs[1:]
+    for paragraph in paragraphs:
+        sentence = first_sentence(paragraph, max_words)
+        if sentence:
+            return sentence
+    return ""
 
 
 def draft_persona_offline(pack: EvidencePack) -> PersonaDraft:

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from .config import Settings
 from .errors import ConfigError, HostPending
-from .models import PainPointMention, Persona, StepSummary, ThemeReport
-from .workspace import Workspace, read_json, read_models, write_json
+from .models import PainPointMention, StepSummary, ThemeReport
+from .workspace import Workspace, read_models, write_json
 
 Progress = Callable[[str, int, int], None]
 
@@ -78,31 +78,51 @@ def draft_step(
     provider: str | None = None,
     anti_persona: bool | None = None,
 ) -> StepSummary:
-    """Draft personas, keeping every field a human decided, and note what changed since last time."""
+    """Draft personas; the library keeps every field a human decided and lists what changed."""
     from .draft import draft_personas
-    from .review import apply_reviews, decision_marks, diff_personas, format_diff, load_decisions
 
-    previous: list[Persona] = []
-    if workspace.personas.exists():
-        raw = read_json(workspace.personas)
-        previous = [Persona.model_validate(p) for p in raw.get("personas", [])]  # type: ignore[union-attr]
-    store = load_decisions(workspace)
-    # The model sees human-decided values as fixed and its validators skip them.
-    locked = {pid: sorted(marks) for pid, marks in decision_marks(previous, store).items()}
-    step = draft_personas(
-        settings, workspace, provider=provider, anti_persona=anti_persona, locked=locked
-    )
-    raw = read_json(workspace.personas)
-    drafted = [Persona.model_validate(p) for p in raw.get("personas", [])]  # type: ignore[union-attr]
-    merged = apply_reviews(drafted, store)
-    write_json(workspace.personas, {**raw, "personas": [p.model_dump(mode="json") for p in merged]})  # type: ignore[dict-item]
-    if previous:
-        changes = diff_personas(previous, merged)
-        step.counts["fields_changed"] = len(changes)
-        if changes:
-            step.notes.append("changes since the previous draft:\n" + format_diff(changes))
-    step.counts["human_fields_kept"] = sum(len(v) for v in locked.values())
-    return step
+    return draft_personas(settings, workspace, provider=provider, anti_persona=anti_persona)
+
+
+class RunArgs(BaseModel):
+    """What `persona run` was asked to do, so `persona resume` continues the same run.
+
+    Never holds secrets: only paths, the provider and the setting overrides given as flags.
+    """
+
+    paths: list[str] = Field(default_factory=list)
+    users: str | None = None
+    provider: str | None = None
+    overrides: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+def run_args_path(workspace: Workspace) -> Path:
+    return workspace.root / "run_args.json"
+
+
+def load_run_args(workspace: Workspace) -> RunArgs:
+    """The arguments of the last `persona run` in this workspace (empty when there was none)."""
+    path = run_args_path(workspace)
+    if not path.exists():
+        return RunArgs()
+    return RunArgs.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def pick_user_table(workspace: Workspace, paths: Sequence[Path], users: Path | None) -> Path | None:
+    """The user table for segments: --users, else the one among this run's inputs."""
+    from .ingest import user_tables
+
+    if users is not None:
+        if not users.exists():
+            raise ConfigError(f"{users}: user table not found")
+        return users
+    tables = user_tables(workspace, under=list(paths) or None)
+    if len(tables) > 1:
+        listed = ", ".join(str(t) for t in tables)
+        raise ConfigError(
+            f"several user tables among the inputs ({listed}): choose one with --users"
+        )
+    return tables[0] if tables else None
 
 
 def run_pipeline(
@@ -113,15 +133,26 @@ def run_pipeline(
     users: Path | None = None,
     provider: str | None = None,
     progress: Progress | None = None,
+    overrides: dict[str, str | int | float | bool] | None = None,
+    record_args: bool = True,
 ) -> RunSummary:
     """Run every stage; cached work is not redone, so running again after a stop resumes."""
     from .extract import extract_mentions
-    from .ingest import ingest, user_tables
+    from .ingest import ingest
     from .render import render_report
     from .themes import run_themes
 
     began = time.perf_counter()
     summary = RunSummary()
+    workspace.ensure()
+    args = RunArgs(
+        paths=[str(Path(p).absolute()) for p in paths],
+        users=str(users.absolute()) if users else None,
+        provider=provider,
+        overrides=dict(overrides or {}),
+    )
+    if record_args:
+        write_json(run_args_path(workspace), args)
 
     def add(step: StepSummary) -> None:
         summary.steps.append(step)
@@ -139,15 +170,30 @@ def run_pipeline(
                 settings, workspace, provider=provider, progress=_simple(progress, "extract")
             )
         )
-        tables = [users] if users else user_tables(workspace)
-        if not tables:
-            raise ConfigError(
-                "no user table found among the inputs: pass one with --users users.csv "
-                "(personas need the scorer's segments)"
+        table = pick_user_table(workspace, paths, users)
+        if table is not None:
+            add(segment_step(settings, workspace, table))
+        else:
+            # Drafting still works without scorer stats (segments from transcript metadata).
+            workspace.segments.unlink(missing_ok=True)
+            workspace.assignments.unlink(missing_ok=True)
+            add(
+                StepSummary(
+                    step="segment",
+                    notes=[
+                        "no user table among the inputs: personas come from transcript metadata, "
+                        "without scorer numbers; pass one with --users users.csv"
+                    ],
+                )
             )
-        add(segment_step(settings, workspace, tables[0]))
         add(run_themes(settings, workspace, provider=provider))
-        add(segment_step(settings, workspace, tables[0], with_complaints=True))
+        if table is not None:
+            # Segments again, now with each segment's top complaints from the themes.
+            refreshed = segment_step(settings, workspace, table, with_complaints=True)
+            refreshed.notes.append("refreshed with each segment's top complaints from the themes")
+            summary.steps[
+                summary.steps.index(next(s for s in summary.steps if s.step == "segment"))
+            ] = refreshed
         add(draft_step(settings, workspace, provider=provider))
         add(render_report(settings, workspace))
     except HostPending as pending:
@@ -157,6 +203,45 @@ def run_pipeline(
     summary.outputs = {k: v for step in summary.steps for k, v in step.outputs.items()}
     write_json(workspace.root / "last_run.json", summary)
     return summary
+
+
+class ResumeSummary(BaseModel):
+    """`persona resume`: the host answers checked, and the run continued if they all passed."""
+
+    ok: bool = True
+    nothing_pending: bool = False
+    resume: dict = Field(default_factory=dict)
+    run: RunSummary | None = None
+
+
+def resume_pipeline(settings: Settings, workspace: Workspace) -> ResumeSummary:
+    """Validate host answers; when all pass, continue the last run with its own arguments."""
+    from .host import pending_dir, resume_host
+
+    folder = pending_dir(workspace)
+    if not folder.exists() or not any(
+        p for p in folder.glob("*.json") if not p.name.endswith(".errors.json")
+    ):
+        return ResumeSummary(nothing_pending=True)
+    checked = resume_host(settings, workspace)
+    result = ResumeSummary(resume=checked.model_dump(mode="json"))
+    if checked.rejected:
+        result.ok = False
+        return result
+    args = load_run_args(workspace)
+    result.run = run_pipeline(
+        [],
+        settings,
+        workspace,
+        users=Path(args.users)
+        if args.users
+        else pick_user_table(workspace, [Path(p) for p in args.paths], None),
+        provider="host",
+        overrides=args.overrides,
+        record_args=False,
+    )
+    result.ok = result.run.ok
+    return result
 
 
 def _simple(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -139,8 +139,11 @@ class Redactor:
                     add(m.start(), m.end(), "NAME")
         return sorted(found)
 
-    def redact(self, text: str) -> str:
-        """`text` with every detected PII value replaced by its token."""
+    def redact(self, text: str, emitted: set[str] | None = None) -> str:
+        """`text` with every detected PII value replaced by its token (each added to `emitted`).
+
+        Tokens already in `text` (redacted earlier, e.g. at ingest) are left alone and are not
+        added to `emitted`: only what this call replaced may later be restored."""
         with self._lock:
             spans = self._spans(text)
             if not spans:
@@ -148,16 +151,27 @@ class Redactor:
             out, last = [], 0
             for start, end, kind in spans:
                 out.append(text[last:start])
-                out.append(self._token_for(kind, text[start:end]))
+                token = self._token_for(kind, text[start:end])
+                out.append(token)
+                if emitted is not None:
+                    emitted.add(token)
                 last = end
             out.append(text[last:])
             if self._dirty and not self._deferred:
                 self.save()
             return "".join(out)
 
-    def restore(self, text: str) -> str:
-        """`text` with known tokens replaced by the original values (unknown ones kept)."""
-        return TOKEN.sub(lambda m: self.tokens.get(m.group(), m.group()), text)
+    def restore(self, text: str, only: Collection[str] | None = None) -> str:
+        """`text` with known tokens (those in `only`, when given) replaced by the original values;
+        other tokens are kept as they are."""
+
+        def back(match: re.Match[str]) -> str:
+            token = match.group()
+            if only is not None and token not in only:
+                return token
+            return self.tokens.get(token, token)
+
+        return TOKEN.sub(back, text)
 
     def save(self) -> None:
         with self._lock:

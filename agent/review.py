@@ -540,7 +540,18 @@ def mark_reviewed(workspace: Workspace, persona: str, reviewed: bool = True) -> 
     target = find_persona(apply_reviews(drafted, store), persona)
     _entry(store, target).marked_reviewed = reviewed
     personas = _commit(workspace, raw, drafted, store)
-    return ReviewSummary(personas=[_state(p, store) for p in personas if p.id == target.id])
+    states = [_state(p, store) for p in personas if p.id == target.id]
+    summary = ReviewSummary(personas=states)
+    pending = states[0].counts["pending"] if states else 0
+    if reviewed and pending:
+        # Allowed (a reviewer may accept a draft wholesale), but never silently: the reports
+        # say "marked reviewed; N of M fields decided" rather than just "Reviewed".
+        summary.notes.append(
+            f"{target.draft.name}: marked reviewed with {pending} of {len(FIELDS)} fields "
+            "undecided; the next draft may still change those (confirm them with `persona "
+            "review set` or a review file to keep them)"
+        )
+    return summary
 
 
 def review_status(workspace: Workspace) -> ReviewSummary:
@@ -573,6 +584,8 @@ HEADER = """\
 # is expected. The comments above each field resolve its evidence ids.
 # Set `status: reviewed` to mark the whole persona reviewed before every field is decided.
 # Then run:  persona review apply {file}
+#   (a bare file name is looked up in the workspace's review folder; from anywhere:
+#    persona review apply {path} -w {root})
 """
 VALUE_HINT = {
     "list": '# corrected: the full new list, e.g. ["first", "second"]',
@@ -615,11 +628,23 @@ def _yaml(value: Any) -> str:
 
 
 def render_review_file(
-    persona: Persona, entry: PersonaDecisions | None, data: ReportData, file_name: str
+    persona: Persona,
+    entry: PersonaDecisions | None,
+    data: ReportData,
+    file_name: str,
+    workspace: Workspace | None = None,
 ) -> str:
     """The editable YAML for one persona: header help, then one commented block per field."""
+    root = workspace.root.absolute() if workspace else Path(".persona")
+    path = (workspace.review_dir.absolute() if workspace else root / "review") / file_name
     lines = [
-        HEADER.format(name=persona.draft.name, segment=persona.segment, file=file_name).rstrip(),
+        HEADER.format(
+            name=persona.draft.name,
+            segment=persona.segment,
+            file=file_name,
+            path=path,
+            root=root,
+        ).rstrip(),
         "",
     ]
     header = {
@@ -741,7 +766,7 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
         name = f"{data.slugs[persona.id]}.yaml"
         path = workspace.review_dir / name
         found = _entry_for(store, persona)
-        text = render_review_file(persona, found[1] if found else None, data, name)
+        text = render_review_file(persona, found[1] if found else None, data, name, workspace)
         if path.exists():
             existing = path.read_text(encoding="utf-8")
             record = store.exports.get(name)
@@ -766,8 +791,33 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
     return written
 
 
+def resolve_review_path(workspace: Workspace, path: Path | str) -> Path:
+    """The review file a user named: as given when it exists, else a bare name in the review folder.
+
+    The review file's header says `persona review apply dana.yaml`, which must work from the
+    project folder, where the file itself sits in the workspace's review folder.
+    """
+    given = Path(path)
+    if given.exists() or given.is_absolute():
+        return given
+    inside = workspace.review_dir / given
+    if inside.exists():
+        return inside
+    if len(given.parts) == 1 and not given.suffix:
+        with_suffix = workspace.review_dir / f"{given}.yaml"
+        if with_suffix.exists():
+            return with_suffix
+    return given
+
+
 def apply_review_file(workspace: Workspace, path: Path | str | None = None) -> ReviewSummary:
-    """Read review file(s) back: only what the reviewer changed since export is recorded."""
+    """Read review file(s) back: only what the reviewer changed since export is recorded.
+
+    With no path every file in the review folder is read; a file whose persona is no longer in
+    personas.json (say an anti-persona a later run did not draft) is skipped with a note, so it
+    cannot block the other personas' decisions. A file named explicitly must match a persona.
+    """
+    bulk = path is None
     if path is None:
         paths = sorted(workspace.review_dir.glob("*.yaml"))
         if not paths:
@@ -775,7 +825,7 @@ def apply_review_file(workspace: Workspace, path: Path | str | None = None) -> R
                 f"no review files in {workspace.review_dir}: run `persona review export` first"
             )
     else:
-        paths = [Path(path)]
+        paths = [resolve_review_path(workspace, path)]
     raw, drafted = _load_personas(workspace)
     store = load_decisions(workspace)
     summary = ReviewSummary()
@@ -783,9 +833,20 @@ def apply_review_file(workspace: Workspace, path: Path | str | None = None) -> R
     # Parse and check every file before recording anything, so one bad file changes nothing.
     for file in paths:
         if not file.exists():
-            raise InputError(str(file), "review file not found")
+            raise InputError(
+                str(file), f"review file not found (looked in {workspace.review_dir} too)"
+            )
         text = file.read_text(encoding="utf-8")
-        parsed_files.append((file, text, parse_review_text(text, file)))
+        parsed = parse_review_text(text, file)
+        if bulk and _find_for_file(drafted, parsed) is None:
+            summary.notes.append(
+                f"{file.name}: skipped: persona '{parsed.header.get('persona_id')}' (segment "
+                f"'{parsed.header.get('segment')}') is not in personas.json any more; "
+                "decisions already recorded for it stay stored; delete the file or re-draft "
+                "that persona"
+            )
+            continue
+        parsed_files.append((file, text, parsed))
     for file, text, parsed in parsed_files:
         personas = apply_reviews(drafted, store)
         state = _apply_parsed(store, personas, file, parsed, summary)
@@ -870,15 +931,23 @@ def _apply_parsed(
     return state
 
 
-def _persona_for_file(personas: list[Persona], parsed: ParsedReview, file: Path) -> Persona:
+def _find_for_file(personas: list[Persona], parsed: ParsedReview) -> Persona | None:
+    """The persona a review file is about: by id, else by its segment when that is unique."""
     pid = parsed.header.get("persona_id")
     for persona in personas:
         if persona.id == pid:
             return persona
     segment = parsed.header.get("segment")
     same = [p for p in personas if p.segment == segment]
-    if len(same) == 1:
-        return same[0]
+    return same[0] if len(same) == 1 else None
+
+
+def _persona_for_file(personas: list[Persona], parsed: ParsedReview, file: Path) -> Persona:
+    found = _find_for_file(personas, parsed)
+    if found is not None:
+        return found
+    pid = parsed.header.get("persona_id")
+    segment = parsed.header.get("segment")
     raise InputError(
         str(file),
         f"persona '{pid}' (segment '{segment}') is not in personas.json",

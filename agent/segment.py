@@ -813,7 +813,9 @@ class _Stats:
                 )
             )
         return SegmentReport(
-            source=str(self.run.path),
+            # The file name only: segments.json must not change with how the path was typed
+            # (`users.csv`, `./users.csv`, `/abs/users.csv`) or with the working directory.
+            source=self.run.path.name,
             config=self.config.origin or self.config.name,
             total_users=self.total,
             segments=segments,

@@ -3,11 +3,15 @@
 Collections are created with our own registered embedding function, never Chroma's default:
 a collection that records the default function tries to download its model on the first
 `query_texts=` call. Vectors are always computed by us and passed in explicitly.
+
+On a server, collection names carry the workspace's id (workspace.json): several projects can
+share one server, and each ingest deletes stale ids only from collections its workspace owns.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +22,11 @@ import numpy as np
 from .config import EmbeddingSettings, Settings
 from .embeddings import Embedder, get_embedder
 from .errors import ConfigError
-from .workspace import Workspace
+from .workspace import Workspace, read_json, write_json
 
 Metadata = Mapping[str, str | int | float | bool | None]
+WORKSPACE_FILE = "workspace.json"
+ID_PATTERN = re.compile(r"[a-z0-9]{6,32}")
 
 
 def _embedding_function_class() -> type:
@@ -94,9 +100,11 @@ def _slug(text: str) -> str:
 class EvidenceStore:
     """Named collections of (id, text, vector, metadata), one per embedder so dimensions never clash."""
 
-    def __init__(self, client: Any, settings: Settings) -> None:
+    def __init__(self, client: Any, settings: Settings, owner: str | None = None) -> None:
         self.client = client
         self.settings = settings
+        # The workspace id on a shared server; None for the store inside the workspace folder.
+        self.owner = owner
         self._collections: dict[str, Any] = {}
         self._embedder: Embedder | None = None
 
@@ -109,7 +117,12 @@ class EvidenceStore:
     def collection_name(self, collection: str) -> str:
         emb = self.settings.embeddings
         tag = emb.provider if emb.provider != "openai" else f"openai-{_slug(emb.model)}"
-        return f"{self.settings.chroma.collection_prefix}-{collection}-{tag}"
+        prefix = self.settings.chroma.collection_prefix
+        if self.owner:
+            # A server is shared: each workspace owns its own collections, so deleting the ids
+            # it no longer has never touches another project's evidence.
+            return f"{prefix}-{self.owner}-{collection}-{tag}"
+        return f"{prefix}-{collection}-{tag}"
 
     def _collection(self, collection: str) -> Any:
         name = self.collection_name(collection)
@@ -249,6 +262,31 @@ def _client(settings: Settings, workspace: Workspace) -> Any:
     return chromadb.PersistentClient(path=str(workspace.chroma_dir), settings=chroma_settings)
 
 
+def workspace_id(workspace: Workspace) -> str:
+    """A random id made once per workspace (workspace.json) that names its collections on a server.
+
+    Random rather than derived from the path: two checkouts of one project, or one path reused
+    on two machines, must not share (and so delete) each other's evidence. A copied workspace
+    keeps the id, and with it the collections, like any copy of the files in it.
+    """
+    path = workspace.root / WORKSPACE_FILE
+    if path.exists():
+        try:
+            data = read_json(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: unreadable ({exc}); delete it to start afresh") from exc
+        ident = data.get("id") if isinstance(data, dict) else None
+        if isinstance(ident, str) and ID_PATTERN.fullmatch(ident):
+            return ident
+        raise ConfigError(f"{path}: no valid workspace id; delete it to start afresh")
+    workspace.ensure()
+    ident = secrets.token_hex(6)
+    write_json(path, {"id": ident})
+    return ident
+
+
 def open_store(settings: Settings, workspace: Workspace) -> EvidenceStore:
     """The evidence store for these settings: on-disk in the workspace, or the configured server."""
-    return EvidenceStore(_client(settings, workspace), settings)
+    client = _client(settings, workspace)
+    owner = workspace_id(workspace) if settings.chroma.url else None
+    return EvidenceStore(client, settings, owner)

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .cluster import EXACT_LIMIT, cluster_vectors, normalise
 from .config import Settings, ThemeSettings
 from .embeddings import Embedder, get_embedder
 from .errors import BudgetExceeded, HostPending, InputError, LLMError
+from .grounding import fold
 from .ids import content_hash
 from .models import (
     CallFailure,
@@ -59,6 +60,7 @@ NAMER_STATEMENTS = 12
 # Themes an LLM names per run (top-ranked, 2+ mentions); the rest keep offline names.
 LLM_NAME_LIMIT = 100
 _ROUND = 4
+_SIM_DECIMALS = 4
 STEP = "name_themes"
 
 
@@ -108,6 +110,8 @@ def mention_vectors(
 
 class ThemeName(BaseModel):
     """A name for one group of customer pain-point statements that share a cause."""
+
+    model_config = ConfigDict(extra="forbid")
 
     label: str = Field(
         max_length=80,
@@ -381,26 +385,51 @@ def _segment_counts(
     return {segment: len(ids) for segment, ids in sorted(users.items())}
 
 
-def _representative_quotes(ordered: Sequence[PainPointMention], limit: int) -> list[Quote]:
-    """First quote of the most central mentions, one per participant or ticket."""
+def subject_only(quote: Quote, mention: PainPointMention, subjects: Mapping[str, str]) -> bool:
+    """True when a ticket quote is nothing but (part of) the ticket's subject line.
+
+    A subject ("Receipt scan wrong amount") names a topic; it is not a customer saying what
+    happened to them, so it never stands as a quote.
+    """
+    subject = subjects.get(mention.document_id) if mention.kind == "ticket" else None
+    return bool(subject) and fold(quote.text) in fold(subject or "")
+
+
+def _representative_quotes(
+    ordered: Sequence[PainPointMention], limit: int, subjects: Mapping[str, str]
+) -> list[Quote]:
+    """First usable quote of the most central mentions, one per participant or ticket.
+
+    One place is kept for an interview participant when the theme has any: tickets usually
+    outnumber interviews, and without it no interview voice would reach the reports.
+    """
     seen: set[tuple[str, str]] = set()
-    picked: list[Quote] = []
+    wordings: set[str] = set()
+    candidates: list[tuple[Quote, bool]] = []
+    voices = any(m.kind != "ticket" for m in ordered)
     for m in ordered:
+        if len(candidates) >= limit and (not voices or any(v for _, v in candidates)):
+            break  # enough, and the interview place (if any) is filled
         for quote in m.quotes:
             source = _quote_source(quote, m)
-            if source in seen:
+            if source in seen or fold(quote.text) in wordings or subject_only(quote, m, subjects):
                 continue
             seen.add(source)
+            # Tickets often repeat one wording word for word: one copy says it.
+            wordings.add(fold(quote.text))
             fill: dict[str, Any] = {}
             if m.kind == "ticket" and quote.ticket_id is None:
                 fill["ticket_id"] = _ticket_key(m)
             if m.kind != "ticket" and quote.participant_id is None:
                 fill["participant_id"] = _participant_key(m)
-            picked.append(quote.model_copy(update=fill))
+            candidates.append((quote.model_copy(update=fill), m.kind != "ticket"))
             break
-        if len(picked) >= limit:
-            break
-    return picked
+    picked = candidates[:limit]
+    if limit > 0 and not any(voice for _, voice in picked):
+        interview = next((c for c in candidates if c[1]), None)
+        if interview is not None:
+            picked = [*picked[: limit - 1], interview]
+    return [quote for quote, _ in picked]
 
 
 # --------------------------------------------------------------------------- building
@@ -412,6 +441,16 @@ class _Draft:
     central: list[PainPointMention]
     product: str | None
     theme: Theme | None = None
+
+
+def central_order(sims: np.ndarray, ids: Sequence[str]) -> list[int]:
+    """Row order, most central first: similarity rounded coarsely, ties broken by id.
+
+    Float noise (a vector read back from the store differs by ~1e-8) must not reorder the
+    central mentions: they pick the quotes, the namer's statements and so the LLM cache keys.
+    """
+    rounded = np.round(np.asarray(sims, dtype=np.float64), _SIM_DECIMALS)
+    return sorted(range(len(ids)), key=lambda j: (-rounded[j], ids[j]))
 
 
 def _check(mentions: Sequence[PainPointMention], embeddings: np.ndarray | None) -> None:
@@ -435,8 +474,13 @@ def build_themes(
     segment_of: Mapping[str, str] | None = None,
     namer: ThemeNamer | None = None,
     embeddings: np.ndarray | None = None,
+    subjects: Mapping[str, str] | None = None,
 ) -> ThemeReport:
-    """Cluster mentions into ranked, named themes; `embeddings` rows follow `mentions` order."""
+    """Cluster mentions into ranked, named themes; `embeddings` rows follow `mentions` order.
+
+    `subjects`: ticket document id -> subject line (see `ticket_subjects`); a quote that is only
+    a subject line is never a representative quote.
+    """
     _check(mentions, embeddings)
     if embeddings is None:
         embeddings = mention_vectors(mentions, embedder.embed)
@@ -457,13 +501,8 @@ def build_themes(
             groups[label].append(row)
         for members in groups.values():
             centroid = normalise(vectors[members].mean(axis=0, keepdims=True))[0]
-            sims = np.round(vectors[members] @ centroid, 6)
-            central = [
-                mentions[members[j]]
-                for j in sorted(
-                    range(len(members)), key=lambda j: (-sims[j], mentions[members[j]].id)
-                )
-            ]
+            order = central_order(vectors[members] @ centroid, [mentions[i].id for i in members])
+            central = [mentions[members[j]] for j in order]
             drafts.append(
                 _Draft(
                     members=sorted((mentions[i] for i in members), key=lambda m: m.id),
@@ -472,7 +511,7 @@ def build_themes(
                 )
             )
     for draft in drafts:
-        draft.theme = _theme(draft, totals, settings, segment_of or {})
+        draft.theme = _theme(draft, totals, settings, segment_of or {}, subjects or {})
     drafts.sort(key=lambda d: _rank_key(d.theme))  # type: ignore[arg-type]
     _name(drafts, namer or OfflineNamer())
     themes = []
@@ -499,7 +538,11 @@ def build_themes(
 
 
 def _theme(
-    draft: _Draft, totals: tuple[int, int], settings: ThemeSettings, segment_of: Mapping[str, str]
+    draft: _Draft,
+    totals: tuple[int, int],
+    settings: ThemeSettings,
+    segment_of: Mapping[str, str],
+    subjects: Mapping[str, str],
 ) -> Theme:
     members = draft.members
     frequency = _frequency(members, totals)
@@ -515,7 +558,9 @@ def _theme(
         severity=ThemeSeverity(mean=mean, max=max(severities)),
         score=theme_score(frequency, mean, totals),
         rank=0,
-        representative_quotes=_representative_quotes(draft.central, settings.quotes_per_theme),
+        representative_quotes=_representative_quotes(
+            draft.central, settings.quotes_per_theme, subjects
+        ),
         segment_counts=_segment_counts(members, segment_of),
         journey_stages=dict(sorted(stages.items())),
         product=draft.product,
@@ -588,6 +633,33 @@ def corpus_totals(workspace: Workspace) -> tuple[int, int]:
     return len(participants), len(tickets)
 
 
+_ID_MARK = '"id": "'
+
+
+def ticket_subjects(workspace: Workspace, document_ids: set[str]) -> dict[str, str]:
+    """Subject line of each wanted ticket document that has one (a subject and a body turn)."""
+    out: dict[str, str] = {}
+    path = workspace.documents
+    if not document_ids or not path.exists():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            # Keys are written sorted, so the first `"id": "` is the document's own id: lines
+            # of other documents are skipped without parsing (a ticket corpus can be huge).
+            at = line.find(_ID_MARK)
+            if at < 0:
+                continue
+            start = at + len(_ID_MARK)
+            if line[start : line.find('"', start)] not in document_ids:
+                continue
+            row = json.loads(line)
+            turns = row.get("turns") or []
+            # A ticket is read as [subject, body]; a single turn is the only text there is.
+            if row.get("kind") == "ticket" and len(turns) >= 2:
+                out[row["id"]] = str(turns[0].get("text", ""))
+    return out
+
+
 @dataclass
 class CachedEmbed:
     """Embeds texts through the store's `mentions` collection: a text is never embedded twice."""
@@ -618,7 +690,11 @@ class CachedEmbed:
                 embeddings=fresh,
                 metadatas=[{"embedder": self.embedder.name} for _ in missing],
             )
-            cached.update({k: fresh[j] for j, (k, _) in enumerate(missing)})
+            # The store may hand back a vector one float32 ulp away from what went in (measured:
+            # 1.5e-8 with MiniLM); reading the fresh ones back makes the first run cluster on
+            # exactly the vectors every later run reads from the cache.
+            stored = store.get_embeddings("mentions", [k for k, _ in missing])
+            cached.update({k: stored.get(k, fresh[j]) for j, (k, _) in enumerate(missing)})
         return np.stack([cached[k] for k in keys])
 
 
@@ -657,12 +733,17 @@ def run_themes(
         segment_of=_segment_map(workspace),
         namer=namer,
         embeddings=vectors,
+        subjects=ticket_subjects(
+            workspace, {m.document_id for m in mentions if m.kind == "ticket"}
+        ),
     )
     write_json(workspace.themes, report)
     summary = _summary(report, workspace.themes, cached_embed.hits, time.perf_counter() - started)
     summary.mode = "offline" if isinstance(namer, OfflineNamer) else namer._mode()
     if isinstance(namer, LLMNamer):
         summary.failures.extend(namer.failures)
+        # Offline names stand in for failed calls, but the run must still say calls failed.
+        summary.ok = not namer.failures
         if namer.pending is not None:
             # themes.json is written with offline names; the host answers, then re-runs.
             raise namer.pending
@@ -702,9 +783,12 @@ __all__ = [
     "ThemeName",
     "ThemeNamer",
     "build_themes",
+    "central_order",
     "corpus_totals",
     "distinctive_terms",
     "mention_vectors",
     "run_themes",
+    "subject_only",
     "theme_score",
+    "ticket_subjects",
 ]

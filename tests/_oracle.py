@@ -60,7 +60,6 @@ STOP = frozenset(
         "would",
     }
 )
-OFFLINE_SUMMARY = "Drafted offline from the evidence pack by templates, without a language model."
 
 
 def load_truth(corpus: Path = CORPUS) -> dict[str, Any]:
@@ -241,13 +240,11 @@ class Oracle:
 
     def draft_persona(self, pack: Mapping[str, Any]) -> dict[str, Any]:
         from agent.evidence import EvidencePack
-        from agent.offline_draft import draft_persona_offline
+        from agent.offline_draft import OFFLINE_LABEL, draft_persona_offline
 
         draft = draft_persona_offline(EvidencePack.model_validate(pack)).model_dump(mode="json")
         draft["name"] = draft["name"].replace("drafted offline", f"drafted by the {self.tag}")
-        summary = draft["summary"]["text"].replace(
-            OFFLINE_SUMMARY, f"Drafted by the {self.tag} from the evidence pack."
-        )
+        summary = draft["summary"]["text"].replace(OFFLINE_LABEL, f"(Drafted by the {self.tag}.)")
         draft["summary"]["text"] = summary
         return draft
 

@@ -78,3 +78,43 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, chroma_server
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
     assert hits[0]["speaker"] == "Kim" and "bank feed" in hits[0]["text"]
+
+
+def test_two_workspaces_share_a_server_without_touching_each_other(
+    tmp_path: Path, chroma_server: str
+) -> None:
+    from agent.config import load_settings
+    from agent.ingest import ingest
+    from agent.search import search
+    from agent.workspace import Workspace
+
+    projects = {
+        "a": "Kim: The bank feed disconnects every week and I reconnect it by hand.\n",
+        "b": "Lee: Our QuickBooks export duplicates every single expense line.\n",
+    }
+    spaces = {}
+    for name, text in projects.items():
+        data = tmp_path / f"in-{name}"
+        data.mkdir()
+        (data / f"P01-{name}.txt").write_text("Interviewer: What is hardest?\n\n" + text)
+        settings = load_settings(
+            None,
+            {
+                "workspace": tmp_path / f"ws-{name}",
+                "embeddings.provider": "hash",
+                "chroma.url": chroma_server,
+            },
+        )
+        ws = Workspace(settings.workspace)
+        summary = ingest([data], settings, ws)
+        # B's ingest must not count A's chunks as stale, nor delete them.
+        assert summary.counts["chunks_deleted"] == 0 and summary.counts["chunks_embedded"] == 2
+        spaces[name] = (settings, ws)
+    for name, (settings, ws) in spaces.items():
+        hits = search("bank feed QuickBooks export", settings, ws, n=10)
+        assert len(hits) == 2 and all(f"P01-{name}.txt" in h.source for h in hits), hits
+    # Re-ingesting A leaves B's evidence where it was.
+    settings_a, ws_a = spaces["a"]
+    assert ingest([tmp_path / "in-a"], settings_a, ws_a).counts["chunks_deleted"] == 0
+    settings_b, ws_b = spaces["b"]
+    assert any("QuickBooks" in h.text for h in search("QuickBooks", settings_b, ws_b, n=2))

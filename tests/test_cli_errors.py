@@ -74,3 +74,27 @@ def test_endpoint_down_fails_fast_with_a_fix(ingested: Path) -> None:
     assert result.exit_code == 1
     line = _one_error_line(result)
     assert "connection refused" in line and "OPENAI_BASE_URL" in line
+
+
+def test_a_mistyped_command_line_exits_1_not_2(tmp_path: Path) -> None:
+    """Exit 2 means partial results, so usage errors must not use it (click's default)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--bogus"], cwd=repo, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip().startswith("error: No such option: --bogus")
+    version = subprocess.run(
+        [sys.executable, "-m", "agent", "--version"], cwd=repo, capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.startswith("persona-agent ")
+
+
+def test_resume_with_nothing_pending_changes_nothing(ingested: Path) -> None:
+    result = CliRunner().invoke(app, ["resume", "-w", str(ingested)])
+    assert result.exit_code == 0, result.output
+    assert "nothing to resume" in result.stdout
+    assert not (ingested / "host").exists() and not (ingested / "last_run.json").exists()

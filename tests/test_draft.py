@@ -40,6 +40,7 @@ from tests._draft_fixtures import (
     FPU,
     INVITE,
     OTHER,
+    SIZES,
     TINY,
     make_workspace,
     segment_report,
@@ -192,7 +193,12 @@ def test_offline_draft_is_grounded_labelled_and_byte_stable(tmp_path: Path) -> N
         assert (info.mode, info.status, info.generated_at) == ("offline", "draft", CLOCK)
         assert (info.based_on_interviews, info.based_on_tickets, info.based_on_users) == (3, 8, 300)
         assert "drafted offline" in persona.draft.name
-        assert persona.draft.summary.text.startswith("Drafted offline")
+        # The card shows the opening words: substance first, a short offline label last.
+        summary = persona.draft.summary.text
+        opening = "Anti-persona: " if persona.is_anti_persona else "Their most raised pain is '"
+        assert summary.startswith(opening)
+        assert f"{SIZES[persona.segment]} users (" in summary
+        assert summary.endswith("(Offline template draft.)")
 
     # Same inputs, a later clock: nothing changed, so not one byte changes.
     draft_personas(settings, ws, provider="offline", clock=lambda: "2027-06-01T00:00:00Z")
@@ -205,7 +211,7 @@ def test_changed_evidence_restamps_only_the_changed_persona(tmp_path: Path) -> N
     draft_personas(settings, ws, provider="offline", clock=lambda: CLOCK)
     report = ThemeReport.model_validate(read_json(ws.themes))
     invite = next(t for t in report.themes if t.id == "t-invite")
-    invite.description = "Invitations expire after a day, before teammates accept."
+    invite.label = "Invitations expire before teammates accept"
     write_json(ws.themes, report)
     draft_personas(settings, ws, provider="offline", clock=lambda: "2026-02-02T00:00:00Z")
     stamps = {p.segment: p.document_info.generated_at for p in load(ws)[0]}
@@ -361,3 +367,89 @@ def test_host_mode_answers_are_checked_by_the_same_validators(tmp_path: Path) ->
         draft_personas(settings, ws, provider="host", clock=lambda: CLOCK)
     steps = {read_json(p)["step"] for p in pending_dir(ws).glob("*.json") if "errors" not in p.name}
     assert "draft_journey" in steps
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_library_draft_writes_once_with_review_decisions_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.draft as draft_module
+    from agent.review import set_field
+
+    ws = make_workspace(tmp_path / "ws")
+    settings = settings_for(ws, personas=3)
+    first = draft_personas(settings, ws, provider="offline", clock=lambda: CLOCK)
+    assert first.counts["human_fields_kept"] == 0 and "fields_changed" not in first.counts
+    set_field(ws, FPU, "role", correct="Runs the monthly close for 40 client companies")
+    # New evidence: the next draft changes, but never the field a human corrected.
+    report = ThemeReport.model_validate(read_json(ws.themes))
+    report.themes[0].label = "Bank feeds drop transactions"
+    write_json(ws.themes, report)
+    writes: list[dict[str, Any]] = []
+    real_write = draft_module.write_json
+
+    def spy(path: Path, data: Any) -> None:
+        writes.append(data)
+        real_write(path, data)
+
+    monkeypatch.setattr(draft_module, "write_json", spy)
+    step = draft_personas(settings, ws, provider="offline", clock=lambda: "2026-03-01T00:00:00Z")
+    # One write, already holding the decision: no window with an unreviewed personas.json.
+    assert len(writes) == 1
+    fpu = next(p for p in load(ws)[0] if p.segment == FPU)
+    assert fpu.draft.role.text == "Runs the monthly close for 40 client companies"
+    assert step.counts["human_fields_kept"] == 1
+    assert step.counts["fields_changed"] > 0
+    diff = next(n for n in step.notes if n.startswith("changes since the previous draft:"))
+    assert "Bank feeds drop transactions" in diff and "role" not in diff.split(fpu.id)[-1]
+
+
+def test_personas_json_records_input_hashes_and_reports_go_stale(tmp_path: Path) -> None:
+    from agent.draft import input_hashes
+    from agent.render import load_report_data, render_files, render_report
+
+    ws = make_workspace(tmp_path / "ws")
+    settings = settings_for(ws, personas=3)
+    draft_personas(settings, ws, provider="offline", clock=lambda: CLOCK)
+    raw = read_json(ws.personas)
+    assert isinstance(raw, dict) and raw["inputs"] == input_hashes(ws)
+    assert load_report_data(ws).stale == []
+    # `persona segment --preset ...` after drafting: new numbers, old text.
+    segments = read_json(ws.segments)
+    assert isinstance(segments, dict)
+    segments["segments"][0]["size"] += 9
+    segments["stats"]["segment.finance_power_user.size"] += 9
+    write_json(ws.segments, segments)
+    data = load_report_data(ws)
+    assert data.stale == ["segments"]
+    files = render_files(data, ["md", "html", "json"])
+    assert (
+        "OUT OF DATE" in files["summary.md"]
+        and 'run "persona draft"' in files["summary.md"].lower()
+    )
+    assert "OUT OF DATE" in next(v for k, v in files.items() if k.startswith("persona-"))
+    assert "Out of date." in files["index.html"]
+    assert json.loads(files["report.json"])["stale"]["inputs"] == ["segments"]
+    step = render_report(settings, ws)
+    assert step.ok and step.counts["stale_inputs"] == 1
+    assert any(n.startswith("out of date:") for n in step.notes)
+    # Re-drafting brings the drafts up to date again.
+    draft_personas(settings, ws, provider="offline", clock=lambda: CLOCK)
+    assert load_report_data(ws).stale == []
+
+
+def test_packs_hear_the_segments_own_interviewees(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    report = ThemeReport.model_validate(read_json(ws.themes))
+    export = next(t for t in report.themes if t.id == "t-export")
+    # The corpus's representative quote for the theme is a ticket from another segment.
+    export.representative_quotes = [q for q in export.representative_quotes if q.ticket_id]
+    write_json(ws.themes, report)
+    pack = build_evidence_pack(settings_for(ws), ws, FPU)
+    quotes = next(t for t in pack.themes if t.id == "t-export").quotes
+    own = [q for q in quotes if q.in_segment]
+    assert [q.chunk_id for q in own] == [EXPORT1.id] and own[0].ticket_id is None
+    assert own[0].text == "The CSV export caps at 500 rows"
+    assert quotes[0] == own[0]  # the segment's own voice first

@@ -87,11 +87,11 @@ def test_offline_run_through_the_cli_writes_a_valid_report(offline: tuple[Any, F
     summary = RunSummary.model_validate_json(result.stdout)
     assert summary.ok and summary.pending is None
     steps = [s.step for s in summary.steps]
-    assert steps == ["ingest", "extract", "segment", "themes", "segment", "draft", "report"]
+    assert steps == ["ingest", "extract", "segment", "themes", "draft", "report"]
     assert all(not s.failures for s in summary.steps)
     ingest = summary.steps[0].counts
     # The copy's ingest is reused: documents unchanged, nothing embedded again.
-    assert ingest["files"] == 15 and ingest["files_unchanged"] == 13  # + roster, user table
+    assert ingest["files"] == 15 and ingest["files_unchanged"] == 15  # roster and user table too
     assert ingest["chunks_embedded"] == 0 and ingest["chunks"] == 987
     assert {s.mode for s in summary.steps if s.step in ("extract", "draft")} == {"offline"}
     assert report_problems(done) == []

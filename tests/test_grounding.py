@@ -268,3 +268,66 @@ def test_anti_persona_pack_drafts_and_validates(tmp_path: Path) -> None:
     draft = validate(draft_persona_offline(anti).model_dump(mode="json"), anti)
     assert "anti-persona" in draft.name
     assert "t-price" in [p.theme_id for p in draft.pain_points]
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_drafts_reject_unknown_keys_at_every_level(
+    persona: dict[str, Any], pack: EvidencePack
+) -> None:
+    validate(persona, pack)
+    persona["pain_points"][0]["workarround"] = "spreadsheets"
+    persona["summary"]["notes"] = "x"
+    persona["quotes"][0]["speaker"] = "P1"
+    persona["mood"] = "calm"
+    with pytest.raises(ValidationError, match="Extra inputs") as info:
+        validate(persona, pack)
+    assert sorted(".".join(map(str, e["loc"])) for e in info.value.errors()) == [
+        "mood",
+        "pain_points.0.workarround",
+        "quotes.0.speaker",
+        "summary.notes",
+    ]
+    journey = draft_journey_offline(pack).model_dump(mode="json")
+    GroundedJourneyDraft.model_validate(journey, context=pack.context())
+    journey["stages"][0]["mood"] = 1
+    journey["recommendations"][0]["owner"] = "PM"
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        GroundedJourneyDraft.model_validate(journey, context=pack.context())
+
+
+QUOTE_CASES = [
+    ("Sync broke \u2013 again \u2014 today", "sync broke - again - today"),
+    ("Sync broke - again - today", "Sync broke \u2013 again \u2014 today"),
+    ("it costs \u22122 hours", "It costs -2 hours"),
+    ("\u201cjust spins\u201d", '"just spins"'),
+    ("\u00abjust spins\u00bb", '"just spins"'),
+    ("I can\u2019t   export", "i can't export"),
+    ("wait\u2026 what", "wait... what"),
+    ("Stra\u00dfe sync", "STRASSE sync"),
+    ("sync broke again", "sync broke, again"),
+    ("the export is slow", "the export is so slow"),
+]
+
+
+@pytest.mark.parametrize(("text", "quote"), QUOTE_CASES)
+def test_extraction_and_grounding_share_one_verbatim_rule(text: str, quote: str) -> None:
+    from agent.grounding import fold
+    from agent.verbatim import find_span
+
+    by_extraction = find_span(text, quote) is not None
+    by_grounding = fold(quote) in fold(text)
+    assert by_extraction == by_grounding
+    assert by_extraction is (quote not in ("sync broke, again", "the export is so slow"))
+    from agent.verbatim import is_verbatim
+
+    assert is_verbatim(quote, text) is by_extraction
+
+
+def test_the_span_map_agrees_with_the_normaliser() -> None:
+    from agent.verbatim import _normalise_with_map, normalise
+
+    for text, quote in QUOTE_CASES:
+        for sample in (text, quote, f"  {text}\n\t{quote}  "):
+            assert _normalise_with_map(sample)[0] == normalise(sample)

@@ -185,3 +185,72 @@ def test_pending_requests_the_inputs_no_longer_need_are_retired(tmp_path):
     after = {r["id"] for r in pending(workspace)}
     assert after < before and len(after) == 2
     assert len(list((workspace.host_dir / "stale").glob("*.json"))) == 1
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_unknown_keys_in_a_host_answer_are_rejected(tmp_path):
+    settings, workspace = host_setup(tmp_path)
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    record = pending(workspace)[0]
+    payload = good(record)
+    item = payload["mentions"][0]
+    item["workarround"] = item.pop("workaround") or "re-keys the file"
+    item["quotes"][0]["speaker"] = "P0"
+    payload["notes"] = "nothing else"
+    answer(record, payload)
+    [rejected] = resume_host(settings, workspace).rejected
+    wrong = sorted(e.split(":")[0] for e in rejected.errors if "Extra inputs" in e)
+    assert wrong == ["mentions.0.quotes.0.speaker", "mentions.0.workarround", "notes"]
+
+
+def test_host_mode_doc_names_the_real_step_names():
+    """references/host-mode.md lists the `step` values a request file really carries."""
+    import re
+
+    from agent import draft, extract, themes
+
+    doc = (
+        Path(__file__).resolve().parent.parent
+        / ".agents/skills/persona-synthesis/references/host-mode.md"
+    ).read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `step`"))
+    documented = set(re.findall(r"`([a-z_]+)`", row)) - {"step"}
+    source = Path(draft.__file__).read_text()
+    drafted = {"draft_persona", "draft_journey"}
+    assert all(f'"{step}"' in source for step in drafted)  # the step= values draft.py sends
+    assert documented == {extract.STEP, themes.STEP, *drafted}
+
+
+def test_host_answer_that_breaks_once_restored_is_sent_back_with_errors(tmp_path):
+    """With redaction on, a host answer is checked again after restoring; a failure there is
+    reported like any rejection instead of being cached and failing on every run."""
+    settings = Settings(workspace=tmp_path / "ws")
+    settings.llm.provider = "host"
+    settings.llm.redact = "on"
+    workspace = Workspace(settings.workspace).ensure()
+    text = "Support never answers at dana.kim@example.com for days. The export is broken."
+    write_models(workspace.chunks, [make_chunk(text)])
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    [record] = pending(workspace)
+    assert "dana.kim" not in json.dumps(record)
+    payload = {
+        "mentions": [
+            mention("c1", "answers at [EMAIL_1", "Support is unreachable"),
+            mention("c1", "The export is broken.", "Exports fail"),
+        ]
+    }
+    answer(record, payload)
+    assert resume_host(settings, workspace).accepted == [record["id"]]
+    with pytest.raises(HostPending):
+        extract_mentions(settings, workspace)
+    [again] = pending(workspace)
+    errors = json.loads((workspace.host_dir / "pending" / f"{again['id']}.errors.json").read_text())
+    assert "mentions.0 dropped" in errors["errors"][0]
+    payload["mentions"].pop(0)
+    answer(record, payload)
+    summary = extract_mentions(settings, workspace)
+    assert summary.ok and summary.counts["mentions"] == 1

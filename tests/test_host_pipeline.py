@@ -213,11 +213,11 @@ def test_every_llm_step_goes_through_the_host(flow: HostFlow) -> None:
         assert out["run"]["pending"] and "persona resume" in out["run"]["pending"]
     last = json.loads(flow.rounds[-1].resumed.stdout)
     assert last["resume"]["ok"] and last["run"]["ok"] and last["run"]["pending"] is None
+    # One segment step: refreshed in place with top complaints once the themes exist.
     assert [s["step"] for s in last["run"]["steps"]] == [
         "extract",
         "segment",
         "themes",
-        "segment",
         "draft",
         "report",
     ]

@@ -12,7 +12,7 @@ from agent.errors import BudgetExceeded, ConfigError, LLMError
 from agent.extract import batch_request, build_requests, extract_mentions, plan_batches
 from agent.llm import LLMRequest, LLMRunner, resolved_mode
 from agent.llm_cache import CallsLog
-from agent.models import PainPointMention
+from agent.models import Chunk, PainPointMention
 from agent.prompts import data_block, load_prompt, parse_prompt
 from agent.workspace import Workspace, read_models
 from tests._llm_helpers import (
@@ -362,6 +362,7 @@ def test_sample_corpus_pii_never_reaches_the_endpoint(corpus, tmp_path):
     with OpenAIServer(responder=quoting_responder) as srv:
         settings = make_settings(tmp_path, srv.base_url, redact="on", max_output_tokens=4096)
         settings.embeddings.provider = "hash"
+        settings.ingest.redact = False  # raw chunks: the LLM layer alone keeps PII here
         workspace = Workspace(settings.workspace).ensure()
         ingest([corpus], settings, workspace)
         corpus_text = " ".join(c.text for c in read_models(workspace.chunks, Chunk))
@@ -374,3 +375,250 @@ def test_sample_corpus_pii_never_reaches_the_endpoint(corpus, tmp_path):
         injected = next(r.text for r in srv.chat_requests() if "Ignore previous" in r.text)
         block = injected.split('<data name=\\"chunks\\">', 1)[1].split("</data>", 1)[0]
         assert "Ignore previous instructions" in block
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://localhost:11434/v1", True),
+        ("http://LOCALHOST.:8000/v1", True),
+        ("localhost:8000/v1", True),
+        ("http://127.0.0.1:8000/v1", True),
+        ("http://127.4.5.6/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("http://[::ffff:127.0.0.1]:8000/v1", True),
+        ("http://localhost.attacker.example/v1", False),
+        ("http://127.0.0.1.nip.io/v1", False),
+        ("http://localhostai.com/v1", False),
+        ("https://api.openai.com/v1", False),
+        ("http://10.0.0.5:8000/v1", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_local_endpoint_is_the_exact_host_not_a_prefix(tmp_path, url, loopback):
+    settings = make_settings(tmp_path, url, redact="auto")
+    assert settings.llm.is_local_endpoint() is loopback
+    assert settings.llm.redaction_enabled() is (not loopback)
+    from agent.config import is_loopback_url
+
+    assert is_loopback_url(url) is loopback
+
+
+def test_unspecified_address_and_docker_host_count_as_local_but_not_loopback(tmp_path):
+    from agent.config import is_local_url, is_loopback_url
+
+    for url in ("http://0.0.0.0:8000/v1", "http://host.docker.internal:11434/v1"):
+        assert is_local_url(url) and not is_loopback_url(url)
+    assert not is_local_url("http://host.docker.internal.example.com/v1")
+
+
+def pii_chunk_workspace(tmp_path, server_url: str, text: str, **llm):
+    settings = make_settings(tmp_path, server_url, redact="on", **llm)
+    return settings, write_chunks(settings, [make_chunk(text)])
+
+
+def test_text_redacted_at_ingest_stays_redacted_and_validates(tmp_path):
+    """`persona ingest --redact` stored [EMAIL_1]; only what the runner itself redacted (the
+    phone) is restored, so quotes touching either still match their chunk."""
+    from agent.redact import Redactor
+
+    raw = "Billing emailed dana.kim@example.com about it. Then I called +44 20 7946 0958 twice."
+
+    def responder(body: dict) -> Reply:
+        item = sent_chunks(body)[0]
+        first, second = item["text"].split(". ", 1)
+        return ok(
+            {
+                "mentions": [
+                    mention(item["id"], first + ".", "Billing contact goes unanswered"),
+                    mention(item["id"], second, "Phone support ignores calls"),
+                ]
+            }
+        )
+
+    with OpenAIServer(responder=responder) as srv:
+        settings = make_settings(tmp_path, srv.base_url, redact="on")
+        workspace = Workspace(settings.workspace).ensure()
+        ingested = Redactor(workspace.redaction_map).redact(raw.split(" Then")[0])
+        text = ingested + " Then I called +44 20 7946 0958 twice."
+        assert "[EMAIL_1]" in text and "dana.kim" not in text
+        write_chunks(settings, [make_chunk(text)])
+        summary = extract_mentions(settings, workspace)
+        assert summary.ok, summary.failures
+        wire = " ".join(r.text for r in srv.chat_requests())
+        assert "7946 0958" not in wire and "[PHONE_1]" in wire
+        quotes = sorted(
+            q.text for m in read_models(workspace.mentions, PainPointMention) for q in m.quotes
+        )
+        assert quotes == [
+            "Billing emailed [EMAIL_1] about it.",
+            "Then I called +44 20 7946 0958 twice.",
+        ]
+
+
+def test_a_mention_that_fails_after_restoring_is_dropped_alone_and_nothing_is_cached(tmp_path):
+    text = "Support never answers at dana.kim@example.com for days. The export button is broken."
+    calls = {"n": 0}
+
+    def responder(body: dict) -> Reply:
+        calls["n"] += 1
+        item = sent_chunks(body)[0]
+        # "[EMAIL_1" (no closing bracket) is in the redacted text but is no token, so it
+        # cannot be restored and is not in the original chunk.
+        return ok(
+            {
+                "mentions": [
+                    mention(item["id"], "never answers at [EMAIL_1", "Support is unreachable"),
+                    mention(item["id"], "The export button is broken.", "Exporting fails"),
+                ]
+            }
+        )
+
+    with OpenAIServer(responder=responder) as srv:
+        settings, workspace = pii_chunk_workspace(tmp_path, srv.base_url, text)
+        first = extract_mentions(settings, workspace)
+        [stored] = read_models(workspace.mentions, PainPointMention)
+        assert stored.quotes[0].text == "The export button is broken."
+        assert not first.ok and first.counts["dropped_mentions"] == 1
+        [failure] = first.failures
+        assert failure.error.startswith("mentions.0 dropped") and "verbatim" in failure.error
+        second = extract_mentions(settings, workspace)
+        # Not cached: the re-run really asks again ("re-run to retry only those" holds).
+        assert calls["n"] == 2 and second.counts["cached"] == 0 and second.counts["calls"] == 1
+
+
+def test_a_cached_answer_that_fails_once_restored_is_asked_again(tmp_path):
+    """Answers cached by older versions (or a host resume) are not failed from the cache forever."""
+    text = "Support never answers at dana.kim@example.com for days."
+    with OpenAIServer(
+        responder=lambda body: ok(
+            {"mentions": [mention(sent_chunks(body)[0]["id"], "Support never answers at")]}
+        )
+    ) as srv:
+        settings, workspace = pii_chunk_workspace(tmp_path, srv.base_url, text)
+        runner = LLMRunner(settings, workspace)
+        [request] = build_requests(read_models(workspace.chunks, Chunk), settings)[0]
+        prepared = runner._prepare(request, 0)
+        bad = {"mentions": [mention("c1", "at [EMAIL_1")]}
+        runner.cache.put(
+            prepared.key,
+            step="extract",
+            prompt="extract_pain_points",
+            prompt_version=prepared.prompt_version,
+            model=runner.model,
+            response_model="x",
+            value=json.dumps(bad),
+            usage={},
+        )
+        [result] = LLMRunner(settings, workspace).run([request])
+        assert result.error is None and not result.cached and not result.dropped
+        assert len(srv.chat_requests()) == 1
+        [again] = LLMRunner(settings, workspace).run([request])
+        assert again.cached and len(srv.chat_requests()) == 1
+
+
+def test_participant_ids_used_as_keys_are_redacted(tmp_path):
+    """Interview data is keyed by participant id, which front matter may set to a name."""
+    chunk = make_chunk("The payroll export fails every month.", participant="Dana Kim")
+    with OpenAIServer(responder=quoting_responder) as srv:
+        settings = make_settings(tmp_path, srv.base_url, redact="on")
+        settings.ingest.redact_names = True
+        workspace = write_chunks(settings, [chunk])
+        assert extract_mentions(settings, workspace).ok
+        wire = " ".join(r.text for r in srv.chat_requests())
+        assert "Dana Kim" not in wire and "[NAME_" in wire
+    [stored] = read_models(workspace.mentions, PainPointMention)
+    assert stored.participant_id == "Dana Kim"
+
+
+def test_every_steps_runner_redacts_the_workspaces_speaker_names(tmp_path):
+    """Theme naming and drafting runners know the names extraction knows (from chunks.jsonl)."""
+    from agent.themes import ThemeName
+
+    voiced = make_chunk("Exports break.", participant="P02", speaker="Zuberi Okonkwo")
+    with OpenAIServer() as srv:
+        settings = make_settings(tmp_path, srv.base_url, redact="on")
+        settings.ingest.redact_names = True
+        workspace = write_chunks(settings, [voiced])
+        srv.script(ok({"label": "Exports break", "description": "Zuberi Okonkwo cannot export."}))
+        naming = LLMRequest(
+            step="name_themes",
+            prompt="name_theme",
+            variables={
+                "statements": ["Zuberi Okonkwo says exports break"],
+                "quotes": ["Exports break."],
+                "terms": ["export"],
+                "categories": ["export"],
+            },
+            response_model=ThemeName,
+        )
+        [result] = LLMRunner(settings, workspace).run([naming])
+        assert "Okonkwo" not in srv.chat_requests()[0].text
+        assert result.value.description == "Zuberi Okonkwo cannot export."  # restored locally
+
+
+def test_redaction_map_is_written_once_per_batch_of_requests(tmp_path, monkeypatch):
+    from agent.redact import Redactor
+
+    saves = {"n": 0}
+    real_save = Redactor.save
+
+    def counting_save(self):
+        saves["n"] += 1
+        real_save(self)
+
+    monkeypatch.setattr(Redactor, "save", counting_save)
+    settings = make_settings(tmp_path, "https://llm.example.com/v1", redact="on")
+    workspace = Workspace(settings.workspace).ensure()
+    chunks = [
+        make_chunk(f"Mail user{i}@example.com about invoice {i}.", doc=f"t{i}", start=0)
+        for i in range(40)
+    ]
+    requests = [batch_request(b) for b in plan_batches(chunks, batch_tokens=30)]
+    assert len(requests) > 5
+    LLMRunner(settings, workspace).dry_run(requests)
+    assert saves["n"] == 1
+    assert len(json.loads(workspace.redaction_map.read_text())["tokens"]) == 40
+
+
+def test_a_worker_crash_is_one_error_result_and_the_rest_are_kept(tmp_path, monkeypatch):
+    import sqlite3
+
+    from agent.llm_cache import ResponseCache
+
+    real_put = ResponseCache.put
+
+    def flaky_put(self, key, **kwargs):
+        if "number 1 " in kwargs["value"]:
+            raise sqlite3.OperationalError("database is locked")
+        real_put(self, key, **kwargs)
+
+    monkeypatch.setattr(ResponseCache, "put", flaky_put)
+    with OpenAIServer(responder=quoting_responder) as srv:
+        settings = make_settings(tmp_path, srv.base_url)
+        workspace = write_chunks(settings, interview_chunks(3))
+        summary = extract_mentions(settings, workspace)
+    assert not summary.ok
+    [failure] = summary.failures
+    assert "OperationalError: database is locked" in failure.error
+    mentions = read_models(workspace.mentions, PainPointMention)
+    assert sorted(m.participant_id for m in mentions) == ["P00", "P02"]
+    logged = CallsLog(workspace.calls_log).read()
+    assert sum(not r["ok"] for r in logged) == 1
+
+
+def test_tool_schema_forbids_unknown_keys_at_every_level(tmp_path, server):
+    server.script(ok(good_answer()))
+    runner = runner_for(tmp_path, server, mode="tools")
+    runner.run([one_request()[0]])
+    [sent] = server.chat_requests()
+    parameters = sent.body["tools"][0]["function"]["parameters"]
+    assert parameters["additionalProperties"] is False
+    assert {name: d.get("additionalProperties") for name, d in parameters["$defs"].items()} == {
+        "ExtractedMention": False,
+        "ExtractedQuote": False,
+    }

@@ -106,3 +106,13 @@ def test_names_mode_leaves_ordinary_capitalised_words(tmp_path):
     named = Redactor(tmp_path / "c.json", names=True)
     text = "In May the Bank Feed broke. Will support fix Export?"
     assert named.redact(text) == text
+
+
+def test_restore_only_what_this_call_redacted(tmp_path):
+    redactor = Redactor(tmp_path / "map.json")
+    earlier = redactor.redact("from a@x.io")  # as `persona ingest --redact` stored it
+    emitted: set[str] = set()
+    out = redactor.redact(f"{earlier}, then call +44 20 7946 0958", emitted)
+    assert out == "from [EMAIL_1], then call [PHONE_1]" and emitted == {"[PHONE_1]"}
+    assert redactor.restore(out, only=emitted) == "from [EMAIL_1], then call +44 20 7946 0958"
+    assert redactor.restore(out) == "from a@x.io, then call +44 20 7946 0958"

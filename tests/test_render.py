@@ -14,6 +14,7 @@ from agent.models import Persona
 from agent.render import jsonout, load_report_data, render_files, render_report
 from agent.render.html import reach
 from agent.render.markdown import mermaid_journey, mermaid_score, mermaid_text
+from agent.review import FIELDS
 from agent.schemas import export_schemas
 from agent.workspace import read_json
 
@@ -54,7 +55,13 @@ def test_render_report_writes_every_format(ws) -> None:
     }
     assert {p.name for p in out.iterdir()} == expected
     assert set(summary.outputs) == expected
-    assert summary.counts == {"personas": 2, "journeys": 2, "files": 7, "reviewed": 0}
+    assert summary.counts == {
+        "personas": 2,
+        "journeys": 2,
+        "files": 7,
+        "reviewed": 0,
+        "stale_inputs": 0,
+    }
     assert summary.mode is None  # one offline and one openai persona
     assert any("offline" in n for n in summary.notes)
 
@@ -110,7 +117,7 @@ def test_persona_markdown_follows_seed_002_and_footnotes_resolve(ws) -> None:
     assert "bank sync drops half the transactions" in sync_quote
     theme = defs[by_ref["theme:t-sync"]]
     assert "Bank sync drops transactions" in theme
-    assert "2 of 3 participants (67%)" in theme and "22 of 40 tickets (55%)" in theme
+    assert "2 of 3 participants (66.67%)" in theme and "22 of 40 tickets (55%)" in theme
     assert "severity 4.2 mean / 5 max" in theme
     assert any("`power_users.size = 120`" in d for d in defs.values())
     # Pain points keep seed 002's impact / frequency / workaround triple.
@@ -125,8 +132,21 @@ def test_persona_markdown_follows_seed_002_and_footnotes_resolve(ws) -> None:
 def test_markdown_neutralises_markup_in_quotes(ws) -> None:
     render_report(Settings(), ws, formats=["md"])
     text = (ws.reports_dir / "persona-dana.md").read_text()
-    assert "<script>" not in text
-    assert '&lt;script&gt;alert("x")&lt;/script&gt;' in text
+    # Backslash-escaped tag openers: Markdown shows them as typed, never as HTML.
+    assert not re.search(r"(?<!\\)<(script|/script)", text)
+    assert '\\<script>alert("x")\\</script>' in text
+
+
+def test_markdown_keeps_comparisons_and_ampersands_as_written(ws) -> None:
+    items = personas("Uses receipts (feat_receipts > 0), income <50k & 10-50 staff; Q&A &amp; more")
+    write_personas(ws, items, [journey("p-dana")])
+    text = render_files(load_report_data(ws), ["md"])["persona-dana.md"]
+    summary = next(line for line in text.splitlines() if line.startswith("**Summary**"))
+    # No HTML entities: a product manager reads `>` and `<50k`, not `&gt;` and `&lt;50k`.
+    assert "feat_receipts > 0), income <50k & 10-50 staff; Q&A" in summary
+    assert "&gt;" not in text and "&lt;" not in text
+    # Only what Markdown would read as HTML is escaped: a literal entity stays literal.
+    assert "\\&amp; more" in summary
 
 
 def test_unresolved_evidence_is_flagged_not_hidden(ws) -> None:
@@ -294,8 +314,8 @@ def test_reach_is_the_mean_share_over_sources_present(ws) -> None:
     assert reach(tax, ticket_only) == pytest.approx(5 / 40)
 
 
-def test_overlapping_dots_are_nudged_apart(ws) -> None:
-    from agent.render.html import matrix_svg
+def test_overlapping_dots_stay_at_their_values_and_only_labels_move(ws) -> None:
+    from agent.render.html import LABEL_RADIUS, matrix_svg
 
     data = load_report_data(ws)
     assert data.themes is not None
@@ -305,12 +325,52 @@ def test_overlapping_dots_are_nudged_apart(ws) -> None:
     ]
     svg = str(matrix_svg(twins, data.themes))
     dots = [
-        tuple(map(float, d)) for d in re.findall(r'cx="([\d.]+)" cy="([\d.]+)" r="([\d.]+)"', svg)
+        tuple(map(float, d))
+        for d in re.findall(r'<g class="dot">.*?cx="([\d.]+)" cy="([\d.]+)"', svg)
     ]
-    assert len(dots) == 3
-    for i, (x1, y1, r1) in enumerate(dots):
-        for x2, y2, r2 in dots[i + 1 :]:
-            assert (x1 - x2) ** 2 + (y1 - y2) ** 2 >= (r1 + r2) ** 2 - 1
+    # Three themes with the same values are three dots on the same spot: data is never moved.
+    assert len(dots) == 3 and len(set(dots)) == 1
+    labels = [
+        (float(x), float(y) - 4.5)
+        for x, y in re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="dot-label', svg)
+    ]
+    assert len(labels) == 3 and labels[0] == dots[0]
+    for i, (x1, y1) in enumerate(labels):
+        for x2, y2 in labels[i + 1 :]:
+            assert (x1 - x2) ** 2 + (y1 - y2) ** 2 >= (2 * LABEL_RADIUS) ** 2 - 1
+    # A moved label is tied to its dot by a leader line.
+    assert svg.count('class="leader"') == 2
+
+
+def test_matrix_never_draws_a_higher_severity_below_a_lower_one(ws) -> None:
+    from agent.render.html import matrix_svg
+
+    data = load_report_data(ws)
+    assert data.themes is not None
+    base = data.themes.themes[0]
+    means = {1: 3.0, 2: 2.9, 3: 3.0, 4: 2.95}  # rank -> mean severity, all at the same reach
+    close = [
+        base.model_copy(
+            update={
+                "id": f"near-{rank}",
+                "rank": rank,
+                "severity": base.severity.model_copy(update={"mean": mean}),
+            }
+        )
+        for rank, mean in means.items()
+    ]
+    svg = str(matrix_svg(close, data.themes))
+    drawn = {
+        int(rank): float(y)
+        for rank, y in re.findall(r'<g class="dot"><title>#(\d+) .*?cy="([\d.]+)"', svg)
+    }
+    assert set(drawn) == set(means)
+    for a in means:
+        for b in means:
+            if means[a] > means[b]:
+                assert drawn[a] < drawn[b]  # SVG y grows downwards
+            elif means[a] == means[b]:
+                assert drawn[a] == drawn[b]
 
 
 def test_review_marks_show_in_reports(ws) -> None:
@@ -324,7 +384,7 @@ def test_review_marks_show_in_reports(ws) -> None:
     assert "**Primary goals _(+ extended by reviewer)_**" in text
     assert "3. Spend month-end evenings at home _(from reviewer)_" in text
     assert "2. Trust the bank balance without re-checking[^" in text
-    assert "2 fields reviewed (1 confirmed, 1 extended)" in text
+    assert f"2 of {len(FIELDS)} fields reviewed (1 confirmed, 1 extended)" in text
     html = files["index.html"]
     assert 'pill pill-confirmed">✓ confirmed by reviewer' in html
     assert 'Spend month-end evenings at home</span> <span class="pill pill-corrected"' in html
@@ -358,3 +418,117 @@ def test_load_chunks_reads_only_cited_ids(tmp_path: Path) -> None:
     assert list(found) == ["b"] and found["b"].text == "real b"
     assert load_chunks(path, set()) == {}
     assert load_chunks(tmp_path / "missing.jsonl", {"b"}) == {}
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_summary_gives_a_shared_recommendation_to_the_segment_that_raised_it_most(ws) -> None:
+    # Both journeys recommend the same sync fix; Dana is listed first, Sam's segment raised
+    # the theme far more often.
+    report = read_json(ws.themes)
+    assert isinstance(report, dict)
+    report["themes"][0]["segment_counts"] = {"casual": 25, "power_users": 6}
+    from agent.workspace import write_json
+
+    write_json(ws.themes, report)
+    text = render_files(load_report_data(ws), ["md"])["summary.md"]
+    recs = text.split("## Recommendations")[1].split("##")[0]
+    row = next(line for line in recs.splitlines() if "sync health check" in line)
+    assert row.rstrip(" |").endswith("Sam")
+    assert recs.count("sync health check") == 1
+
+
+def test_stat_footnotes_show_the_stored_precision(ws) -> None:
+    segments = read_json(ws.segments)
+    assert isinstance(segments, dict)
+    segments["stats"]["power_users.share"] = 0.3558
+    from agent.workspace import write_json
+
+    write_json(ws.segments, segments)
+    files = render_files(load_report_data(ws), ["md", "html", "json"])
+    # The text may say 35.6%: the footnote must not round that to 0.36.
+    assert "`power_users.share = 0.3558`" in files["persona-dana.md"]
+    assert "power_users.share = 0.3558" in files["index.html"]
+    evidence = json.loads(files["report.json"])["evidence"]
+    assert evidence["stat:power_users.share"]["detail"] == "power_users.share = 0.3558"
+
+
+def test_quote_footnotes_show_the_quoted_words_of_a_long_chunk(ws) -> None:
+    from agent.models import Chunk, PersonaQuote
+    from agent.workspace import write_models
+
+    opening = "We started with the starter plan and the first weeks were fine. " * 6
+    said = "the approvals tab takes a minute to open on my phone"
+    text = opening + f"Lately {said}, so I wait until I am at my desk."
+    long_chunk = Chunk(
+        id="c-long",
+        document_id="doc-P09",
+        text=text,
+        token_count=90,
+        speaker="P09",
+        role="participant",
+        start=0,
+        end=len(text),
+        kind="interview",
+        source="transcripts/p09.md",
+        participant_id="P09",
+    )
+    from ._render_helpers import chunks
+
+    write_models(ws.chunks, [*chunks(), long_chunk])
+    items = personas()
+    items[0].draft.quotes.append(PersonaQuote(text=said, chunk_id="c-long"))
+    write_personas(ws, items, [journey("p-dana")])
+    files = render_files(load_report_data(ws), ["md", "html", "json"])
+    line = next(line for line in files["persona-dana.md"].splitlines() if "`chunk:c-long`" in line)
+    assert said in line and line.count("…") >= 1
+    item = next(
+        li for li in files["index.html"].split("<li id=") if "<code>chunk:c-long</code>" in li
+    )
+    assert said in item.split("<q>")[1].split("</q>")[0]
+    assert said in json.loads(files["report.json"])["evidence"]["chunk:c-long"]["quote"]
+
+
+def test_emotion_curve_leaves_stages_without_evidence_as_gaps(ws) -> None:
+    from agent.models import Claim
+    from agent.render.html import emotion_svg
+    from agent.render.markdown import render_journey_md
+
+    report = read_json(ws.themes)
+    assert isinstance(report, dict)
+    report["themes"][0]["journey_stages"] = {"onboarding": 3, "retention": 9}
+    from agent.workspace import write_json
+
+    write_json(ws.themes, report)
+    j = journey("p-dana", (0, 0, 0, -2, 0))
+    for stage in j.draft.stages:
+        if stage.stage != "onboarding":
+            stage.actions = [Claim(text="Not in the evidence pack", assumption=True)]
+            stage.thoughts = []
+            stage.opportunities = []
+            stage.customer_goal = Claim(text="Generic goal", assumption=True)
+    data = load_report_data(ws)
+    svg = str(emotion_svg(j, "Emotion", data))
+    # One evidenced stage: a point, no line drawn across the four gaps, and its basis shown.
+    assert "<polyline" not in svg
+    assert svg.count('class="pt none"') == 4 and svg.count("no evidence") >= 4
+    assert "12 mentions" in svg
+    md_text = render_journey_md(data, personas()[0], j)
+    row = next(line for line in md_text.splitlines() if line.startswith("| **Emotion**"))
+    assert row.count("no evidence") == 4 and "-2 (very negative; 12 mentions)" in row
+    assert "No evidence for this stage: 3" in md_text
+
+
+def test_cards_show_an_unknown_aha_moment_as_an_assumption(ws) -> None:
+    from agent.models import Claim
+
+    items = personas()
+    items[0].draft.aha_moment = Claim(
+        text="Not in the evidence pack: ask this segment", assumption=True
+    )
+    write_personas(ws, items, [journey("p-dana")])
+    html = render_files(load_report_data(ws), ["html"])["index.html"]
+    card = html.split('<article class="card">')[1].split("</article>")[0]
+    assert 'class="aha unknown"' in card and "Not known yet" in card
+    assert "pill-assume" in card

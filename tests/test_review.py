@@ -397,3 +397,59 @@ def test_decisions_survive_a_model_value_that_no_longer_fits(ws: Workspace) -> N
     dana = next(p for p in result if p.id == "p-dana")
     assert dana.draft.summary.text == "Kept text"
     assert len(dana.draft.goals) == 2  # the unusable value was skipped, not forced in
+
+
+def test_bulk_apply_skips_files_of_personas_no_longer_drafted(ws: Workspace) -> None:
+    paths = export_review(ws)
+    sam_file = next(p for p in paths if p.name == "sam.yaml")
+    dana_file = next(p for p in paths if p.name == "dana.yaml")
+    dana_file.write_text(edit(dana_file.read_text(), "summary", decision="confirmed"))
+    # A later run no longer drafts Sam (like an anti-persona dropped without --anti-persona).
+    write_personas(ws, personas()[:1], [journey("p-dana")])
+    summary = apply_review_file(ws)
+    assert [s.persona_id for s in summary.personas] == ["p-dana"]
+    assert summary.personas[0].changed == ["summary"]
+    assert any(n.startswith("sam.yaml: skipped") and "p-sam" in n for n in summary.notes)
+    assert load_decisions(ws).personas["p-dana"].fields["summary"].decision == "confirmed"
+    # Named explicitly, the same file is still an error: the user asked for that persona.
+    with pytest.raises(InputError, match=r"not in personas\.json"):
+        apply_review_file(ws, sam_file)
+
+
+def test_bare_review_file_name_is_found_in_the_review_folder(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = export_review(ws)
+    dana = next(p for p in paths if p.name == "dana.yaml")
+    text = dana.read_text()
+    # The header names a command that works from the project folder, and the full path.
+    assert "# Then run:  persona review apply dana.yaml" in text
+    assert f"persona review apply {dana.absolute()} -w {ws.root.absolute()}" in text
+    dana.write_text(edit(text, "role", decision="confirmed"))
+    monkeypatch.chdir(tmp_path)  # not the review folder: the bare name must still resolve
+    assert not (tmp_path / "dana.yaml").exists()
+    summary = apply_review_file(ws, "dana.yaml")
+    assert summary.personas[0].changed == ["role"]
+    assert summary.files == [str(ws.review_dir / "dana.yaml")]
+    with pytest.raises(InputError, match="review file not found"):
+        apply_review_file(ws, "nobody.yaml")
+
+
+def test_mark_reviewed_with_undecided_fields_warns_and_reports_say_so(ws: Workspace) -> None:
+    from agent.render import load_report_data, render_files
+
+    set_field(ws, "Dana", "summary", confirm=True)
+    summary = mark_reviewed(ws, "Dana")
+    assert summary.personas[0].status == "reviewed"
+    undecided = len(FIELDS) - 1
+    assert any(f"{undecided} of {len(FIELDS)} fields undecided" in n for n in summary.notes)
+    files = render_files(load_report_data(ws), ["md", "html"])
+    text = files["persona-dana.md"]
+    assert "| **Status** | Reviewed |" in text
+    assert f"| **Validation** | marked reviewed; 1 of {len(FIELDS)} fields decided" in text
+    assert "not yet reviewed by a person" not in text
+    assert f"marked reviewed; 1 of {len(FIELDS)} fields decided" in files["index.html"]
+    # Every field decided: no warning.
+    for path in FIELDS:
+        set_field(ws, "Dana", path, confirm=True)
+    assert not mark_reviewed(ws, "Dana").notes

@@ -127,10 +127,8 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
         if suffix != ".docx" and looks_binary(data):
             raise InputError(str(path), "binary file, not text")
         if suffix in {".csv", ".tsv"}:
-            text = decode(path, data)
-            if suffix == ".tsv":
-                text = text.replace("\t", ",") if "," not in text else text
-            table = read_csv_table(path, text, settings.ticket_columns)
+            delimiter = "\t" if suffix == ".tsv" else ","
+            table = read_csv_table(path, decode(path, data), settings.ticket_columns, delimiter)
             _merge_table(result, table)
         elif suffix in {".json", ".jsonl"}:
             records = load_json_records(path, decode(path, data))
@@ -143,13 +141,14 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
                     raw, meta = read_json_transcript(path, record, line)
                     turns = build_turns(raw, _interviewers(settings, meta))
                     pid = meta.get("participant_id") or meta.get("participant") or path.stem
+                    user = meta.get("user_id") or meta.get("customer_id")
                     result.documents.append(
                         make_document(
                             str(path),
                             "interview",
                             turns,
                             participant_id=str(pid),
-                            user_id=meta.get("user_id"),
+                            user_id=None if user in (None, "") else str(user),
                             metadata=meta,
                         )
                     )
@@ -168,6 +167,24 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             digest="",
             skipped=[SkippedInput(path=str(path), reason=f"cannot read: {exc.strerror}")],
         )
+    except Exception as exc:  # one odd file must not stop the ingest of the others
+        return FileResult(
+            path=path,
+            digest="",
+            skipped=[SkippedInput(path=str(path), reason=f"cannot read: {_describe(exc)}")],
+        )
+
+
+def _describe(exc: Exception) -> str:
+    """One line for an unexpected error; a pydantic error names the field and the problem."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"unexpected value for {where}: {first['msg']}"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _merge_table(result: FileResult, table: TableResult) -> None:

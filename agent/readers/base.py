@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,16 @@ def build_turns(raw: Sequence[RawTurn], interviewers: Iterable[str]) -> list[Tur
     return turns
 
 
+SCALARS = (str, int, float, bool)
+
+
+def _scalar(value: object) -> str | None:
+    # YAML reads `interview_date: 2026-02-10` as a date; keep it as the ISO text it was written as.
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return None
+
+
 def make_document(
     source: str,
     kind: DocumentKind,
@@ -122,7 +133,11 @@ def make_document(
     metadata: dict | None = None,
 ) -> Document:
     """A Document whose id is the hash of what it says and who it is about."""
-    meta = {k: v for k, v in (metadata or {}).items() if isinstance(v, str | int | float | bool)}
+    meta = {}
+    for key, value in (metadata or {}).items():
+        kept = value if isinstance(value, SCALARS) else _scalar(value)
+        if kept is not None:
+            meta[str(key)] = kept
     ident = content_hash(
         {
             "kind": kind,

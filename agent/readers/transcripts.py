@@ -123,9 +123,13 @@ def read_json_transcript(
     for i, item in enumerate(turns_in):
         if not isinstance(item, dict) or "text" not in item:
             raise InputError(str(path), f"turn {i} needs 'speaker' and 'text'", line)
+        time = item.get("time")
         turns.append(
             RawTurn(
-                str(item.get("speaker") or "Unknown"), [str(item["text"])], line, item.get("time")
+                str(item.get("speaker") or "Unknown"),
+                ["" if item["text"] is None else str(item["text"])],
+                line,
+                None if time in (None, "") else str(time),
             )
         )
     meta = {k: v for k, v in record.items() if k != "turns"}

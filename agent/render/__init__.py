@@ -60,6 +60,9 @@ def render_report(
         write_text_atomic(target / name, text)
     modes = {p.document_info.mode for p in data.personas}
     notes = []
+    if data.stale:
+        # Still rendered (a reader may want the old drafts), but never silently.
+        notes.append("out of date: " + data.stale_note)
     if data.offline:
         notes.append("offline drafts: written without a language model, labelled as such")
     if not data.personas:
@@ -73,6 +76,7 @@ def render_report(
             "journeys": sum(1 for p in data.personas if data.journey(p)),
             "files": len(files),
             "reviewed": sum(1 for p in data.personas if p.document_info.status == "reviewed"),
+            "stale_inputs": len(data.stale),
         },
         seconds=round(time.perf_counter() - started, 3),
         outputs=outputs,

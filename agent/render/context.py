@@ -62,12 +62,60 @@ def fmt_num(value: float | int) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+def exact_num(value: float | int) -> str:
+    """A stored number exactly as stored (0.3558 stays 0.3558): footnotes back the text's figures."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """One line, cut at a word boundary."""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
     return flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
+QUOTED = re.compile(r"[\"“]([^\"”]{8,})[\"”]")
+
+
+def focus_texts(text: str) -> list[str]:
+    """What a citing text points at in a chunk: its quoted passages, then the text itself."""
+    return [*QUOTED.findall(text), text]
+
+
+def quote_window(text: str, focus: Iterable[str] = (), limit: int = EXCERPT_CHARS) -> str:
+    """The chunk as one line, cut around the first focus passage found in it.
+
+    A long chunk's opening often stops before the sentence a draft quotes; the reader of a
+    footnote needs the quoted words with their context, so the window is centred on them.
+    """
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    lowered = flat.lower()
+    for passage in focus:
+        needle = " ".join(str(passage).split()).lower()
+        at = lowered.find(needle) if len(needle) >= 3 else -1
+        if at < 0:
+            continue
+        end = at + len(needle)
+        if end <= limit - 20:
+            break  # the opening already shows it
+        pad = max(30, (limit - len(needle)) // 2)
+        start, stop = max(0, at - pad), min(len(flat), end + pad)
+        if start > 0:
+            # Start on a word, never mid-word.
+            space = flat.find(" ", start, at)
+            start = space + 1 if space >= 0 else at
+        if stop < len(flat):
+            space = flat.rfind(" ", end, stop)
+            stop = space if space >= 0 else end
+        return ("… " if start > 0 else "") + flat[start:stop] + (" …" if stop < len(flat) else "")
+    return excerpt(flat, limit)
 
 
 @dataclass(frozen=True)
@@ -93,6 +141,10 @@ class ReportData:
     chunks: dict[str, Chunk]
     decisions: dict[str, dict[str, str]] = field(default_factory=dict)
     slugs: dict[str, str] = field(default_factory=dict)
+    # Inputs (segments.json, themes.json) changed since the drafts were written.
+    stale: list[str] = field(default_factory=list)
+    # How many fields a reviewer can decide per persona (review.FIELDS).
+    review_fields: int = 0
 
     def __post_init__(self) -> None:
         if not self.slugs:
@@ -119,6 +171,17 @@ class ReportData:
         return self.decisions.get(persona.id, {}).get(path)
 
     @property
+    def stale_note(self) -> str:
+        """The warning shown when drafts predate the current segments or themes ('' if not)."""
+        if not self.stale:
+            return ""
+        files = " and ".join(f"{name}.json" for name in self.stale)
+        return (
+            f"These drafts are older than the current {files}: numbers in the text may not "
+            'match the tables and footnotes. Run "persona draft" to re-draft them.'
+        )
+
+    @property
     def offline(self) -> bool:
         return any(p.document_info.mode == "offline" for p in self.personas)
 
@@ -135,17 +198,24 @@ class ReportData:
         return interviews, tickets, users
 
     # ------------------------------------------------------------------ evidence
-    def resolve(self, ref: str) -> Evidence:
-        """Describe an evidence id; an id that resolves to nothing is flagged, never hidden."""
+    def resolve(self, ref: str, focus: Iterable[str] = ()) -> Evidence:
+        """Describe an evidence id; an id that resolves to nothing is flagged, never hidden.
+
+        `focus`: texts citing a chunk (a quote, a claim); its excerpt is cut around them.
+        """
         kind, _, key = ref.partition(":")
         if kind == "theme" and (theme := self.theme(key)):
             return Evidence(ref, "theme", theme.label, theme_stats(theme, self.themes))
         if kind == "chunk" and (chunk := self.chunks.get(key)):
             return Evidence(
-                ref, "chunk", chunk_label(chunk), chunk_source(chunk), excerpt(chunk.text)
+                ref,
+                "chunk",
+                chunk_label(chunk),
+                chunk_source(chunk),
+                quote_window(chunk.text, focus),
             )
         if kind == "stat" and self.segments and key in self.segments.stats:
-            value = fmt_num(self.segments.stats[key])
+            value = exact_num(self.segments.stats[key])
             return Evidence(ref, "stat", key, f"{key} = {value}")
         return Evidence(
             ref, "unknown", f"Unresolved: {ref}", "not found in this workspace", found=False
@@ -176,18 +246,23 @@ def chunk_source(chunk: Chunk) -> str:
     return f"{where}, chars {chunk.start}-{chunk.end}"
 
 
+def exact_pct(share: float) -> str:
+    """A stored 0-1 share as a percentage with all its stored digits (0.5833 -> 58.33%)."""
+    return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
+
+
 def theme_stats(theme: Theme, report: ThemeReport | None) -> str:
-    """The theme's reach, severity and score in one line."""
+    """The theme's reach, severity and score in one line, at the precision themes.json holds."""
     freq = theme.frequency
     parts = []
     if freq.participants or not freq.tickets:
         of = f" of {report.total_participants}" if report and report.total_participants else ""
-        parts.append(f"{freq.participants}{of} participants ({pct(freq.participant_share)})")
+        parts.append(f"{freq.participants}{of} participants ({exact_pct(freq.participant_share)})")
     if freq.tickets:
         of = f" of {fmt_num(report.total_tickets)}" if report and report.total_tickets else ""
-        parts.append(f"{fmt_num(freq.tickets)}{of} tickets ({pct(freq.ticket_share)})")
-    parts.append(f"severity {theme.severity.mean:.1f} mean / {theme.severity.max} max")
-    parts.append(f"score {theme.score:.2f}, rank {theme.rank}")
+        parts.append(f"{fmt_num(freq.tickets)}{of} tickets ({exact_pct(freq.ticket_share)})")
+    parts.append(f"severity {exact_num(theme.severity.mean)} mean / {theme.severity.max} max")
+    parts.append(f"score {exact_num(theme.score)}, rank {theme.rank}")
     return ", ".join(parts)
 
 
@@ -258,11 +333,16 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
         if workspace.segments.exists()
         else None
     )
+    from ..draft import stale_inputs
+
+    stale = stale_inputs(workspace, raw.get("inputs"))
     decisions: dict[str, dict[str, str]] = {}
+    review_fields = 0
     if apply_decisions:
         # Imported here: review.py uses this module's slugs, so a top-level import would cycle.
-        from ..review import apply_reviews, decision_marks, load_decisions
+        from ..review import FIELDS, apply_reviews, decision_marks, load_decisions
 
+        review_fields = len(FIELDS)
         store = load_decisions(workspace)
         personas = apply_reviews(personas, store)
         decisions = decision_marks(personas, store)
@@ -274,4 +354,6 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
         segments=segments,
         chunks=chunks,
         decisions=decisions,
+        stale=stale,
+        review_fields=review_fields,
     )

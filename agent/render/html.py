@@ -17,12 +17,23 @@ from markupsafe import Markup
 
 from ..ids import content_hash
 from ..models import JourneyMap, Persona, Theme, ThemeReport
-from .context import OFFLINE_NOTICE, Evidence, ReportData, fmt_num, pct
-from .markdown import EMOTION_WORDS, REVIEW_MARKS, STAGE_TITLES, doc_basis, plural
+from .context import OFFLINE_NOTICE, Evidence, ReportData, fmt_num, focus_texts, pct
+from .markdown import (
+    EMOTION_WORDS,
+    REVIEW_MARKS,
+    STAGE_TITLES,
+    doc_basis,
+    has_evidence,
+    plural,
+    stage_mentions,
+    validation_text,
+)
 from .summary import ExecutiveSummary
 
 TEMPLATES = Path(__file__).parent / "templates"
 MATRIX_THEMES = 12
+# Half the room a rank number needs on the matrix: labels closer than twice this are moved.
+LABEL_RADIUS = 9
 AVATAR_COLOURS = ("#4f46e5", "#0891b2", "#059669", "#d97706", "#db2777", "#7c3aed", "#2563eb")
 
 
@@ -63,17 +74,22 @@ class Cites:
         self.data = data
         self.prefix = prefix
         self.numbers: dict[str, int] = {}
+        self.focus: dict[str, list[str]] = {}
 
-    def __call__(self, refs: Iterable[str]) -> list[tuple[int, str]]:
+    def __call__(self, refs: Iterable[str], focus: str | None = None) -> list[tuple[int, str]]:
+        """Numbers for `refs`; `focus` is the citing text, to excerpt a chunk around it."""
         out = []
+        said = focus_texts(focus) if focus else []
         for ref in dict.fromkeys(refs):
             number = self.numbers.setdefault(ref, len(self.numbers) + 1)
+            self.focus.setdefault(ref, []).extend(said)
             out.append((number, f"{self.prefix}-ev-{number}"))
         return out
 
     def items(self) -> list[tuple[int, str, Evidence]]:
         return [
-            (n, f"{self.prefix}-ev-{n}", self.data.resolve(ref)) for ref, n in self.numbers.items()
+            (n, f"{self.prefix}-ev-{n}", self.data.resolve(ref, self.focus.get(ref, ())))
+            for ref, n in self.numbers.items()
         ]
 
 
@@ -87,6 +103,9 @@ class PersonaView:
     initials: str
     marks: dict[str, str] = field(default_factory=dict)
     emotion_svg: Markup | None = None
+    validation: str = ""
+    # Per stage: (emotion word, mentions it rests on), or None where there is no evidence.
+    emotions: list[tuple[str, int] | None] = field(default_factory=list)
 
     def mark(self, path: str) -> str | None:
         return self.marks.get(path)
@@ -111,18 +130,49 @@ def _svg_text(x: float, y: float, text: str, cls: str, anchor: str = "middle") -
     )
 
 
-def _spread(points: list[tuple[float, float, float]]) -> list[tuple[float, float]]:
-    """Nudge overlapping dots apart along a golden-angle spiral; the first keeps its place."""
-    placed: list[tuple[float, float, float]] = []
-    for x0, y0, r in points:
-        x, y = x0, y0
-        for k in range(1, 60):
-            if all((x - px) ** 2 + (y - py) ** 2 >= (r + pr + 1) ** 2 for px, py, pr in placed):
-                break
-            angle, dist = k * 2.39996, r * 0.6 * math.sqrt(k)
-            x, y = x0 + dist * math.cos(angle), y0 + dist * math.sin(angle)
-        placed.append((x, y, r))
-    return [(x, y) for x, y, _ in placed]
+def _place_labels(
+    dots: list[tuple[float, float, float]], frame: tuple[float, float, float, float]
+) -> list[tuple[float, float]]:
+    """A spot for each dot's rank number: its own centre when free, else just outside the dot.
+
+    Dots never move (their position is the data); a label that would overlap an earlier label
+    goes to the first free place on rings around its dot, clear of every other dot and inside
+    the frame (x0, y0, x1, y1). Earlier dots (higher rank) keep their centre first.
+    """
+    placed: list[tuple[float, float]] = []
+    gap = 2 * LABEL_RADIUS
+
+    def free(x: float, y: float, own: int, centre: bool) -> bool:
+        if not (frame[0] + LABEL_RADIUS <= x <= frame[2] - LABEL_RADIUS):
+            return False
+        if not (frame[1] + LABEL_RADIUS <= y <= frame[3] - LABEL_RADIUS):
+            return False
+        if any((x - px) ** 2 + (y - py) ** 2 < gap**2 for px, py in placed):
+            return False
+        if centre:
+            return True
+        return all(
+            (x - dx) ** 2 + (y - dy) ** 2 >= (dr + LABEL_RADIUS) ** 2
+            for i, (dx, dy, dr) in enumerate(dots)
+            if i != own
+        )
+
+    for i, (x0, y0, r) in enumerate(dots):
+        spot = (x0, y0)
+        if not free(x0, y0, i, centre=True):
+            spot = next(
+                (
+                    (x0 + dist * math.cos(a), y0 - dist * math.sin(a))
+                    for ring in range(6)
+                    for dist in [r + LABEL_RADIUS + 3 + ring * gap]
+                    for k in range(12)
+                    for a in [math.pi / 6 * k]
+                    if free(x0 + dist * math.cos(a), y0 - dist * math.sin(a), i, centre=False)
+                ),
+                (x0, y0),
+            )
+        placed.append(spot)
+    return placed
 
 
 def matrix_svg(themes: list[Theme], report: ThemeReport | None = None) -> Markup:
@@ -185,11 +235,12 @@ def matrix_svg(themes: list[Theme], report: ThemeReport | None = None) -> Markup
     top_score = max([t.score for t in themes] or [1.0]) or 1.0
     ordered = sorted(themes, key=lambda t: (t.rank, t.id))
     radii = [11 + 8 * (t.score / top_score) for t in ordered]
-    spots = _spread(
-        [
-            (px(reach(t, report)), py(t.severity.mean), r)
-            for t, r in zip(ordered, radii, strict=True)
-        ]
+    # Dots sit exactly at their values (a 3.0 is never drawn below a 2.9); only the rank labels
+    # move apart when they would overlap, with a leader line back to their dot.
+    spots = [(px(reach(t, report)), py(t.severity.mean)) for t in ordered]
+    labels = _place_labels(
+        [(x, y, r) for (x, y), r in zip(spots, radii, strict=True)],
+        (left, top, left + plot_w, top + plot_h),
     )
     # Largest first so small dots stay visible on top of big ones.
     drawn = sorted(zip(ordered, radii, spots, strict=True), key=lambda d: -d[1])
@@ -200,17 +251,30 @@ def matrix_svg(themes: list[Theme], report: ThemeReport | None = None) -> Markup
         )
         parts.append(
             f'<g class="dot"><title>{escape(tip)}</title>'
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}"/>'
-            f"{_svg_text(x, y + 5, str(theme.rank), 'dot-label')}</g>"
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}"/></g>'
         )
+    # Labels after every dot, so no dot covers a number.
+    for theme, (x, y), (lx, ly) in zip(ordered, spots, labels, strict=True):
+        moved = abs(lx - x) > 0.5 or abs(ly - y) > 0.5
+        if moved:
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{lx:.1f}" y2="{ly:.1f}" class="leader"/>'
+                f'<circle cx="{lx:.1f}" cy="{ly:.1f}" r="{LABEL_RADIUS - 1}" class="label-bg"/>'
+            )
+        cls = "dot-label moved" if moved else "dot-label"
+        parts.append(_svg_text(lx, ly + 4.5, str(theme.rank), cls))
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def emotion_svg(journey: JourneyMap, label: str) -> Markup:
-    """The persona's emotion (-2..+2) across the five stages as a line."""
-    width, height = 1000, 250
-    left, right, top, bottom = 70, 80, 20, 46
+def emotion_svg(journey: JourneyMap, label: str, data: ReportData | None = None) -> Markup:
+    """The persona's emotion (-2..+2) across the five stages as a line, with its evidence.
+
+    A stage with no evidence is a gap in the line (a hollow marker on the axis, labelled
+    "no evidence"), never a measured "neutral"; each point says how many mentions it rests on.
+    """
+    width, height = 1000, 270
+    left, right, top, bottom = 70, 80, 20, 66
     plot_w, plot_h = width - left - right, height - top - bottom
     stages = journey.draft.stages
     n = len(stages)
@@ -235,17 +299,37 @@ def emotion_svg(journey: JourneyMap, label: str) -> Markup:
             f'class="{"zero" if e == 0 else "grid"}"/>'
         )
         parts.append(_svg_text(left - 10, y + 4, f"{e:+d}" if e else "0", "tick", "end"))
-    points = " ".join(f"{px(i):.1f},{py(s.emotion):.1f}" for i, s in enumerate(stages))
-    parts.append(f'<polyline points="{points}" class="line"/>')
+    known = [has_evidence(s) for s in stages]
+    # One polyline per run of stages with evidence: no line is drawn across a gap.
+    run: list[str] = []
+    for i, stage in enumerate([*stages, None]):
+        if stage is not None and known[i]:
+            run.append(f"{px(i):.1f},{py(stage.emotion):.1f}")
+            continue
+        if len(run) > 1:
+            parts.append(f'<polyline points="{" ".join(run)}" class="line"/>')
+        run = []
     for i, stage in enumerate(stages):
-        x, y = px(i), py(stage.emotion)
-        tone = "pos" if stage.emotion > 0 else "neg" if stage.emotion < 0 else "neu"
-        word = EMOTION_WORDS.get(stage.emotion, "")
-        parts.append(
-            f'<g class="pt {tone}"><title>{escape(STAGE_TITLES[stage.stage])}: {word}</title>'
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7"/></g>'
-        )
-        parts.append(_svg_text(x, height - 18, STAGE_TITLES[stage.stage], "stage"))
+        x = px(i)
+        title = STAGE_TITLES[stage.stage]
+        if not known[i]:
+            parts.append(
+                f'<g class="pt none"><title>{escape(title)}: no evidence at this stage</title>'
+                f'<circle cx="{x:.1f}" cy="{py(0):.1f}" r="6"/></g>'
+            )
+            parts.append(_svg_text(x, height - 22, "no evidence", "basis"))
+        else:
+            y = py(stage.emotion)
+            tone = "pos" if stage.emotion > 0 else "neg" if stage.emotion < 0 else "neu"
+            word = EMOTION_WORDS.get(stage.emotion, "")
+            count = stage_mentions(data, stage) if data is not None else 0
+            basis = plural(count, "mention") if count else "from the draft's claims"
+            parts.append(
+                f'<g class="pt {tone}"><title>{escape(title)}: {word} ({basis})</title>'
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7"/></g>'
+            )
+            parts.append(_svg_text(x, height - 22, basis, "basis"))
+        parts.append(_svg_text(x, height - 40, title, "stage"))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -267,9 +351,18 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
             colour=colour,
             initials=_initials(persona.draft.name),
             marks=data.decisions.get(persona.id, {}),
+            validation=validation_text(data, persona),
         )
         if journey:
-            view.emotion_svg = emotion_svg(journey, f"Emotion across {view.first_name}'s journey")
+            view.emotion_svg = emotion_svg(
+                journey, f"Emotion across {view.first_name}'s journey", data
+            )
+            view.emotions = [
+                (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s))
+                if has_evidence(s)
+                else None
+                for s in journey.draft.stages
+            ]
         views.append(view)
     themes: list[Theme] = (
         sorted(data.themes.themes, key=lambda t: (t.rank, t.id)) if data.themes else []
@@ -291,6 +384,7 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         theme_report=data.themes if isinstance(data.themes, ThemeReport) else None,
         offline=data.offline,
         offline_notice=OFFLINE_NOTICE,
+        stale_note=data.stale_note,
         generated=generated,
         stage_titles=STAGE_TITLES,
         emotion_words=EMOTION_WORDS,

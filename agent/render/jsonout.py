@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from ..errors import ValidationFailed
 from ..models import Claim, JourneyMap, Persona, Recommendation, SegmentReport, ThemeReport
 from ..workspace import dump_json
-from .context import OFFLINE_NOTICE, ReportData
+from .context import OFFLINE_NOTICE, ReportData, focus_texts
 from .summary import ExecutiveSummary
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -77,14 +77,23 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
     """The whole report as one JSON object; resolved evidence included for machine readers."""
     interviews, tickets, users = data.corpus_basis()
     refs: set[str] = set()
+    focus: dict[str, list[str]] = {}
 
     def collect(value: Any) -> None:
         if isinstance(value, dict):
+            text = value.get("text")
+            # The citing text (a claim, a quote) tells which part of a chunk to excerpt.
+            said = focus_texts(text) if isinstance(text, str) else []
             for key, item in value.items():
                 if key == "evidence" and isinstance(item, list):
                     refs.update(r for r in item if isinstance(r, str))
+                    for ref in item:
+                        if isinstance(ref, str):
+                            focus.setdefault(ref, []).extend(said)
                 elif key in ("chunk_id", "theme_id") and isinstance(item, str) and item:
-                    refs.add(f"{key.removesuffix('_id')}:{item}")
+                    ref = f"{key.removesuffix('_id')}:{item}"
+                    refs.add(ref)
+                    focus.setdefault(ref, []).extend(said)
                 else:
                     collect(item)
         elif isinstance(value, list):
@@ -99,7 +108,7 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
     collect(journeys)
     evidence = {}
     for ref in sorted(refs):
-        ev = data.resolve(ref)
+        ev = data.resolve(ref, focus.get(ref, ()))
         evidence[ref] = {
             "kind": ev.kind,
             "title": ev.title,
@@ -114,6 +123,7 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
         "modes": modes,
         "offline": data.offline,
         "notice": OFFLINE_NOTICE if data.offline else None,
+        "stale": {"inputs": data.stale, "note": data.stale_note} if data.stale else None,
         "basis": {"interviews": interviews, "tickets": tickets, "users": users},
         "personas": personas,
         "journeys": journeys,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from ..models import Claim, DocumentInfo, JourneyMap, Persona
-from .context import OFFLINE_NOTICE, ReportData, fmt_num, pct
+from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
+from ..offline_draft import STAGE_SOURCES
+from .context import OFFLINE_NOTICE, ReportData, fmt_num, focus_texts, pct
 
 STAGE_TITLES = {
     "awareness": "Awareness",
@@ -33,9 +34,17 @@ EMOTION_WORDS = {
 }
 
 
+# Markdown passes raw HTML through: a `<` that opens a tag (or `</`, `<!`, `<?`) and an `&`
+# that starts an entity are the only characters it reads as HTML. Everything else stays as
+# written, so `feat_receipts > 0` and `<50k` read as themselves.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
 def md(text: str) -> str:
-    """User text made inert for Markdown: one line, no raw HTML tags."""
-    return " ".join(str(text).split()).replace("<", "&lt;").replace(">", "&gt;")
+    """User text made inert for Markdown: one line, tag openers and entities backslash-escaped."""
+    flat = " ".join(str(text).split())
+    return _TAG_OPEN.sub(r"\\<", _ENTITY.sub(r"\\&", flat))
 
 
 def code(text: str) -> str:
@@ -71,17 +80,28 @@ def offline_banner() -> str:
     return f"> [!WARNING]\n> **OFFLINE DRAFT — no language model was used.** {OFFLINE_NOTICE}"
 
 
+def stale_banner(data: ReportData) -> list[str]:
+    """The out-of-date warning as a Markdown callout, or nothing when the drafts are current."""
+    if not data.stale:
+        return []
+    return [f"> [!CAUTION]\n> **OUT OF DATE.** {md(data.stale_note)}", ""]
+
+
 class Footnotes:
     """Numbers evidence ids in order of first citation; one footnote per id per document."""
 
     def __init__(self, data: ReportData) -> None:
         self.data = data
         self.numbers: dict[str, int] = {}
+        self.focus: dict[str, list[str]] = {}
 
-    def cite(self, refs: Iterable[str]) -> str:
+    def cite(self, refs: Iterable[str], focus: Iterable[str] = ()) -> str:
+        """Footnote marks for `refs`; `focus`: the citing texts, to excerpt a chunk around them."""
         marks = []
+        focus = list(focus)
         for ref in dict.fromkeys(refs):
             number = self.numbers.setdefault(ref, len(self.numbers) + 1)
+            self.focus.setdefault(ref, []).extend(focus)
             marks.append(f"[^{number}]")
         return "".join(marks)
 
@@ -90,7 +110,7 @@ class Footnotes:
             return []
         out = ["", "---", "", "## Evidence", ""]
         for ref, number in self.numbers.items():
-            ev = self.data.resolve(ref)
+            ev = self.data.resolve(ref, self.focus.get(ref, ()))
             if ev.kind == "chunk":
                 text = (
                     f'**Quote** — {md(ev.title)}: "{md(ev.quote)}" ({md(ev.detail)}; {code(ref)})'
@@ -114,7 +134,7 @@ def claim_md(
     """
     if claim is None:
         return "_not stated_" + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "")
-    text = md(claim.text) + notes.cite(claim.evidence)
+    text = md(claim.text) + notes.cite(claim.evidence, focus_texts(claim.text))
     if claim.assumption:
         text += " **[Assumption — no evidence]**"
     elif not claim.evidence and human:
@@ -156,6 +176,21 @@ def info_table(info: DocumentInfo, extra: list[tuple[str, str]]) -> list[str]:
     return table(["Field", "Value"], [[f"**{k}**", v] for k, v in rows])
 
 
+def validation_text(data: ReportData, persona: Persona) -> str:
+    """How far a person has reviewed this persona, never claiming more than was decided."""
+    decided = data.decisions.get(persona.id, {})
+    counts = {k: list(decided.values()).count(k) for k in REVIEW_MARKS}
+    detail = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    total = data.review_fields
+    if persona.document_info.status == "reviewed" and total and len(decided) < total:
+        text = f"marked reviewed; {len(decided)} of {total} fields decided"
+        return text + (f" ({detail})" if detail else "")
+    if decided:
+        of = f" of {total}" if total else ""
+        return f"{len(decided)}{of} fields reviewed ({detail})"
+    return "not yet reviewed by a person"
+
+
 def heading(title: str, mark: str | None) -> str:
     return title + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "")
 
@@ -176,7 +211,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         return mark(path) in ("corrected", "extended")
 
     kind = "Anti-persona" if persona.is_anti_persona else "Persona"
-    out = [f"# {kind}: {md(d.name)}", ""]
+    out = [f"# {kind}: {md(d.name)}", "", *stale_banner(data)]
     if persona.document_info.mode == "offline":
         out += [offline_banner(), ""]
     if persona.is_anti_persona:
@@ -187,15 +222,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         seg_text += (
             f" — {plural(segment.size, 'user')} ({pct(segment.share)}), rule {code(segment.rule)}"
         )
-    decided = data.decisions.get(persona.id, {})
-    counts = {k: list(decided.values()).count(k) for k in REVIEW_MARKS}
-    validation = (
-        f"{len(decided)} fields reviewed ("
-        + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-        + ")"
-        if decided
-        else "not yet reviewed by a person"
-    )
+    validation = validation_text(data, persona)
     extra = [("Segment", seg_text), ("Validation", validation)]
     if data.journey(persona):
         extra.append(("Journey map", f"[journey-{slug}.md](journey-{slug}.md)"))
@@ -274,7 +301,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     if not d.quotes:
         out += ["_No quotes._"]
     for quote in d.quotes:
-        cite = notes.cite([f"chunk:{quote.chunk_id}"]) if quote.chunk_id else ""
+        cite = notes.cite([f"chunk:{quote.chunk_id}"], [quote.text]) if quote.chunk_id else ""
         out += [f"> “{md(quote.text)}”{cite}", f"> — {md(data.quote_source(quote.chunk_id))}", ""]
 
     out += ["", "### Behaviors and Preferences", ""]
@@ -304,7 +331,9 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     if journey:
         out += ["", "### Journey Touchpoints", ""]
         for stage in journey.draft.stages:
-            points = "; ".join(md(c.text) + notes.cite(c.evidence) for c in stage.touchpoints)
+            points = "; ".join(
+                md(c.text) + notes.cite(c.evidence, focus_texts(c.text)) for c in stage.touchpoints
+            )
             out.append(f"- **{STAGE_TITLES[stage.stage]}**: {points or '_none stated_'}")
         out += ["", f"Full journey map: [journey-{slug}.md](journey-{slug}.md)"]
     out += notes.section()
@@ -327,12 +356,43 @@ def mermaid_score(emotion: int) -> int:
     return max(1, min(5, emotion + 3))
 
 
+def has_evidence(stage: JourneyStageEntry) -> bool:
+    """Does anything at this stage rest on evidence? (An emotion without it is a placeholder.)"""
+    claims = [*stage.actions, *stage.touchpoints, *stage.thoughts, *stage.opportunities]
+    return bool(stage.pain_points) or any(c.evidence and not c.assumption for c in claims)
+
+
+def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
+    """Mentions the stage's emotion rests on: its pain themes' mentions placed at this stage."""
+    sources = STAGE_SOURCES.get(stage.stage, (stage.stage,))
+    total = 0
+    for theme_id in stage.pain_points:
+        theme = data.theme(theme_id)
+        if theme:
+            total += sum(theme.journey_stages.get(s, 0) for s in sources)
+    return total
+
+
+def emotion_text(data: ReportData, stage: JourneyStageEntry) -> str:
+    """'-1 (negative; 12 mentions)', or 'no evidence' where the score is only a placeholder."""
+    if not has_evidence(stage):
+        return "no evidence"
+    word = EMOTION_WORDS.get(stage.emotion, "")
+    n = stage_mentions(data, stage)
+    basis = f"; {plural(n, 'mention')}" if n else ""
+    return f"{stage.emotion:+d} ({word}{basis})"
+
+
 def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
     actor = mermaid_text(persona.draft.name.split(",")[0], 30)
     lines = ["```mermaid", "journey", f"    title {mermaid_text(persona.draft.name, 80)} journey"]
     for stage in journey.draft.stages:
-        score = mermaid_score(stage.emotion)
         lines.append(f"    section {STAGE_TITLES[stage.stage]}")
+        if not has_evidence(stage):
+            # Mermaid needs a score; the neutral one, said to be a gap, not a measured feeling.
+            lines.append(f"      No evidence for this stage: 3: {actor}")
+            continue
+        score = mermaid_score(stage.emotion)
         tasks = [stage.customer_goal.text] + [a.text for a in stage.actions[:2]]
         lines += [f"      {mermaid_text(t)}: {score}: {actor}" for t in tasks]
     lines.append("```")
@@ -343,7 +403,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
     """journey-<slug>.md: stage table, Mermaid diagram, findings and recommendations."""
     notes = Footnotes(data)
     slug = data.slugs[persona.id]
-    out = [f"# Journey Map: {md(persona.draft.name)}", ""]
+    out = [f"# Journey Map: {md(persona.draft.name)}", "", *stale_banner(data)]
     if journey.document_info.mode == "offline":
         out += [offline_banner(), ""]
     extra = [("Persona", f"[{md(persona.draft.name)}](persona-{slug}.md)")]
@@ -360,10 +420,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         ["**Actions**", *[join(s.actions) for s in stages]],
         ["**Touchpoints**", *[join(s.touchpoints) for s in stages]],
         ["**Thoughts**", *[join(s.thoughts) for s in stages]],
-        [
-            "**Emotion**",
-            *[f"{s.emotion:+d} ({EMOTION_WORDS.get(s.emotion, '')})" for s in stages],
-        ],
+        ["**Emotion**", *[emotion_text(data, s) for s in stages]],
         [
             "**Pain points**",
             *[

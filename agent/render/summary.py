@@ -8,7 +8,16 @@ from pydantic import BaseModel
 
 from ..models import Claim, Persona, Recommendation, SegmentStats, Theme
 from .context import ReportData, pct
-from .markdown import Footnotes, claim_md, code, doc_basis, md, offline_banner, table
+from .markdown import (
+    Footnotes,
+    claim_md,
+    code,
+    doc_basis,
+    md,
+    offline_banner,
+    stale_banner,
+    table,
+)
 
 TOP_THEMES = 10
 
@@ -51,9 +60,7 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
         sorted(data.themes.themes, key=lambda t: (t.rank, t.id))[:TOP_THEMES] if data.themes else []
     )
     findings: list[tuple[str, Claim]] = []
-    recommendations: list[tuple[str, Recommendation]] = []
     seen_findings: set[str] = set()
-    seen_actions: set[str] = set()
     for persona in data.personas:
         journey = data.journey(persona)
         if journey is None:
@@ -63,24 +70,47 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
             if claim.text.casefold() not in seen_findings:
                 seen_findings.add(claim.text.casefold())
                 findings.append((first_name, claim))
-        for rec in journey.draft.recommendations:
-            if rec.action.casefold() not in seen_actions:
-                seen_actions.add(rec.action.casefold())
-                recommendations.append((first_name, rec))
     warnings = _warnings(data)
     return ExecutiveSummary(
         personas=rows,
         segments=list(data.segments.segments) if data.segments else [],
         themes=themes,
         findings=findings,
-        recommendations=recommendations,
+        recommendations=_recommendations(data),
         warnings=warnings,
         score_formula=data.themes.score_formula if data.themes else "",
     )
 
 
+def _recommendations(data: ReportData) -> list[tuple[str, Recommendation]]:
+    """Each action once, given to the persona whose segment raised its themes most.
+
+    Several journeys recommend fixing the same theme; the summary keeps the one from the
+    persona with the highest segment count for the cited themes (themes.json segment_counts),
+    so a top pain is not credited to whichever persona happens to be listed first. Ties keep
+    the persona order. Listed by persona, each in its journey's order.
+    """
+    offers: dict[str, list[tuple[int, int, int, str, Recommendation]]] = {}
+    for p_index, persona in enumerate(data.personas):
+        journey = data.journey(persona)
+        if journey is None:
+            continue
+        first_name = persona.draft.name.split(",")[0].strip()
+        for r_index, rec in enumerate(journey.draft.recommendations):
+            weight = 0
+            for ref in rec.evidence:
+                kind, _, key = ref.partition(":")
+                theme = data.theme(key) if kind == "theme" else None
+                if theme:
+                    weight += theme.segment_counts.get(persona.segment, 0)
+            offer = (-weight, p_index, r_index, first_name, rec)
+            offers.setdefault(rec.action.casefold(), []).append(offer)
+    best = [min(group, key=lambda o: o[:3]) for group in offers.values()]
+    return [(who, rec) for _, _, _, who, rec in sorted(best, key=lambda o: o[1:3])]
+
+
 def _warnings(data: ReportData) -> list[str]:
-    warnings = []
+    warnings = [data.stale_note] if data.stale else []
     if data.segments:
         warnings.extend(data.segments.warnings)
         warnings.extend(
@@ -122,7 +152,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
     """summary.md: the page a product manager reads first."""
     notes = Footnotes(data)
     interviews, tickets, users = data.corpus_basis()
-    out = ["# Executive Summary", ""]
+    out = ["# Executive Summary", "", *stale_banner(data)]
     if data.offline:
         out += [offline_banner(), ""]
     out += [f"Based on {doc_basis(interviews, tickets, users)}.", ""]
