@@ -22,6 +22,7 @@ from .errors import ConfigError
 from .llm_cache import ResponseCache
 from .models import Strict
 from .prompts import load_text
+from .redact import Redactor, map_strings
 from .workspace import Workspace, read_json, write_json, write_text_atomic
 
 HOST_MODEL = "host"
@@ -154,6 +155,24 @@ def accept_answer(
     (pending_dir(workspace) / f"{record['id']}.errors.json").unlink(missing_ok=True)
 
 
+def check_restored(
+    workspace: Workspace, model: type[BaseModel], value: BaseModel, record: dict[str, Any]
+) -> None:
+    """Check the answer again with the request's redaction tokens put back, against the
+    original text, as the runner will (raises ValidationError). Only the tokens the runner
+    itself wrote are restored: text redacted at ingest holds its tokens in the original too."""
+    tokens = set(record.get("restore_tokens") or [])
+    if not tokens:
+        return
+    redactor = Redactor(workspace.redaction_map)
+
+    def restore(text: str) -> str:
+        return redactor.restore(text, tokens)
+
+    data = map_strings(value.model_dump(mode="json"), restore)
+    model.model_validate(data, context=map_strings(record["context"], restore))
+
+
 def check_answer(
     workspace: Workspace, cache: ResponseCache, record: dict[str, Any]
 ) -> tuple[BaseModel | None, list[str] | None]:
@@ -164,8 +183,13 @@ def check_answer(
     model = lookup_response_model(record["response_model"])
     try:
         value = validate_answer(model, answer.read_text(encoding="utf-8"), record["context"])
+        check_restored(workspace, model, value, record)
     except ValidationError as exc:
         errors = format_errors(exc)
+        tokens = record.get("restore_tokens") or []
+        if tokens:
+            redactor = Redactor(workspace.redaction_map)
+            errors = [redactor.retokenize(line, tokens) for line in errors]
         write_errors(workspace, record, errors)
         return None, errors
     accept_answer(workspace, cache, record, value)

@@ -43,7 +43,7 @@ from .host import (
 from .ids import content_hash
 from .llm_cache import CallsLog, ResponseCache, cache_key
 from .prompts import load_prompt
-from .redact import Redactor
+from .redact import Redactor, map_strings
 from .tokens import encoding_for_model, get_encoding
 from .workspace import Workspace
 
@@ -169,18 +169,6 @@ def build_client(llm: LLMSettings) -> Any:
     return instructor.from_openai(client, mode=modes[resolved_mode(llm)])
 
 
-def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
-    """Apply `fn` to every string in a JSON-like structure, dict keys included (data is often
-    keyed by who said it, e.g. a participant id taken from front matter)."""
-    if isinstance(value, str):
-        return fn(value)
-    if isinstance(value, dict):
-        return {(fn(k) if isinstance(k, str) else k): _map_strings(v, fn) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_map_strings(v, fn) for v in value]
-    return value
-
-
 def _retry_after(exc: Any) -> float | None:
     """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
     response = getattr(exc, "response", None)
@@ -246,7 +234,11 @@ def _short(text: str, limit: int = 600) -> str:
 
 
 def _drop_invalid(
-    model: type[BaseModel], data: dict[str, Any], context: dict[str, Any], exc: ValidationError
+    model: type[BaseModel],
+    data: dict[str, Any],
+    context: dict[str, Any],
+    exc: ValidationError,
+    clean: Callable[[str], str],
 ) -> tuple[BaseModel, list[str]]:
     """The answer without the failed items of the list its model names in `DROP_INVALID`.
 
@@ -263,7 +255,7 @@ def _drop_invalid(
         loc = err.get("loc", ())
         if len(loc) < 2 or loc[0] != name or not isinstance(loc[1], int):
             raise exc
-        bad.setdefault(loc[1], []).append(line)
+        bad.setdefault(loc[1], []).append(clean(line))
     kept = {**data, name: [item for i, item in enumerate(items) if i not in bad]}
     value = model.model_validate(kept, context=context)
     dropped = [
@@ -330,8 +322,8 @@ class LLMRunner:
             def redact(text: str) -> str:
                 return redactor.redact(text, emitted)
 
-            variables = _map_strings(variables, redact)
-            context = _map_strings(context, redact)
+            variables = map_strings(variables, redact)
+            context = map_strings(context, redact)
         messages = prompt.render(**variables)
         schema = self._schema(request.response_model)
         key = cache_key(prompt.name, prompt.version, self.model, messages, schema)
@@ -398,12 +390,15 @@ class LLMRunner:
             # Nothing was replaced: the answer was already checked against this very context.
             return value, []
         redactor, only = self.redactor, p.restorable
-        data = _map_strings(value.model_dump(mode="json"), lambda t: redactor.restore(t, only))
+        data = map_strings(value.model_dump(mode="json"), lambda t: redactor.restore(t, only))
         model = type(value)
         try:
             return model.model_validate(data, context=p.request.context), []
         except ValidationError as exc:
-            return _drop_invalid(model, data, p.request.context, exc)
+            # Error lines quote the restored text: tokens again, as they may reach a host agent.
+            return _drop_invalid(
+                model, data, p.request.context, exc, lambda line: redactor.retokenize(line, only)
+            )
 
     def _record(
         self, p: _Prepared, result: LLMResult, seconds: float, extra: dict[str, Any] | None = None
@@ -507,6 +502,8 @@ class LLMRunner:
                 "answer_path": str(self.workspace.host_dir / "answers" / f"{p.request.id}.json"),
                 "response_model": model_name(p.request.response_model),
                 "cache_key": p.key,
+                # Which tokens to put back before the second check (names only, never values).
+                "restore_tokens": sorted(p.restorable),
             }
             # An answer already written (resume not run yet) is checked right here.
             value, errors = check_answer(self.workspace, self.cache, record)
@@ -537,12 +534,10 @@ class LLMRunner:
         try:
             final, dropped = self._finish(p, value)
         except ValidationError as exc:
-            return self._fail(
-                p,
-                "restored answer failed validation: " + "; ".join(format_errors(exc)[:3]),
-                attempts,
-                usage,
-            )
+            lines = "; ".join(format_errors(exc)[:3])
+            if self.redactor is not None:
+                lines = self.redactor.retokenize(lines, p.restorable)
+            return self._fail(p, "restored answer failed validation: " + lines, attempts, usage)
         return LLMResult(p.request.id, final, None, cached, attempts, usage, dropped=dropped)
 
     def _fail(

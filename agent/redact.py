@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from .workspace import dump_json, write_text_atomic
 
@@ -38,6 +39,18 @@ PHONE_US = re.compile(
 PHONE_NATIONAL = re.compile(r"(?<![\w+.-])0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4}(?![\d])")
 HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?\b")
 NAMES_FILE = Path(__file__).parent / "data" / "first_names.txt"
+
+
+def map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """Apply `fn` to every string in a JSON-like structure, dict keys included (data is often
+    keyed by who said it, e.g. a participant id taken from front matter)."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {(fn(k) if isinstance(k, str) else k): map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [map_strings(v, fn) for v in value]
+    return value
 
 
 def luhn_ok(digits: str) -> bool:
@@ -172,6 +185,14 @@ class Redactor:
             return self.tokens.get(token, token)
 
         return TOKEN.sub(back, text)
+
+    def retokenize(self, text: str, only: Collection[str]) -> str:
+        """`text` with the original values of the tokens in `only` put back as tokens: for
+        messages about restored text (validation errors quote it) that leave the machine."""
+        values = [(self.tokens[t], t) for t in only if self.tokens.get(t)]
+        for value, token in sorted(values, key=lambda pair: len(pair[0]), reverse=True):
+            text = text.replace(value, token)
+        return text
 
     def save(self) -> None:
         with self._lock:

@@ -224,9 +224,9 @@ def test_host_mode_doc_names_the_real_step_names():
     assert documented == {extract.STEP, themes.STEP, *drafted}
 
 
-def test_host_answer_that_breaks_once_restored_is_sent_back_with_errors(tmp_path):
-    """With redaction on, a host answer is checked again after restoring; a failure there is
-    reported like any rejection instead of being cached and failing on every run."""
+def test_host_answer_that_breaks_once_restored_is_rejected_without_revealing_pii(tmp_path):
+    """With redaction on, a host answer is checked again with the tokens put back; failing that
+    is a rejection like any other (not cached, not failing on every run), in token form."""
     settings = Settings(workspace=tmp_path / "ws")
     settings.llm.provider = "host"
     settings.llm.redact = "on"
@@ -236,21 +236,20 @@ def test_host_answer_that_breaks_once_restored_is_sent_back_with_errors(tmp_path
     with pytest.raises(HostPending):
         extract_mentions(settings, workspace)
     [record] = pending(workspace)
-    assert "dana.kim" not in json.dumps(record)
-    payload = {
-        "mentions": [
-            mention("c1", "answers at [EMAIL_1", "Support is unreachable"),
-            mention("c1", "The export is broken.", "Exports fail"),
-        ]
-    }
-    answer(record, payload)
-    assert resume_host(settings, workspace).accepted == [record["id"]]
+    assert "dana.kim" not in json.dumps(record) and record["restore_tokens"] == ["[EMAIL_1]"]
+    broken = mention("c1", "answers at [EMAIL_1", "Support is unreachable")
+    fine = mention("c1", "never answers at [EMAIL_1] for days", "Support is unreachable")
+    exports = mention("c1", "The export is broken.", "Exports fail")
+    answer(record, {"mentions": [broken, exports]})
+    [rejected] = resume_host(settings, workspace).rejected
+    assert rejected.errors[0].startswith("mentions.0.quotes.0") and "verbatim" in rejected.errors[0]
+    written = (workspace.host_dir / "pending" / f"{record['id']}.errors.json").read_text()
+    assert "dana.kim" not in written + json.dumps(rejected.errors)
     with pytest.raises(HostPending):
-        extract_mentions(settings, workspace)
-    [again] = pending(workspace)
-    errors = json.loads((workspace.host_dir / "pending" / f"{again['id']}.errors.json").read_text())
-    assert "mentions.0 dropped" in errors["errors"][0]
-    payload["mentions"].pop(0)
-    answer(record, payload)
+        extract_mentions(settings, workspace)  # still pending, nothing cached
+    answer(record, {"mentions": [fine, exports]})
+    assert resume_host(settings, workspace).accepted == [record["id"]]
     summary = extract_mentions(settings, workspace)
-    assert summary.ok and summary.counts["mentions"] == 1
+    assert summary.ok and summary.counts["mentions"] == 2
+    quotes = {m.quotes[0].text for m in read_models(workspace.mentions, PainPointMention)}
+    assert quotes == {"never answers at dana.kim@example.com for days", "The export is broken."}

@@ -461,18 +461,18 @@ def test_text_redacted_at_ingest_stays_redacted_and_validates(tmp_path):
 
 
 def test_a_mention_that_fails_after_restoring_is_dropped_alone_and_nothing_is_cached(tmp_path):
-    text = "Support never answers at dana.kim@example.com for days. The export button is broken."
+    text = "Mail dana.kim@example.com or call +44 20 7946 0958 today. The export button is broken."
     calls = {"n": 0}
 
     def responder(body: dict) -> Reply:
         calls["n"] += 1
         item = sent_chunks(body)[0]
-        # "[EMAIL_1" (no closing bracket) is in the redacted text but is no token, so it
+        # "[PHONE_1" (no closing bracket) is in the redacted text but is no token, so it
         # cannot be restored and is not in the original chunk.
         return ok(
             {
                 "mentions": [
-                    mention(item["id"], "never answers at [EMAIL_1", "Support is unreachable"),
+                    mention(item["id"], "[EMAIL_1] or call [PHONE_1", "Support is unreachable"),
                     mention(item["id"], "The export button is broken.", "Exporting fails"),
                 ]
             }
@@ -486,6 +486,8 @@ def test_a_mention_that_fails_after_restoring_is_dropped_alone_and_nothing_is_ca
         assert not first.ok and first.counts["dropped_mentions"] == 1
         [failure] = first.failures
         assert failure.error.startswith("mentions.0 dropped") and "verbatim" in failure.error
+        assert "[EMAIL_1] or call [PHONE_1" in failure.error  # the message keeps the tokens
+        assert "dana.kim" not in failure.error
         second = extract_mentions(settings, workspace)
         # Not cached: the re-run really asks again ("re-run to retry only those" holds).
         assert calls["n"] == 2 and second.counts["cached"] == 0 and second.counts["calls"] == 1

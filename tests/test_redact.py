@@ -116,3 +116,7 @@ def test_restore_only_what_this_call_redacted(tmp_path):
     assert out == "from [EMAIL_1], then call [PHONE_1]" and emitted == {"[PHONE_1]"}
     assert redactor.restore(out, only=emitted) == "from [EMAIL_1], then call +44 20 7946 0958"
     assert redactor.restore(out) == "from a@x.io, then call +44 20 7946 0958"
+    message = "quote 'from a@x.io, then call +44 20 7946 0958' is not in chunk c1"
+    assert redactor.retokenize(message, emitted) == (
+        "quote 'from a@x.io, then call [PHONE_1]' is not in chunk c1"
+    )
