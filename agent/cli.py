@@ -72,6 +72,11 @@ ModelOpt = Annotated[
     str | None, typer.Option("--model", help="Model name (default: $PERSONA_MODEL or gpt-4o-mini)")
 ]
 
+AntiPersonaOpt = Annotated[
+    bool | None,
+    typer.Option("--anti-persona/--no-anti-persona", help="Also draft who the product is not for"),
+]
+
 EXIT_PARTIAL = 2
 
 
@@ -531,12 +536,7 @@ def draft(
     personas: Annotated[
         int | None, typer.Option("--personas", help="How many primary personas")
     ] = None,
-    anti_persona: Annotated[
-        bool | None,
-        typer.Option(
-            "--anti-persona/--no-anti-persona", help="Also draft who the product is not for"
-        ),
-    ] = None,
+    anti_persona: AntiPersonaOpt = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -600,12 +600,7 @@ def run(
     chroma_url: Annotated[
         str | None, typer.Option("--chroma-url", help="Chroma server URL")
     ] = None,
-    anti_persona: Annotated[
-        bool | None,
-        typer.Option(
-            "--anti-persona/--no-anti-persona", help="Also draft who the product is not for"
-        ),
-    ] = None,
+    anti_persona: AntiPersonaOpt = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
