@@ -41,6 +41,7 @@ from .errors import InputError
 from .grounding import fold
 from .ids import content_hash
 from .models import (
+    QUOTABLE_ROLES,
     CategoryShare,
     SegmentReport,
     SegmentStats,
@@ -58,7 +59,7 @@ THEMES_PER_PERSONA = 5
 WORKAROUNDS_PER_THEME = 2
 # Extra quotes per theme from the segment's own interview participants (see _own_voices).
 OWN_VOICES_PER_THEME = 2
-PARTICIPANT_ROLES = ("participant", "customer")
+
 CATCH_ALL_NAMES = {"other", "others", "everyone else", "unassigned", "unclassified", "rest"}
 # Whole words of a segment's name: "High Performers", a rule on `cart_abandon_rate` or on
 # `inactive_seats` say nothing about the users having left.
@@ -295,7 +296,7 @@ def _segments_from_chunks(workspace: Workspace) -> SegmentReport:
     people: dict[str, set[str]] = {}
     everyone: set[str] = set()
     for row in _rows(workspace.chunks):
-        if row.get("role") not in PARTICIPANT_ROLES:
+        if row.get("role") not in QUOTABLE_ROLES:
             continue
         who = (
             row.get("user_id")
@@ -437,7 +438,7 @@ class StoreRetriever:
         self.store = open_store(settings, workspace)
 
     def search(self, text: str, n: int) -> list[dict[str, Any]]:
-        where = {"role": {"$in": list(PARTICIPANT_ROLES)}}
+        where = {"role": {"$in": list(QUOTABLE_ROLES)}}
         hits = self.store.query("chunks", text=text, n=n, where=where)
         rows = []
         for hit in hits:
@@ -633,7 +634,7 @@ class PackBuilder:
                 interviews.add(row["document_id"])
             elif kind == "ticket":
                 tickets.add(row["document_id"])
-            if row.get("role") not in PARTICIPANT_ROLES:
+            if row.get("role") not in QUOTABLE_ROLES:
                 continue
             if row.get("participant_id"):
                 participants.add(row["participant_id"])

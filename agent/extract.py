@@ -25,6 +25,7 @@ from .host import register_response_model
 from .ids import content_hash
 from .llm import LLMRequest, LLMRunner
 from .models import (
+    QUOTABLE_ROLES,
     CallFailure,
     Chunk,
     MentionDraft,
@@ -38,7 +39,6 @@ from .workspace import Workspace, read_models, write_models
 
 STEP = "extract"
 PROMPT = "extract_pain_points"
-QUOTABLE_ROLES = ("participant", "customer")
 # Source tokens per request, at most: the fixed prompt (~800 tokens with the schema) stays a
 # small share of what is sent (measured on transcripts/: 3000 -> 1.78 tokens sent per source
 # token at a 2048 output cap, 6000 -> 1.50 at 4096; a 16k-context local model still fits).

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DocumentKind = Literal["interview", "ticket", "survey"]
 SpeakerRole = Literal["participant", "interviewer", "customer", "agent"]
+# Whose words may be quoted as evidence: the people studied, never the interviewer or support agent.
+QUOTABLE_ROLES: tuple[SpeakerRole, ...] = ("participant", "customer")
 JourneyStage = Literal[
     "awareness", "consideration", "decision", "onboarding", "retention", "advocacy", "unknown"
 ]

@@ -21,9 +21,8 @@ from pathlib import Path
 import yaml
 
 from .ids import content_hash
-from .models import Chunk, PainPointMention, Quote
+from .models import QUOTABLE_ROLES, Chunk, PainPointMention, Quote
 
-QUOTABLE_ROLES = ("participant", "customer")
 # A "." followed by a digit is a decimal point ("$538.81"), not the end of a sentence.
 SENTENCE = re.compile(r"(?:[^.!?…\n]|\.(?=\d))+(?:[.!?…]+[\"'”’)]*|$)", re.MULTILINE)
 CUES_FILE = Path(__file__).parent / "data" / "offline_cues.yaml"

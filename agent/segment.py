@@ -94,10 +94,6 @@ def _is_numeric(sql_type: str) -> bool:
     return base.startswith("DECIMAL") or base.lstrip("U") in NUMERIC_TYPES or base == "BOOLEAN"
 
 
-def _is_float(sql_type: str) -> bool:
-    return sql_type.upper() in ("FLOAT", "DOUBLE")
-
-
 def _unique_keys(names: Sequence[str]) -> dict[str, str]:
     """name -> slug, suffixing _2, _3 ... when two names slugify alike (first come keeps it)."""
     out: dict[str, str] = {}

@@ -182,9 +182,6 @@ class EvidenceStore:
             found.update(col.get(ids=list(ids[begin : begin + step]), include=[])["ids"])
         return found
 
-    def ids_where(self, collection: str, where: dict[str, Any]) -> list[str]:
-        return list(self._collection(collection).get(where=where, include=[])["ids"])
-
     def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
             col = self._collection(collection)
