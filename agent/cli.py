@@ -72,6 +72,10 @@ ModelOpt = Annotated[
     str | None, typer.Option("--model", help="Model name (default: $PERSONA_MODEL or gpt-4o-mini)")
 ]
 
+ChromaUrlOpt = Annotated[
+    str | None,
+    typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000"),
+]
 AntiPersonaOpt = Annotated[
     bool | None,
     typer.Option("--anti-persona/--no-anti-persona", help="Also draft who the product is not for"),
@@ -203,10 +207,7 @@ def ingest(
         list[Path],
         typer.Argument(help="Files or folders: .txt .md .vtt .srt .docx .json .jsonl .csv"),
     ],
-    chroma_url: Annotated[
-        str | None,
-        typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000"),
-    ] = None,
+    chroma_url: ChromaUrlOpt = None,
     embedder: Annotated[
         str | None, typer.Option("--embedder", help="minilm | openai | hash")
     ] = None,
@@ -263,9 +264,7 @@ def search(
     meta: Annotated[
         list[str] | None, typer.Option("--meta", help="Metadata filter KEY=VALUE (repeatable)")
     ] = None,
-    chroma_url: Annotated[
-        str | None, typer.Option("--chroma-url", help="Chroma server URL")
-    ] = None,
+    chroma_url: ChromaUrlOpt = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -597,9 +596,7 @@ def run(
     ] = None,
     llm: LLMOpt = None,
     model: ModelOpt = None,
-    chroma_url: Annotated[
-        str | None, typer.Option("--chroma-url", help="Chroma server URL")
-    ] = None,
+    chroma_url: ChromaUrlOpt = None,
     anti_persona: AntiPersonaOpt = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,

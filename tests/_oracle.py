@@ -30,10 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from tests.openai_server import Reply, ok
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "transcripts"
+# The marks every end-to-end module carries: it loads the real model and needs the sample corpus.
+E2E_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CORPUS / "GROUND_TRUTH.json").exists(), reason="sample corpus not generated"
+    ),
+]
 DATA_BLOCK = re.compile(r'<data name="([^"]+)">\n(.*?)\n</data>', re.DOTALL)
 REDACTED = r"\[(?:EMAIL|PHONE|CARD|NAME)_\d+\]"
 TOKEN = re.compile(REDACTED)

@@ -26,6 +26,7 @@ from agent.pipeline import RunSummary, run_pipeline
 from agent.workspace import Workspace
 from tests._oracle import (
     CORPUS,
+    E2E_MARKS,
     INVENTED_NUMBER,
     INVENTED_QUOTE,
     Faulty,
@@ -46,12 +47,7 @@ from tests._oracle import (
 )
 from tests.openai_server import LoggedRequest, OpenAIServer
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CORPUS / "GROUND_TRUTH.json").exists(), reason="sample corpus not generated"
-    ),
-]
+pytestmark = E2E_MARKS
 
 TOP = 3
 

@@ -21,6 +21,7 @@ from agent.pipeline import RunSummary
 from agent.workspace import Workspace
 from tests._oracle import (
     CORPUS,
+    E2E_MARKS,
     INVENTED_NUMBER,
     INVENTED_QUOTE,
     Finished,
@@ -40,12 +41,7 @@ from tests._oracle import (
     write_answer,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CORPUS / "GROUND_TRUTH.json").exists(), reason="sample corpus not generated"
-    ),
-]
+pytestmark = E2E_MARKS
 
 EXIT_PENDING = 3
 STEPS = ["extract", "name_themes", "draft_persona", "draft_journey"]
