@@ -174,6 +174,8 @@ class _Run:
     categorical: list[str] = field(default_factory=list)
     age: str | None = None
     fmt: str = "csv"
+    csv_dialect: str | None = None
+    csv_types: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     matches: dict[str, int] = field(default_factory=dict)
 
@@ -182,6 +184,12 @@ class _Run:
     def source(self) -> str:
         """The table function that reads the file (the id column is always read as text)."""
         p = quote_literal(str(self.path))
+        if self.fmt == "csv" and self.csv_dialect is not None:
+            # Read with the dialect and types sniffed once in describe(): every read_csv with
+            # auto-detection sniffs again, which costs as much as a fifth of a full scan.
+            cols = {c: ("VARCHAR" if c == self.id_col else t) for c, t in self.csv_types.items()}
+            columns = ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in cols.items())
+            return f"read_csv({p}, auto_detect=false, {self.csv_dialect}, columns={{{columns}}})"
         if self.fmt == "csv":
             types = f", types={{{quote_literal(self.id_col)}: 'VARCHAR'}}" if self.id_col else ""
             return f"read_csv({p}, header=true{types})"
@@ -215,11 +223,43 @@ class _Run:
             raise InputError(str(self.path), "the table has no rows")
 
     def describe(self) -> dict[str, str]:
+        if self.fmt == "csv":
+            return self.sniff()
         try:
             rows = self.con.execute(f"DESCRIBE SELECT * FROM {self.source()}").fetchall()
         except duckdb.Error as exc:
             raise InputError(str(self.path), f"cannot read the table: {_first_line(exc)}") from exc
         return {str(r[0]): str(r[1]) for r in rows}
+
+    def sniff(self) -> dict[str, str]:
+        """Detect the CSV's dialect and column types once; source() reuses them."""
+        p = quote_literal(str(self.path))
+        try:
+            cur = self.con.execute(f"SELECT * FROM sniff_csv({p}, header=true)")
+            row = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
+        except duckdb.Error as exc:
+            raise InputError(str(self.path), f"cannot read the table: {_first_line(exc)}") from exc
+
+        def char(value: object) -> str:
+            # sniff_csv spells "none" as '(empty)'; read_csv spells it ''.
+            return quote_literal("" if value in (None, "(empty)") else str(value))
+
+        options = [
+            f"delim={char(row['Delimiter'])}",
+            f"quote={char(row['Quote'])}",
+            f"escape={char(row['Escape'])}",
+            f"comment={char(row['Comment'])}",
+            f"new_line={char(row['NewLineDelimiter'])}",
+            f"skip={int(row['SkipRows'])}",
+            f"header={'true' if row['HasHeader'] else 'false'}",
+        ]
+        if row.get("DateFormat"):
+            options.append(f"dateformat={char(row['DateFormat'])}")
+        if row.get("TimestampFormat"):
+            options.append(f"timestampformat={char(row['TimestampFormat'])}")
+        self.csv_dialect = ", ".join(options)
+        self.csv_types = {str(c["name"]): str(c["type"]) for c in row["Columns"]}
+        return dict(self.csv_types)
 
     def resolve_id(self) -> str:
         wanted = self.config.table.id
@@ -410,14 +450,22 @@ class _Run:
         """The whole scoring as one SELECT: id, labels, rule-match bits, persona, stat columns."""
         sql = self.layers(base)[-1][2]
         personas = self.config.personas
-        # One bit per persona rule (matched or not, before first-match), for rule_matches.
+        # One bit per persona rule (matched or not, before first-match), for rule_matches; the
+        # narrowest unsigned type that holds them keeps the column small.
+        width = next(w for w in (8, 16, 32, 64) if len(personas) <= w)
+        bit_type = {8: "UTINYINT", 16: "USMALLINT", 32: "UINTEGER", 64: "UBIGINT"}[width]
         bits = " | ".join(
-            f"(CAST(coalesce({paren(r.when)}, false) AS UBIGINT) << {i})"
+            f"(CAST(coalesce({paren(r.when)}, false) AS {bit_type}) << {i})"
             for i, r in enumerate(personas)
         )
-        persona = case_sql(
-            [(f"(__rules >> {i}) & 1 = 1", r.name) for i, r in enumerate(personas)],
-            self.config.catch_all,
+        # Labels are cast to the ENUM as constants, once, rather than row by row.
+        persona_t = self.enum_type("persona")
+        whens = " ".join(
+            f"WHEN __rules & {1 << i} <> 0 THEN CAST({quote_literal(r.name)} AS {persona_t})"
+            for i, r in enumerate(personas)
+        )
+        persona = (
+            f"CASE {whens} ELSE CAST({quote_literal(self.config.catch_all)} AS {persona_t}) END"
         )
         dims = "".join(
             f", CAST({quote_ident(d.name)} AS {self.enum_type(d.name)}) AS {quote_ident(d.name)}"
@@ -430,7 +478,7 @@ class _Run:
         kept = "".join(f", {quote_ident(c)}" for c in keep)
         return (
             f"SELECT CAST({quote_ident(self.id_col)} AS VARCHAR) AS {ID_COL}{dims}{kept}, "
-            f"__rules, CAST({persona} AS {self.enum_type('persona')}) AS {PERSONA_COL} "
+            f"__rules, {persona} AS {PERSONA_COL} "
             f"FROM (SELECT *, ({bits}) AS __rules FROM ({sql}))"
         )
 
@@ -439,22 +487,38 @@ class _Run:
         # An empty table with the file's schema: binding against it reads no data.
         cols = ", ".join(f"{quote_ident(c)} {t}" for c, t in self.types.items())
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table}_proto ({cols})").fetchall()
+        # Expressions that see the same columns are bound together in one DESCRIBE; only a
+        # group that fails is bound again one by one, to name the rule.
+        groups: dict[str, list[tuple[str, str, bool, set[str]]]] = {}
         for title, expr, sql, boolean, names in self.layers(f"{self.table}_proto"):
-            if expr is None:
-                continue
+            if expr is not None:
+                groups.setdefault(sql, []).append((title, expr, boolean, names))
+        for sql, rules in groups.items():
             try:
-                rows = self.con.execute(
-                    f"DESCRIBE SELECT {paren(expr)} AS v FROM ({sql})"
-                ).fetchall()
-            except duckdb.Error as exc:
-                raise self.rule_error(title, expr, exc, names) from exc
-            out_type = str(rows[0][1])
-            if boolean and out_type not in ("BOOLEAN", '"NULL"', "NULL"):
-                raise ConfigError(
-                    f"{title} must be a true/false condition, but gives {out_type}: "
-                    f"{norm_sql(expr)}"
+                selects = ", ".join(
+                    f"{paren(expr)} AS v{i}" for i, (_, expr, _, _) in enumerate(rules)
                 )
+                out_types = [
+                    str(r[1])
+                    for r in self.con.execute(f"DESCRIBE SELECT {selects} FROM ({sql})").fetchall()
+                ]
+            except duckdb.Error:
+                out_types = [self.bind_one(sql, *rule) for rule in rules]
+            for (title, expr, boolean, _), out_type in zip(rules, out_types, strict=True):
+                if boolean and out_type not in ("BOOLEAN", '"NULL"', "NULL"):
+                    raise ConfigError(
+                        f"{title} must be a true/false condition, but gives {out_type}: "
+                        f"{norm_sql(expr)}"
+                    )
         self.con.execute(f"DROP TABLE {self.table}_proto").fetchall()
+
+    def bind_one(self, sql: str, title: str, expr: str, boolean: bool, names: set[str]) -> str:
+        """The type of one rule expression, or the ConfigError naming it."""
+        try:
+            rows = self.con.execute(f"DESCRIBE SELECT {paren(expr)} AS v FROM ({sql})").fetchall()
+        except duckdb.Error as exc:
+            raise self.rule_error(title, expr, exc, names) from exc
+        return str(rows[0][1])
 
     def rule_error(
         self, title: str, expr: str, exc: duckdb.Error, names: set[str]
@@ -510,7 +574,7 @@ class _Run:
 
     def check_rows(self) -> int:
         personas = self.config.personas
-        per_rule = "".join(f", count_if((__rules >> {i}) & 1 = 1)" for i in range(len(personas)))
+        per_rule = "".join(f", count_if(__rules & {1 << i} <> 0)" for i in range(len(personas)))
         per_persona = "".join(
             f", count_if({PERSONA_COL} = {quote_literal(p.name)})" for p in personas
         )
@@ -586,10 +650,11 @@ class _Stats:
         columns such as activity counts. Sums are DECIMAL, so means do not depend on the order
         DuckDB's threads add floats in.
         """
+        # Group on the stored values first and convert the (few) distinct ones afterwards.
         branches = " UNION ALL ".join(
-            f"SELECT {i} AS k, {PERSONA_COL} AS p, CAST({quote_ident(c)} AS DOUBLE) AS v, "
-            f"count(*) AS c FROM {self.t} WHERE isfinite(CAST({quote_ident(c)} AS DOUBLE)) "
-            "GROUP BY 2, 3"
+            f"SELECT {i} AS k, p, CAST(v AS DOUBLE) AS v, c FROM (SELECT {PERSONA_COL} AS p, "
+            f"{quote_ident(c)} AS v, count(*) AS c FROM {self.t} GROUP BY ALL) "
+            "WHERE isfinite(CAST(v AS DOUBLE))"
             for i, c in enumerate(cols)
         )
         bounds = []
@@ -665,13 +730,14 @@ class _Stats:
     def value_counts(self, cols: Sequence[str]) -> dict[tuple[int, str], Counter[str]]:
         """(column index, persona) -> value counts, NULL shown as '(missing)'; one query."""
         branches = " UNION ALL ".join(
-            f"SELECT {i} AS k, {PERSONA_COL} AS p, coalesce(CAST({quote_ident(c)} AS VARCHAR), "
-            f"{quote_literal(MISSING)}) AS v, count(*) AS c FROM {self.t} GROUP BY 2, 3"
+            f"SELECT {i} AS k, p, coalesce(CAST(v AS VARCHAR), {quote_literal(MISSING)}) AS v, c "
+            f"FROM (SELECT {PERSONA_COL} AS p, {quote_ident(c)} AS v, count(*) AS c "
+            f"FROM {self.t} GROUP BY ALL)"
             for i, c in enumerate(cols)
         )
         out: dict[tuple[int, str], Counter[str]] = {}
         for k, p, v, c in self.con.execute(branches).fetchall():
-            out.setdefault((int(k), str(p)), Counter())[str(v)] = int(c)
+            out.setdefault((int(k), str(p)), Counter())[str(v)] += int(c)
         return out
 
     def categorical(

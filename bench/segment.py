@@ -6,6 +6,10 @@ Writes bench/out/users_1m.{parquet,csv} (numpy, seed 42; regenerated only when m
 for each format runs, each in a fresh subprocess so peak RSS belongs to that step alone:
 - bare: SELECT role, count(*), avg(...) ... GROUP BY role over the file (one DuckDB query);
 - bare_all: the same shape of query over every column the preset reads (informative);
+- bare_same: one hand-written DuckDB query computing the same segments (the preset's rules as
+  CASE expressions) and the same per-segment numbers (count, mean, min, max and exact
+  quartiles of every numeric column, value counts of every categorical column and dimension),
+  i.e. what DuckDB alone takes for the work the scorer does, without its checks and outputs;
 - score: agent.segment.score_users end to end with the weekly preset (read, validate rules,
   score, every statistic), and write_segment_outputs (segments.json + 1M-row assignments CSV).
 Prints a table and the score/bare ratio (target <= 2x).
@@ -53,6 +57,37 @@ BARE_ALL_SQL = (
     + ", ".join(f"avg({c})" for c in NUMERIC)
     + " FROM {src} GROUP BY role"
 )
+
+
+def bare_same_sql(src: str) -> str:
+    """The weekly preset's rules and summaries as one plain GROUP BY (no agent code involved)."""
+    sys.path.insert(0, str(ROOT))
+    from agent.segment_rules import load_segment_config  # only to read the TOML's rules
+
+    cfg = load_segment_config(None, "weekly")
+    feats = [f"coalesce(feat_{f}, 0)" for f in FEATURES]
+    sql = (
+        f"SELECT *, ({' + '.join(f'CAST({v} > 0 AS INTEGER)' for v in feats)}) AS feature_breadth, "
+        f"({' + '.join(feats)}) AS feature_total, greatest({', '.join(feats)}) AS feature_max "
+        f"FROM {src}"
+    )
+    for name, expr in cfg.derived.items():
+        sql = f"SELECT *, ({expr}) AS {name} FROM ({sql})"
+    for dim in cfg.dimensions:
+        whens = " ".join(f"WHEN {lv.when} THEN '{lv.label}'" for lv in dim.levels)
+        sql = f"SELECT *, CASE {whens} ELSE '{dim.default}' END AS {dim.name} FROM ({sql})"
+    whens = " ".join(f"WHEN {r.when} THEN '{r.name}'" for r in cfg.personas)
+    sql = f"SELECT *, CASE {whens} END AS persona FROM ({sql})"
+    numeric = [*cfg.table.numeric, "age"]
+    cats = [*cfg.table.categorical, *(d.name for d in cfg.dimensions)]
+    aggs = ", ".join(
+        f"avg({c}), min({c}), max({c}), quantile_cont({c}, [0.25, 0.5, 0.75])" for c in numeric
+    )
+    hists = ", ".join(f"histogram({c})" for c in cats)
+    return (
+        f"SELECT persona, count(*), {aggs}, {hists} FROM ({sql}) "
+        "GROUP BY GROUPING SETS ((persona), ())"
+    )
 
 
 def generate(n: int, seed: int = 42) -> dict[str, np.ndarray]:
@@ -147,10 +182,11 @@ def step(kind: str, file: Path, repeat: int) -> dict[str, object]:
         from agent.workspace import Workspace
     for _ in range(repeat):
         t0 = time.perf_counter()
-        if kind in ("bare", "bare_all"):
+        if kind in ("bare", "bare_all", "bare_same"):
             con = duckdb.connect()
-            sql = BARE_SQL if kind == "bare" else BARE_ALL_SQL
-            rows = con.execute(sql.format(src=src)).fetchall()
+            sql = {"bare": BARE_SQL, "bare_all": BARE_ALL_SQL}.get(kind)
+            sql = sql.format(src=src) if sql else bare_same_sql(src)
+            rows = con.execute(sql).fetchall()
             result["groups"] = len(rows)
             con.close()
         else:
@@ -171,7 +207,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (median shown)")
     parser.add_argument(
-        "--step", choices=["generate", "bare", "bare_all", "score"], help=argparse.SUPPRESS
+        "--step",
+        choices=["generate", "bare", "bare_all", "bare_same", "score"],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -193,7 +231,7 @@ def main() -> None:
         res: dict[str, dict] = {}
         # Alternate the two, one run per child, so background load hits both alike.
         for _ in range(args.repeat):
-            for kind in ("bare", "bare_all", "score"):
+            for kind in ("bare", "bare_all", "bare_same", "score"):
                 cmd = [sys.executable, __file__, "--step", kind, "--file", str(file)]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 one = json.loads(out.strip().splitlines()[-1])
@@ -207,10 +245,15 @@ def main() -> None:
         write = statistics.median(res["score"]["write_seconds"])
         print(f"\n{fmt} ({size_mb:.0f} MB), median of {args.repeat}:")
         bare_all = statistics.median(res["bare_all"]["seconds"])
+        bare_same = statistics.median(res["bare_same"]["seconds"])
         print(f"  bare aggregate : {bare:6.2f} s   peak RSS {res['bare']['peak_rss_mb']:7.1f} MB")
         print(
             f"  bare, all cols : {bare_all:6.2f} s   peak RSS "
             f"{res['bare_all']['peak_rss_mb']:7.1f} MB"
+        )
+        print(
+            f"  bare, same work: {bare_same:6.2f} s   peak RSS "
+            f"{res['bare_same']['peak_rss_mb']:7.1f} MB"
         )
         print(
             f"  score_users    : {score:6.2f} s   peak RSS {res['score']['peak_rss_mb']:7.1f} MB"
@@ -218,7 +261,8 @@ def main() -> None:
         )
         print(
             f"  ratio score/bare: {score / bare:.2f}x (target <= 2x); "
-            f"score/bare-all-columns: {score / bare_all:.2f}x"
+            f"score/bare-all-columns: {score / bare_all:.2f}x; "
+            f"score/bare-same-work: {score / bare_same:.2f}x"
         )
         print(f"  segments: {res['score']['segments']}")
 
