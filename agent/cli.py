@@ -417,7 +417,7 @@ def segment(
                 _print_migration(migration)
             return
         table = users or _default_users(ws)
-        summary = segment_step(settings, ws, table, with_complaints=ws.themes.exists())
+        summary = segment_step(settings, ws, table)
         if json_out:
             _emit(summary, True)
             return

@@ -1,8 +1,8 @@
 """`persona run`: every stage in order, each one resumable, each one's summary kept.
 
 Order: ingest -> extract -> segment -> themes (per-segment counts need the segments) ->
-segment again with each segment's top complaints (they need the themes) -> draft -> keep human
-review decisions -> report. An LLM stage waiting on host answers stops the run cleanly.
+each segment's top complaints, added to the scored table still in memory (they need the themes)
+-> draft -> keep human review decisions -> report. An LLM stage waiting on host answers stops the run cleanly.
 """
 
 from __future__ import annotations
@@ -45,31 +45,72 @@ def complaints_by_user(workspace: Workspace) -> dict[str, list[str]]:
     return {user: sorted(labels) for user, labels in sorted(out.items())}
 
 
-def segment_step(
-    settings: Settings, workspace: Workspace, users: Path, with_complaints: bool = False
-) -> StepSummary:
-    """Score the user table with the configured rules and write segments + assignments."""
-    from .segment import score_users, write_segment_outputs
-    from .segment_rules import load_segment_config
+class ScoredSegments:
+    """A scored user table, kept open so a run can add top complaints once themes exist.
 
-    began = time.perf_counter()
-    config_path = Path(settings.segment.config) if settings.segment.config else None
-    config = load_segment_config(config_path, settings.segment.preset)
-    complaints = complaints_by_user(workspace) if with_complaints else None
-    report, assignments = score_users(users, config, complaints)
-    try:
-        write_segment_outputs(report, assignments, workspace)
-    finally:
-        assignments.close()
-    counts = {"users": report.total_users, "segments": len(report.segments)}
-    counts.update({f"segment:{s.name}": s.size for s in report.segments})
-    return StepSummary(
-        step="segment",
-        counts=counts,
-        seconds=round(time.perf_counter() - began, 3),
-        outputs={"segments": str(workspace.segments), "assignments": str(workspace.assignments)},
-        notes=list(report.warnings),
-    )
+    `persona run` needs segments before themes (per-segment theme counts) and themes before
+    each segment's top complaints; holding the scored table avoids scoring it twice.
+    """
+
+    def __init__(
+        self, settings: Settings, workspace: Workspace, users: Path, with_complaints: bool = True
+    ) -> None:
+        from .segment import score_users, write_segment_outputs
+        from .segment_rules import load_segment_config
+
+        began = time.perf_counter()
+        config_path = Path(settings.segment.config) if settings.segment.config else None
+        self.config = load_segment_config(config_path, settings.segment.preset)
+        self.workspace = workspace
+        complaints = complaints_by_user(workspace) if with_complaints else None
+        self.report, self.assignments = score_users(users, self.config, complaints)
+        try:
+            write_segment_outputs(self.report, self.assignments, workspace)
+        except BaseException:
+            self.close()
+            raise
+        self.summary = self._summary(time.perf_counter() - began)
+
+    def add_complaints(self) -> StepSummary:
+        """Rewrite segments.json with the themes' complaints (assignments do not change)."""
+        from .segment import add_complaints
+
+        began = time.perf_counter()
+        complaints = complaints_by_user(self.workspace)
+        if complaints:
+            self.report = add_complaints(self.report, self.assignments, self.config, complaints)
+            final = self.report.model_copy(
+                update={"assignments_file": self.workspace.assignments.name}
+            )
+            write_json(self.workspace.segments, final)
+        step = self._summary(self.summary.seconds + time.perf_counter() - began)
+        step.notes.append("top complaints from the themes added")
+        return step
+
+    def _summary(self, seconds: float) -> StepSummary:
+        report, ws = self.report, self.workspace
+        counts = {"users": report.total_users, "segments": len(report.segments)}
+        counts.update({f"segment:{s.name}": s.size for s in report.segments})
+        return StepSummary(
+            step="segment",
+            counts=counts,
+            seconds=round(seconds, 3),
+            outputs={"segments": str(ws.segments), "assignments": str(ws.assignments)},
+            notes=list(report.warnings),
+        )
+
+    def close(self) -> None:
+        self.assignments.close()
+
+
+def segment_step(settings: Settings, workspace: Workspace, users: Path) -> StepSummary:
+    """Score the user table with the configured rules and write segments + assignments.
+
+    Segments get their top complaints when the workspace already has themes.
+    """
+    scored = ScoredSegments(settings, workspace, users)
+    scored.close()
+    return scored.summary
 
 
 def draft_step(
@@ -158,6 +199,7 @@ def run_pipeline(
         summary.steps.append(step)
         summary.ok = summary.ok and step.ok
 
+    scored: ScoredSegments | None = None
     try:
         if paths:
             add(ingest(paths, settings, workspace, progress=progress))
@@ -172,7 +214,9 @@ def run_pipeline(
         )
         table = pick_user_table(workspace, paths, users)
         if table is not None:
-            add(segment_step(settings, workspace, table))
+            # Complaints wait for this run's themes (an earlier run's may be stale).
+            scored = ScoredSegments(settings, workspace, table, with_complaints=False)
+            add(scored.summary)
         else:
             # Drafting still works without scorer stats (segments from transcript metadata).
             workspace.segments.unlink(missing_ok=True)
@@ -187,18 +231,21 @@ def run_pipeline(
                 )
             )
         add(run_themes(settings, workspace, provider=provider))
-        if table is not None:
-            # Segments again, now with each segment's top complaints from the themes.
-            refreshed = segment_step(settings, workspace, table, with_complaints=True)
-            refreshed.notes.append("refreshed with each segment's top complaints from the themes")
+        if scored is not None:
+            refreshed = scored.add_complaints()
             summary.steps[
                 summary.steps.index(next(s for s in summary.steps if s.step == "segment"))
             ] = refreshed
+            scored.close()
+            scored = None
         add(draft_step(settings, workspace, provider=provider))
         add(render_report(settings, workspace))
     except HostPending as pending:
         summary.pending = str(pending)
         summary.ok = False
+    finally:
+        if scored is not None:
+            scored.close()
     summary.seconds = round(time.perf_counter() - began, 3)
     summary.outputs = {k: v for step in summary.steps for k, v in step.outputs.items()}
     write_json(workspace.root / "last_run.json", summary)

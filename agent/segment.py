@@ -793,51 +793,9 @@ class _Stats:
             self.flat[f"{prefix}.{keys[value]}.share"] = share
         return shares
 
-    def complaints(
-        self, complaints: Mapping[str, Sequence[str]] | None
-    ) -> dict[str, list[CategoryShare]]:
-        """Top complaint themes per persona: distinct users with the theme / segment size."""
-        if not complaints:
-            return {}
-        pairs = sorted({(str(u), str(lab)) for u, labels in complaints.items() for lab in labels})
-        if not pairs:
-            return {}
-        data = {  # noqa: F841 - read by DuckDB's replacement scan below
-            "id": np.array([u for u, _ in pairs], dtype=object),
-            "label": np.array([lab for _, lab in pairs], dtype=object),
-        }
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE __complaints AS SELECT CAST(id AS VARCHAR) AS id, "
-            "CAST(label AS VARCHAR) AS label FROM data"
-        ).fetchall()
-        rows = self.con.execute(
-            f"SELECT s.{PERSONA_COL}, c.label, count(DISTINCT c.id) FROM __complaints c "
-            f"JOIN {self.t} s ON s.{ID_COL} = c.id GROUP BY 1, 2"
-        ).fetchall()
-        matched = self.con.execute(
-            f"SELECT count(DISTINCT c.id) FROM __complaints c JOIN {self.t} s ON s.{ID_COL} = c.id"
-        ).fetchall()[0][0]
-        self.flat["complaints.users_matched"] = int(matched)
-        if not matched:
-            self.run.warnings.append(
-                f"none of the {len({u for u, _ in pairs})} users with complaints is in "
-                f"{self.run.path.name} (ids must match {self.run.id_col!r})"
-            )
-        per: dict[str, Counter[str]] = {}
-        for persona, label, n in rows:
-            per.setdefault(str(persona), Counter())[str(label)] = int(n)
-        out: dict[str, list[CategoryShare]] = {}
-        for persona, counts in per.items():
-            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            top = top[: self.config.top_complaints]
-            prefix = f"segment.{self.slugs[persona]}.complaint"
-            out[persona] = self._shares(prefix, top, self.sizes[persona])
-        return out
-
-    def report(self, complaints: Mapping[str, Sequence[str]] | None) -> SegmentReport:
+    def report(self) -> SegmentReport:
         numeric, ages = self.numeric()
         per_cat, distributions = self.categorical()
-        top_complaints = self.complaints(complaints)
         warnings = list(self.run.warnings)
         segments = []
         for rule in self.config.personas:
@@ -870,7 +828,6 @@ class _Stats:
                     numeric=numeric.get(name, {}),
                     categorical=per_cat.get(name, {}),
                     age_range=ages.get(name),
-                    top_complaints=top_complaints.get(name, []),
                     warning=warning,
                 )
             )
@@ -900,12 +857,81 @@ def score_users(
     try:
         run = _Run(con=con, path=Path(path), config=config, table="scored")
         total = run.run()
-        report = _Stats(run, total).report(complaints)
+        report = _Stats(run, total).report()
     except BaseException:
         con.close()
         raise
     dims = [d.name for d in config.dimensions]
-    return report, Assignments(con=con, table=run.table, id_column=run.id_col, dimensions=dims)
+    assignments = Assignments(con=con, table=run.table, id_column=run.id_col, dimensions=dims)
+    if complaints:
+        report = add_complaints(report, assignments, config, complaints)
+    return report, assignments
+
+
+def add_complaints(
+    report: SegmentReport,
+    assignments: Assignments,
+    config: SegmentConfig,
+    complaints: Mapping[str, Sequence[str]],
+) -> SegmentReport:
+    """The report with each segment's top complaint themes: distinct users / segment size.
+
+    Works on the scored users still held by `assignments`, so a run that learns the themes
+    after scoring (`persona run`) adds them without scoring the table again.
+    """
+    pairs = sorted({(str(u), str(lab)) for u, labels in complaints.items() for lab in labels})
+    if not pairs:
+        return report
+    con, t = assignments.con, assignments.table
+    data = {  # noqa: F841 - read by DuckDB's replacement scan below
+        "id": np.array([u for u, _ in pairs], dtype=object),
+        "label": np.array([lab for _, lab in pairs], dtype=object),
+    }
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __complaints AS SELECT CAST(id AS VARCHAR) AS id, "
+        "CAST(label AS VARCHAR) AS label FROM data"
+    ).fetchall()
+    rows = con.execute(
+        f"SELECT s.{PERSONA_COL}, c.label, count(DISTINCT c.id) FROM __complaints c "
+        f"JOIN {t} s ON s.{ID_COL} = c.id GROUP BY 1, 2"
+    ).fetchall()
+    matched = con.execute(
+        f"SELECT count(DISTINCT c.id) FROM __complaints c JOIN {t} s ON s.{ID_COL} = c.id"
+    ).fetchall()[0][0]
+    # A report that already has complaints (refreshed twice) loses the earlier numbers.
+    old_keys = {"complaints.users_matched"}
+    for seg in report.segments:
+        keys = _unique_keys([c.value for c in seg.top_complaints])
+        prefix = f"segment.{slugify(seg.name)}.complaint"
+        old_keys.update(
+            f"{prefix}.{k}.{stat}" for k in keys.values() for stat in ("count", "share")
+        )
+    stats = {k: v for k, v in report.stats.items() if k not in old_keys}
+    stats["complaints.users_matched"] = int(matched)
+    warnings = list(report.warnings)
+    if not matched:
+        warnings.append(
+            f"none of the {len({u for u, _ in pairs})} users with complaints is in "
+            f"{report.source} (ids must match {assignments.id_column!r})"
+        )
+    per: dict[str, Counter[str]] = {}
+    for persona, label, n in rows:
+        per.setdefault(str(persona), Counter())[str(label)] = int(n)
+    segments = []
+    for seg in report.segments:
+        counts = per.get(seg.name, Counter())
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: config.top_complaints]
+        keys = _unique_keys([label for label, _ in top])
+        shares = []
+        for label, n in top:
+            share = _share(n, seg.size)
+            shares.append(CategoryShare(value=label, count=n, share=share))
+            prefix = f"segment.{slugify(seg.name)}.complaint.{keys[label]}"
+            stats[f"{prefix}.count"], stats[f"{prefix}.share"] = n, share
+        segments.append(seg.model_copy(update={"top_complaints": shares}))
+    return report.model_copy(
+        update={"segments": segments, "stats": dict(sorted(stats.items())), "warnings": warnings}
+    )
 
 
 def write_segment_outputs(

@@ -6,13 +6,17 @@ Writes bench/out/users_1m.{parquet,csv} (numpy, seed 42; regenerated only when m
 for each format runs, each in a fresh subprocess so peak RSS belongs to that step alone:
 - bare: SELECT role, count(*), avg(...) ... GROUP BY role over the file (one DuckDB query);
 - bare_all: the same shape of query over every column the preset reads (informative);
+- bare_load: CREATE TABLE AS SELECT * over the file, i.e. only reading every column into memory,
+  the floor under any scorer that keeps the rows (informative);
 - bare_same: one hand-written DuckDB query computing the same segments (the preset's rules as
   CASE expressions) and the same per-segment numbers (count, mean, min, max and exact
   quartiles of every numeric column, value counts of every categorical column and dimension),
   i.e. what DuckDB alone takes for the work the scorer does, without its checks and outputs;
 - score: agent.segment.score_users end to end with the weekly preset (read, validate rules,
   score, every statistic), and write_segment_outputs (segments.json + 1M-row assignments CSV).
-Prints a table and the score/bare ratio (target <= 2x).
+Before timing, a child checks that the same-work query and score_users give the same sizes,
+means, minima, maxima and quartiles (to the scorer's 2 decimals). Prints a table and the
+ratios (target <= 2x).
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ BARE_ALL_SQL = (
     + " FROM {src} GROUP BY role"
 )
 
+BARE_LOAD_SQL = "CREATE TABLE users AS SELECT * FROM {src}"
+
 
 def bare_same_sql(src: str) -> str:
     """The weekly preset's rules and summaries as one plain GROUP BY (no agent code involved)."""
@@ -88,6 +94,41 @@ def bare_same_sql(src: str) -> str:
         f"SELECT persona, count(*), {aggs}, {hists} FROM ({sql}) "
         "GROUP BY GROUPING SETS ((persona), ())"
     )
+
+
+def check_same_numbers(file: Path) -> int:
+    """Assert the bare same-work query and the scorer agree; returns how many values matched."""
+    import duckdb
+
+    from agent.segment import score_users
+    from agent.segment_rules import load_segment_config
+
+    src = f"read_parquet('{file}')" if file.suffix == ".parquet" else f"read_csv('{file}')"
+    config = load_segment_config(None, "weekly")
+    with duckdb.connect() as con:
+        rows = con.execute(bare_same_sql(src)).fetchall()
+    report, assignments = score_users(file, config)
+    assignments.close()
+    by_name = {s.name: s for s in report.segments}
+    numeric = [*config.table.numeric, "age"]
+    compared = 0
+    for row in rows:
+        if row[0] is None:  # the () grouping set: all users
+            assert row[1] == report.total_users
+            continue
+        seg = by_name[row[0]]
+        assert seg.size == row[1], (row[0], seg.size, row[1])
+        compared += 1
+        for i, col in enumerate(numeric):
+            avg, lo, hi, quartiles = row[2 + 4 * i : 6 + 4 * i]
+            summary = seg.numeric.get(col)
+            if summary is None:  # age is reported as a range only
+                continue
+            want = tuple(round(float(v), 2) + 0.0 for v in (avg, lo, hi, *quartiles))
+            got = (summary.mean, summary.min, summary.max, summary.q1, summary.median, summary.q3)
+            assert got == want, (row[0], col, got, want)
+            compared += 6
+    return compared
 
 
 def generate(n: int, seed: int = 42) -> dict[str, np.ndarray]:
@@ -182,9 +223,11 @@ def step(kind: str, file: Path, repeat: int) -> dict[str, object]:
         from agent.workspace import Workspace
     for _ in range(repeat):
         t0 = time.perf_counter()
-        if kind in ("bare", "bare_all", "bare_same"):
+        if kind in ("bare", "bare_all", "bare_load", "bare_same"):
             con = duckdb.connect()
-            sql = {"bare": BARE_SQL, "bare_all": BARE_ALL_SQL}.get(kind)
+            # The scorer's own setting, so the in-memory load is measured alike.
+            con.execute("SET preserve_insertion_order = false")
+            sql = {"bare": BARE_SQL, "bare_all": BARE_ALL_SQL, "bare_load": BARE_LOAD_SQL}.get(kind)
             sql = sql.format(src=src) if sql else bare_same_sql(src)
             rows = con.execute(sql).fetchall()
             result["groups"] = len(rows)
@@ -208,13 +251,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (median shown)")
     parser.add_argument(
         "--step",
-        choices=["generate", "bare", "bare_all", "bare_same", "score"],
+        choices=["generate", "check", "bare", "bare_all", "bare_load", "bare_same", "score"],
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step == "generate":
         ensure_files(args.rows)
+        return
+    if args.step == "check":
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps({"compared": check_same_numbers(args.file)}))
         return
     if args.step:
         print(json.dumps(step(args.step, args.file, 1)))
@@ -228,10 +275,13 @@ def main() -> None:
     print(f"data: {args.rows:,} users, ready in {time.perf_counter() - t0:.1f} s")
     for fmt, file in files.items():
         size_mb = file.stat().st_size / 1e6
+        cmd = [sys.executable, __file__, "--step", "check", "--file", str(file)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        checked = json.loads(out.strip().splitlines()[-1])["compared"]
         res: dict[str, dict] = {}
         # Alternate the two, one run per child, so background load hits both alike.
         for _ in range(args.repeat):
-            for kind in ("bare", "bare_all", "bare_same", "score"):
+            for kind in ("score", "bare", "bare_all", "bare_load", "bare_same"):
                 cmd = [sys.executable, __file__, "--step", kind, "--file", str(file)]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 one = json.loads(out.strip().splitlines()[-1])
@@ -244,12 +294,18 @@ def main() -> None:
         score = statistics.median(res["score"]["seconds"])
         write = statistics.median(res["score"]["write_seconds"])
         print(f"\n{fmt} ({size_mb:.0f} MB), median of {args.repeat}:")
+        print(f"  the same-work query and score_users agree on {checked} values")
         bare_all = statistics.median(res["bare_all"]["seconds"])
         bare_same = statistics.median(res["bare_same"]["seconds"])
+        bare_load = statistics.median(res["bare_load"]["seconds"])
         print(f"  bare aggregate : {bare:6.2f} s   peak RSS {res['bare']['peak_rss_mb']:7.1f} MB")
         print(
             f"  bare, all cols : {bare_all:6.2f} s   peak RSS "
             f"{res['bare_all']['peak_rss_mb']:7.1f} MB"
+        )
+        print(
+            f"  bare, load all : {bare_load:6.2f} s   peak RSS "
+            f"{res['bare_load']['peak_rss_mb']:7.1f} MB"
         )
         print(
             f"  bare, same work: {bare_same:6.2f} s   peak RSS "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import random
 import statistics
@@ -13,7 +14,13 @@ import numpy as np
 import pytest
 
 from agent.errors import ConfigError, InputError, PersonaError
-from agent.segment import compare_snapshots, load_assignments, score_users, write_segment_outputs
+from agent.segment import (
+    add_complaints,
+    compare_snapshots,
+    load_assignments,
+    score_users,
+    write_segment_outputs,
+)
 from agent.segment_rules import available_presets, load_segment_config, slugify
 from agent.workspace import Workspace
 
@@ -583,3 +590,61 @@ def test_numeric_stats_use_numpy_quantiles_too(scored, table) -> None:
         float(np.quantile(values, 0.75)), 2
     )
     assert got["overall.events_30d.max"] == max(float(str(r["events_30d"])) for r in table[1])
+
+
+def test_complaints_added_after_scoring_equal_complaints_given_up_front(table, weekly) -> None:
+    # `persona run` scores once and adds complaints after the themes; the report must be the
+    # one `persona segment` writes when the themes already exist.
+    path, _ = table
+    complaints = {"u0000": ["bank sync", "exports"], "u0006": ["bank sync"], "u0001": ["approvals"]}
+    upfront, asg_a = score_users(path, weekly, complaints)
+    plain, asg_b = score_users(path, weekly)
+    try:
+        assert not any(s.top_complaints for s in plain.segments)
+        assert "complaints.users_matched" not in plain.stats
+        later = add_complaints(plain, asg_b, weekly, complaints)
+        assert later.model_dump_json() == upfront.model_dump_json()
+        assert later.stats["complaints.users_matched"] == 3
+        # Refreshed with other themes: the earlier complaint numbers are gone, not merged.
+        other = add_complaints(later, asg_b, weekly, {"u0001": ["pricing"]})
+        assert (
+            other.model_dump_json()
+            == add_complaints(plain, asg_b, weekly, {"u0001": ["pricing"]}).model_dump_json()
+        )
+        assert not any(".complaint.bank_sync." in k for k in other.stats)
+    finally:
+        asg_a.close()
+        asg_b.close()
+
+
+def test_csv_dialects_read_alike(tmp_path: Path, table, weekly) -> None:
+    # The dialect is sniffed once and reused for the full read: quoted commas, tabs, semicolons,
+    # gzip and zero-padded ids must read exactly as the plain CSV does.
+    _, rows = table
+    padded = [{**r, "user_id": f"00{str(r['user_id'])[1:]}"} for r in rows]
+    quoted = [{**r, "company_size": f"{r['company_size']}, staff"} for r in padded]
+    base_csv = write_csv(quoted, tmp_path / "quoted.csv")
+    assert '"1-10, staff"' in base_csv.read_text(encoding="utf-8")
+
+    def delimited(name: str, delimiter: str) -> Path:
+        out = tmp_path / name
+        with out.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(quoted[0]), delimiter=delimiter)
+            writer.writeheader()
+            writer.writerows(quoted)
+        return out
+
+    gz = tmp_path / "quoted.csv.gz"
+    gz.write_bytes(gzip.compress(base_csv.read_bytes()))
+    results = []
+    for src in (base_csv, delimited("tabs.tsv", "\t"), delimited("semi.csv", ";"), gz):
+        report, assignments = score_users(src, weekly)
+        try:
+            results.append((report.model_dump(exclude={"source"}), assignments.items()))
+        finally:
+            assignments.close()
+    assert all(r == results[0] for r in results[1:])
+    ids = [i for i, _ in results[0][1]]
+    assert ids[0] == "000000" and len(ids) == len(rows)
+    sizes = results[0][0]["stats"]
+    assert sizes["segment.finance_power_user.company_size.1_10_staff.count"] > 0
