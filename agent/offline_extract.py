@@ -104,9 +104,10 @@ def _category(sentence: str) -> str:
     for name, pattern in vocab.categories:
         if pattern.search(sentence):
             return name
-    words = [
-        w for w in re.findall(r"[a-z][a-z'-]{3,}", sentence.lower()) if w not in vocab.stopwords
-    ]
+    # Possessives keep their noun ("client's" -> "client"); other contractions ("i've") are
+    # never what a sentence is about.
+    found = (w.removesuffix("'s") for w in re.findall(r"[a-z][a-z'-]{3,}", sentence.lower()))
+    words = [w for w in found if "'" not in w and len(w) >= 4 and w not in vocab.stopwords]
     cue_free = [w for w in words if not any(c.pattern.search(w) for c in vocab.cues)]
     pool = cue_free or words
     # Longest content word, earliest on ties: a crude but stable stand-in for the head noun.

@@ -57,6 +57,8 @@ VECTOR_RECIPE = (
 )
 # Most statements an LLM namer sees per theme (the most central ones).
 NAMER_STATEMENTS = 12
+# Share of a theme's mentions that must carry one category for an offline label to lead with it.
+LEAD_SHARE = 0.4
 # Themes an LLM names per run (top-ranked, 2+ mentions); the rest keep offline names.
 LLM_NAME_LIMIT = 100
 _ROUND = 4
@@ -134,6 +136,9 @@ class ThemeCandidate:
     categories: list[str]
     terms: list[str]
     mentions: int
+    # The category a clear share of the members have, when it names a topic (offline labels
+    # lead with it: "Bank sync: feed / reconnect" reads better than three loose terms).
+    lead: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,15 @@ class ThemeNamer(Protocol):
 
 
 def offline_naming(candidate: ThemeCandidate) -> Naming:
-    """Label from the most distinctive terms; description = the most central statement."""
-    label = _label_from_terms(candidate.terms) or _shorten(candidate.statements[0], 8)
+    """Label from the lead category and distinctive terms; description = the central statement."""
+    if candidate.lead:
+        lead_stems = {_stem(w) for w in re.findall(r"[a-z0-9'-]+", candidate.lead.lower())}
+        rest = [t for t in candidate.terms if not {_stem(w) for w in t.split()} & lead_stems]
+        detail = _label_from_terms(rest, limit=2)
+        lead = candidate.lead[:1].upper() + candidate.lead[1:]
+        label = f"{lead}: {detail[:1].lower() + detail[1:]}" if detail else lead
+    else:
+        label = _label_from_terms(candidate.terms) or _shorten(candidate.statements[0], 8)
     return Naming(label=label, description=candidate.statements[0], named_by="offline")
 
 
@@ -574,6 +586,9 @@ def _rank_key(theme: Theme) -> tuple[Any, ...]:
 
 
 def _name(drafts: list[_Draft], namer: ThemeNamer) -> None:
+    from .offline_extract import vocabulary
+
+    topics = {name.lower() for name, _ in vocabulary().categories}
     terms = distinctive_terms(
         [[_said(m) for m in d.members] + [m.category for m in d.members] for d in drafts]
     )
@@ -583,6 +598,15 @@ def _name(drafts: list[_Draft], namer: ThemeNamer) -> None:
         categories = Counter(
             m.category.strip().lower() for m in draft.members if m.category.strip()
         )
+        lead = ""
+        if categories:
+            top, n = min(categories.items(), key=lambda kv: (-kv[1], kv[0]))
+            # An offline category outside the keyword table is one salient word, not a topic.
+            named = top in topics or any(
+                m.origin != "offline" and m.category.strip().lower() == top for m in draft.members
+            )
+            if named and n >= 2 and n >= LEAD_SHARE * len(draft.members):
+                lead = top
         candidates.append(
             ThemeCandidate(
                 id=draft.theme.id,
@@ -593,6 +617,7 @@ def _name(drafts: list[_Draft], namer: ThemeNamer) -> None:
                 ],
                 terms=theme_terms,
                 mentions=len(draft.members),
+                lead=lead,
             )
         )
     namings = namer.name(candidates)

@@ -398,3 +398,13 @@ def test_request_boundaries_survive_adding_or_removing_a_ticket():
     # Greedy packing re-sent every request after the change: about half of them on average.
     for counts in (removed, added):
         assert sum(counts) / len(counts) <= 2.5 and max(counts) <= len(base) // 2
+
+
+def test_offline_category_fallback_skips_contractions() -> None:
+    from agent.offline_extract import _category
+
+    # No keyword-table topic here: the fallback is the sentence's longest content word,
+    # never a contraction such as "i've" (it used to become a theme's category).
+    assert _category("I've been at this for 2 days and it still won't finish.") == "finish"
+    assert _category("Our client's invoices vanished.") == "invoices"
+    assert _category("Bank feed dropped again.") == "bank sync"

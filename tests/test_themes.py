@@ -310,6 +310,30 @@ def test_offline_names_are_readable(corpus3: Any) -> None:
     assert top.description in {m.statement for m in ms}
 
 
+def test_offline_labels_lead_with_a_topic_most_members_share(corpus3: Any) -> None:
+    ms, vecs = corpus3
+
+    def offline(m: PainPointMention, category: str) -> PainPointMention:
+        return m.model_copy(update={"origin": "offline", "category": category})
+
+    # Theme A: 3 of 4 offline mentions carry the keyword-table topic "bank sync".
+    topical = [offline(m, "bank sync" if i < 3 else "rows") for i, m in enumerate(ms[:4])]
+    # Theme B: its offline categories are single salient words, not topics: no lead.
+    loose = [offline(ms[4], "dates"), offline(ms[5], "dates")]
+    report = build([*topical, *loose, ms[6]], vecs)
+    labels = {t.label.split(":")[0] for t in report.themes}
+    a = next(t for t in report.themes if len(t.mention_ids) == 4)
+    b = next(t for t in report.themes if len(t.mention_ids) == 2)
+    assert a.label.startswith("Bank sync: ") and "Bank sync" in labels
+    detail = a.label.removeprefix("Bank sync: ")
+    assert detail and "sync" not in detail and "bank" not in detail  # no repeat of the lead
+    assert ":" not in b.label and "export" in b.label.lower()
+    # Under the share threshold (1 of 4), the label is terms only.
+    sparse = [offline(m, "bank sync" if i == 0 else f"w{i}") for i, m in enumerate(ms[:4])]
+    report = build([*sparse, *loose, ms[6]], vecs)
+    assert ":" not in next(t for t in report.themes if len(t.mention_ids) == 4).label
+
+
 @dataclass
 class _Result:
     value: Any
