@@ -233,6 +233,11 @@ def draft_with_llm(
                     variables={"pack": pack.context(), "locked": values, **extra(pack)},
                     response_model=model,
                     context=pack.context(locked=list(values)),
+                    sources=tuple(
+                        e.removeprefix("chunk:")
+                        for e in pack.evidence_ids()
+                        if e.startswith("chunk:")
+                    ),
                 )
             )
         return reqs

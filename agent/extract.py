@@ -181,6 +181,8 @@ class Batch:
     kind: str
     chunks: list[Chunk] = field(default_factory=list)
     questions: dict[str, str] = field(default_factory=dict)
+    # Answer chunk id -> the id of the interviewer chunk its question came from.
+    question_ids: dict[str, str] = field(default_factory=dict)
     tokens: int = 0
     mentions: float = 0.0  # expected, for the output budget
 
@@ -189,6 +191,7 @@ class Batch:
         self.tokens += chunk.token_count
         if question is not None:
             self.questions[chunk.id] = _short_question(question.text)
+            self.question_ids[chunk.id] = question.id
             self.tokens += question.token_count
 
     @property
@@ -221,6 +224,7 @@ class Batch:
                 half.tokens += chunk.token_count
                 if chunk.id in self.questions:
                     half.questions[chunk.id] = self.questions[chunk.id]
+                    half.question_ids[chunk.id] = self.question_ids[chunk.id]
             out.append(half)
         return out
 
@@ -361,6 +365,7 @@ def batch_request(batch: Batch) -> LLMRequest:
         response_model=PainPointExtraction,
         context=context,
         expected_output_tokens=int(20 + batch.mentions * TOKENS_PER_MENTION),
+        sources=tuple(sorted({c.id for c in aliases.values()} | set(batch.question_ids.values()))),
     )
 
 

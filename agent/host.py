@@ -146,6 +146,7 @@ def accept_answer(
         response_model=record["response_model"],
         value=value.model_dump_json(),
         usage={},
+        sources=record.get("sources", ()),
     )
     done = workspace.host_dir / "done"
     done.mkdir(parents=True, exist_ok=True)

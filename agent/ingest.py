@@ -19,6 +19,7 @@ from .config import Settings, is_loopback_url
 from .errors import InputError
 from .ids import content_hash
 from .models import Chunk, Document, SkippedInput, StepSummary
+from .purge import purge_chunks
 from .readers import FileResult, apply_roster, discover, read_file
 from .store import open_store
 from .workspace import Workspace, read_json, read_models, write_json, write_models
@@ -250,6 +251,9 @@ def ingest(
     write_models(workspace.documents, ordered)
     write_models(workspace.chunks, chunks)
     write_json(workspace.ingest_index, index)
+    # Words that left the corpus (a withdrawn participant, a struck passage) also leave the
+    # LLM cache, host files, logged errors and the redaction map.
+    purged = purge_chunks(workspace, set(old_chunks) - set(current_ids))
 
     kinds = {"interview": 0, "ticket": 0, "survey": 0}
     for doc in ordered:
@@ -260,6 +264,12 @@ def ingest(
         notes.append(
             f"forgot {len(removed)} file(s) that no longer exist (their chunks were deleted): "
             + ", ".join(removed)
+        )
+    if purged.total():
+        notes.append(
+            f"removed the text of {len(old_chunks.keys() - set(current_ids))} chunk(s) that left "
+            f"the corpus from {purged.describe()}; run `persona run` again to take it out of "
+            "mentions, themes, drafts and reports"
         )
     return StepSummary(
         step="ingest",

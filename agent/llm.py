@@ -69,6 +69,9 @@ class LLMRequest:
     id: str = ""
     # The caller's guess at the answer's size (budgets, dry runs); 0 = a quarter of the input.
     expected_output_tokens: int = 0
+    # Ids of the chunks whose words the request carries: when one is withdrawn, the cached
+    # answer, host files and logged errors that may quote it are purged (agent/purge.py).
+    sources: tuple[str, ...] = ()
 
 
 @dataclass
@@ -422,6 +425,7 @@ class LLMRunner:
                 "usage": result.usage,
                 "estimated_input_tokens": p.input_tokens,
                 "redacted": self.redactor is not None,
+                "sources": sorted(p.request.sources),
                 "seconds": round(seconds, 3),
                 **(extra or {}),
             }
@@ -504,6 +508,7 @@ class LLMRunner:
                 "cache_key": p.key,
                 # Which tokens to put back before the second check (names only, never values).
                 "restore_tokens": sorted(p.restorable),
+                "sources": sorted(p.request.sources),
             }
             # An answer already written (resume not run yet) is checked right here.
             value, errors = check_answer(self.workspace, self.cache, record)
@@ -702,6 +707,7 @@ class LLMRunner:
                         response_model=model_name(p.request.response_model),
                         value=value.model_dump_json(),
                         usage=usage(),
+                        sources=p.request.sources,
                     )
                 self._log_call(p, result, result.error, counts, usage(), began)
                 return result

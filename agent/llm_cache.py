@@ -11,10 +11,14 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from .ids import canonical_json, content_hash
+from .workspace import write_text_atomic
+
+WITHDRAWN = "(text removed: a source of this request was withdrawn)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -26,9 +30,12 @@ CREATE TABLE IF NOT EXISTS responses (
     response_model TEXT NOT NULL,
     value TEXT NOT NULL,
     usage TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    sources TEXT NOT NULL DEFAULT ''
 )
 """
+# Chunk ids as a JSON list; '' = unknown (a row cached before sources were recorded).
+UNKNOWN_SOURCES = ""
 
 
 def cache_key(
@@ -68,6 +75,9 @@ class ResponseCache:
             # answer; only a power cut can lose the last few, which are then simply re-asked.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(responses)")}
+            if "sources" not in columns:  # a cache written by an earlier version
+                conn.execute("ALTER TABLE responses ADD COLUMN sources TEXT NOT NULL DEFAULT ''")
             conn.commit()
             self._conn = conn
         return self._conn
@@ -95,11 +105,14 @@ class ResponseCache:
         response_model: str,
         value: str,
         usage: dict[str, int],
+        sources: Iterable[str] = (),
     ) -> None:
         with self._lock:
             db = self._db()
             db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO responses (key, step, prompt, prompt_version, model, "
+                "response_model, value, usage, created, sources) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     step,
@@ -110,9 +123,30 @@ class ResponseCache:
                     value,
                     canonical_json(usage),
                     time.time(),
+                    json.dumps(sorted(set(sources))),
                 ),
             )
             db.commit()
+
+    def forget_sources(self, gone: Collection[str]) -> int:
+        """Delete answers built from any chunk in `gone` (and those of unknown origin)."""
+        if not self.path.exists() and self._conn is None:
+            return 0
+        with self._lock:
+            db = self._db()
+            doomed = [
+                key
+                for key, sources in db.execute("SELECT key, sources FROM responses")
+                if sources == UNKNOWN_SOURCES or not gone.isdisjoint(json.loads(sources))
+            ]
+            db.executemany("DELETE FROM responses WHERE key = ?", [(k,) for k in doomed])
+            db.commit()
+            # Deleted rows keep their bytes in free pages and in the write-ahead log until the
+            # file is rewritten and the log emptied.
+            if doomed:
+                db.execute("VACUUM")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return len(doomed)
 
     def delete(self, key: str) -> None:
         with self._lock:
@@ -143,6 +177,33 @@ class CallsLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
+
+    def forget_sources(self, gone: Collection[str]) -> int:
+        """Blank the error text of calls built from a chunk in `gone` (it may quote it).
+
+        The lines stay, so token and cost accounting does not change; a line without sources
+        (written by an earlier version) counts as touching every chunk.
+        """
+        if not self.path.exists():
+            return 0
+        changed = 0
+        with self._lock:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            out = []
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                sources = record.get("sources")
+                touched = sources is None or not gone.isdisjoint(sources)
+                if touched and record.get("error"):
+                    record["error"] = WITHDRAWN
+                    changed += 1
+                    line = json.dumps(record, sort_keys=True, ensure_ascii=False)
+                out.append(line)
+            if changed:
+                write_text_atomic(self.path, "".join(f"{line}\n" for line in out))
+        return changed
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():

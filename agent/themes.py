@@ -136,6 +136,8 @@ class ThemeCandidate:
     categories: list[str]
     terms: list[str]
     mentions: int
+    # Chunks the statements and quotes come from (for purging a withdrawn participant's text).
+    sources: tuple[str, ...] = ()
     # The category a clear share of the members have, when it names a topic (offline labels
     # lead with it: "Bank sync: feed / reconnect" reads better than three loose terms).
     lead: str = ""
@@ -204,6 +206,7 @@ class LLMNamer:
                 },
                 response_model=ThemeName,
                 context={},
+                sources=candidates[i].sources,
             )
             for i in chosen
         ]
@@ -618,6 +621,12 @@ def _name(drafts: list[_Draft], namer: ThemeNamer) -> None:
                 terms=theme_terms,
                 mentions=len(draft.members),
                 lead=lead,
+                sources=tuple(
+                    sorted(
+                        {m.chunk_id for m in draft.members}
+                        | {q.chunk_id for m in draft.members for q in m.quotes}
+                    )
+                ),
             )
         )
     namings = namer.name(candidates)

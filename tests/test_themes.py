@@ -352,6 +352,7 @@ def _fake_llm(monkeypatch: pytest.MonkeyPatch, answer: Any) -> list[Any]:
         variables: dict[str, Any]
         response_model: Any
         context: dict[str, Any]
+        sources: tuple[str, ...] = ()
 
     class LLMRunner:
         def __init__(self, settings: Any, workspace: Any, provider: Any = None) -> None:
