@@ -172,6 +172,7 @@ def _count(key: str, value: int) -> str:
 
 def _print_summary(summary: StepSummary) -> None:
     counts = ", ".join(_count(k, v) for k, v in summary.counts.items())
+    counts = counts or ("done" if summary.ok else "not done")
     mode = f" [{summary.mode} mode]" if summary.mode else ""
     typer.echo(f"{summary.step}{mode}: {counts} in {summary.seconds:.1f}s")
     for note in summary.notes:
@@ -409,6 +410,7 @@ def segment(
             cfg = load_segment_config(
                 Path(settings.segment.config) if settings.segment.config else None,
                 settings.segment.preset,
+                settings.segment.id_column,
             )
             migration = compare_snapshots(compare[0], compare[1], cfg)
             if json_out:

@@ -239,15 +239,23 @@ def load_settings(
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    # Where each setting came from, so an error names the place to fix it.
+    origin: dict[str, str] = {}
     for var, dotted in ENV_MAP.items():
         if env.get(var):
             _set_dotted(data, dotted, env[var])
+            origin[dotted] = f"environment variable {var}"
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, dotted, value)
+            origin[dotted] = "command line"
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid setting {where}: {first['msg']} (from {path})") from exc
+        source = next(
+            (src for key, src in origin.items() if where == key or where.startswith(key + ".")),
+            str(path) if path.exists() else "defaults",
+        )
+        raise ConfigError(f"invalid setting {where}: {first['msg']} (from {source})") from exc

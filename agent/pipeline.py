@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from .config import Settings
-from .errors import ConfigError, HostPending
+from .errors import ConfigError, HostPending, InputError
 from .models import PainPointMention, StepSummary, ThemeReport
 from .workspace import Workspace, read_models, write_json
 
@@ -60,7 +60,9 @@ class ScoredSegments:
 
         began = time.perf_counter()
         config_path = Path(settings.segment.config) if settings.segment.config else None
-        self.config = load_segment_config(config_path, settings.segment.preset)
+        self.config = load_segment_config(
+            config_path, settings.segment.preset, settings.segment.id_column
+        )
         self.workspace = workspace
         complaints = complaints_by_user(workspace) if with_complaints else None
         self.report, self.assignments = score_users(users, self.config, complaints)
@@ -202,7 +204,15 @@ def run_pipeline(
     scored: ScoredSegments | None = None
     try:
         if paths:
-            add(ingest(paths, settings, workspace, progress=progress))
+            ingested = ingest(paths, settings, workspace, progress=progress)
+            if users is not None:
+                # The table named with --users goes to the scorer, whatever ingest made of it.
+                given = users.absolute()
+                kept = [s for s in ingested.skipped if Path(s.path).absolute() != given]
+                if len(kept) < len(ingested.skipped):
+                    ingested.skipped = kept
+                    ingested.ok = not kept
+            add(ingested)
         if not workspace.chunks.exists():
             raise ConfigError(
                 "nothing ingested yet: pass the folder of transcripts, e.g. `persona run transcripts/`"
@@ -212,24 +222,29 @@ def run_pipeline(
                 settings, workspace, provider=provider, progress=_simple(progress, "extract")
             )
         )
-        table = pick_user_table(workspace, paths, users)
-        if table is not None:
-            # Complaints wait for this run's themes (an earlier run's may be stale).
-            scored = ScoredSegments(settings, workspace, table, with_complaints=False)
-            add(scored.summary)
-        else:
+        note = (
+            "no user table among the inputs: personas come from transcript metadata, "
+            "without scorer numbers; pass one with --users users.csv"
+        )
+        scoring_failed = False
+        try:
+            table = pick_user_table(workspace, paths, users)
+            if table is not None:
+                # Complaints wait for this run's themes (an earlier run's may be stale).
+                scored = ScoredSegments(settings, workspace, table, with_complaints=False)
+                add(scored.summary)
+        except (InputError, ConfigError) as exc:
+            # A bad user table or rules file costs the numbers, not the rest of the run.
+            scoring_failed = True
+            note = (
+                f"user table not scored: {exc}. Personas come from transcript metadata, "
+                "without scorer numbers, until it is fixed (`persona segment` checks it alone)"
+            )
+        if scored is None:
             # Drafting still works without scorer stats (segments from transcript metadata).
             workspace.segments.unlink(missing_ok=True)
             workspace.assignments.unlink(missing_ok=True)
-            add(
-                StepSummary(
-                    step="segment",
-                    notes=[
-                        "no user table among the inputs: personas come from transcript metadata, "
-                        "without scorer numbers; pass one with --users users.csv"
-                    ],
-                )
-            )
+            add(StepSummary(step="segment", ok=not scoring_failed, notes=[note]))
         add(run_themes(settings, workspace, provider=provider))
         if scored is not None:
             refreshed = scored.add_complaints()

@@ -110,5 +110,5 @@ def _prune_redaction_map(workspace: Workspace) -> int:
     }
     if len(keep) == len(tokens):
         return 0
-    write_text_atomic(path, dump_json({**data, "tokens": keep}))
+    write_text_atomic(path, dump_json({**data, "tokens": keep}), private=True)
     return len(tokens) - len(keep)

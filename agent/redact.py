@@ -196,7 +196,10 @@ class Redactor:
 
     def save(self) -> None:
         with self._lock:
-            write_text_atomic(self.map_path, dump_json({"version": 1, "tokens": self.tokens}))
+            # The one file holding PII in clear: readable by its owner only.
+            write_text_atomic(
+                self.map_path, dump_json({"version": 1, "tokens": self.tokens}), private=True
+            )
             self._dirty = False
 
     @contextmanager

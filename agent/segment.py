@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import gzip
 import math
 import os
 import re
@@ -55,7 +56,7 @@ from .segment_rules import (
     slugify,
     suggest,
 )
-from .workspace import Workspace, write_json
+from .workspace import Workspace, file_mode, write_json
 
 FORMATS = {
     ".csv": "csv",
@@ -145,6 +146,7 @@ class Assignments:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
+        os.chmod(tmp, file_mode())
         try:
             self.con.execute(
                 f"COPY ({select}) TO {quote_literal(tmp)} (FORMAT csv, HEADER true, DELIMITER ',')"
@@ -239,6 +241,17 @@ class _Run:
             row = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
         except duckdb.Error as exc:
             raise InputError(str(self.path), f"cannot read the table: {_first_line(exc)}") from exc
+        if len(row["Columns"]) == 1:
+            # A malformed row in the sniffer's sample makes it give up on the real delimiter
+            # and read one wide column; name the row instead of "id column not found".
+            bad = _first_ragged_row(self.path)
+            if bad:
+                line, fields, expected = bad
+                raise InputError(
+                    str(self.path),
+                    f"row has {fields} fields, the header has {expected}; fix or remove that row",
+                    line,
+                )
 
         def char(value: object) -> str:
             # sniff_csv spells "none" as '(empty)'; read_csv spells it ''.
@@ -276,8 +289,9 @@ class _Run:
             if cand in lowered:
                 return lowered[cand]
         raise ConfigError(
-            f"{self.path}: no id column found (looked for {', '.join(ID_CANDIDATES)}); "
-            "set [table] id in the segment config"
+            f"{self.path}: no user id column found (looked for {', '.join(ID_CANDIDATES)}; "
+            f"columns: {', '.join(list(self.types)[:12])}); name it in persona.toml with "
+            '[segment] id_column = "..." (or [table] id in a rules file)'
         )
 
     def read_error(self, exc: duckdb.Error) -> InputError:
@@ -386,7 +400,8 @@ class _Run:
         if self.is_text_numbers(col):
             raise self.text_in_numeric(col)
         raise ConfigError(
-            f"[table] {what}: column {col!r} of {self.path.name} is {self.types[col]}, not numeric"
+            f"{self.rules()}[table] {what}: column {col!r} of {self.path.name} is "
+            f"{self.types[col]}, not numeric"
         )
 
     def text_in_numeric(self, col: str) -> InputError:
@@ -507,7 +522,7 @@ class _Run:
             for (title, expr, boolean, _), out_type in zip(rules, out_types, strict=True):
                 if boolean and out_type not in ("BOOLEAN", '"NULL"', "NULL"):
                     raise ConfigError(
-                        f"{title} must be a true/false condition, but gives {out_type}: "
+                        f"{self.rules()}{title} must be a true/false condition, but gives {out_type}: "
                         f"{norm_sql(expr)}"
                     )
         self.con.execute(f"DROP TABLE {self.table}_proto").fetchall()
@@ -529,7 +544,8 @@ class _Run:
         if missing:
             avail = [*self.types, *FEATURE_COLUMNS, *self.config.derived]
             return ConfigError(
-                f"{title} uses column {missing[0]!r}, which {self.path.name} does not have"
+                f"{self.rules()}{title} uses column {missing[0]!r}, which {self.path.name} "
+                "does not have"
                 f"{suggest(missing[0], avail)}: {norm_sql(expr)}"
             )
         for ref in sorted(refs):
@@ -539,7 +555,11 @@ class _Run:
         problem = _first_line(exc)
         if "Division by zero" in problem:
             problem = "division by zero on some rows; divide with NULLIF(x, 0)"
-        return ConfigError(f"{title}: {problem} in: {norm_sql(expr)}")
+        return ConfigError(f"{self.rules()}{title}: {problem} in: {norm_sql(expr)}")
+
+    def rules(self) -> str:
+        """'<rules file>: ' (or 'preset:weekly: '), so a rule error says which file to open."""
+        return f"{self.config.origin}: " if self.config.origin else ""
 
     def materialize(self) -> None:
         self.create_types()
@@ -615,6 +635,25 @@ class _Run:
         self.validate_rules()
         self.materialize()
         return self.check_rows()
+
+
+def _first_ragged_row(path: Path) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first row whose width differs from the header's,
+    with the delimiter the header line suggests; None when the header has no delimiter."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        header = fh.readline()
+        counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+        delimiter, hits = max(counts.items(), key=lambda kv: kv[1])
+        if not hits:
+            return None
+        fh.seek(0)
+        reader = csv.reader(fh, delimiter=delimiter)
+        expected = len(next(reader, []))
+        for row in reader:
+            if row and len(row) != expected:
+                return reader.line_num, len(row), expected
+    return None
 
 
 def _connect() -> duckdb.DuckDBPyConnection:

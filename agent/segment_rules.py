@@ -43,7 +43,7 @@ import json
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -329,8 +329,14 @@ def available_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
 
 
-def load_segment_config(path: Path | None, preset: str = "weekly") -> SegmentConfig:
-    """Load and validate a config file (TOML or YAML), or the named preset when path is None."""
+def load_segment_config(
+    path: Path | None, preset: str = "weekly", id_column: str | None = None
+) -> SegmentConfig:
+    """Load and validate a config file (TOML or YAML), or the named preset when path is None.
+
+    `id_column` (persona.toml's `[segment] id_column`) names the user id column without a
+    rules file of one's own; it wins over the file's `[table] id`.
+    """
     if path is None:
         file = PRESET_DIR / f"{preset}.toml"
         if not file.exists():
@@ -348,12 +354,27 @@ def load_segment_config(path: Path | None, preset: str = "weekly") -> SegmentCon
         config = SegmentConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise ConfigError(f"{file}: {where}: {first['msg']}") from exc
+        raise ConfigError(f"{file}: {_where(data, first['loc'])}: {first['msg']}") from exc
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from exc
     config.origin = origin
+    if id_column:
+        config.table.id = id_column
     return config
+
+
+def _where(data: dict[str, Any], loc: Sequence[Any]) -> str:
+    """A validation error's place as a person would name it: persona 'X' (#3).when."""
+    parts = list(loc)
+    if len(parts) >= 2 and parts[0] in ("personas", "dimensions") and isinstance(parts[1], int):
+        items = data.get(parts[0])
+        item = items[parts[1]] if isinstance(items, list) and parts[1] < len(items) else {}
+        name = item.get("name") if isinstance(item, dict) else None
+        kind = "persona" if parts[0] == "personas" else "dimension"
+        label = f"{kind} {name!r} (#{parts[1] + 1})" if name else f"{kind} #{parts[1] + 1}"
+        rest = ".".join(str(p) for p in parts[2:])
+        return f"{label}{'.' + rest if rest else ''}"
+    return ".".join(str(p) for p in parts) or "config"
 
 
 def _read_config_file(file: Path) -> dict[str, Any]:

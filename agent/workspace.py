@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -95,11 +96,29 @@ class Workspace:
         return self.root / "manifest.json"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+@cache
+def _umask() -> int:
+    # os.umask can only be read by setting it; done once, before any worker threads write.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def file_mode(private: bool = False) -> int:
+    """The mode a plain open() would give a new file (0600 for private ones, e.g. PII maps).
+
+    mkstemp creates 0600 files; reports and workspace files written through it would otherwise
+    be unreadable to the rest of a team sharing the folder.
+    """
+    return 0o600 if private else 0o666 & ~_umask()
+
+
+def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
     """Write via a temp file and rename, so a crash never leaves half a file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, file_mode(private))
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -416,8 +416,15 @@ def test_duplicate_and_empty_ids(tmp_path: Path, table, weekly) -> None:
 
 def test_no_id_column(tmp_path: Path, table, weekly) -> None:
     rows = [{("person" if k == "user_id" else k): v for k, v in r.items()} for r in table[1]]
-    with pytest.raises(ConfigError, match="no id column found"):
-        score_users(write_csv(rows, tmp_path / "u.csv"), weekly)
+    path = write_csv(rows, tmp_path / "u.csv")
+    with pytest.raises(
+        ConfigError, match=r"no user id column found .*columns: person, age.*id_column"
+    ):
+        score_users(path, weekly)
+    # persona.toml's [segment] id_column names it without a rules file of one's own.
+    report, assignments = score_users(path, load_segment_config(None, "weekly", "person"))
+    assignments.close()
+    assert report.total_users == len(rows)
 
 
 @pytest.mark.parametrize(
