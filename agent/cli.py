@@ -466,10 +466,11 @@ def _print_migration(migration: Any) -> None:
     changed = {k: v for k, v in migration.net_change.items() if v}
     if changed:
         typer.echo("net change: " + ", ".join(f"{k} {v:+d}" for k, v in sorted(changed.items())))
-    for name, count in sorted(migration.only_old.items()):
-        typer.echo(f"  only in old snapshot: {count} ({name})")
-    for name, count in sorted(migration.only_new.items()):
-        typer.echo(f"  only in new snapshot: {count} ({name})")
+    for label, part in (("old", migration.only_old), ("new", migration.only_new)):
+        if part:
+            where = ", ".join(f"{n} {name}" for name, n in sorted(part.items()))
+            total = sum(part.values())
+            typer.echo(f"only in the {label} snapshot: {total} user{'s' * (total != 1)} ({where})")
     for warning in migration.warnings:
         typer.echo(f"  note: {warning}")
 
