@@ -133,6 +133,7 @@ def ingest(
     previous = {d.id: d for d in read_models(workspace.documents, Document)}
 
     results: list[FileResult] = []
+    file_notes: list[str] = []
     unchanged = 0
     for n, path in enumerate(files, start=1):
         key = _key(path)
@@ -148,8 +149,9 @@ def ingest(
             and all(d in previous for d in old["documents"])
         ):
             unchanged += 1
-            # Rows skipped last time are still skipped: report them again.
+            # Rows skipped last time are still skipped: report them again (and the notes).
             skipped.extend(SkippedInput.model_validate(s) for s in old.get("skipped", []))
+            file_notes.extend(old.get("notes", []))
         elif not reread_all and table and is_table and table["digest"] == _quick_digest(path):
             unchanged += 1
             skipped.extend(SkippedInput.model_validate(s) for s in table.get("skipped", []))
@@ -157,6 +159,7 @@ def ingest(
             result = read_file(path, settings.ingest)
             results.append(result)
             skipped.extend(result.skipped)
+            file_notes.extend(result.notes)
             _record(index, key, result)
         if progress:
             progress("read", n, len(files))
@@ -259,7 +262,7 @@ def ingest(
     for doc in ordered:
         kinds[doc.kind] += 1
     tables = sorted(index["user_tables"])
-    notes = [f"user table for `persona segment`: {p}" for p in tables]
+    notes = [f"user table for `persona segment`: {p}" for p in tables] + file_notes
     if removed:
         notes.append(
             f"forgot {len(removed)} file(s) that no longer exist (their chunks were deleted): "
@@ -319,6 +322,7 @@ def _record(index: dict[str, Any], key: str, result: FileResult) -> None:
             "digest": result.digest,
             "documents": [d.id for d in result.documents],
             "skipped": skipped,
+            "notes": list(result.notes),
             # Only interviews take roster data; tickets (possibly millions) need no copy.
             "raw": {
                 d.id: {

@@ -39,6 +39,7 @@ class FileResult:
     skipped: list[SkippedInput] = field(default_factory=list)
     roster: dict[str, dict[str, Any]] = field(default_factory=dict)
     user_table: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedInput]]:
@@ -127,7 +128,8 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
         if suffix != ".docx" and looks_binary(data):
             raise InputError(str(path), "binary file, not text")
         if suffix in {".csv", ".tsv"}:
-            delimiter = "\t" if suffix == ".tsv" else ","
+            # A .csv may be a European Excel export (semicolons): its header line decides.
+            delimiter = "\t" if suffix == ".tsv" else None
             table = read_csv_table(path, decode(path, data), settings.ticket_columns, delimiter)
             _merge_table(result, table)
         elif suffix in {".json", ".jsonl"}:
@@ -190,6 +192,7 @@ def _describe(exc: Exception) -> str:
 def _merge_table(result: FileResult, table: TableResult) -> None:
     result.documents.extend(table.documents)
     result.skipped.extend(table.skipped)
+    result.notes.extend(table.notes)
     result.roster.update(table.roster)
     result.user_table = table.kind == "users"
 

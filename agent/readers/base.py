@@ -12,12 +12,35 @@ from ..errors import InputError
 from ..ids import content_hash
 from ..models import TURN_SEPARATOR, Document, DocumentKind, SpeakerRole, Turn
 
-# "Dana: text", "**Dana:** text", "Dana (P01): text", "[00:01:02] Dana: text", "Dr. Li: text".
+# "Dana: text", "**Dana:** text", "Dana (P01): text", "[00:01:02] Dana: text", "Dr. Li: text",
+# "Sam [Interviewer]: text", "Sam - Moderator: text" (the tag or role after the name is kept apart).
 SPEAKER_LINE = re.compile(
     r"^\s*(?:\[(?P<time>[\d:.,]+)\]\s*)?(?:\*\*|__)?"
     r"(?P<speaker>[A-Z][\w.'’-]*(?:[ ][A-Z][\w.'’-]*){0,3}|[A-Z][\w]*[ ]\d+)"
-    r"(?:\s*\((?P<tag>[^)]{1,40})\))?\s*(?:\*\*|__)?:(?:\*\*|__)?\s+(?P<text>\S.*)$"
+    r"(?:\s*\((?P<tag>[^)]{1,40})\)|\s*\[(?P<btag>[A-Za-z][^\]]{0,39})\]|\s+[-–—]\s+(?P<dtag>(?i:"
+    r"interviewer|moderator|researcher|facilitator|uxr|ux researcher|research|host)))?"
+    r"\s*(?:\*\*|__)?:(?:\*\*|__)?\s+(?P<text>\S.*)$"
 )
+# A label's role marker: "Sam (UXR)", "Sam [Interviewer]", "Sam - Moderator".
+LABEL_TAG = re.compile(
+    r"^(?P<name>.*?\S)\s*"
+    r"(?:\((?P<tag>[^)]{1,40})\)|\[(?P<btag>[^\]]{1,40})\]|\s[-–—]\s+(?P<dtag>.{1,40}))$"
+)
+# Words in a label's tag that make the speaker the interviewer, unless a participant word is there.
+INTERVIEWER_WORDS = {
+    "interviewer",
+    "moderator",
+    "researcher",
+    "facilitator",
+    "uxr",
+    "research",
+    "host",
+    "int",
+    "mod",
+}
+PARTICIPANT_WORDS = {"participant", "customer", "user", "respondent", "interviewee", "guest"}
+QUESTION_LABELS = {"q", "question"}
+ANSWER_LABELS = {"a", "answer"}
 
 
 @dataclass
@@ -28,6 +51,8 @@ class RawTurn:
     lines: list[str] = field(default_factory=list)
     line: int | None = None
     time: str | None = None
+    # What the label said beside the name: "UXR" in "Sam (UXR):".
+    tag: str | None = None
 
     @property
     def text(self) -> str:
@@ -56,6 +81,29 @@ def role_for(speaker: str, interviewers: Iterable[str]) -> SpeakerRole:
     return "interviewer" if speaker.strip().lower() in names else "participant"
 
 
+def is_interviewer_tag(tag: str | None, interviewers: Iterable[str] = ()) -> bool:
+    """'(UXR)', '[Interviewer]', '- Lead moderator' mark the interviewer; '(P01)' does not."""
+    if not tag:
+        return False
+    text = tag.strip().lower()
+    words = set(re.findall(r"[^\W_]+", text))
+    names = {n.strip().lower() for n in interviewers}
+    if words & PARTICIPANT_WORDS:
+        return False
+    return text in names or bool(words & (INTERVIEWER_WORDS | names))
+
+
+def split_label(label: str) -> tuple[str, str | None]:
+    """('Sam', 'UXR') from 'Sam (UXR)'; a label without a role marker comes back whole."""
+    match = LABEL_TAG.match(label.strip())
+    if not match:
+        return label, None
+    tag = match["tag"] or match["btag"] or match["dtag"]
+    if not is_interviewer_tag(tag):
+        return label, None
+    return match["name"], tag
+
+
 def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTurn]:
     """Group `Name: text` lines and their continuation lines into turns."""
     turns: list[RawTurn] = []
@@ -65,9 +113,14 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
             continue
         match = SPEAKER_LINE.match(line)
         if match:
+            tag = match["tag"] or match["btag"] or match["dtag"]
             turns.append(
                 RawTurn(
-                    match["speaker"].strip(), [match["text"]], first_line + offset, match["time"]
+                    match["speaker"].strip(),
+                    [match["text"]],
+                    first_line + offset,
+                    match["time"],
+                    tag,
                 )
             )
         elif turns:
@@ -84,24 +137,32 @@ def merge_same_speaker(turns: list[RawTurn]) -> list[RawTurn]:
     for turn in turns:
         if merged and merged[-1].speaker == turn.speaker:
             merged[-1].lines.extend(turn.lines)
+            merged[-1].tag = merged[-1].tag or turn.tag
         else:
-            merged.append(RawTurn(turn.speaker, list(turn.lines), turn.line, turn.time))
+            merged.append(RawTurn(turn.speaker, list(turn.lines), turn.line, turn.time, turn.tag))
     return merged
 
 
 def build_turns(raw: Sequence[RawTurn], interviewers: Iterable[str]) -> list[Turn]:
     """Assign roles and offsets so that `Document.text[t.start:...]` is the turn's text."""
     names = list(interviewers)
+    labelled = [(item, *_label(item)) for item in raw]
+    # A speaker marked as the interviewer once ("Sam (UXR):") is the interviewer throughout.
+    marked = {name for _, name, tag in labelled if is_interviewer_tag(tag, names)}
+    spoken = {name.strip().lower() for _, name, _ in labelled}
+    if spoken & QUESTION_LABELS and spoken & ANSWER_LABELS:
+        # A Q:/A: transcript: the questions are the interviewer's.
+        marked |= {name for _, name, _ in labelled if name.strip().lower() in QUESTION_LABELS}
     turns: list[Turn] = []
     position = 0
-    for item in raw:
+    for item, speaker, _ in labelled:
         text = item.text
         if not text:
             continue
         turns.append(
             Turn(
-                speaker=item.speaker,
-                role=role_for(item.speaker, names),
+                speaker=speaker,
+                role="interviewer" if speaker in marked else role_for(speaker, names),
                 text=text,
                 start=position,
                 line=item.line,
@@ -110,6 +171,13 @@ def build_turns(raw: Sequence[RawTurn], interviewers: Iterable[str]) -> list[Tur
         )
         position += len(text) + len(TURN_SEPARATOR)
     return turns
+
+
+def _label(item: RawTurn) -> tuple[str, str | None]:
+    """(speaker, tag): a voice tag or JSON speaker like 'Sam (UXR)' is split here."""
+    if item.tag is not None:
+        return item.speaker, item.tag
+    return split_label(item.speaker)
 
 
 SCALARS = (str, int, float, bool)

@@ -22,6 +22,7 @@ from .base import make_document
 
 # Our field -> header names seen in Zendesk, Freshdesk, Intercom, Help Scout and Jira exports.
 TICKET_ALIASES: dict[str, tuple[str, ...]] = {
+    # Compared after _normalise: "Ticket #", "Ticket No." and "Ticket Number" all read "ticket id".
     "id": (
         "id",
         "ticket_id",
@@ -29,6 +30,12 @@ TICKET_ALIASES: dict[str, tuple[str, ...]] = {
         "ticket",
         "key",
         "issue key",
+        "issue id",
+        "case id",
+        "case",
+        "request id",
+        "incident id",
+        "reference id",
         "number",
         "conversation_id",
     ),
@@ -77,48 +84,154 @@ class TableResult:
     skipped: list[SkippedInput] = field(default_factory=list)
     roster: dict[str, dict[str, Any]] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
+    # Things the user should know about a file that was read in full (not skipped rows).
+    notes: list[str] = field(default_factory=list)
+
+
+# Header words that mean "identifier": "Ticket #", "Case No.", "Request Number" name id columns.
+ID_WORDS = {"#", "no", "nr", "num", "number", "id"}
+DELIMITERS = (",", ";", "\t", "|")
+# Records read to break a tie between delimiters that appear equally often in the header.
+DELIMITER_SAMPLE = 20
+# A header is short; an unbalanced quote in it must not make us scan a 50 MB file.
+HEADER_SCAN = 65536
+
+
+def _normalise(header: str) -> str:
+    """'Ticket #' -> 'ticket id', 'created_at' -> 'created at', 'TicketID' -> 'ticket id'."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", header.strip())
+    words = ["id" if w in ID_WORDS else w for w in re.findall(r"#|[^\W_]+", spaced.lower())]
+    # "Ticket ID #" says "id" twice.
+    return " ".join(w for i, w in enumerate(words) if i == 0 or words[i - 1] != w)
+
+
+def _find(headers: Iterable[str], wanted: str) -> str | None:
+    """The header that is `wanted` (case and spacing aside), else one that normalises the same."""
+    names = [h for h in headers if h]
+    exact = [h for h in names if h.strip().lower() == wanted.strip().lower()]
+    if exact:
+        return exact[0]
+    key = _normalise(wanted)
+    return next((h for h in names if key and _normalise(h) == key), None)
+
+
+def _auto_column(headers: list[str], aliases: Iterable[str]) -> str | None:
+    """An exact alias anywhere beats a look-alike: 'Ticket ID' wins over a '#' row counter."""
+    names = [h for h in headers if h]
+    lowered = {h.strip().lower(): h for h in reversed(names)}
+    normalised = {_normalise(h): h for h in reversed(names)}
+    for table, key in ((lowered, str.lower), (normalised, _normalise)):
+        hit = next((table[key(a)] for a in aliases if key(a) in table), None)
+        if hit is not None:
+            return hit
+    return None
+
+
+@dataclass
+class ColumnMap:
+    """Our ticket field -> this file's column, and the configured columns this file lacks."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    # (field, configured column, auto-detected column used instead)
+    fallbacks: list[tuple[str, str, str]] = field(default_factory=list)
+    # (field, configured column) with nothing auto-detected either
+    missing: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _map_columns(headers: Iterable[str], overrides: Mapping[str, str]) -> ColumnMap:
+    """A configured column wins; one this file lacks falls back to auto-detection for its field."""
+    names = list(headers)
+    found = ColumnMap()
+    for ours, aliases in TICKET_ALIASES.items():
+        auto = _auto_column(names, aliases)
+        configured = overrides.get(ours)
+        chosen = _find(names, configured) if configured else auto
+        if configured and chosen is None:
+            # ingest.ticket_columns holds one mapping for every file; another export may differ.
+            if auto is None:
+                found.missing.append((ours, configured))
+                continue
+            found.fallbacks.append((ours, configured, auto))
+            chosen = auto
+        if chosen is not None:
+            found.columns[ours] = chosen
+    return found
 
 
 def _resolve_columns(headers: Iterable[str], overrides: Mapping[str, str]) -> dict[str, str]:
-    lookup = {h.strip().lower(): h for h in headers if h}
-    resolved: dict[str, str] = {}
-    for ours, aliases in TICKET_ALIASES.items():
-        if ours in overrides:
-            wanted = overrides[ours].strip().lower()
-            if wanted in lookup:
-                resolved[ours] = lookup[wanted]
-            continue
-        for alias in aliases:
-            if alias in lookup:
-                resolved[ours] = lookup[alias]
-                break
-    return resolved
-
-
-def _missing_overrides(headers: Iterable[str], overrides: Mapping[str, str]) -> list[str]:
-    """`ingest.ticket_columns` entries that name a column this file does not have."""
-    present = {h.strip().lower() for h in headers if h}
-    return [
-        f"{ours} = {column!r}"
-        for ours, column in sorted(overrides.items())
-        if column.strip().lower() not in present
-    ]
+    return _map_columns(headers, overrides).columns
 
 
 def _is_tickets(headers: list[str], overrides: Mapping[str, str]) -> bool:
-    # Auto-detection counts too: a mapped column that is missing must be reported, not turn the
-    # ticket export into something else.
-    return "text" in _resolve_columns(headers, overrides) or "text" in _resolve_columns(headers, {})
+    return "text" in _resolve_columns(headers, overrides)
 
 
-def _check_overrides(path: Path, headers: list[str], overrides: Mapping[str, str]) -> None:
-    missing = _missing_overrides(headers, overrides)
-    if missing:
+def _ticket_columns(
+    path: Path, headers: list[str], overrides: Mapping[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """The column map of a ticket export, with a note for each configured column it lacks.
+
+    A configured column that is missing with nothing auto-detected in its place, or no id column
+    at all, is one error for the whole file rather than one per row.
+    """
+    mapped = _map_columns(headers, overrides)
+    columns = ", ".join(headers)
+    if mapped.missing:
+        named = ", ".join(f"{ours} = {col!r}" for ours, col in sorted(mapped.missing))
+        raise InputError(
+            str(path), f"ingest.ticket_columns {named}: no such column (columns: {columns})", 1
+        )
+    if "id" not in mapped.columns:
         raise InputError(
             str(path),
-            f"ingest.ticket_columns {', '.join(missing)}: no such column "
-            f"(columns: {', '.join(headers)})",
+            "no ticket id column (looked for names like id, ticket id, Ticket #, Case Number, "
+            f"Request ID, Issue Key); columns: {columns}; name yours with ingest.ticket_columns "
+            'in persona.toml: [ingest] ticket_columns = { id = "<column>" }',
+            1,
         )
+    notes = []
+    if mapped.fallbacks:
+        configured = ", ".join(f"{ours} = {col!r}" for ours, col, _ in sorted(mapped.fallbacks))
+        used = ", ".join(f"{ours} = {auto!r}" for ours, _, auto in sorted(mapped.fallbacks))
+        notes.append(
+            f"{path}: ingest.ticket_columns {configured} is not a column of this file, so the "
+            f"auto-detected {used} was used instead (columns: {columns})"
+        )
+    return mapped.columns, notes
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter (, ; tab |) found most often outside quotes in the header line.
+
+    A tie is settled by which delimiter gives the next rows the header's field count, then by the
+    order above; a header with none of them is a one-column comma file.
+    """
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    head = text[:HEADER_SCAN]
+    for char in head.lstrip("\r\n"):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "\r\n":
+            break
+        elif not quoted and char in counts:
+            counts[char] += 1
+    top = max(counts.values())
+    tied = [d for d in DELIMITERS if counts[d] == top]
+    if top == 0:
+        return ","
+    if len(tied) == 1:
+        return tied[0]
+
+    def consistent(delimiter: str) -> int:
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            sample = [r for r in itertools.islice(rows, DELIMITER_SAMPLE + 1) if r]
+        except csv.Error:
+            return -1
+        return sum(len(r) == len(sample[0]) for r in sample[1:]) if sample else 0
+
+    return max(tied, key=lambda d: (consistent(d), -DELIMITERS.index(d)))
 
 
 def _is_id_column(name: str) -> bool:
@@ -206,32 +319,60 @@ def _shape(value: str) -> str:
     return re.sub(r"(.)\1+", r"\1", "".join(classes))
 
 
+def _looks_like_row(line: str, id_shape: str, id_index: int, width: int, delimiter: str) -> bool:
+    """One line that parses as a record of this table: about the header's width, a similar id."""
+    try:
+        parsed = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return False
+    return (
+        len(parsed) >= 2
+        and abs(len(parsed) - width) <= max(1, width // 4)
+        and id_index < len(parsed)
+        and bool(parsed[id_index].strip())
+        and _shape(parsed[id_index].strip()) == id_shape
+    )
+
+
 def _runs_into_next_row(fields: list[str], id_index: int, width: int, delimiter: str) -> bool:
     """A quoted field holding lines that parse as further records (an unbalanced quote)."""
     multiline = [v for v in fields if "\n" in v or "\r" in v]
     if not multiline or id_index >= len(fields) or not fields[id_index].strip():
         return False
     shape = _shape(fields[id_index].strip())
-    tolerance = max(1, width // 4)
-    for value in multiline:
-        for embedded in value.splitlines()[1:]:
-            try:
-                parsed = next(csv.reader([embedded], delimiter=delimiter), [])
-            except csv.Error:
-                continue
-            if (
-                len(parsed) >= 2
-                and abs(len(parsed) - width) <= tolerance
-                and id_index < len(parsed)
-                and parsed[id_index].strip()
-                and _shape(parsed[id_index].strip()) == shape
-            ):
-                return True
-    return False
+    return any(
+        _looks_like_row(embedded, shape, id_index, width, delimiter)
+        for value in multiline
+        for embedded in value.splitlines()[1:]
+    )
 
 
-def _records(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record, fields); a quoted field may span lines, so note the line first."""
+def _swallowed(
+    lines: list[str], first: int, last: int, id_value: str, id_index: int, width: int, delim: str
+) -> str:
+    """What to say about a record that ran on into the rows below it: which lines it ate."""
+    shape = _shape(id_value.strip())
+    lost = [
+        n
+        for n in range(first + 1, last + 1)
+        if n <= len(lines) and _looks_like_row(lines[n - 1], shape, id_index, width, delim)
+    ]
+    rows = (
+        f"the row on line {lost[0]} is"
+        if len(lost) == 1
+        else f"the rows on lines {', '.join(map(str, lost))} are"
+        if lost
+        else "what they hold is"
+    )
+    return (
+        "a quoted field runs into the next row (unbalanced quote?): "
+        f"lines {first}-{last} read as one record, so {rows} skipped too"
+    )
+
+
+def _records(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, fields) of each record; a quoted field may span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     while True:
         before = reader.line_num
         try:
@@ -242,16 +383,20 @@ def _records(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
             hint = " (an unbalanced quote?)" if "field limit" in str(exc) else ""
             raise InputError(str(path), f"malformed CSV: {exc}{hint}", before + 1) from exc
         if fields:
-            yield before + 1, fields
+            yield before + 1, reader.line_num, fields
 
 
 def read_csv_table(
-    path: Path, text: str, overrides: Mapping[str, str], delimiter: str = ","
+    path: Path, text: str, overrides: Mapping[str, str], delimiter: str | None = None
 ) -> TableResult:
-    """Tickets, a roster or a user table (only classified: the scorer reads it) from CSV/TSV text."""
-    records = _records(path, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    headers = next(records, (1, []))[1]
-    sample = [f for _, f in itertools.islice(records, SAMPLE_ROWS)]
+    """Tickets, a roster or a user table (only classified: the scorer reads it) from CSV/TSV text.
+
+    With no delimiter given, the header line decides among comma, semicolon, tab and pipe.
+    """
+    delimiter = delimiter or detect_delimiter(text)
+    records = _records(path, text, delimiter)
+    headers = next(records, (1, 1, []))[2]
+    sample = [f for _, _, f in itertools.islice(records, SAMPLE_ROWS)]
     if not headers:
         raise InputError(str(path), "CSV has no header row", 1)
     kind = classify(headers, overrides, sample)
@@ -260,23 +405,26 @@ def read_csv_table(
     result = TableResult(kind=kind, columns=headers)
     if kind == "users":
         return result
+    cols: dict[str, str] = {}
     if kind == "tickets":
-        _check_overrides(path, headers, overrides)
-    cols = _resolve_columns(headers, overrides)
-    lowered = [h.strip().lower() for h in headers]
-    if kind == "tickets":
-        id_index = headers.index(cols["id"]) if "id" in cols else 0
+        cols, result.notes = _ticket_columns(path, headers, overrides)
+        id_index = headers.index(cols["id"])
     else:
+        lowered = [h.strip().lower() for h in headers]
         id_index = next(i for i, h in enumerate(lowered) if h in ROSTER_KEYS)
     # Read again from the top: classifying consumed the first rows.
-    rows = _records(path, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    rows = _records(path, text, delimiter)
     next(rows, None)
+    lines: list[str] | None = None
     seen: set[str] = set()
     width = len(headers)
-    for line, fields in rows:
+    for line, last, fields in rows:
         reason = None
         if _runs_into_next_row(fields, id_index, width, delimiter):
-            reason = "a quoted field runs into the next row (unbalanced quote?)"
+            if lines is None:
+                # The physical lines, split exactly as the csv module splits them.
+                lines = [raw.rstrip("\r\n") for raw in io.StringIO(text, newline="")]
+            reason = _swallowed(lines, line, last, fields[id_index], id_index, width, delimiter)
         elif len(fields) != width:
             reason = f"row has {len(fields)} fields, header has {width}"
         if reason:
@@ -297,9 +445,8 @@ def read_ticket_records(
 ) -> TableResult:
     """Tickets from JSON/JSONL records (same column detection as CSV)."""
     headers = sorted({k for _, r in records for k in r})
-    _check_overrides(path, headers, overrides)
-    cols = _resolve_columns(headers, overrides)
-    result = TableResult(kind="tickets", columns=headers)
+    cols, notes = _ticket_columns(path, headers, overrides)
+    result = TableResult(kind="tickets", columns=headers, notes=notes)
     seen: set[str] = set()
     for line, record in records:
         _accept(result, seen, ticket_document(path, record, cols, line), path, line)
