@@ -398,3 +398,13 @@ def test_role_markers_in_docx_vtt_and_json(tmp_path: Path) -> None:
     }
     path = _write(tmp_path, "p5.json", json.dumps(record))
     assert _roles(path) == [("Sam", "interviewer"), ("Erin", "participant")]
+
+
+def test_a_metrics_table_with_its_own_id_name_is_a_user_table(tmp_path: Path) -> None:
+    rows = "".join(f"M-{i:04d},basic,{i},{i * 3},{i % 7}\n" for i in range(12))
+    path = _write(tmp_path, "members.csv", "member,plan,sessions_30d,events_30d,idle_days\n" + rows)
+    result = read_file(path, IngestSettings())
+    assert result.user_table and not result.skipped
+    # Repeated first-column values are no id: not taken for a user table.
+    dup = _write(tmp_path, "daily.csv", "day,visits,signups\nmon,3,1\nmon,4,2\ntue,5,1\n")
+    assert not read_file(dup, IngestSettings()).user_table

@@ -258,7 +258,20 @@ def classify(
         return "roster"
     ids = [h for h in headers if _is_id_column(h)]
     numeric = [h for h in _numeric_columns(headers, sample or []) if h not in ids]
-    return "users" if ids and numeric else None
+    if ids and numeric:
+        return "users"
+    # An id column by another name ("member", "account"): the first column, its values all
+    # present and distinct, next to at least two numeric columns is a metrics export.
+    rows = [r for r in sample or [] if r]
+    first = [r[0].strip() for r in rows]
+    if (
+        len(rows) >= 2
+        and all(first)
+        and len(set(first)) == len(first)
+        and len([h for h in numeric if h != headers[0]]) >= 2
+    ):
+        return "users"
+    return None
 
 
 def _not_a_table(path: Path, headers: list[str], overrides: Mapping[str, str]) -> InputError:
