@@ -680,12 +680,15 @@ def resume(
             typer.echo("nothing to resume: no host-mode requests are pending")
         elif not result.run:
             rejected = result.resume.get("rejected", [])
+            missing = result.resume.get("missing", [])
             noun = "answer" if len(rejected) == 1 else "answers"
-            typer.echo(
-                f"{len(rejected)} {noun} failed validation; fix them and run persona resume again:"
-            )
+            parts = [f"{len(rejected)} {noun} failed validation"] if rejected else []
+            parts += [f"{len(missing)} request(s) still unanswered"] if missing else []
+            typer.echo(f"{'; '.join(parts)}; fix or answer them and run persona resume again:")
             for item in rejected:
                 typer.echo(f"  {item['id']}: {'; '.join(item['errors'])[:500]}")
+            for rid in missing:
+                typer.echo(f"  {rid}: no answer yet")
         else:
             typer.echo(f"accepted {len(result.resume.get('accepted', []))} answers")
             for step in result.run.steps:

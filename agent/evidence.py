@@ -233,7 +233,21 @@ class Selection:
     notes: list[str]
 
 
-def select_segments(report: SegmentReport, draft: DraftSettings, anti_persona: bool) -> Selection:
+def is_small(seg: SegmentStats, draft: DraftSettings, from_rules: bool = True) -> bool:
+    """Too few users to trust: by the segment report's own threshold when a rules file scored it.
+
+    segments.json carries no threshold, but segment.py sets a size>0 segment's `warning` only
+    when it is under the rules file's `min_segment_size`; so `persona segment` and the drafts
+    agree. Metadata pseudo-segments have no rules file: `draft.min_segment_size` decides.
+    """
+    if from_rules:
+        return seg.size > 0 and seg.warning is not None
+    return seg.size < draft.min_segment_size
+
+
+def select_segments(
+    report: SegmentReport, draft: DraftSettings, anti_persona: bool, from_rules: bool = True
+) -> Selection:
     """The primary segments (largest first) and the optional anti-persona segment."""
     notes = [
         f"catch-all segment {s.name!r} ({s.size} users) is not drafted as a persona"
@@ -259,16 +273,21 @@ def select_segments(report: SegmentReport, draft: DraftSettings, anti_persona: b
             + ("" if anti_persona else " (use --anti-persona to draft who the product loses)")
         )
     candidates = [s for s in candidates if not is_churned(s)]
-    large = [s for s in candidates if s.size >= draft.min_segment_size]
-    small = [s for s in candidates if s.size < draft.min_segment_size]
+    large = [s for s in candidates if not is_small(s, draft, from_rules)]
+    small = [s for s in candidates if is_small(s, draft, from_rules)]
     primary = large[: draft.personas]
     flagged: set[str] = set()
     for seg in small[: max(0, draft.personas - len(primary))]:
         primary.append(seg)
         flagged.add(seg.name)
+        why = (
+            seg.warning
+            if from_rules and seg.warning
+            else (f"only {seg.size} users (< {draft.min_segment_size})")
+        )
         notes.append(
-            f"segment {seg.name!r} has only {seg.size} users (< {draft.min_segment_size}); "
-            "drafted because fewer large segments exist, flagged as a small sample"
+            f"segment {seg.name!r}: {why}; drafted because fewer large segments exist, "
+            "flagged as a small sample"
         )
     left = [s.name for s in candidates if s not in primary]
     if left:
@@ -522,13 +541,17 @@ class PackBuilder:
                     "no anti-persona: there are no segments to tell who the product is not for"
                 )
         else:
-            sel = select_segments(report, self.settings.draft, anti)
+            sel = select_segments(report, self.settings.draft, anti, not self.inputs.from_metadata)
             self.notes += sel.notes
             plans = [SegmentPlan(s, False, small=s.name in sel.small) for s in sel.primary]
             if sel.anti is not None:
                 plans.append(
                     SegmentPlan(
-                        sel.anti, True, small=sel.anti.size < self.settings.draft.min_segment_size
+                        sel.anti,
+                        True,
+                        small=is_small(
+                            sel.anti, self.settings.draft, not self.inputs.from_metadata
+                        ),
                     )
                 )
         if not plans:
@@ -547,7 +570,7 @@ class PackBuilder:
                 plan = SegmentPlan(
                     seg,
                     is_anti_persona,
-                    small=seg.size < self.settings.draft.min_segment_size,
+                    small=is_small(seg, self.settings.draft, not self.inputs.from_metadata),
                     match_all=seg.name == ALL_PARTICIPANTS and self.inputs.from_metadata,
                 )
                 plan.themes = segment_themes(self.inputs.themes, plan)

@@ -2,7 +2,10 @@
 
 Every sentence is built from a stat, a theme or a verbatim quote and cites it; whatever the pack
 cannot support (motivations, the aha moment, generic stage goals) is written as an explicit
-assumption for a reviewer to fill. The name and summary say the persona was drafted offline.
+assumption for a reviewer to fill. The summary's closing label and the document's mode say the
+persona was drafted offline; the name never does (a reviewer confirming the name would keep it).
+Journey stages follow one rule (`clear_stage`): 'unknown' is never a stage, and a stage is named
+only when enough mentions name a stage and that stage holds a clear share of them.
 The output passes the same grounding validators as an LLM draft (tests/test_draft.py checks).
 """
 
@@ -26,9 +29,13 @@ from .models import (
 )
 from .segment_rules import slugify
 
-TEMPLATE_VERSION = "offline-2"
+TEMPLATE_VERSION = "offline-3"
 STAGES = ("awareness", "consideration", "decision", "onboarding", "advocacy")
-# Theme journey stages that fold into one of the five map stages.
+# The stages a mention can name (models.JourneyStage without 'unknown'), in journey order.
+MENTION_STAGES = ("awareness", "consideration", "decision", "onboarding", "retention", "advocacy")
+# The map's five columns and the mention stages each shows: the fourth column is titled
+# "Onboarding & Retention" in every report (render.markdown.STAGE_TITLES), so it shows both.
+# Text never calls a retention mention an onboarding one: claims name the mention's own stage.
 STAGE_SOURCES = {
     "awareness": ("awareness",),
     "consideration": ("consideration",),
@@ -59,9 +66,12 @@ SEVERITY_WORDS = {
     4: "blocked work or money at risk",
     5: "a threat to renewal, or lost data",
 }
-# A stage shows a theme when it holds at least this share of the theme's staged mentions
-# (the theme's main stage always shows it): one stray mention must not place a pain.
-STAGE_SHARE = 1 / 3
+# The one rule for placing pains in a stage (map columns and findings alike): at least
+# MIN_STAGED mentions must name a stage ('unknown' never counts), and the stage must hold at
+# least STAGE_SHARE of them (a finding also needs the stage to hold strictly the most). A theme
+# whose mentions mostly name no stage, or name one a couple of times, is placed nowhere.
+MIN_STAGED = 3
+STAGE_SHARE = 0.4
 # Fewer mentions than this at a stage cannot make its emotion "very negative".
 STRONG_EVIDENCE = 5
 NUMERIC_STATS = ("median",)
@@ -172,7 +182,8 @@ class OfflineDrafter:
         anti = self.pack.is_anti_persona
         name = self.seg.name
         return PersonaDraft(
-            name=f"{name} ({'anti-persona, ' if anti else ''}drafted offline)",
+            # No offline marker here: the document's mode and the summary's label carry it.
+            name=f"{name} (anti-persona)" if anti else name,
             archetype=f"Not our customer: {name}" if anti else f"The {name}",
             summary=self.summary(),
             role=self.role(),
@@ -438,7 +449,7 @@ class OfflineDrafter:
         stages = [self.stage(s) for s in STAGES]
         return JourneyDraft(
             stages=stages,
-            key_findings=self.findings(stages),
+            key_findings=self.findings(),
             recommendations=[self.recommendation(t) for t in self.ranked[:3]]
             or [
                 Recommendation(
@@ -451,36 +462,39 @@ class OfflineDrafter:
         )
 
     def stage_count(self, theme: PackTheme, stage: str) -> int:
-        """The theme's mentions at one map stage (retention folds into onboarding)."""
+        """The theme's mentions in one map column (the fourth shows onboarding and retention)."""
         return sum(theme.journey_stages.get(s, 0) for s in STAGE_SOURCES[stage])
 
     def places(self, theme: PackTheme, stage: str) -> bool:
-        """Does this stage hold the theme? Its main stage does, others need a real share of it."""
-        counts = {s: self.stage_count(theme, s) for s in STAGES}
-        staged = sum(counts.values())
-        mine = counts[stage]
-        if not staged or not mine:
-            return False
-        main = max(STAGES, key=lambda s: (counts[s], -STAGES.index(s)))
-        return stage == main or (mine >= 2 and mine >= STAGE_SHARE * staged)
+        """Does this map column show the theme? Only by the one rule (see `clear_stage`)."""
+        return stage in placed_stages({s: self.stage_count(theme, s) for s in STAGES})
 
     def stage_themes(self, stage: str) -> list[PackTheme]:
         themes = [t for t in self.ranked if self.places(t, stage)]
         return sorted(themes, key=lambda t: -self.stage_count(t, stage))
 
+    def counted(self, theme: PackTheme, stage: str) -> str:
+        """' (7 onboarding mentions, 22 retention mentions)': each count as the theme records it.
+
+        A column showing two mention stages names each, so a retention mention is never
+        called an onboarding one.
+        """
+        sources = [(s, theme.journey_stages.get(s, 0)) for s in STAGE_SOURCES[stage]]
+        sources = [(s, n) for s, n in sources if n]
+        if len(STAGE_SOURCES[stage]) == 1:
+            return f" ({plural(sources[0][1], 'mention')} at this stage)" if sources else ""
+        return " (" + ", ".join(plural(n, f"{s} mention") for s, n in sources) + ")"
+
     def stage(self, stage: str) -> JourneyStageEntry:
         themes = self.stage_themes(stage)
         actions, thoughts, touchpoints = [], [], []
         for t in themes[:2]:
-            count = self.stage_count(t, stage)
-            # Only a count the theme itself records may be written (the validators check it).
-            counted = (
-                f" ({plural(count, 'mention')} at this stage)"
-                if count in t.journey_stages.values()
-                else ""
-            )
+            # Only counts the theme itself records are written (the validators check them).
             actions.append(
-                Claim(text=f"Runs into '{t.label}'{counted}", evidence=[f"theme:{t.id}"])
+                Claim(
+                    text=f"Runs into '{t.label}'{self.counted(t, stage)}",
+                    evidence=[f"theme:{t.id}"],
+                )
             )
             if t.quotes:
                 # The segment's own voice first, an interviewee before a ticket.
@@ -530,7 +544,29 @@ class OfflineDrafter:
             text += f"; users of this segment raising it: now {theme.segment_count}"
         return text
 
-    def findings(self, stages: list[JourneyStageEntry]) -> list[Claim]:
+    def stage_finding(self) -> Claim | None:
+        """Where the segment's main pains sit, only when their cited stages clearly say so.
+
+        The segment's own pain-point themes (those the persona lists) with enough staged
+        mentions are pooled; their mentions' own stages are counted unfolded, 'unknown' left
+        out, and `clear_stage` decides. No clear stage: no stage claim at all.
+        """
+        # A theme too few of whose mentions name a stage is placed nowhere on the map, so it
+        # does not count towards (nor is cited by) a stage claim either.
+        cited = [t for t in self.ranked[:4] if t.segment_count and staged(t) >= MIN_STAGED]
+        counts = {s: sum(t.journey_stages.get(s, 0) for t in cited) for s in MENTION_STAGES}
+        stage = clear_stage(counts)
+        if stage is None:
+            return None
+        return Claim(
+            text=(
+                "Where mentions of this segment's main pains name a journey stage, "
+                f"most name the {stage} stage"
+            ),
+            evidence=[f"theme:{t.id}" for t in cited],
+        )
+
+    def findings(self) -> list[Claim]:
         findings = []
         if self.themes:
             top = self.ranked[0]
@@ -545,14 +581,9 @@ class OfflineDrafter:
                     evidence=[f"theme:{top.id}"],
                 )
             )
-        worst = min(stages, key=lambda s: (s.emotion, STAGES.index(s.stage)))
-        if worst.pain_points:
-            findings.append(
-                Claim(
-                    text=f"The {worst.stage} stage is where this segment's worst pains sit",
-                    evidence=[f"theme:{t}" for t in worst.pain_points],
-                )
-            )
+        staged = self.stage_finding()
+        if staged is not None:
+            findings.append(staged)
         for t in self.ranked[1:3]:
             findings.append(
                 Claim(
@@ -565,8 +596,8 @@ class OfflineDrafter:
         if unplaced:
             findings.append(
                 Claim(
-                    text="Some pains are not tied to a journey stage: "
-                    + ", ".join(f"'{t.label}'" for t in unplaced),
+                    text="Not placed in a journey stage (too few of their mentions name one, "
+                    "or none stands out): " + ", ".join(f"'{t.label}'" for t in unplaced),
                     evidence=[f"theme:{t.id}" for t in unplaced],
                 )
             )
@@ -580,6 +611,41 @@ class OfflineDrafter:
             metric=metric[0].upper() + metric[1:],
             evidence=[f"theme:{theme.id}"],
         )
+
+
+def staged(theme: PackTheme) -> int:
+    """The theme's mentions that name a journey stage ('unknown' is none)."""
+    return sum(theme.journey_stages.get(s, 0) for s in MENTION_STAGES)
+
+
+def placed_stages(counts: dict[str, int]) -> list[str]:
+    """The stages that each hold STAGE_SHARE of the staged mentions, when there are enough.
+
+    `counts`: mentions per stage, 'unknown' excluded. Fewer than MIN_STAGED staged mentions
+    place nothing.
+    """
+    staged = sum(counts.values())
+    if staged < MIN_STAGED:
+        return []
+    return [s for s, n in counts.items() if n and n >= STAGE_SHARE * staged]
+
+
+def clear_stage(counts: dict[str, int]) -> str | None:
+    """The stage that holds a clear share of the staged mentions, or None.
+
+    Clear: at least MIN_STAGED mentions name a stage ('unknown' is no stage and is ignored),
+    the stage holds at least STAGE_SHARE of them and strictly more than any other stage (a tie
+    names none).
+    """
+    counts = {s: n for s, n in counts.items() if s != "unknown" and n > 0}
+    placed = placed_stages(counts)
+    if not placed:
+        return None
+    ordered = sorted(counts.values(), reverse=True)
+    top = max(placed, key=lambda s: counts[s])
+    if len(ordered) > 1 and ordered[1] == counts[top]:
+        return None
+    return top
 
 
 def first_sentence(text: str, max_words: int = 40) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -322,7 +323,7 @@ def apply_reviews(personas: list[Persona], decisions: ReviewStore) -> list[Perso
         data = persona.draft.model_dump(mode="json")
         for path, decision in sorted(entry.fields.items()):
             if path in FIELDS:
-                _set(data, path, decision.value)
+                _set(data, path, _without_legacy_marker(path, decision))
         try:
             draft = PersonaDraft.model_validate(data)
         except ValidationError:
@@ -336,18 +337,32 @@ def apply_reviews(personas: list[Persona], decisions: ReviewStore) -> list[Perso
     return result
 
 
+# Offline drafts once put their provenance in the name; confirming (or extending) such a name
+# confirmed the persona's name, not the marker, which the document's mode line now carries.
+LEGACY_OFFLINE_MARKER = re.compile(r" \((anti-persona, )?drafted offline\)")
+
+
+def _without_legacy_marker(path: str, decision: FieldDecision) -> Any:
+    """A stored name decision without the old offline marker; every other value as stored."""
+    if path != "name" or decision.decision == "corrected" or not isinstance(decision.value, str):
+        return decision.value
+    return LEGACY_OFFLINE_MARKER.sub(
+        lambda m: " (anti-persona)" if m.group(1) else "", decision.value
+    )
+
+
 def _apply_fieldwise(draft: PersonaDraft, entry: PersonaDecisions) -> PersonaDraft:
     data = draft.model_dump(mode="json")
     for path, decision in sorted(entry.fields.items()):
         if path not in FIELDS:
             continue
         trial = draft.model_dump(mode="json")
-        _set(trial, path, decision.value)
+        _set(trial, path, _without_legacy_marker(path, decision))
         try:
             PersonaDraft.model_validate(trial)
         except ValidationError:
             continue
-        _set(data, path, decision.value)
+        _set(data, path, _without_legacy_marker(path, decision))
     return PersonaDraft.model_validate(data)
 
 
@@ -359,6 +374,25 @@ def decision_marks(personas: list[Persona], store: ReviewStore) -> dict[str, dic
         if found:
             marks[persona.id] = {p: d.decision for p, d in found[1].fields.items()}
     return marks
+
+
+def decision_additions(personas: list[Persona], store: ReviewStore) -> dict[str, dict[str, Any]]:
+    """persona id -> field path -> what an `extended` decision added (text, or the list items).
+
+    Reports show an addition as the reviewer's, apart from the drafted text and its evidence.
+    """
+    added: dict[str, dict[str, Any]] = {}
+    for persona in personas:
+        found = _entry_for(store, persona)
+        if found:
+            extended = {
+                p: d.addition
+                for p, d in sorted(found[1].fields.items())
+                if d.decision == "extended" and d.addition not in (None, "", [])
+            }
+            if extended:
+                added[persona.id] = extended
+    return added
 
 
 def _state(persona: Persona, store: ReviewStore, file: str | None = None) -> PersonaReviewState:

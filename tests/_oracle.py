@@ -252,7 +252,7 @@ class Oracle:
         from agent.offline_draft import OFFLINE_LABEL, draft_persona_offline
 
         draft = draft_persona_offline(EvidencePack.model_validate(pack)).model_dump(mode="json")
-        draft["name"] = draft["name"].replace("drafted offline", f"drafted by the {self.tag}")
+        draft["name"] = f"{draft['name']} (drafted by the {self.tag})"
         summary = draft["summary"]["text"].replace(OFFLINE_LABEL, f"(Drafted by the {self.tag}.)")
         draft["summary"]["text"] = summary
         return draft

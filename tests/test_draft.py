@@ -192,7 +192,11 @@ def test_offline_draft_is_grounded_labelled_and_byte_stable(tmp_path: Path) -> N
         info = persona.document_info
         assert (info.mode, info.status, info.generated_at) == ("offline", "draft", CLOCK)
         assert (info.based_on_interviews, info.based_on_tickets, info.based_on_users) == (3, 8, 300)
-        assert "drafted offline" in persona.draft.name
+        # The offline marker is the document's mode, never part of the name.
+        expected = (
+            f"{persona.segment} (anti-persona)" if persona.is_anti_persona else persona.segment
+        )
+        assert persona.draft.name == expected
         # The card shows the opening words: substance first, a short offline label last.
         summary = persona.draft.summary.text
         opening = "Anti-persona: " if persona.is_anti_persona else "Their most raised pain is '"

@@ -59,7 +59,7 @@ def test_offline_persona_and_journey_pass_the_validators(pack: EvidencePack) -> 
     journey = GroundedJourneyDraft.model_validate(
         draft_journey_offline(pack).model_dump(mode="json"), context=pack.context()
     )
-    assert "drafted offline" in persona.name
+    assert persona.name == pack.segment.name  # offline status lives in document_info.mode
     assert persona.quotes and all(q.chunk_id for q in persona.quotes)
     assert [s.stage for s in journey.stages] == [
         "awareness",

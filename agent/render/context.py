@@ -9,20 +9,37 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, get_args
 
 from ..errors import InputError
-from ..models import Chunk, JourneyMap, Persona, SegmentReport, SegmentStats, Theme, ThemeReport
+from ..models import (
+    Chunk,
+    Claim,
+    JourneyMap,
+    JourneyStage,
+    Persona,
+    SegmentReport,
+    SegmentStats,
+    Theme,
+    ThemeReport,
+)
 from ..workspace import Workspace, read_json
 
 EXCERPT_CHARS = 280
+# The stages a mention can name, in journey order ('unknown' is none).
+MENTION_STAGES = tuple(s for s in get_args(JourneyStage) if s != "unknown")
 ID_MARK = '"id": "'
 OFFLINE_NOTICE = (
     "Offline drafts are written by deterministic templates from the scorer's numbers, the themes "
     "and verbatim quotes. Check every field before relying on it."
 )
+
+
+# A claim field as drafted, and the words a reviewer's `extended` decision added to it.
+Split = tuple[Claim | None, str | None]
 
 
 def slugify(text: str) -> str:
@@ -36,7 +53,7 @@ def persona_slugs(personas: Iterable[Persona]) -> dict[str, str]:
     slugs: dict[str, str] = {}
     used: set[str] = set()
     for persona in personas:
-        # "Dana, the Closer" -> dana; "Churned (drafted offline)" -> churned.
+        # "Dana, the Closer" -> dana; "Churned (anti-persona)" -> churned.
         first = re.sub(r"\(.*?\)", "", persona.draft.name.split(",")[0])
         base = slugify(first) or slugify(persona.segment) or "persona"
         slug, n = base, 2
@@ -80,6 +97,9 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 QUOTED = re.compile(r"[\"“]([^\"”]{8,})[\"”]")
+# Shown between a ticket's subject line and its body: the chunk keeps them as two paragraphs,
+# and a footnote shows the chunk as one line, which would run the subject into the body.
+SUBJECT_SEPARATOR = " — "
 
 
 def focus_texts(text: str) -> list[str]:
@@ -87,15 +107,10 @@ def focus_texts(text: str) -> list[str]:
     return [*QUOTED.findall(text), text]
 
 
-def quote_window(text: str, focus: Iterable[str] = (), limit: int = EXCERPT_CHARS) -> str:
-    """The chunk as one line, cut around the first focus passage found in it.
-
-    A long chunk's opening often stops before the sentence a draft quotes; the reader of a
-    footnote needs the quoted words with their context, so the window is centred on them.
-    """
-    flat = " ".join(text.split())
+def _window(flat: str, focus: Iterable[str], limit: int) -> tuple[int, int]:
+    """Start and end in `flat` of the excerpt shown: the opening, or the first focus passage."""
     if len(flat) <= limit:
-        return flat
+        return 0, len(flat)
     lowered = flat.lower()
     for passage in focus:
         needle = " ".join(str(passage).split()).lower()
@@ -114,8 +129,33 @@ def quote_window(text: str, focus: Iterable[str] = (), limit: int = EXCERPT_CHAR
         if stop < len(flat):
             space = flat.rfind(" ", end, stop)
             stop = space if space >= 0 else end
-        return ("… " if start > 0 else "") + flat[start:stop] + (" …" if stop < len(flat) else "")
-    return excerpt(flat, limit)
+        return start, stop
+    cut = flat[:limit].rsplit(" ", 1)[0]
+    return 0, len(cut)
+
+
+def quote_window(
+    text: str, focus: Iterable[str] = (), limit: int = EXCERPT_CHARS, subject: str = ""
+) -> str:
+    """The chunk as one line, cut around the first focus passage found in it.
+
+    A long chunk's opening often stops before the sentence a draft quotes; the reader of a
+    footnote needs the quoted words with their context, so the window is centred on them.
+    `subject`: the ticket's subject line when the chunk opens with it; where the window shows
+    both, SUBJECT_SEPARATOR stands between subject and body (display only: the chunk and every
+    stored quote stay verbatim).
+    """
+    head = " ".join(subject.split())
+    if head and not text.lstrip().startswith(subject.strip()):
+        head = ""
+    flat = " ".join(text.split())
+    start, stop = _window(flat, focus, limit)
+    shown = flat[start:stop]
+    # The subject ends where the flattened chunk has a space after exactly its words.
+    joint = len(head) if head and flat.startswith(head + " ") else -1
+    if start < joint < stop:
+        shown = flat[start:joint] + SUBJECT_SEPARATOR + flat[joint + 1 : stop]
+    return ("… " if start > 0 else "") + shown + (" …" if stop < len(flat) else "")
 
 
 @dataclass(frozen=True)
@@ -145,6 +185,10 @@ class ReportData:
     stale: list[str] = field(default_factory=list)
     # How many fields a reviewer can decide per persona (review.FIELDS).
     review_fields: int = 0
+    # Ticket document id -> its subject line, for cited ticket chunks that open with one.
+    subjects: dict[str, str] = field(default_factory=dict)
+    # persona id -> field path -> what a reviewer's `extended` decision added (review.py).
+    additions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.slugs:
@@ -169,6 +213,38 @@ class ReportData:
     def review_mark(self, persona: Persona, path: str) -> str | None:
         """The reviewer's decision on a field (confirmed/corrected/extended), if any."""
         return self.decisions.get(persona.id, {}).get(path)
+
+    def split_addition(self, persona: Persona, path: str, claim: Claim | None) -> Split:
+        """A claim field a reviewer extended, as (the drafted claim, the reviewer's words).
+
+        The stored claim is the draft's text with the addition appended and the draft's
+        evidence kept; shown as one text, the footnotes would follow the reviewer's words and
+        make them look evidence-backed. Not extended (or not separable): (claim, None).
+        """
+        added = self.additions.get(persona.id, {}).get(path)
+        if claim is None or not isinstance(added, str) or not added:
+            return claim, None
+        text = claim.text.rstrip()
+        if not text.endswith(added):
+            return claim, None
+        drafted = text[: -len(added)].rstrip()
+        if not drafted:
+            return None, added  # nothing was drafted: the whole claim is the reviewer's
+        return claim.model_copy(update={"text": drafted}), added
+
+    def added_items(self, persona: Persona, path: str, items: Sequence[object]) -> int:
+        """How many of a list field's last items a reviewer's `extended` decision added."""
+        added = self.additions.get(persona.id, {}).get(path)
+        return min(len(added), len(items)) if isinstance(added, list) else 0
+
+    def human(self, persona: Persona, path: str, split: bool = False) -> bool:
+        """Did a reviewer write text of this field that is not shown apart as theirs?
+
+        `split`: an extended field's addition is shown on its own (split_addition,
+        added_items), so its drafted part is the draft's, not the reviewer's.
+        """
+        mark = self.review_mark(persona, path)
+        return mark == "corrected" or (mark == "extended" and not split)
 
     @property
     def stale_note(self) -> str:
@@ -207,12 +283,13 @@ class ReportData:
         if kind == "theme" and (theme := self.theme(key)):
             return Evidence(ref, "theme", theme.label, theme_stats(theme, self.themes))
         if kind == "chunk" and (chunk := self.chunks.get(key)):
+            subject = self.subjects.get(chunk.document_id, "") if chunk.start == 0 else ""
             return Evidence(
                 ref,
                 "chunk",
                 chunk_label(chunk),
                 chunk_source(chunk),
-                quote_window(chunk.text, focus),
+                quote_window(chunk.text, focus, subject=subject),
             )
         if kind == "stat" and self.segments and key in self.segments.stats:
             value = exact_num(self.segments.stats[key])
@@ -263,6 +340,16 @@ def theme_stats(theme: Theme, report: ThemeReport | None) -> str:
         parts.append(f"{fmt_num(freq.tickets)}{of} tickets ({exact_pct(freq.ticket_share)})")
     parts.append(f"severity {exact_num(theme.severity.mean)} mean / {theme.severity.max} max")
     parts.append(f"score {exact_num(theme.score)}, rank {theme.rank}")
+    staged = [
+        f"{stage} {theme.journey_stages[stage]}"
+        for stage in MENTION_STAGES
+        if theme.journey_stages.get(stage)
+    ]
+    unstaged = theme.journey_stages.get("unknown", 0)
+    if staged or unstaged:
+        # What a stage claim citing the theme rests on ('unknown' is no stage).
+        where = ", ".join(staged) if staged else "none"
+        parts.append(f"mentions by journey stage: {where}; no stage named: {unstaged}")
     return ", ".join(parts)
 
 
@@ -337,16 +424,30 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
 
     stale = stale_inputs(workspace, raw.get("inputs"))
     decisions: dict[str, dict[str, str]] = {}
+    additions: dict[str, dict[str, Any]] = {}
     review_fields = 0
     if apply_decisions:
         # Imported here: review.py uses this module's slugs, so a top-level import would cycle.
-        from ..review import FIELDS, apply_reviews, decision_marks, load_decisions
+        from ..review import (
+            FIELDS,
+            apply_reviews,
+            decision_additions,
+            decision_marks,
+            load_decisions,
+        )
 
         review_fields = len(FIELDS)
         store = load_decisions(workspace)
         personas = apply_reviews(personas, store)
         decisions = decision_marks(personas, store)
+        additions = decision_additions(personas, store)
     chunks = load_chunks(workspace.chunks, cited_chunk_ids(personas, journeys))
+    tickets = {c.document_id for c in chunks.values() if c.kind == "ticket" and c.start == 0}
+    subjects: dict[str, str] = {}
+    if tickets:
+        from ..themes import ticket_subjects
+
+        subjects = ticket_subjects(workspace, tickets)
     return ReportData(
         personas=personas,
         journeys={j.persona_id: j for j in journeys},
@@ -356,4 +457,6 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
         decisions=decisions,
         stale=stale,
         review_fields=review_fields,
+        subjects=subjects,
+        additions=additions,
     )

@@ -16,9 +16,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from ..ids import content_hash
-from ..models import JourneyMap, Persona, Theme, ThemeReport
-from .context import OFFLINE_NOTICE, Evidence, ReportData, fmt_num, focus_texts, pct
+from ..models import Claim, JourneyMap, Persona, Theme, ThemeReport
+from .context import OFFLINE_NOTICE, Evidence, ReportData, Split, fmt_num, focus_texts, pct
 from .markdown import (
+    ADDED_IN_REVIEW,
     EMOTION_WORDS,
     REVIEW_MARKS,
     STAGE_TITLES,
@@ -107,12 +108,27 @@ class PersonaView:
     # Per stage: (emotion word, mentions it rests on), or None where there is no evidence.
     emotions: list[tuple[str, int] | None] = field(default_factory=list)
 
+    report: ReportData | None = None
+
     def mark(self, path: str) -> str | None:
         return self.marks.get(path)
 
     def human(self, path: str) -> bool:
-        """True when a reviewer wrote part of this field, so missing evidence is expected."""
-        return self.marks.get(path) in ("corrected", "extended")
+        """True when a reviewer wrote text of this field that is not shown apart as theirs."""
+        if self.report is None:
+            return self.marks.get(path) in ("corrected", "extended")
+        split = path in self.report.additions.get(self.persona.id, {})
+        return self.report.human(self.persona, path, split=split)
+
+    def split(self, path: str, claim: Claim | None) -> Split:
+        """(drafted claim, reviewer's addition) of a claim field; see ReportData.split_addition."""
+        if self.report is None:
+            return claim, None
+        return self.report.split_addition(self.persona, path, claim)
+
+    def added(self, path: str, items: list[object]) -> int:
+        """How many of a list field's last items a reviewer added."""
+        return self.report.added_items(self.persona, path, items) if self.report else 0
 
     @property
     def first_name(self) -> str:
@@ -352,6 +368,7 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
             initials=_initials(persona.draft.name),
             marks=data.decisions.get(persona.id, {}),
             validation=validation_text(data, persona),
+            report=data,
         )
         if journey:
             view.emotion_svg = emotion_svg(
@@ -389,4 +406,5 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         stage_titles=STAGE_TITLES,
         emotion_words=EMOTION_WORDS,
         review_marks=REVIEW_MARKS,
+        added_in_review=ADDED_IN_REVIEW,
     )

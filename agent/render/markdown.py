@@ -125,34 +125,57 @@ class Footnotes:
         return out
 
 
+ADDED_IN_REVIEW = "added in review"
+
+
+def added_md(text: str) -> str:
+    """A reviewer's addition, set apart from the drafted text and never given its footnotes."""
+    return f"— _{ADDED_IN_REVIEW} (the reviewer's words, no evidence cited):_ {md(text)}"
+
+
 def claim_md(
-    claim: Claim | None, notes: Footnotes, mark: str | None = None, human: bool = False
+    claim: Claim | None,
+    notes: Footnotes,
+    mark: str | None = None,
+    human: bool = False,
+    added: str | None = None,
 ) -> str:
     """A claim's text with its footnotes and, where it applies, an assumption or review marker.
 
     `human`: a reviewer wrote (part of) the field, so a claim without evidence is theirs.
+    `added`: what a reviewer's `extended` decision appended, shown after the drafted claim and
+    its footnotes as the reviewer's (see ReportData.split_addition).
     """
     if claim is None:
-        return "_not stated_" + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "")
-    text = md(claim.text) + notes.cite(claim.evidence, focus_texts(claim.text))
-    if claim.assumption:
-        text += " **[Assumption — no evidence]**"
-    elif not claim.evidence and human:
-        text += " _(from reviewer)_"
-    elif not claim.evidence and mark is None:
-        text += " _(no evidence cited)_"
+        text = "_not stated_"
+    else:
+        text = md(claim.text) + notes.cite(claim.evidence, focus_texts(claim.text))
+        if claim.assumption:
+            text += " **[Assumption — no evidence]**"
+        elif not claim.evidence and human:
+            text += " _(from reviewer)_"
+        elif not claim.evidence and mark is None and not added:
+            text += " _(no evidence cited)_"
+    if added:
+        text += " " + added_md(added)
     if mark in REVIEW_MARKS:
         text += f" _({REVIEW_MARKS[mark]})_"
     return text
 
 
 def claim_list(
-    claims: list[Claim], notes: Footnotes, numbered: bool = False, human: bool = False
+    claims: list[Claim],
+    notes: Footnotes,
+    numbered: bool = False,
+    human: bool = False,
+    added: int = 0,
 ) -> list[str]:
+    """One line per claim; the last `added` ones are a reviewer's own items and say so."""
     if not claims:
         return ["_None stated._"]
+    first_added = len(claims) - added
     return [
-        f"{f'{i}.' if numbered else '-'} {claim_md(c, notes, human=human)}"
+        f"{f'{i}.' if numbered else '-'} {claim_md(c, notes, human=human or i > first_added)}"
         for i, c in enumerate(claims, 1)
     ]
 
@@ -208,7 +231,19 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         return f"**{heading(title, mark(path))}**"
 
     def human(path: str) -> bool:
-        return mark(path) in ("corrected", "extended")
+        # An extended field's addition is shown apart as the reviewer's (see `field`, `items`).
+        return data.human(persona, path, split=True)
+
+    def field(path: str, claim: Claim | None) -> str:
+        """A claim field, a reviewer's addition set apart from the drafted claim."""
+        drafted, added = data.split_addition(persona, path, claim)
+        human_text = data.human(persona, path, split=added is not None)
+        return claim_md(drafted, notes, human=human_text, added=added)
+
+    def items(path: str, claims: list[Claim], numbered: bool = False) -> list[str]:
+        extra = data.added_items(persona, path, claims)
+        human_text = data.human(persona, path, split=bool(extra))
+        return claim_list(claims, notes, numbered=numbered, human=human_text, added=extra)
 
     kind = "Anti-persona" if persona.is_anti_persona else "Persona"
     out = [f"# {kind}: {md(d.name)}", "", *stale_banner(data)]
@@ -236,37 +271,41 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
             "",
         ]
     out += [
-        label("Summary", "summary") + ": " + claim_md(d.summary, notes, human=human("summary")),
+        label("Summary", "summary") + ": " + field("summary", d.summary),
         "",
     ]
 
     out += ["### Role and Responsibilities", ""]
-    out += [label("Role", "role") + ": " + claim_md(d.role, notes, human=human("role")), ""]
+    out += [label("Role", "role") + ": " + field("role", d.role), ""]
     demo = d.demographics
     out += [
         "**Demographics**:",
         "",
         f"- {label('Age range', 'demographics.age_range')}: "
-        + claim_md(demo.age_range, notes, human=human("demographics.age_range")),
+        + field("demographics.age_range", demo.age_range),
         f"- {label('Income range', 'demographics.income_range')}: "
-        + claim_md(demo.income_range, notes, human=human("demographics.income_range")),
+        + field("demographics.income_range", demo.income_range),
         f"- {label('Company size', 'demographics.company_size')}: "
-        + claim_md(demo.company_size, notes, human=human("demographics.company_size")),
+        + field("demographics.company_size", demo.company_size),
         "",
     ]
 
     out += ["### Goals and Motivations", "", label("Primary goals", "goals"), ""]
-    out += claim_list(d.goals, notes, numbered=True, human=human("goals"))
+    out += items("goals", d.goals, numbered=True)
     out += ["", label("Motivations", "motivations"), ""]
-    out += claim_list(d.motivations, notes, human=human("motivations"))
+    out += items("motivations", d.motivations)
 
     out += ["", "### " + heading("Pain Points and Frustrations", mark("pain_points")), ""]
     if not d.pain_points:
         out += ["_None stated._"]
+    first_added = len(d.pain_points) - data.added_items(persona, "pain_points", d.pain_points)
     for i, pain in enumerate(d.pain_points, 1):
         theme = data.theme(pain.theme_id)
         cite = notes.cite([f"theme:{pain.theme_id}"]) if pain.theme_id else ""
-        out.append(f"{i}. **{md(pain.title)}**{cite}")
+        by_reviewer = i > first_added
+        extra = f" _({ADDED_IN_REVIEW})_" if by_reviewer else ""
+        out.append(f"{i}. **{md(pain.title)}**{cite}{extra}")
+        pain_human = by_reviewer or human("pain_points")
         if theme:
             out.append(
                 f"   - **Theme**: {md(theme.label)} — "
@@ -277,32 +316,34 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
                 f" (max {theme.severity.max}), rank {theme.rank}"
             )
             out.append(f"   - **Description**: {md(theme.description)}")
-        out.append(f"   - **Impact**: {claim_md(pain.impact, notes, human=human('pain_points'))}")
+        out.append(f"   - **Impact**: {claim_md(pain.impact, notes, human=pain_human)}")
+        out.append(f"   - **Frequency**: {claim_md(pain.frequency, notes, human=pain_human)}")
         out.append(
-            f"   - **Frequency**: {claim_md(pain.frequency, notes, human=human('pain_points'))}"
-        )
-        out.append(
-            f"   - **Current workaround**: {claim_md(pain.workaround, notes, human=human('pain_points'))}"
+            f"   - **Current workaround**: {claim_md(pain.workaround, notes, human=pain_human)}"
         )
 
     out += ["", "### Tools and Channels", "", label("Tools", "tools"), ""]
-    out += claim_list(d.tools, notes, human=human("tools"))
+    out += items("tools", d.tools)
     out += ["", label("Channels and information sources", "channels"), ""]
-    out += claim_list(d.channels, notes, human=human("channels"))
+    out += items("channels", d.channels)
 
     out += ["", "### Technical Skill Level", ""]
     out += [
         label("Overall technical proficiency", "tech_proficiency")
         + ": "
-        + claim_md(d.tech_proficiency, notes, human=human("tech_proficiency"))
+        + field("tech_proficiency", d.tech_proficiency)
     ]
 
     out += ["", "### " + heading("Quotes from Research", mark("quotes")), ""]
     if not d.quotes:
         out += ["_No quotes._"]
-    for quote in d.quotes:
+    first_added = len(d.quotes) - data.added_items(persona, "quotes", d.quotes)
+    for i, quote in enumerate(d.quotes, 1):
         cite = notes.cite([f"chunk:{quote.chunk_id}"], [quote.text]) if quote.chunk_id else ""
-        out += [f"> “{md(quote.text)}”{cite}", f"> — {md(data.quote_source(quote.chunk_id))}", ""]
+        source = md(data.quote_source(quote.chunk_id))
+        if i > first_added and quote.chunk_id:
+            source += f" _({ADDED_IN_REVIEW})_"  # a reviewer's quote without a chunk says so
+        out += [f"> “{md(quote.text)}”{cite}", f"> — {source}", ""]
 
     out += ["", "### Behaviors and Preferences", ""]
     for title, path, claims in (
@@ -310,7 +351,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         ("Evaluation", "behaviors.evaluation", d.behaviors.evaluation),
         ("Purchase triggers", "behaviors.purchase_triggers", d.behaviors.purchase_triggers),
     ):
-        out += [label(title, path), "", *claim_list(claims, notes, human=human(path)), ""]
+        out += [label(title, path), "", *items(path, claims), ""]
 
     out += ["### Needs", ""]
     for title, path, claims in (
@@ -318,13 +359,13 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         ("Should have", "needs.should", d.needs.should),
         ("Nice to have", "needs.nice", d.needs.nice),
     ):
-        numbered = claim_list(claims, notes, numbered=True, human=human(path))
+        numbered = items(path, claims, numbered=True)
         out += [label(title, path), "", *numbered, ""]
 
     out += [
         "### " + heading("Aha Moment", mark("aha_moment")),
         "",
-        claim_md(d.aha_moment, notes, human=human("aha_moment")),
+        field("aha_moment", d.aha_moment),
     ]
 
     journey = data.journey(persona)

@@ -148,6 +148,16 @@ def _all_claims(persona: Persona) -> list[Claim]:
     return found
 
 
+def status_text(persona: Persona) -> str:
+    """'Draft', 'Reviewed', plus how it was drafted when no language model wrote it.
+
+    The name never says so (a reviewer confirming the name would keep the marker), so the
+    status column carries it.
+    """
+    status = persona.document_info.status.capitalize()
+    return f"{status} (offline)" if persona.document_info.mode == "offline" else status
+
+
 def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
     """summary.md: the page a product manager reads first."""
     notes = Footnotes(data)
@@ -174,7 +184,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
                 md(row.persona.segment),
                 f"{seg.size:,}" if seg else "",
                 pct(seg.share) if seg else "",
-                row.persona.document_info.status.capitalize(),
+                status_text(row.persona),
                 md(row.top_pain or ""),
                 f"[journey](journey-{row.slug}.md)" if data.journey(row.persona) else "",
             ]
