@@ -109,7 +109,9 @@ def _category(sentence: str) -> str:
     found = (w.removesuffix("'s") for w in re.findall(r"[a-z][a-z'-]{3,}", sentence.lower()))
     words = [w for w in found if "'" not in w and len(w) >= 4 and w not in vocab.stopwords]
     cue_free = [w for w in words if not any(c.pattern.search(w) for c in vocab.cues)]
-    pool = cue_free or words
+    # Adverbs ("honestly") and past-tense verbs ("happened") are never what a pain is about.
+    nounish = [w for w in cue_free if not w.endswith(("ly", "ed"))]
+    pool = nounish or cue_free or words
     # Longest content word, earliest on ties: a crude but stable stand-in for the head noun.
     return max(pool, key=len) if pool else "general"
 

@@ -593,7 +593,12 @@ def _name(drafts: list[_Draft], namer: ThemeNamer) -> None:
 
     topics = {name.lower() for name, _ in vocabulary().categories}
     terms = distinctive_terms(
-        [[_said(m) for m in d.members] + [m.category for m in d.members] for d in drafts]
+        [
+            [_said(m) for m in d.members]
+            # "general" is the offline extractor's "no idea": no term worth a label.
+            + [m.category for m in d.members if m.category.strip().lower() != "general"]
+            for d in drafts
+        ]
     )
     candidates = []
     for draft, theme_terms in zip(drafts, terms, strict=True):
