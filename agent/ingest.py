@@ -26,6 +26,8 @@ from .workspace import Workspace, read_json, read_models, write_json, write_mode
 
 Progress = Callable[[str, int, int], None]
 CHUNKS = "chunks"
+# The theme step's embedding cache (agent/themes.py), vectors only since it keeps no text.
+MENTIONS = "mentions"
 EMBED_BLOCK = 1024
 
 
@@ -250,6 +252,10 @@ def ingest(
     # Safe: the collection belongs to this workspace alone (see store.collection_name).
     stale = sorted(store.existing_ids(CHUNKS) - set(current_ids))
     store.delete(CHUNKS, stale)
+    scrubbed = False
+    if stale:
+        # Deleted records keep their words in Chroma's log and free pages until rewritten.
+        scrubbed = store.scrub(CHUNKS) and store.scrub(MENTIONS, keep_texts=False)
 
     write_models(workspace.documents, ordered)
     write_models(workspace.chunks, chunks)
@@ -267,6 +273,16 @@ def ingest(
         notes.append(
             f"forgot {len(removed)} file(s) that no longer exist (their chunks were deleted): "
             + ", ".join(removed)
+        )
+    if stale and scrubbed:
+        notes.append(
+            f"rewrote the local evidence store after removing {len(stale)} chunk(s), so their "
+            "text is gone from its files too"
+        )
+    elif stale and settings.chroma.url:
+        notes.append(
+            f"removed {len(stale)} chunk(s) from the Chroma server; it keeps deleted records in "
+            "its own log until its operator compacts it"
         )
     if purged.total():
         notes.append(

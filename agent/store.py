@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -107,6 +110,8 @@ class EvidenceStore:
         self.owner = owner
         self._collections: dict[str, Any] = {}
         self._embedder: Embedder | None = None
+        # The SQLite file of a store inside the workspace (None on a server).
+        self.local_db: Path | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -144,17 +149,18 @@ class EvidenceStore:
         self,
         collection: str,
         ids: Sequence[str],
-        texts: Sequence[str],
+        texts: Sequence[str] | None,
         embeddings: np.ndarray,
         metadatas: Sequence[Metadata],
     ) -> None:
+        """Add or replace records; `texts=None` keeps vectors only (a cache needs no words)."""
         col = self._collection(collection)
         step = self._batch_size()
         for begin in range(0, len(ids), step):
             end = begin + step
             col.upsert(
                 ids=list(ids[begin:end]),
-                documents=list(texts[begin:end]),
+                documents=None if texts is None else list(texts[begin:end]),
                 embeddings=np.asarray(embeddings[begin:end], dtype=np.float32),
                 metadatas=[_clean_metadata(m) for m in metadatas[begin:end]],
             )
@@ -188,6 +194,40 @@ class EvidenceStore:
             step = self._batch_size()
             for begin in range(0, len(ids), step):
                 col.delete(ids=list(ids[begin : begin + step]))
+
+    def scrub(self, collection: str, keep_texts: bool = True) -> bool:
+        """Rewrite a local collection so deleted records leave no text on disk.
+
+        Chroma keeps every record it was given in its write-ahead log (embeddings_queue) and
+        freed pages keep bytes until a VACUUM; a withdrawn participant's words would survive
+        their deletion there. The collection is rebuilt from what it holds now (vectors reused,
+        nothing embedded again; `keep_texts=False` drops stored texts too), which drops its log,
+        and the file is vacuumed. A server's
+        storage is its operator's to manage: False there, and when the file is busy.
+        """
+        if self.local_db is None:
+            return False
+        col = self._collection(collection)
+        step = self._batch_size()
+        kept = col.get(include=["embeddings", "documents", "metadatas"])
+        texts = kept["documents"] if keep_texts else None
+        self.client.delete_collection(col.name)
+        self._collections.pop(col.name, None)
+        fresh = self._collection(collection)
+        for begin in range(0, len(kept["ids"]), step):
+            end = begin + step
+            fresh.upsert(
+                ids=kept["ids"][begin:end],
+                embeddings=kept["embeddings"][begin:end],
+                documents=None if texts is None else texts[begin:end],
+                metadatas=kept["metadatas"][begin:end],
+            )
+        try:
+            with closing(sqlite3.connect(self.local_db, timeout=30)) as db:
+                db.execute("VACUUM")
+        except sqlite3.Error:
+            return False
+        return True
 
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
         col = self._collection(collection)
@@ -286,4 +326,7 @@ def open_store(settings: Settings, workspace: Workspace) -> EvidenceStore:
     """The evidence store for these settings: on-disk in the workspace, or the configured server."""
     client = _client(settings, workspace)
     owner = workspace_id(workspace) if settings.chroma.url else None
-    return EvidenceStore(client, settings, owner)
+    store = EvidenceStore(client, settings, owner)
+    if not settings.chroma.url:
+        store.local_db = workspace.chroma_dir / "chroma.sqlite3"
+    return store

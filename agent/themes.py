@@ -725,7 +725,8 @@ class CachedEmbed:
             store.upsert(
                 "mentions",
                 ids=[k for k, _ in missing],
-                texts=[t for _, t in missing],
+                # Vectors by hashed key only: the cache holds no participant's words.
+                texts=None,
                 embeddings=fresh,
                 metadatas=[{"embedder": self.embedder.name} for _ in missing],
             )

@@ -1,4 +1,5 @@
-"""A withdrawn participant's words leave every side store of the workspace on the next ingest."""
+"""A withdrawn participant's words leave every side store of the workspace on the next ingest:
+the LLM cache, host files, logged errors, the redaction map and the Chroma store's files."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ Bo: The bank feed keeps dropping every Monday. Write to bo.feed@example.com if y
 def _stores(ws: Workspace) -> bytes:
     """Every byte the cache, log, host folder and redaction map hold (WAL files included)."""
     paths = [ws.calls_log, ws.redaction_map, *ws.root.glob("llm_cache.sqlite*")]
-    if ws.host_dir.exists():
-        paths += [p for p in ws.host_dir.rglob("*") if p.is_file()]
+    for folder in (ws.host_dir, ws.chroma_dir):  # Chroma: its log and free pages included
+        if folder.exists():
+            paths += [p for p in folder.rglob("*") if p.is_file()]
     return b"".join(p.read_bytes() for p in paths if p.exists())
 
 
@@ -115,6 +117,7 @@ def test_withdrawn_participant_leaves_cache_log_host_files_and_redaction_map(
         (corpus / "ana.md").unlink()
         summary = ingest([corpus], settings, ws)
         assert any("removed the text of" in n for n in summary.notes), summary.notes
+        assert any("rewrote the local evidence store" in n for n in summary.notes)
 
         stored = _stores(ws)
         assert SECRET.encode() not in stored and b"zebra" not in stored
