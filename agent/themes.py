@@ -24,6 +24,7 @@ from .config import Settings, ThemeSettings
 from .embeddings import Embedder, get_embedder
 from .errors import BudgetExceeded, HostPending, InputError, LLMError
 from .grounding import fold
+from .host import register_response_model
 from .ids import content_hash
 from .models import (
     CallFailure,
@@ -110,6 +111,7 @@ def mention_vectors(
 # --------------------------------------------------------------------------- naming
 
 
+@register_response_model
 class ThemeName(BaseModel):
     """A name for one group of customer pain-point statements that share a cause."""
 

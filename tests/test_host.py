@@ -253,3 +253,27 @@ def test_host_answer_that_breaks_once_restored_is_rejected_without_revealing_pii
     assert summary.ok and summary.counts["mentions"] == 2
     quotes = {m.quotes[0].text for m in read_models(workspace.mentions, PainPointMention)}
     assert quotes == {"never answers at dana.kim@example.com for days", "The export is broken."}
+
+
+def test_every_response_model_resolves_by_name_in_a_fresh_process() -> None:
+    # `persona resume` runs in a new process: a model registered only when a request was made
+    # (the first run's process) would be unknown there.
+    import subprocess
+    import sys
+
+    names = [
+        "agent.extract.PainPointExtraction",
+        "agent.themes.ThemeName",
+        "agent.grounding.GroundedPersonaDraft",
+        "agent.grounding.GroundedJourneyDraft",
+    ]
+    code = (
+        "from agent.host import lookup_response_model\n"
+        f"for name in {names!r}:\n"
+        "    assert lookup_response_model(name).__name__ == name.rsplit('.', 1)[1]\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
