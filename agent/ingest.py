@@ -386,10 +386,10 @@ def _nothing_to_read(paths: list[Path]) -> InputError:
 
 
 def _quick_digest(path: Path) -> str:
-    from .readers import file_digest
+    from .readers import path_digest
 
     try:
-        return file_digest(path.read_bytes())
+        return path_digest(path)
     except OSError:
         return ""
 

@@ -211,6 +211,7 @@ def run_pipeline(
                 kept = [s for s in ingested.skipped if Path(s.path).absolute() != given]
                 if len(kept) < len(ingested.skipped):
                     ingested.skipped = kept
+                    ingested.counts["skipped"] = len(kept)
                     ingested.ok = not kept
             add(ingested)
         if not workspace.chunks.exists():

@@ -93,3 +93,38 @@ def test_setting_errors_name_where_the_value_came_from(tmp_path: Path) -> None:
     toml.write_text("[llm]\nconcurrency = 'many'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"persona.toml\)"):
         load_settings(toml, {}, env={})
+
+
+def test_user_tables_in_any_format_or_size_are_found_among_the_inputs(tmp_path: Path) -> None:
+    import duckdb
+
+    from agent.ingest import ingest, user_tables
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "dana.md").write_text(INTERVIEW, encoding="utf-8")
+    src = REPO / "transcripts" / "users.csv"
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT * FROM '{src}') TO '{folder / 'users.parquet'}' (FORMAT parquet)"
+        )
+        con.execute(f"COPY (SELECT * FROM '{src}') TO '{folder / 'members.jsonl'}' (FORMAT json)")
+    # Over ingest.max_file_mb: not read as evidence, still handed to the scorer.
+    (folder / "big.csv").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = load_settings(
+        None,
+        {
+            "workspace": str(tmp_path / "ws"),
+            "embeddings.provider": "hash",
+            "ingest.max_file_mb": 0.005,
+        },
+    )
+    ws = Workspace(settings.workspace)
+    summary = ingest([folder], settings, ws)
+    assert summary.ok and summary.counts["user_tables"] == 3, summary.skipped
+    assert {p.name for p in user_tables(ws)} == {"users.parquet", "members.jsonl", "big.csv"}
+    assert summary.counts["interviews"] == 1
+    for table in user_tables(ws):
+        report, assignments = score_users(table, load_segment_config(None, "weekly", None))
+        assignments.close()
+        assert report.total_users == 2400

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +14,14 @@ from ..config import IngestSettings
 from ..errors import InputError
 from ..models import Document, SkippedInput
 from .base import build_turns, decode, looks_binary, make_document, participant_from_filename
-from .tables import TableResult, is_ticket_records, read_csv_table, read_ticket_records
+from .tables import (
+    TableResult,
+    classify,
+    detect_delimiter,
+    is_ticket_records,
+    read_csv_table,
+    read_ticket_records,
+)
 from .transcripts import (
     load_json_records,
     read_docx,
@@ -24,7 +33,11 @@ from .transcripts import (
 
 TRANSCRIPT_SUFFIXES = {".txt", ".md", ".markdown", ".vtt", ".srt", ".docx"}
 TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
-SUPPORTED = TRANSCRIPT_SUFFIXES | TABLE_SUFFIXES
+# Columnar user tables: handed to the scorer as they are, never parsed by ingest.
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+SUPPORTED = TRANSCRIPT_SUFFIXES | TABLE_SUFFIXES | PARQUET_SUFFIXES
+# First records of a JSON file looked at to tell a user table from tickets or transcripts.
+USER_SAMPLE = 50
 # Files that sit beside transcripts but are about them, not from them.
 IGNORED_NAMES = {"readme", "license", "changelog", "ground_truth"}
 
@@ -75,6 +88,15 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def path_digest(path: Path) -> str:
+    """file_digest of a file's bytes, read in blocks (user tables can be gigabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def _interviewers(settings: IngestSettings, meta: dict[str, Any]) -> list[str]:
     extra = meta.get("interviewer") or meta.get("interviewers") or []
     if isinstance(extra, str):
@@ -117,7 +139,12 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
         size = path.stat().st_size
         if size == 0:
             raise InputError(str(path), "file is empty")
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            return _parquet_user_table(path)
         if size > settings.max_file_mb * 1024 * 1024:
+            if _head_is_user_table(path, settings):
+                # Too big to read as evidence, and no need: the scorer reads it with DuckDB.
+                return FileResult(path=path, digest=path_digest(path), user_table=True)
             raise InputError(
                 str(path),
                 f"file is {size / 1e6:.0f} MB, over the {settings.max_file_mb:g} MB limit (ingest.max_file_mb)",
@@ -138,6 +165,8 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
                 raise InputError(str(path), "no records")
             if is_ticket_records(records, settings.ticket_columns):
                 _merge_table(result, read_ticket_records(path, records, settings.ticket_columns))
+            elif _is_user_records(records, settings):
+                result.user_table = True
             else:
                 for line, record in records:
                     raw, meta = read_json_transcript(path, record, line)
@@ -175,6 +204,45 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             digest="",
             skipped=[SkippedInput(path=str(path), reason=f"cannot read: {_describe(exc)}")],
         )
+
+
+def _parquet_user_table(path: Path) -> FileResult:
+    """A Parquet file among the inputs is a user table for the scorer (which reads it itself)."""
+    with path.open("rb") as fh:
+        if fh.read(4) != b"PAR1":
+            raise InputError(str(path), "not a Parquet file (no PAR1 header)")
+    return FileResult(path=path, digest=path_digest(path), user_table=True)
+
+
+def _head_is_user_table(path: Path, settings: IngestSettings) -> bool:
+    """Whether a file too big to ingest starts like a user table (CSV/TSV/JSONL)."""
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".tsv", ".jsonl"}:
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(256 * 1024)
+    text = head.decode("utf-8-sig", errors="replace").rsplit("\n", 1)[0]  # whole lines only
+    if suffix == ".jsonl":
+        try:
+            records = load_json_records(path, text)
+        except InputError:
+            return False
+        return bool(records) and _is_user_records(records, settings)
+    delimiter = "\t" if suffix == ".tsv" else detect_delimiter(text)
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r]
+    if len(rows) < 2:
+        return False
+    return classify(rows[0], settings.ticket_columns, rows[1 : USER_SAMPLE + 1]) == "users"
+
+
+def _is_user_records(records: list[tuple[int, dict[str, Any]]], settings: IngestSettings) -> bool:
+    """Flat JSON records with an id and numeric fields, no turns: rows of a user table."""
+    sample = [record for _, record in records[:USER_SAMPLE]]
+    if any("turns" in r or any(isinstance(v, dict | list) for v in r.values()) for r in sample):
+        return False
+    headers = list(dict.fromkeys(k for r in sample for k in r))
+    rows = [["" if r.get(h) is None else str(r.get(h)) for h in headers] for r in sample]
+    return classify(headers, settings.ticket_columns, rows) == "users"
 
 
 def _describe(exc: Exception) -> str:
