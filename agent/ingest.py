@@ -287,8 +287,8 @@ def ingest(
     if purged.total():
         notes.append(
             f"removed the text of {len(old_chunks.keys() - set(current_ids))} chunk(s) that left "
-            f"the corpus from {purged.describe()}; run `persona run` again to take it out of "
-            "mentions, themes, drafts and reports"
+            f"the corpus from {purged.describe()}; mentions, themes, drafts and reports lose it "
+            "when their steps run again (`persona run` runs them all)"
         )
     return StepSummary(
         step="ingest",

@@ -245,7 +245,8 @@ def run_pipeline(
             # Drafting still works without scorer stats (segments from transcript metadata).
             workspace.segments.unlink(missing_ok=True)
             workspace.assignments.unlink(missing_ok=True)
-            add(StepSummary(step="segment", ok=not scoring_failed, notes=[note]))
+            counts = {} if scoring_failed else {"users": 0}
+            add(StepSummary(step="segment", ok=not scoring_failed, counts=counts, notes=[note]))
         add(run_themes(settings, workspace, provider=provider))
         if scored is not None:
             refreshed = scored.add_complaints()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import closing
@@ -27,6 +28,8 @@ from .embeddings import Embedder, get_embedder
 from .errors import ConfigError
 from .workspace import Workspace, read_json, write_json
 
+# Chroma names a segment's folder by the segment's UUID.
+UUID_DIR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 Metadata = Mapping[str, str | int | float | bool | None]
 WORKSPACE_FILE = "workspace.json"
 ID_PATTERN = re.compile(r"[a-z0-9]{6,32}")
@@ -225,8 +228,13 @@ class EvidenceStore:
         try:
             with closing(sqlite3.connect(self.local_db, timeout=30)) as db:
                 db.execute("VACUUM")
+                live = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
         except sqlite3.Error:
             return False
+        # The dropped collection's vector-index folders stay behind: its vectors go too.
+        for folder in self.local_db.parent.iterdir():
+            if folder.is_dir() and UUID_DIR.fullmatch(folder.name) and folder.name not in live:
+                shutil.rmtree(folder, ignore_errors=True)
         return True
 
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -118,6 +118,11 @@ def test_withdrawn_participant_leaves_cache_log_host_files_and_redaction_map(
         summary = ingest([corpus], settings, ws)
         assert any("removed the text of" in n for n in summary.notes), summary.notes
         assert any("rewrote the local evidence store" in n for n in summary.notes)
+        # The rebuilt collection's old vector-index folders are gone too.
+        with closing(sqlite3.connect(ws.chroma_dir / "chroma.sqlite3")) as db:
+            live = {row[0] for row in db.execute("SELECT id FROM segments")}
+        folders = {p.name for p in ws.chroma_dir.iterdir() if p.is_dir()}
+        assert folders <= live, folders - live
 
         stored = _stores(ws)
         assert SECRET.encode() not in stored and b"zebra" not in stored
