@@ -125,7 +125,8 @@ class LLMSettings(Section):
 class EmbeddingSettings(Section):
     provider: Literal["minilm", "openai", "hash"] = "minilm"
     model: str = "text-embedding-3-small"
-    batch_size: int = 64
+    # Texts per model call; None = the provider's own default (minilm 16, openai 64).
+    batch_size: int | None = None
 
 
 class ChromaSettings(Section):
