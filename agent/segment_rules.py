@@ -353,7 +353,18 @@ def load_segment_config(
     try:
         config = SegmentConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key shows up twice: the field "missing" and the typo "not permitted";
+        # the typo is the useful half.
+        typo = next((e for e in errors if e["type"] == "extra_forbidden"), None)
+        if typo is not None and len(typo["loc"]) > 0:
+            *parent, key = typo["loc"]
+            known = [str(e["loc"][-1]) for e in errors if e["type"] == "missing"]
+            where = _where(data, parent) if parent else "config"
+            raise ConfigError(
+                f"{file}: {where}: unknown key {key!r}{suggest(str(key), known)}"
+            ) from exc
+        first = errors[0]
         raise ConfigError(f"{file}: {_where(data, first['loc'])}: {first['msg']}") from exc
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from exc
