@@ -266,7 +266,7 @@ def test_ticket_footnote_separates_subject_from_body(tmp_path: Path) -> None:
     write_models(ws.documents, [doc])
     md = render_files(load_report_data(ws), ["md"])["persona-dana.md"]
     note = next(x for x in md.splitlines() if x.startswith("[^") and "`chunk:c-t101`" in x)
-    assert f'"{SUBJECT} — {BODY}"' in note
+    assert f"“{SUBJECT} — {BODY}”" in note
     # The stored chunk text stays verbatim.
     stored = [Chunk.model_validate(r) for r in _jsonl(ws.chunks) if r["id"] == "c-t101"]
     assert stored[0].text == text

@@ -113,7 +113,7 @@ class Footnotes:
             ev = self.data.resolve(ref, self.focus.get(ref, ()))
             if ev.kind == "chunk":
                 text = (
-                    f'**Quote** — {md(ev.title)}: "{md(ev.quote)}" ({md(ev.detail)}; {code(ref)})'
+                    f"**Quote** — {md(ev.title)}: “{md(ev.quote)}” ({md(ev.detail)}; {code(ref)})"
                 )
             elif ev.kind == "theme":
                 text = f"**Theme: {md(ev.title)}** — {md(ev.detail)} ({code(ref)})"
