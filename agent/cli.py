@@ -96,12 +96,17 @@ def _err(message: str) -> None:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
-    """Expected errors become one line on stderr and a non-zero exit, never a traceback."""
+def _errors(json_out: bool = False) -> Iterator[None]:
+    """Expected errors become one line on stderr and a non-zero exit, never a traceback; with
+    --json, stdout also gets {"ok": false, "error": ..., "exit_code": ...}."""
     try:
         yield
     except PersonaError as exc:
         _err(f"error: {exc}")
+        if json_out:
+            # A script reading stdout gets an answer it can parse, not an empty string.
+            error = {"ok": False, "error": str(exc), "kind": type(exc).__name__}
+            typer.echo(json.dumps({**error, "exit_code": exc.exit_code}, sort_keys=True))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         _err("interrupted: finished work is saved; run the same command again to resume")
@@ -228,7 +233,7 @@ def ingest(
 
     Example: persona ingest transcripts/ --json
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(
             workspace,
             config,
@@ -274,7 +279,7 @@ def search(
 
     Example: persona search "bank feed keeps disconnecting" --kind interview -n 5
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(workspace, config, **{"chroma.url": chroma_url})
         from .search import search as run_search
 
@@ -351,7 +356,7 @@ def extract(
 
     Example: persona extract --dry-run   (then: OPENAI_API_KEY=... persona extract)
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(
             workspace,
             config,
@@ -395,7 +400,7 @@ def segment(
 
     Example: persona segment transcripts/users.csv --preset weekly --json
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(
             workspace,
             config,
@@ -494,7 +499,7 @@ def themes(
 
     Example: persona themes --json
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(
             workspace,
             config,
@@ -548,7 +553,7 @@ def draft(
     Human review decisions are kept; what changed since the previous draft is listed.
     Example: persona draft --anti-persona
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(
             workspace, config, **_llm_overrides(llm, model), **{"draft.personas": personas}
         )
@@ -577,7 +582,7 @@ def report(
 
     Example: persona report --format html --out site/
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(workspace, config)
         from .render import render_report
 
@@ -610,7 +615,7 @@ def run(
     Re-running with nothing changed does no LLM calls; after a stop it resumes.
     Example: persona run transcripts/
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(
             workspace,
             config,
@@ -662,7 +667,7 @@ def resume(
     The run continues with the paths and flags `persona run` was given.
     Example: persona resume --json
     """
-    with _errors():
+    with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .pipeline import load_run_args, resume_pipeline
 
@@ -719,7 +724,7 @@ def review_export(
 
     Example: persona review export && $EDITOR .persona/review/*.yaml && persona review apply
     """
-    with _errors():
+    with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .review import export_review
 
@@ -755,7 +760,7 @@ def review_apply(
 
     Example: persona review apply .persona/review/dana.yaml
     """
-    with _errors():
+    with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .review import apply_review_file
 
@@ -783,7 +788,7 @@ def review_set(
 
     Example: persona review set Dana goals --extend "Close the books in 3 days"
     """
-    with _errors():
+    with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .review import set_field
 
@@ -805,7 +810,7 @@ def review_mark(
 
     Example: persona review mark Dana
     """
-    with _errors():
+    with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .review import mark_reviewed
 
@@ -822,7 +827,7 @@ def review_status_cmd(
 
     Example: persona review status --json
     """
-    with _errors():
+    with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .review import review_status
 
@@ -850,7 +855,7 @@ def doctor(
 
     Example: persona doctor --json
     """
-    with _errors():
+    with _errors(json_out):
         settings, ws = _settings(workspace, config, **_llm_overrides(llm, model))
         from .doctor import format_report, run_doctor
 
@@ -893,7 +898,7 @@ def skill_install(
 
     Example: persona skill install --agent claude --project
     """
-    with _errors():
+    with _errors(json_out):
         from .skill import SkillInstall, install_skill, skill_target
 
         scope = "project" if project else "user"
@@ -927,7 +932,7 @@ def skill_show(
 
     Example: persona skill show --all
     """
-    with _errors():
+    with _errors(json_out):
         from .skill import show_skill, skill_files
 
         if json_out:
@@ -948,7 +953,7 @@ def schemas(
 
     Example: persona schemas --out schemas/
     """
-    with _errors():
+    with _errors(json_out):
         from .schemas import export_schemas
 
         paths = [str(p) for p in export_schemas(out)]

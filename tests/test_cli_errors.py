@@ -98,3 +98,20 @@ def test_resume_with_nothing_pending_changes_nothing(ingested: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "nothing to resume" in result.stdout
     assert not (ingested / "host").exists() and not (ingested / "last_run.json").exists()
+
+
+def test_json_errors_also_answer_on_stdout(tmp_path: Path) -> None:
+    import json
+
+    missing = tmp_path / "nope.csv"
+    result = CliRunner().invoke(
+        app, ["segment", str(missing), "-w", str(tmp_path / "ws"), "--json"]
+    )
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False and payload["exit_code"] == 1
+    assert payload["kind"] == "InputError" and "nope.csv" in payload["error"]
+    assert "nope.csv" in _one_error_line(result)  # stderr still has the one line
+    # Without --json, stdout stays empty.
+    plain = CliRunner().invoke(app, ["segment", str(missing), "-w", str(tmp_path / "ws")])
+    assert plain.exit_code == 1 and plain.stdout == ""
