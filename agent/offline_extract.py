@@ -83,6 +83,18 @@ def _sentences(text: str) -> Iterable[tuple[int, int]]:
             yield start, end
 
 
+_BUT = re.compile(r"\b(?:but|however|except|although|though)\b", re.IGNORECASE)
+
+
+def _pain_after_but(sentence: str, praise_end: int) -> bool:
+    """'The scanner is great but the app crashes': the praise is conceded, the pain stands."""
+    turn = _BUT.search(sentence, praise_end)
+    if turn is None:
+        return False
+    rest = sentence[turn.end() :]
+    return any(c.weight > 0 and c.pattern.search(rest) for c in vocabulary().cues)
+
+
 def _cues(sentence: str, question_penalty: bool = True) -> tuple[float, list[str]]:
     found, score = [], 0.0
     for cue in vocabulary().cues:
@@ -90,7 +102,8 @@ def _cues(sentence: str, question_penalty: bool = True) -> tuple[float, list[str
         if hits:
             found.append(cue.name)
             score += cue.weight * min(2, len(hits))
-    if vocabulary().positive.search(sentence) and "frustration" not in found:
+    praise = vocabulary().positive.search(sentence)
+    if praise and "frustration" not in found and not _pain_after_but(sentence, praise.end()):
         score -= THRESHOLD
     # A question back to the interviewer is rarely a pain statement on its own; a question in
     # a ticket is a need, so tickets keep theirs.

@@ -408,3 +408,16 @@ def test_offline_category_fallback_skips_contractions() -> None:
     assert _category("I've been at this for 2 days and it still won't finish.") == "finish"
     assert _category("Our client's invoices vanished.") == "invoices"
     assert _category("Bank feed dropped again.") == "bank sync"
+
+
+def test_offline_cues_keep_a_pain_after_conceded_praise_and_lost_trust() -> None:
+    from agent.offline_extract import THRESHOLD, _cues
+
+    # Praise then "but" then a pain: the pain stands (it used to cancel out).
+    assert _cues("The scanner is great but the app crashes when the delivery is big.")[0] >= (
+        THRESHOLD
+    )
+    assert _cues("I can't trust the sync status at all.")[0] >= THRESHOLD
+    # Praise alone, or praise with a pain word it denies, is still no pain.
+    assert _cues("The export works great, no problems.")[0] < THRESHOLD
+    assert _cues("It works well and the report is fast.")[0] < THRESHOLD
