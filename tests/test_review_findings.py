@@ -318,3 +318,27 @@ def test_drafts_use_the_segment_reports_own_small_sample_threshold() -> None:
     assert sel.small == {"Report Reader"}
     joined = " ".join(sel.notes)
     assert "(< 10)" in joined and "(< 30)" not in joined and "Reorder Planner" not in joined
+
+
+def test_quote_attributions_name_the_line_and_recording_time() -> None:
+    from agent.models import Chunk
+    from agent.render.context import chunk_place, chunk_source
+
+    base = {
+        "id": "c1",
+        "document_id": "d1",
+        "text": "It logs me out.",
+        "token_count": 4,
+        "speaker": "Kenji",
+        "role": "participant",
+        "start": 10,
+        "end": 25,
+        "source": "P06.srt",
+        "participant_id": "P06",
+    }
+    srt = Chunk(**base, kind="interview", line=79, time="00:02:05,874")
+    assert chunk_place(srt) == ", turn at line 79 (00:02:05,874)"
+    assert chunk_source(srt) == "P06.srt, turn at line 79 (00:02:05,874), chars 10-25"
+    ticket = Chunk(**{**base, "source": "t.csv"}, kind="ticket", ticket_id="T1", line=240)
+    assert chunk_source(ticket) == "t.csv, ticket T1, row at line 240, chars 10-25"
+    assert chunk_place(Chunk(**base, kind="interview")) == ""

@@ -304,7 +304,7 @@ class ReportData:
         if chunk is None:
             return "added by a reviewer" if not chunk_id else f"chunk {chunk_id} (not in workspace)"
         where = chunk.source + (f", ticket {chunk.ticket_id}" if chunk.ticket_id else "")
-        return f"{chunk_label(chunk)} · {where}"
+        return f"{chunk_label(chunk)} · {where}{chunk_place(chunk)}"
 
 
 def chunk_label(chunk: Chunk) -> str:
@@ -320,7 +320,15 @@ def chunk_source(chunk: Chunk) -> str:
     where = chunk.source
     if chunk.ticket_id and chunk.ticket_id not in where:
         where = f"{where}, ticket {chunk.ticket_id}"
-    return f"{where}, chars {chunk.start}-{chunk.end}"
+    return f"{where}{chunk_place(chunk)}, chars {chunk.start}-{chunk.end}"
+
+
+def chunk_place(chunk: Chunk) -> str:
+    """Where a researcher finds the words: the turn's line in the file, and its time in the
+    recording when the transcript has one (VTT/SRT)."""
+    what = "row at line" if chunk.kind == "ticket" else "turn at line"
+    place = f", {what} {chunk.line}" if chunk.line else ""
+    return place + (f" ({chunk.time})" if chunk.time else "")
 
 
 def exact_pct(share: float) -> str:
