@@ -984,7 +984,12 @@ def main() -> None:
         elif "UsageError" in kinds:
             # Exit 2 means "partial results" here, so a mistyped command line exits 1.
             hint = f" (see: {ctx.command_path} --help)" if ctx else ""
-            _err(f"error: {exc.format_message()}{hint}")  # type: ignore[attr-defined]
+            message = f"{exc.format_message()}{hint}"  # type: ignore[attr-defined]
+            _err(f"error: {message}")
+            if "--json" in sys.argv[1:]:
+                # The command never ran, so only the raw command line can say --json was asked.
+                error = {"ok": False, "error": message, "kind": "UsageError", "exit_code": 1}
+                typer.echo(json.dumps(error, sort_keys=True))
             code = 1
         elif "Abort" in kinds:
             _err("aborted")

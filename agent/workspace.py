@@ -91,10 +91,6 @@ class Workspace:
     def redaction_map(self) -> Path:
         return self.root / "redaction_map.json"
 
-    @property
-    def manifest(self) -> Path:
-        return self.root / "manifest.json"
-
 
 @cache
 def _umask() -> int:

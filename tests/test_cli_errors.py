@@ -115,3 +115,23 @@ def test_json_errors_also_answer_on_stdout(tmp_path: Path) -> None:
     # Without --json, stdout stays empty.
     plain = CliRunner().invoke(app, ["segment", str(missing), "-w", str(tmp_path / "ws")])
     assert plain.exit_code == 1 and plain.stdout == ""
+
+
+def test_a_mistyped_command_line_with_json_also_answers_on_stdout(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "themes", "--threshold", "abc", "--json"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    payload = json.loads(done.stdout)
+    assert payload["ok"] is False and payload["kind"] == "UsageError"
+    assert "--threshold" in payload["error"] and "--threshold" in done.stderr
