@@ -262,7 +262,8 @@ def ingest(
     write_json(workspace.ingest_index, index)
     # Words that left the corpus (a withdrawn participant, a struck passage) also leave the
     # LLM cache, host files, logged errors and the redaction map.
-    purged = purge_chunks(workspace, set(old_chunks) - set(current_ids))
+    gone = set(old_chunks) - set(current_ids)
+    purged = purge_chunks(workspace, gone)
 
     kinds = {"interview": 0, "ticket": 0, "survey": 0}
     for doc in ordered:
@@ -286,7 +287,7 @@ def ingest(
         )
     if purged.total():
         notes.append(
-            f"removed the text of {len(old_chunks.keys() - set(current_ids))} chunk(s) that left "
+            f"removed the text of {len(gone)} chunk(s) that left "
             f"the corpus from {purged.describe()}; mentions, themes, drafts and reports lose it "
             "when their steps run again (`persona run` runs them all)"
         )

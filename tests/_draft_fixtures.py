@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.evidence import PackQuote, PackTheme
 from agent.ids import content_hash
 from agent.models import (
     CategoryShare,
@@ -392,3 +393,36 @@ def make_workspace(root: Path, with_segments: bool = True) -> Workspace:
         lines = ["user_id,persona"] + [f"{u},{s}" for u, s in USERS.items()]
         ws.assignments.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ws
+
+
+def pack_theme(
+    tid: str,
+    label: str,
+    rank: int,
+    count: int,
+    stages: dict[str, int] | None = None,
+    quotes: list[PackQuote] | None = None,
+    sev: tuple[float, int] = (3.2, 5),
+    freq: tuple[int, int] = (7, 63),
+    shares: tuple[float, float] | None = None,
+) -> PackTheme:
+    """A theme as an evidence pack holds it; shares default to freq over the sample corpus."""
+    participant_share, ticket_share = shares or (round(freq[0] / 12, 4), round(freq[1] / 327, 4))
+    return PackTheme(
+        id=tid,
+        label=label,
+        description=f"{label} happens",
+        rank=rank,
+        score=1.0,
+        mentions=sum((stages or {"unknown": 3}).values()),
+        frequency=ThemeFrequency(
+            participants=freq[0],
+            tickets=freq[1],
+            participant_share=participant_share,
+            ticket_share=ticket_share,
+        ),
+        severity=ThemeSeverity(mean=sev[0], max=sev[1]),
+        segment_count=count,
+        journey_stages=stages or {"unknown": 3},
+        quotes=quotes or [],
+    )

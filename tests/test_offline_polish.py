@@ -19,7 +19,7 @@ from agent.evidence import (
     is_churned,
 )
 from agent.grounding import GroundedJourneyDraft, GroundedPersonaDraft
-from agent.models import Claim, SegmentStats, ThemeFrequency, ThemeSeverity
+from agent.models import Claim, SegmentStats
 from agent.offline_draft import (
     OfflineDrafter,
     draft_journey_offline,
@@ -27,39 +27,13 @@ from agent.offline_draft import (
     first_sentence,
     quotable_sentence,
 )
+from tests._draft_fixtures import pack_theme
 
 SEG = "Expense Submitter"
 SLUG = "expense_submitter"
 
 
-def theme(
-    tid: str,
-    label: str,
-    rank: int,
-    count: int,
-    stages: dict[str, int] | None = None,
-    quotes: list[PackQuote] | None = None,
-    sev: tuple[float, int] = (3.2, 5),
-    freq: tuple[int, int] = (7, 63),
-) -> PackTheme:
-    return PackTheme(
-        id=tid,
-        label=label,
-        description=f"{label} happens",
-        rank=rank,
-        score=1.0,
-        mentions=sum((stages or {"unknown": 3}).values()),
-        frequency=ThemeFrequency(
-            participants=freq[0],
-            tickets=freq[1],
-            participant_share=round(freq[0] / 12, 4),
-            ticket_share=round(freq[1] / 327, 4),
-        ),
-        severity=ThemeSeverity(mean=sev[0], max=sev[1]),
-        segment_count=count,
-        journey_stages=stages or {"unknown": 3},
-        quotes=quotes or [],
-    )
+theme = pack_theme
 
 
 def quote(cid: str, text: str, inside: bool, ticket: str | None = None) -> PackQuote:

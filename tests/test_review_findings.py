@@ -16,7 +16,7 @@ import pytest
 
 from agent.evidence import EvidencePack, PackCorpus, PackSegment, PackTheme
 from agent.grounding import GroundedJourneyDraft, GroundedPersonaDraft
-from agent.models import Chunk, Document, ThemeFrequency, ThemeSeverity, Turn
+from agent.models import Chunk, Document, Turn
 from agent.offline_draft import (
     MIN_STAGED,
     OfflineDrafter,
@@ -30,6 +30,7 @@ from agent.render.markdown import emotion_text
 from agent.review import apply_reviews, load_decisions, save_decisions, set_field
 from agent.workspace import write_models
 
+from ._draft_fixtures import pack_theme
 from ._render_helpers import chunks as helper_chunks
 from ._render_helpers import make_workspace
 
@@ -40,20 +41,7 @@ SLUG = "stock_counter"
 def theme(
     tid: str, label: str, rank: int, count: int, stages: dict[str, int], sev: float = 3.2
 ) -> PackTheme:
-    return PackTheme(
-        id=tid,
-        label=label,
-        description=f"{label} happens",
-        rank=rank,
-        score=1.0,
-        mentions=sum(stages.values()),
-        frequency=ThemeFrequency(
-            participants=2, tickets=5, participant_share=0.5, ticket_share=0.2
-        ),
-        severity=ThemeSeverity(mean=sev, max=4),
-        segment_count=count,
-        journey_stages=stages,
-    )
+    return pack_theme(tid, label, rank, count, stages, sev=(sev, 4), freq=(2, 5), shares=(0.5, 0.2))
 
 
 def pack(themes: list[PackTheme], anti: bool = False) -> EvidencePack:
