@@ -75,16 +75,13 @@ class ScoredSegments:
 
     def add_complaints(self) -> StepSummary:
         """Rewrite segments.json with the themes' complaints (assignments do not change)."""
-        from .segment import add_complaints
+        from .segment import add_complaints, write_segment_report
 
         began = time.perf_counter()
         complaints = complaints_by_user(self.workspace)
         if complaints:
             self.report = add_complaints(self.report, self.assignments, self.config, complaints)
-            final = self.report.model_copy(
-                update={"assignments_file": self.workspace.assignments.name}
-            )
-            write_json(self.workspace.segments, final)
+            write_segment_report(self.report, self.workspace)
         step = self._summary(self.summary.seconds + time.perf_counter() - began)
         step.notes.append("top complaints from the themes added")
         return step

@@ -979,6 +979,11 @@ def write_segment_outputs(
     """Write segments.json (byte-stable) and segment_assignments.csv into the workspace."""
     workspace.ensure()
     assignments.write_csv(workspace.assignments)
+    write_segment_report(report, workspace)
+
+
+def write_segment_report(report: SegmentReport, workspace: Workspace) -> None:
+    """Write segments.json alone (the assignments CSV it names is already in place)."""
     final = report.model_copy(update={"assignments_file": workspace.assignments.name})
     write_json(workspace.segments, final)
 
