@@ -223,6 +223,10 @@ class ThemeReport(Strict):
     embedder: str
     score_formula: str
     settings: dict[str, float | int | str] = Field(default_factory=dict)
+    # Earlier theme id -> the id of the theme that now holds its mentions. Ids hash their
+    # members, so a re-run that merges or grows a theme gives it a new id; review decisions and
+    # citations made against the old id follow this map (BERTopic's topic mapper on merge).
+    lineage: dict[str, str] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- segments
