@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from .config import Settings
 from .evidence import EvidencePack, Retriever, build_evidence_packs, default_retriever, journey_id
 from .grounding import GroundedJourneyDraft, GroundedPersonaDraft
+from .lock import writes_workspace
 from .models import (
     CallFailure,
     Claim,
@@ -365,6 +366,7 @@ def count_claims(models: list[BaseModel]) -> tuple[int, int]:
     return claims, assumptions
 
 
+@writes_workspace("draft")
 def draft_personas(
     settings: Settings,
     workspace: Workspace,

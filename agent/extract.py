@@ -24,10 +24,12 @@ from .errors import InputError
 from .host import register_response_model
 from .ids import content_hash
 from .llm import LLMRequest, LLMRunner
+from .lock import writes_workspace
 from .models import (
     QUOTABLE_ROLES,
     CallFailure,
     Chunk,
+    ExtractState,
     MentionDraft,
     PainPointMention,
     Quote,
@@ -35,7 +37,7 @@ from .models import (
     StepSummary,
 )
 from .verbatim import find_span, normalise
-from .workspace import Workspace, read_models, write_models
+from .workspace import Workspace, iter_models, read_models, write_json, write_models
 
 STEP = "extract"
 PROMPT = "extract_pain_points"
@@ -466,6 +468,25 @@ def dedupe_and_sort(
     return keep
 
 
+def keep_earlier(
+    workspace: Workspace, failed: set[str], chunks: dict[str, Chunk]
+) -> list[PainPointMention]:
+    """Earlier mentions of the chunks whose calls failed now, marked stale (never fewer results).
+
+    Chunk ids hash their words, so a chunk still present is the very text they were found in.
+    """
+    if not failed:
+        return []
+    return [
+        m.model_copy(update={"stale": True})
+        for m in iter_models(workspace.mentions, PainPointMention)
+        if m.chunk_id in failed
+        and all(q.chunk_id in chunks for q in m.quotes)
+        and m.chunk_id in chunks
+    ]
+
+
+@writes_workspace("extract")
 def extract_mentions(
     settings: Settings,
     workspace: Workspace,
@@ -510,6 +531,8 @@ def extract_mentions(
     mentions: list[PainPointMention] = []
     failures: list[CallFailure] = []
     failed_chunks = 0
+    failed_ids: set[str] = set()
+    failed_batches = 0
     dropped = 0
     splits = 0
     for depth in range(MAX_SPLITS + 1):
@@ -533,6 +556,8 @@ def extract_mentions(
                 splits += 1
             else:
                 failed_chunks += len(batch.chunks)
+                failed_ids.update(c.id for c in batch.chunks)
+                failed_batches += 1
                 failures.append(
                     CallFailure(
                         request_id=result.request_id,
@@ -544,11 +569,23 @@ def extract_mentions(
         if not retry:
             break
         batches = retry
-    mentions = dedupe_and_sort(mentions, by_id)
+    kept = keep_earlier(workspace, failed_ids, by_id)
+    mentions = dedupe_and_sort(mentions + kept, by_id)
     write_models(workspace.mentions, mentions)
     # A request with dropped mentions was not cached either, so a re-run asks it again.
+    state = ExtractState(
+        mode=mode,  # type: ignore[arg-type]
+        chunks=len(quotable),
+        failed_requests=failed_batches,
+        failed_chunks=sorted(failed_ids),
+        stale_mentions=len(kept),
+        unread_chunks=len(failed_ids - {m.chunk_id for m in kept}),
+    )
+    write_json(workspace.extract_state, state)
     failed = len({f.request_id for f in failures})
     notes = [f"{failed} request(s) failed; re-run to retry only those"] if failures else []
+    if not state.complete:
+        notes.append(state.describe())
     if splits:
         notes.append(f"{splits} batch(es) split in two after the answer hit max_output_tokens")
     return StepSummary(
@@ -563,6 +600,7 @@ def extract_mentions(
             "failed": failed,
             "dropped_mentions": dropped,
             "failed_chunks": failed_chunks,
+            "stale_mentions": len(kept),
             "mentions": len(mentions),
         },
         tokens={
@@ -599,6 +637,7 @@ def _extract_offline(
         )
     mentions = dedupe_and_sort(extract_offline(chunks), by_id)
     write_models(workspace.mentions, mentions)
+    write_json(workspace.extract_state, ExtractState(mode="offline", chunks=quotable))
     return StepSummary(
         step=STEP,
         mode="offline",

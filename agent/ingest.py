@@ -18,8 +18,9 @@ from .chunking import Chunker
 from .config import Settings, is_loopback_url
 from .errors import InputError
 from .ids import content_hash
+from .lock import writes_workspace
 from .models import Chunk, Document, SkippedInput, StepSummary
-from .purge import purge_chunks
+from .purge import begin_withdrawal, end_withdrawal, purge_chunks
 from .readers import FileResult, apply_roster, discover, read_file
 from .store import open_store
 from .workspace import Workspace, read_json, read_models, write_json, write_models
@@ -106,6 +107,7 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     return meta
 
 
+@writes_workspace("ingest", create=True)
 def ingest(
     paths: Sequence[Path | str],
     settings: Settings,
@@ -251,6 +253,10 @@ def ingest(
             progress("embed", min(begin + EMBED_BLOCK, len(new)), len(new))
     # Safe: the collection belongs to this workspace alone (see store.collection_name).
     stale = sorted(store.existing_ids(CHUNKS) - set(current_ids))
+    gone = set(old_chunks) - set(current_ids)
+    if stale or gone:
+        # Journalled first: a crash from here on is finished by the next command (lock.py).
+        begin_withdrawal(workspace, sorted(gone | set(stale)), store=bool(stale))
     store.delete(CHUNKS, stale)
     scrubbed = False
     if stale:
@@ -262,8 +268,8 @@ def ingest(
     write_json(workspace.ingest_index, index)
     # Words that left the corpus (a withdrawn participant, a struck passage) also leave the
     # LLM cache, host files, logged errors and the redaction map.
-    gone = set(old_chunks) - set(current_ids)
     purged = purge_chunks(workspace, gone)
+    end_withdrawal(workspace)
 
     kinds = {"interview": 0, "ticket": 0, "survey": 0}
     for doc in ordered:

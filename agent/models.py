@@ -174,6 +174,46 @@ class PainPointMention(Strict):
     # Extractive (offline) mentions have no model-written statement that names the topic; the
     # words around the quote do, so clustering embeds this instead when it is set.
     context: str | None = None
+    # Kept from an earlier run because this run's extraction call for its chunk failed.
+    stale: bool = False
+
+
+class ExtractState(Strict):
+    """extract_state.json: how complete the last extraction is, for every later step to say.
+
+    A failed call never replaces earlier mentions with nothing: the mentions an earlier run
+    found in the failed calls' chunks are kept (marked stale) until a run redoes them.
+    """
+
+    mode: LLMMode
+    chunks: int = 0
+    failed_requests: int = 0
+    failed_chunks: list[str] = Field(default_factory=list)
+    stale_mentions: int = 0
+    # Failed chunks with no earlier mentions to keep: read by no model at all yet.
+    unread_chunks: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed_chunks
+
+    def describe(self) -> str:
+        """One sentence for reports and summaries ('' when complete)."""
+        if self.complete:
+            return ""
+        kept = (
+            f"{self.stale_mentions} mention(s) from an earlier run are kept for them (stale)"
+            if self.stale_mentions
+            else "no earlier mentions were there to keep"
+        )
+        unread = (
+            f"; {self.unread_chunks} chunk(s) have no mentions at all" if self.unread_chunks else ""
+        )
+        return (
+            f"extraction incomplete: {self.failed_requests} call(s) covering "
+            f"{len(self.failed_chunks)} chunk(s) failed in the last run; {kept}{unread}. "
+            "Re-run `persona run` (or `persona extract`) to retry only those."
+        )
 
 
 # --------------------------------------------------------------------------- themes

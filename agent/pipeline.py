@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from .config import Settings
 from .errors import ConfigError, HostPending, InputError
+from .lock import writes_workspace
 from .models import PainPointMention, StepSummary, ThemeReport
 from .workspace import Workspace, read_models, write_json
 
@@ -102,6 +103,7 @@ class ScoredSegments:
         self.assignments.close()
 
 
+@writes_workspace("segment", create=True)
 def segment_step(settings: Settings, workspace: Workspace, users: Path) -> StepSummary:
     """Score the user table with the configured rules and write segments + assignments.
 
@@ -165,6 +167,7 @@ def pick_user_table(workspace: Workspace, paths: Sequence[Path], users: Path | N
     return tables[0] if tables else None
 
 
+@writes_workspace("run", create=True)
 def run_pipeline(
     paths: Sequence[Path],
     settings: Settings,
@@ -275,6 +278,7 @@ class ResumeSummary(BaseModel):
     run: RunSummary | None = None
 
 
+@writes_workspace("resume")
 def resume_pipeline(settings: Settings, workspace: Workspace) -> ResumeSummary:
     """Validate host answers; when all pass, continue the last run with its own arguments."""
     from .host import pending_dir, resume_host

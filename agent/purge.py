@@ -11,12 +11,18 @@ edited. What the LLM stages kept of those chunks lives elsewhere, and `purge_chu
 Anything recorded before sources were tracked counts as touching every chunk: when in doubt,
 the text goes and the next run asks again. Mentions, themes, drafts and reports lose the text
 when their stages run again (`persona run` does all of them).
+
+A withdrawal is journalled (`withdrawal.json`, ids only) before anything is deleted and the
+journal is removed only when every store is clean, so a crash half-way (a kill during the Chroma
+rebuild) is finished by the next command that writes the workspace (agent/lock.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -24,7 +30,13 @@ from .host import answers_dir
 from .llm_cache import CallsLog, ResponseCache
 from .workspace import Workspace, dump_json, write_text_atomic
 
+if TYPE_CHECKING:
+    from .config import Settings
+
 HOST_FOLDERS = ("pending", "done", "stale")
+JOURNAL = "withdrawal.json"
+# The store's collections that can hold a withdrawn chunk's words or vectors (agent/ingest.py).
+COLLECTIONS = ("chunks", "mentions")
 
 
 class PurgeResult(BaseModel):
@@ -112,3 +124,63 @@ def _prune_redaction_map(workspace: Workspace) -> int:
         return 0
     write_text_atomic(path, dump_json({**data, "tokens": keep}), private=True)
     return len(tokens) - len(keep)
+
+
+# --------------------------------------------------------------------------- the journal
+
+
+def journal_path(workspace: Workspace) -> Path:
+    return workspace.root / JOURNAL
+
+
+def begin_withdrawal(workspace: Workspace, chunk_ids: Collection[str], store: bool) -> None:
+    """Record what is about to be removed (ids only), before any store is touched.
+
+    `store`: the evidence store also holds some of them and must be rewritten.
+    """
+    path = journal_path(workspace)
+    pending: set[str] = set(chunk_ids)
+    needs_store = store
+    if path.exists():
+        # An earlier withdrawal not finished yet: this one adds to it.
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        pending |= set(earlier.get("chunks", []))
+        needs_store = needs_store or bool(earlier.get("store"))
+    write_text_atomic(path, dump_json({"chunks": sorted(pending), "store": needs_store}))
+
+
+def end_withdrawal(workspace: Workspace) -> None:
+    journal_path(workspace).unlink(missing_ok=True)
+
+
+def finish_withdrawal(workspace: Workspace, settings: Settings | None) -> PurgeResult | None:
+    """Complete a withdrawal a crash interrupted; None when there was none.
+
+    Without settings (a command that never opens the store) the side files are cleaned and the
+    journal stays until a command that can open the store finishes it.
+    """
+    path = journal_path(workspace)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    gone = [str(c) for c in data.get("chunks", [])]
+    store_pending = bool(data.get("store"))
+    if store_pending and settings is not None:
+        from .store import open_store
+
+        store = open_store(settings, workspace)
+        store.delete(COLLECTIONS[0], gone)
+        # Deleting is not enough: the words stay in Chroma's log and free pages. The theme
+        # cache is keyed by text hashes, not chunk ids; rewriting it drops any text it held.
+        store.scrub(COLLECTIONS[0])
+        store.scrub(COLLECTIONS[1], keep_texts=False)
+        store_pending = False
+    result = purge_chunks(workspace, gone)
+    if store_pending:
+        write_text_atomic(path, dump_json({"chunks": gone, "store": True}))
+    else:
+        end_withdrawal(workspace)
+    return result

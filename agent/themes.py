@@ -27,6 +27,7 @@ from .errors import BudgetExceeded, HostPending, InputError, LLMError
 from .grounding import fold
 from .host import register_response_model
 from .ids import content_hash
+from .lock import writes_workspace
 from .models import (
     CallFailure,
     LLMMode,
@@ -777,6 +778,7 @@ def _segment_map(workspace: Workspace) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(load_assignments(workspace)).items()}
 
 
+@writes_workspace("themes")
 def run_themes(
     settings: Settings, workspace: Workspace, provider: str | None = None
 ) -> StepSummary:

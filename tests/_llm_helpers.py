@@ -188,3 +188,28 @@ def recall_report(chunks: list[Chunk], mentions: list, truth: dict[str, Any]) ->
         "noise_tickets": len(noise),
         "noise_tickets_with_mentions": len(noise & tickets_hit),
     }
+
+
+def generic_responder(body: dict[str, Any]) -> Reply:
+    """A well-behaved model for every step, for tests that are about something else.
+
+    Extraction quotes each chunk's first sentence; theme names come from the first statement;
+    drafts are the offline templates (valid by construction). Steps are told apart by the data
+    blocks their prompts send (tests/_oracle.py `request_kind`).
+    """
+    from agent.evidence import EvidencePack
+    from agent.offline_draft import draft_journey_offline, draft_persona_offline
+    from tests._oracle import data_blocks, request_kind
+
+    messages = body.get("messages", [])
+    kind = request_kind(messages)
+    blocks = data_blocks(messages)
+    if kind == "extract":
+        return quoting_responder(body)
+    if kind == "name_theme":
+        first = " ".join(str(blocks["statements"][0]).split()[:6])
+        return ok({"label": first[:80] or "Theme", "description": "Customers report this."})
+    pack = EvidencePack.model_validate(blocks["evidence_pack"])
+    if kind == "draft_persona":
+        return ok(draft_persona_offline(pack).model_dump(mode="json"))
+    return ok(draft_journey_offline(pack).model_dump(mode="json"))

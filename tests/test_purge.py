@@ -8,6 +8,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from agent.extract import extract_mentions
 from agent.ingest import ingest
 from agent.llm_cache import WITHDRAWN, ResponseCache
@@ -142,3 +144,49 @@ def test_withdrawn_participant_leaves_cache_log_host_files_and_redaction_map(
         asked = srv.chat_requests()
         assert again.ok and 0 < len(asked) < first_requests
         assert not any("zebra" in r.text for r in asked)
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9 mid-scrub: nothing after the raise runs, as after a real kill."""
+
+
+def test_a_crash_during_the_scrub_is_finished_by_the_next_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from agent.purge import journal_path
+    from agent.store import EvidenceStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ana.md").write_text(ANA, encoding="utf-8")
+    (corpus / "bo.md").write_text(BO, encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(corpus), "-w", str(ws.root)], env=env).exit_code == 0
+    assert SECRET.encode() in _stores(ws)
+
+    (corpus / "ana.md").unlink()  # Ana withdraws consent
+
+    def killed(self: EvidenceStore, collection: str, keep_texts: bool = True) -> bool:
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(EvidenceStore, "scrub", killed)
+        with pytest.raises(_Killed):
+            runner.invoke(
+                app, ["ingest", str(corpus), "-w", str(ws.root)], env=env, catch_exceptions=False
+            )
+    # The deletion reached Chroma's index but its file still holds the words: the journal says so.
+    assert journal_path(ws).exists()
+    assert SECRET.encode() in _stores(ws)
+
+    # Any next command that writes the workspace finishes the withdrawal before its own work.
+    result = runner.invoke(app, ["extract", "-w", str(ws.root)], env=env)
+    assert result.exit_code == 0, result.output
+    assert not journal_path(ws).exists()
+    assert SECRET.encode() not in _stores(ws)
+    assert b"zebra" not in _stores(ws)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..lock import writes_workspace
 from ..models import StepSummary
 from ..workspace import Workspace, write_text_atomic
 from .context import ReportData, load_report_data
@@ -45,6 +46,7 @@ def render_files(data: ReportData, formats: Sequence[str] = FORMATS) -> dict[str
     return files
 
 
+@writes_workspace("report")
 def render_report(
     settings: Settings,
     workspace: Workspace,

@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..models import (
     Chunk,
     Claim,
+    ExtractState,
     JourneyMap,
     JourneyStage,
     Persona,
@@ -181,8 +182,10 @@ class ReportData:
     chunks: dict[str, Chunk]
     decisions: dict[str, dict[str, str]] = field(default_factory=dict)
     slugs: dict[str, str] = field(default_factory=dict)
-    # Inputs (segments.json, themes.json) changed since the drafts were written.
+    # Inputs (segments.json, themes.json) changed since the drafts were written; "mentions"
+    # when the last extraction left some chunks to earlier results (see `extraction`).
     stale: list[str] = field(default_factory=list)
+    extraction: ExtractState | None = None
     # How many fields a reviewer can decide per persona (review.FIELDS).
     review_fields: int = 0
     # Ticket document id -> its subject line, for cited ticket chunks that open with one.
@@ -248,14 +251,19 @@ class ReportData:
 
     @property
     def stale_note(self) -> str:
-        """The warning shown when drafts predate the current segments or themes ('' if not)."""
-        if not self.stale:
-            return ""
-        files = " and ".join(f"{name}.json" for name in self.stale)
-        return (
-            f"These drafts are older than the current {files}: numbers in the text may not "
-            'match the tables and footnotes. Run "persona draft" to re-draft them.'
-        )
+        """The warning shown when drafts predate the current segments or themes, or rest on an
+        incomplete extraction ('' if neither)."""
+        parts = []
+        files = " and ".join(f"{name}.json" for name in self.stale if name != "mentions")
+        if files:
+            parts.append(
+                f"These drafts are older than the current {files}: numbers in the text may not "
+                'match the tables and footnotes. Run "persona draft" to re-draft them.'
+            )
+        if self.extraction is not None and not self.extraction.complete:
+            note = self.extraction.describe()
+            parts.append(note[:1].upper() + note[1:])
+        return " ".join(parts)
 
     @property
     def offline(self) -> bool:
@@ -431,6 +439,13 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
     from ..draft import stale_inputs
 
     stale = stale_inputs(workspace, raw.get("inputs"))
+    extraction = (
+        ExtractState.model_validate(read_json(workspace.extract_state))
+        if workspace.extract_state.exists()
+        else None
+    )
+    if extraction is not None and not extraction.complete:
+        stale.append("mentions")
     decisions: dict[str, dict[str, str]] = {}
     additions: dict[str, dict[str, Any]] = {}
     review_fields = 0
@@ -464,6 +479,7 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
         chunks=chunks,
         decisions=decisions,
         stale=stale,
+        extraction=extraction,
         review_fields=review_fields,
         subjects=subjects,
         additions=additions,
