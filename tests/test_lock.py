@@ -161,4 +161,3 @@ def test_ingest_during_a_run_waits_and_loses_nothing(tmp_path: Path) -> None:
     # The extra interviews are still there after the run finished: nothing was deleted.
     assert sources == {"main", "extra"}
     assert len({r["participant_id"] for r in rows}) == 9
-
