@@ -158,7 +158,7 @@ class ExtractedMention(MentionDraft):
         return self
 
 
-@register_response_model
+@register_response_model(name="extract_pain_points")
 class PainPointExtraction(BaseModel):
     """Pain points stated in the chunks; an empty list when there are none."""
 

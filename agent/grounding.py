@@ -507,7 +507,7 @@ def _context_pack(info: ValidationInfo) -> Mapping[str, Any] | None:
     return None
 
 
-@register_response_model
+@register_response_model(name="draft_persona")
 class GroundedPersonaDraft(PersonaDraft):
     """A PersonaDraft checked against the evidence pack passed as validation context."""
 
@@ -520,7 +520,7 @@ class GroundedPersonaDraft(PersonaDraft):
         return self
 
 
-@register_response_model
+@register_response_model(name="draft_journey")
 class GroundedJourneyDraft(JourneyDraft):
     """A JourneyDraft checked against the evidence pack passed as validation context."""
 

@@ -27,23 +27,50 @@ from .workspace import Workspace, read_json, write_json, write_text_atomic
 
 HOST_MODEL = "host"
 _MODELS: dict[str, type[BaseModel]] = {}
+_NAMES: dict[type[BaseModel], str] = {}
+# Stable name -> the module that registers it: a pending request names its model by a name that
+# survives refactors, and `persona resume` (a fresh process) imports just that module.
+STABLE_MODULES = {
+    "extract_pain_points": "agent.extract",
+    "consolidate_themes": "agent.consolidate",
+    "draft_persona": "agent.grounding",
+    "draft_journey": "agent.grounding",
+    "group_participants": "agent.cohorts",
+}
 
 
 # --------------------------------------------------------------------------- model registry
 
 
 def model_name(model: type[BaseModel]) -> str:
-    return f"{model.__module__}.{model.__qualname__}"
+    """The name a pending request records: the stable one when registered with one."""
+    return _NAMES.get(model) or f"{model.__module__}.{model.__qualname__}"
 
 
-def register_response_model(model: type[BaseModel]) -> type[BaseModel]:
-    """Make a response model resolvable by name on resume (usable as a class decorator)."""
-    _MODELS[model_name(model)] = model
-    return model
+def register_response_model(
+    model: type[BaseModel] | None = None, *, name: str | None = None
+) -> Any:
+    """Make a response model resolvable by name on resume (a class decorator, with or without
+    a stable `name`)."""
+
+    def register(cls: type[BaseModel]) -> type[BaseModel]:
+        # A later registration without a name (the runner registers every model it sends)
+        # keeps the stable name given at definition.
+        path = f"{cls.__module__}.{cls.__qualname__}"
+        key = name or _NAMES.get(cls) or path
+        _MODELS[key] = cls
+        # Pending files written before stable names existed name the import path.
+        _MODELS.setdefault(path, cls)
+        _NAMES[cls] = key
+        return cls
+
+    return register(model) if model is not None else register
 
 
 def lookup_response_model(name: str) -> type[BaseModel]:
     """The registered model called `name`; modules under `agent.` are imported on demand."""
+    if name not in _MODELS and name in STABLE_MODULES:
+        importlib.import_module(STABLE_MODULES[name])
     if name not in _MODELS and name.startswith("agent."):
         # Only our own package is imported from a name found in a file.
         parts = name.split(".")

@@ -248,9 +248,20 @@ class Theme(Strict):
     segment_counts: dict[str, int] = Field(default_factory=dict)
     journey_stages: dict[str, int] = Field(default_factory=dict)
     product: str | None = None
+    # Rank among the themes of its own product (set when the corpus has several products).
+    product_rank: int | None = None
     named_by: LLMMode = "offline"
     # Fewer mentions than settings.themes.min_mentions: kept (never dropped), flagged for display.
     below_min_mentions: bool = False
+    # Members kept from an earlier run because their extraction call failed this time.
+    stale_mentions: int = 0
+
+
+class CorpusTotals(Strict):
+    """Distinct participants and tickets of one product: what its themes' shares divide by."""
+
+    participants: int
+    tickets: int
 
 
 class ThemeReport(Strict):
@@ -267,6 +278,9 @@ class ThemeReport(Strict):
     # members, so a re-run that merges or grows a theme gives it a new id; review decisions and
     # citations made against the old id follow this map (BERTopic's topic mapper on merge).
     lineage: dict[str, str] = Field(default_factory=dict)
+    # Per product when the corpus has several: a theme's shares and score use its product's.
+    product_totals: dict[str, CorpusTotals] = Field(default_factory=dict)
+    stale_mentions: int = 0
 
 
 # --------------------------------------------------------------------------- segments

@@ -1,8 +1,17 @@
-"""Pain-point themes: cluster mentions by meaning, count who has each pain, rank, name.
+"""Pain-point themes, as a pipeline: propose -> consolidate -> summarise -> rank -> name.
+
+- propose: average-linkage clustering of mention vectors within each product (agent/cluster.py);
+- consolidate: a `Consolidator` turns the candidates into final themes: offline they stand as
+  they are; with a model, it merges, splits, names and defines them (agent/consolidate.py);
+- summarise: counts, severity, score and quotes, computed by code from the final assignment;
+- rank: score, then documented tie-breaks; within each product too when the corpus has several;
+- name: themes a model did not name keep the name a model gave the same members last run, else
+  get a readable offline label (agent/naming.py).
 
 Deterministic for the same mentions and settings: mentions are sorted by id before clustering,
 ids are content hashes of member ids, every float is rounded and every ordering has a tie-break.
-Every mention lands in exactly one theme; a mention near no other is a theme of its own.
+Every mention lands in exactly one theme; a mention near no other is a theme of its own. Theme
+ids change with their members, so themes.json keeps `lineage` (earlier id -> current id).
 """
 
 from __future__ import annotations
@@ -12,25 +21,23 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from .cluster import EXACT_LIMIT, cluster_vectors, normalise
 from .config import Settings, ThemeSettings
+from .consolidate import STATEMENTS_SHOWN, Describe, LLMConsolidator, Unit, UnitView
 from .embeddings import Embedder, get_embedder
-from .errors import BudgetExceeded, HostPending, InputError, LLMError
+from .errors import InputError
 from .grounding import fold
-from .host import register_response_model
 from .ids import content_hash
 from .lock import writes_workspace
 from .models import (
-    CallFailure,
-    LLMMode,
+    CorpusTotals,
     PainPointMention,
     Quote,
     StepSummary,
@@ -39,7 +46,15 @@ from .models import (
     ThemeReport,
     ThemeSeverity,
 )
-from .workspace import Workspace, read_models, write_json
+from .naming import (
+    Naming,
+    OfflineNamer,
+    ThemeCandidate,
+    ThemeNamer,
+    distinctive_terms,
+    offline_naming,
+)
+from .workspace import Workspace, read_json, read_models, write_json
 
 SCORE_FORMULA = (
     "score = reach x severity_mean, where reach = the mean of the theme's shares over the evidence "
@@ -65,15 +80,14 @@ VECTOR_RECIPE = (
     "unit(e(context) + 0.5 x e(quote sentence with one sentence either side))"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-# Most statements an LLM namer sees per theme (the most central ones).
+# Most statements the offline namer reads per theme (the most central ones).
 NAMER_STATEMENTS = 12
 # Share of a theme's mentions that must carry one category for an offline label to lead with it.
 LEAD_SHARE = 0.4
-# Themes an LLM names per run (top-ranked, 2+ mentions); the rest keep offline names.
-LLM_NAME_LIMIT = 100
 _ROUND = 4
 _SIM_DECIMALS = 4
-STEP = "name_themes"
+# Document metadata fields that name the product a piece of evidence is about.
+PRODUCT_KEYS = ("product", "app")
 
 
 # --------------------------------------------------------------------------- text to embed
@@ -136,226 +150,7 @@ def mention_vectors(
     return normalise(np.stack(rows))
 
 
-# --------------------------------------------------------------------------- naming
-
-
-@register_response_model
-class ThemeName(BaseModel):
-    """A name for one group of customer pain-point statements that share a cause."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    label: str = Field(
-        max_length=80,
-        description="3-7 words naming the shared pain, e.g. 'Bank sync drops transactions'",
-    )
-    description: str = Field(
-        max_length=400,
-        description="One or two sentences: what goes wrong and its effect, using only the "
-        "statements given",
-    )
-
-
-@dataclass(frozen=True)
-class ThemeCandidate:
-    """What a namer sees of one theme: central statements first, plus distinctive terms."""
-
-    id: str
-    statements: list[str]
-    quotes: list[str]
-    categories: list[str]
-    terms: list[str]
-    mentions: int
-    # Chunks the statements and quotes come from (for purging a withdrawn participant's text).
-    sources: tuple[str, ...] = ()
-    # The category a clear share of the members have, when it names a topic (offline labels
-    # lead with it: "Bank sync: feed / reconnect" reads better than three loose terms).
-    lead: str = ""
-
-
-@dataclass(frozen=True)
-class Naming:
-    label: str
-    description: str
-    named_by: LLMMode = "offline"
-
-
-class ThemeNamer(Protocol):
-    """Names themes; must return one Naming per candidate, in order."""
-
-    def name(self, candidates: Sequence[ThemeCandidate]) -> list[Naming]: ...
-
-
-def offline_naming(candidate: ThemeCandidate) -> Naming:
-    """Label from the lead category and distinctive terms; description = the central statement."""
-    if candidate.lead:
-        lead_stems = {_stem(w) for w in re.findall(r"[a-z0-9'-]+", candidate.lead.lower())}
-        rest = [t for t in candidate.terms if not {_stem(w) for w in t.split()} & lead_stems]
-        detail = _label_from_terms(rest, limit=2)
-        lead = candidate.lead[:1].upper() + candidate.lead[1:]
-        label = f"{lead}: {detail[:1].lower() + detail[1:]}" if detail else lead
-    else:
-        label = _label_from_terms(candidate.terms) or _shorten(candidate.statements[0], 8)
-    return Naming(label=label, description=candidate.statements[0], named_by="offline")
-
-
-class OfflineNamer:
-    """Deterministic names from c-TF-IDF terms: no model, no network."""
-
-    def name(self, candidates: Sequence[ThemeCandidate]) -> list[Naming]:
-        return [offline_naming(c) for c in candidates]
-
-
-@dataclass
-class LLMNamer:
-    """Names the top themes with the LLM (cached by the runner); any failure keeps the offline name."""
-
-    settings: Settings
-    workspace: Workspace
-    provider: str | None = None
-    limit: int = LLM_NAME_LIMIT
-    failures: list[CallFailure] = field(default_factory=list)
-    pending: HostPending | None = None
-
-    def name(self, candidates: Sequence[ThemeCandidate]) -> list[Naming]:
-        names = [offline_naming(c) for c in candidates]
-        chosen = [i for i, c in enumerate(candidates) if c.mentions >= 2][: self.limit]
-        if not chosen:
-            return names
-        from .llm import LLMRequest, LLMRunner
-
-        requests = [
-            LLMRequest(
-                step=STEP,
-                prompt="name_theme",
-                variables={
-                    "statements": candidates[i].statements,
-                    "quotes": candidates[i].quotes,
-                    "terms": candidates[i].terms,
-                    "categories": candidates[i].categories,
-                },
-                response_model=ThemeName,
-                context={},
-                sources=candidates[i].sources,
-            )
-            for i in chosen
-        ]
-        mode = self._mode()
-        try:
-            results = LLMRunner(self.settings, self.workspace, self.provider).run(requests)
-        except HostPending as exc:
-            # Host mode: requests are written for the calling agent; offline names until answered.
-            self.pending = exc
-            return names
-        except (LLMError, BudgetExceeded) as exc:
-            # Names are the one LLM-optional part of themes: keep the offline ones, say why.
-            self.failures.append(CallFailure(request_id="*", step=STEP, error=str(exc)))
-            return names
-        for i, result in zip(chosen, results, strict=True):
-            if result.error or not isinstance(result.value, ThemeName):
-                error = result.error or "no value"
-                self.failures.append(
-                    CallFailure(request_id=result.request_id, step=STEP, error=error)
-                )
-                continue
-            value = result.value
-            names[i] = Naming(value.label.strip(), value.description.strip(), named_by=mode)
-        return names
-
-    def _mode(self) -> LLMMode:
-        provider = self.provider or self.settings.llm.resolved_provider()
-        return "host" if provider == "host" else "openai"
-
-
-# Words that say "this is a complaint" rather than what it is about.
-_FILLER_WORDS = (
-    "really just like get gets got thing things lot also even still ve ll don doesn didn isn won "
-    "can t s re m d bit kind sort way actually basically literally pretty quite "
-    "i've i'd i'm i'll it's that's there's we're we've they're you're don't doesn't didn't "
-    "can't won't isn't wasn't aren't couldn't wouldn't let's"
-)
-_FILLER = frozenset(_FILLER_WORDS.split())
-
-
-_SENTENCE_BREAK = re.compile(r"[.!?;:\n]+")
-
-
-def distinctive_terms(groups: Sequence[Sequence[str]], top: int = 8) -> list[list[str]]:
-    """Per group of texts (one group per theme), its top terms by class-based TF-IDF.
-
-    BERTopic's c-TF-IDF: a term's frequency in the group, times log(1 + average group size /
-    the term's frequency over all groups). Bigrams are counted within a sentence only.
-    """
-    from scipy.sparse import csr_matrix
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
-
-    sentences: list[str] = []
-    owner: list[int] = []
-    for g, texts in enumerate(groups):
-        for text in texts:
-            parts = [p for p in _SENTENCE_BREAK.split(text) if p.strip()]
-            sentences.extend(parts)
-            owner.extend([g] * len(parts))
-    if not sentences:
-        return [[] for _ in groups]
-    vectorizer = CountVectorizer(
-        stop_words=sorted(ENGLISH_STOP_WORDS | _FILLER),
-        ngram_range=(1, 2),
-        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9'-]*[a-zA-Z0-9]\b",
-    )
-    try:
-        per_sentence = vectorizer.fit_transform(sentences)
-    except ValueError:  # nothing but stop words
-        return [[] for _ in groups]
-    membership = csr_matrix(
-        (np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(len(groups), len(owner))
-    )
-    counts = (membership @ per_sentence).tocsr().astype(np.float64)
-    vocab = vectorizer.get_feature_names_out()
-    term_totals = np.asarray(counts.sum(axis=0)).ravel()
-    avg_words = counts.sum() / max(counts.shape[0], 1)
-    idf = np.log1p(avg_words / np.maximum(term_totals, 1.0))
-    row_sums = np.asarray(counts.sum(axis=1)).ravel()
-    out: list[list[str]] = []
-    for r in range(counts.shape[0]):
-        start, end = counts.indptr[r], counts.indptr[r + 1]
-        cols, vals = counts.indices[start:end], counts.data[start:end]
-        scores = np.round(vals / max(row_sums[r], 1.0) * idf[cols], 9)
-        ranked = sorted(
-            zip(scores.tolist(), vocab[cols].tolist(), strict=True), key=lambda sv: (-sv[0], sv[1])
-        )
-        out.append([term for _, term in ranked[:top]])
-    return out
-
-
-def _stem(word: str) -> str:
-    """Crude suffix strip, only to see that 'feed' and 'feeds' say the same thing."""
-    for suffix in ("ing", "es", "ed", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def _label_from_terms(terms: Sequence[str], limit: int = 3) -> str:
-    """Up to `limit` non-overlapping terms; a word gives way to the best bigram holding it."""
-    bigrams = [t for t in terms if " " in t]
-    chosen: list[str] = []
-    covered: set[str] = set()
-    for term in terms:
-        options = [term]
-        if " " not in term:
-            options = [b for b in bigrams if _stem(term) in {_stem(w) for w in b.split()}][:1]
-            options.append(term)
-        for option in options:
-            stems = {_stem(w) for w in option.split()}
-            if not stems & covered:
-                chosen.append(option)
-                covered |= stems
-                break
-        if len(chosen) == limit:
-            break
-    label = " / ".join(chosen)
-    return label[:1].upper() + label[1:]
+# --------------------------------------------------------------------------- counting
 
 
 def _said(m: PainPointMention) -> str:
@@ -367,14 +162,6 @@ def _said(m: PainPointMention) -> str:
     if m.origin == "offline" and m.quotes:
         return m.quotes[0].text
     return m.statement
-
-
-def _shorten(text: str, words: int) -> str:
-    parts = text.split()
-    return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
-
-
-# --------------------------------------------------------------------------- counting
 
 
 def _participant_key(m: PainPointMention) -> str:
@@ -480,12 +267,7 @@ def _representative_quotes(
 # --------------------------------------------------------------------------- building
 
 
-@dataclass
-class _Draft:
-    members: list[PainPointMention]
-    central: list[PainPointMention]
-    product: str | None
-    theme: Theme | None = None
+# --------------------------------------------------------------------------- building
 
 
 def central_order(sims: np.ndarray, ids: Sequence[str]) -> list[int]:
@@ -509,87 +291,156 @@ def _check(mentions: Sequence[PainPointMention], embeddings: np.ndarray | None) 
         )
 
 
-def build_themes(
-    mentions: list[PainPointMention],
-    embedder: Embedder,
-    *,
-    total_participants: int,
-    total_tickets: int,
-    settings: ThemeSettings,
-    segment_of: Mapping[str, str] | None = None,
-    namer: ThemeNamer | None = None,
-    embeddings: np.ndarray | None = None,
-    subjects: Mapping[str, str] | None = None,
-) -> ThemeReport:
-    """Cluster mentions into ranked, named themes; `embeddings` rows follow `mentions` order.
+class Consolidator(Protocol):
+    """Turns the clustering's candidate themes into final ones (a partition of the same rows)."""
 
-    `subjects`: ticket document id -> subject line (see `ticket_subjects`); a quote that is only
-    a subject line is never a representative quote.
-    """
-    _check(mentions, embeddings)
-    if embeddings is None:
-        embeddings = mention_vectors(mentions, embedder.embed)
-    vectors = normalise(np.asarray(embeddings))
+    def consolidate(
+        self, units: list[Unit], describe: Describe, vectors: np.ndarray
+    ) -> list[Unit]: ...
+
+
+class KeepProposal:
+    """Offline: the clustering's candidates are the themes."""
+
+    def consolidate(self, units: list[Unit], describe: Describe, vectors: np.ndarray) -> list[Unit]:
+        return units
+
+
+@dataclass
+class _Corpus:
+    """One theme build's inputs, with the per-row helpers every stage shares."""
+
+    mentions: list[PainPointMention]
+    vectors: np.ndarray
+    settings: ThemeSettings
+    totals: tuple[int, int]
+    product_totals: Mapping[str, tuple[int, int]]
+    segment_of: Mapping[str, str]
+    subjects: Mapping[str, str]
+
+    def central(self, rows: Sequence[int]) -> list[int]:
+        """Rows most central first (cosine to their normalised mean)."""
+        rows = sorted(rows, key=lambda i: self.mentions[i].id)
+        centroid = normalise(self.vectors[rows].mean(axis=0, keepdims=True))[0]
+        order = central_order(self.vectors[rows] @ centroid, [self.mentions[i].id for i in rows])
+        return [rows[j] for j in order]
+
+    def describe(self, rows: Sequence[int]) -> UnitView:
+        """What a model reads of a candidate: typical statements, a quote, who raised it."""
+        ordered = self.central(rows)
+        members = [self.mentions[i] for i in ordered]
+        shown: list[tuple[int, str]] = []
+        seen: set[str] = set()
+        for i in ordered:
+            text = " ".join(_said(self.mentions[i]).split())
+            if fold(text) in seen:
+                continue  # tickets repeat one wording word for word: once is enough
+            seen.add(fold(text))
+            shown.append((i, text))
+            if len(shown) == STATEMENTS_SHOWN:
+                break
+        quoted = next(
+            ((m, q) for m in members for q in m.quotes if not subject_only(q, m, self.subjects)),
+            None,
+        )
+        frequency = _frequency(members, self.totals)
+        # Chunks whose words the view carries: a withdrawal purges the cached answer with them.
+        sources = {q.chunk_id for i, _ in shown for q in self.mentions[i].quotes}
+        sources |= {self.mentions[i].chunk_id for i, _ in shown}
+        if quoted is not None:
+            sources.add(quoted[1].chunk_id)
+        return UnitView(
+            statements=shown,
+            quote=" ".join(quoted[1].text.split()) if quoted else "",
+            mentions=len(members),
+            people=frequency.participants,
+            tickets=frequency.tickets,
+            sources=tuple(sorted(sources)),
+        )
+
+    def totals_for(self, product: str | None) -> tuple[int, int]:
+        return self.product_totals.get(product or "", self.totals) if product else self.totals
+
+
+def propose(corpus: _Corpus) -> list[Unit]:
+    """Candidate themes: threshold clustering within each product (rows sorted by id)."""
+    mentions = corpus.mentions
     order = sorted(range(len(mentions)), key=lambda i: mentions[i].id)
     by_product: dict[str, list[int]] = defaultdict(list)
     for i in order:
         by_product[mentions[i].product or ""].append(i)
-    totals = (total_participants, total_tickets)
-    drafts: list[_Draft] = []
+    units: list[Unit] = []
     for product in sorted(by_product):
         rows = by_product[product]
         labels = cluster_vectors(
-            vectors[rows], threshold_for([mentions[i] for i in rows], settings)
+            corpus.vectors[rows], threshold_for([mentions[i] for i in rows], corpus.settings)
         )
         groups: dict[int, list[int]] = defaultdict(list)
         for row, label in zip(rows, labels.tolist(), strict=True):
             groups[label].append(row)
-        for members in groups.values():
-            centroid = normalise(vectors[members].mean(axis=0, keepdims=True))[0]
-            order = central_order(vectors[members] @ centroid, [mentions[i].id for i in members])
-            central = [mentions[members[j]] for j in order]
-            drafts.append(
-                _Draft(
-                    members=sorted((mentions[i] for i in members), key=lambda m: m.id),
-                    central=central,
-                    product=product or None,
-                )
-            )
-    for draft in drafts:
-        draft.theme = _theme(draft, totals, settings, segment_of or {}, subjects or {})
-    drafts.sort(key=lambda d: _rank_key(d.theme))  # type: ignore[arg-type]
-    _name(drafts, namer or OfflineNamer())
-    themes = []
-    for rank, draft in enumerate(drafts, start=1):
-        assert draft.theme is not None
-        themes.append(draft.theme.model_copy(update={"rank": rank}))
-    return ThemeReport(
-        themes=themes,
-        total_participants=total_participants,
-        total_tickets=total_tickets,
-        total_mentions=len(mentions),
-        embedder=str(getattr(embedder, "name", "unknown")),
-        score_formula=SCORE_FORMULA,
-        settings={
-            "distance_threshold": threshold_for(mentions, settings),
-            "min_mentions": settings.min_mentions,
-            "quotes_per_theme": settings.quotes_per_theme,
-            "linkage": "average",
-            "metric": "cosine",
-            "vector": VECTOR_RECIPE,
-            "exact_limit": EXACT_LIMIT,
-        },
+        units.extend(Unit(members, product or None) for members in groups.values())
+    return units
+
+
+def _candidates(corpus: _Corpus, units: Sequence[Unit]) -> list[ThemeCandidate]:
+    """What the offline namer (and the consolidator's labels) read of each unit."""
+    from .offline_extract import vocabulary
+
+    topics = {name.lower() for name, _ in vocabulary().categories}
+    centrals = [corpus.central(u.members) for u in units]
+    terms = distinctive_terms(
+        [
+            [_said(corpus.mentions[i]) for i in rows]
+            # "general" is the offline extractor's "no idea": no term worth a label.
+            + [
+                corpus.mentions[i].category
+                for i in rows
+                if corpus.mentions[i].category.strip().lower() != "general"
+            ]
+            for rows in centrals
+        ]
     )
+    out = []
+    for rows, theme_terms in zip(centrals, terms, strict=True):
+        members = [corpus.mentions[i] for i in rows]
+        categories = Counter(m.category.strip().lower() for m in members if m.category.strip())
+        lead = ""
+        if categories:
+            top, n = min(categories.items(), key=lambda kv: (-kv[1], kv[0]))
+            # An offline category outside the keyword table is one salient word, not a topic.
+            named = top in topics or any(
+                m.origin != "offline" and m.category.strip().lower() == top for m in members
+            )
+            if named and n >= 2 and n >= LEAD_SHARE * len(members):
+                lead = top
+        subjects = [
+            corpus.subjects[m.document_id]
+            for m in members[:NAMER_STATEMENTS]
+            if m.kind == "ticket" and m.document_id in corpus.subjects
+        ]
+        out.append(
+            ThemeCandidate(
+                id=content_hash(sorted(m.id for m in members)),
+                statements=[_said(m) for m in members[:NAMER_STATEMENTS]],
+                quotes=[q.text for m in members[:3] for q in m.quotes[:1]],
+                categories=[
+                    c for c, _ in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))
+                ],
+                terms=theme_terms,
+                mentions=len(members),
+                lead=lead,
+                subjects=list(dict.fromkeys(subjects)),
+            )
+        )
+    return out
 
 
-def _theme(
-    draft: _Draft,
-    totals: tuple[int, int],
-    settings: ThemeSettings,
-    segment_of: Mapping[str, str],
-    subjects: Mapping[str, str],
-) -> Theme:
-    members = draft.members
+def _summarise(corpus: _Corpus, unit: Unit) -> Theme:
+    """Counts, severity, score and quotes of one final theme, from its member rows."""
+    ordered = corpus.central(unit.members)
+    central = [corpus.mentions[i] for i in ordered]
+    members = sorted(central, key=lambda m: m.id)
+    totals = corpus.totals_for(unit.product)
     frequency = _frequency(members, totals)
     severities = [m.severity for m in members]
     mean = round(sum(severities) / len(severities), _ROUND)
@@ -604,12 +455,13 @@ def _theme(
         score=theme_score(frequency, mean, totals),
         rank=0,
         representative_quotes=_representative_quotes(
-            draft.central, settings.quotes_per_theme, subjects
+            central, corpus.settings.quotes_per_theme, corpus.subjects
         ),
-        segment_counts=_segment_counts(members, segment_of),
+        segment_counts=_segment_counts(members, corpus.segment_of),
         journey_stages=dict(sorted(stages.items())),
-        product=draft.product,
-        below_min_mentions=len(members) < settings.min_mentions,
+        product=unit.product,
+        below_min_mentions=len(members) < corpus.settings.min_mentions,
+        stale_mentions=sum(m.stale for m in members),
     )
 
 
@@ -618,76 +470,168 @@ def _rank_key(theme: Theme) -> tuple[Any, ...]:
     return (-theme.score, -theme.severity.max, -reach, -len(theme.mention_ids), theme.id)
 
 
-def _name(drafts: list[_Draft], namer: ThemeNamer) -> None:
-    from .offline_extract import vocabulary
+def _earlier_naming(theme: Theme, previous: ThemeReport | None) -> Naming | None:
+    """A model's name for the same members from the run before (never replaced by less)."""
+    if previous is None:
+        return None
+    mine = set(theme.mention_ids)
+    best: tuple[int, str] | None = None
+    found: Naming | None = None
+    for old in previous.themes:
+        if old.named_by == "offline":
+            continue
+        shared = len(mine & set(old.mention_ids))
+        # The earlier theme must be mostly this one, both ways, to lend it its name.
+        if 2 * shared > len(mine) and 2 * shared > len(old.mention_ids):
+            key = (-shared, old.id)
+            if best is None or key < best:
+                best, found = key, Naming(old.label, old.description, old.named_by)
+    return found
 
-    topics = {name.lower() for name, _ in vocabulary().categories}
-    terms = distinctive_terms(
-        [
-            [_said(m) for m in d.members]
-            # "general" is the offline extractor's "no idea": no term worth a label.
-            + [m.category for m in d.members if m.category.strip().lower() != "general"]
-            for d in drafts
-        ]
+
+def theme_lineage(previous: ThemeReport | None, themes: Sequence[Theme]) -> dict[str, str]:
+    """Earlier theme id -> the current theme that holds most of its mentions.
+
+    Earlier lineage is carried forward through the new map, so an id from three runs ago
+    still leads to today's theme; ids whose mentions all left the corpus lead nowhere.
+    """
+    if previous is None:
+        return {}
+    current = {t.id for t in themes}
+    where = {m: t.id for t in themes for m in t.mention_ids}
+    out: dict[str, str] = {}
+    for old in previous.themes:
+        counts = Counter(where[m] for m in old.mention_ids if m in where)
+        if counts:
+            target = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+            if target != old.id:
+                out[old.id] = target
+    for old_id, then in previous.lineage.items():
+        target = out.get(then, then)
+        if target in current and target != old_id and old_id not in out:
+            out[old_id] = target
+    return dict(sorted(out.items()))
+
+
+def build_themes(
+    mentions: list[PainPointMention],
+    embedder: Embedder,
+    *,
+    total_participants: int,
+    total_tickets: int,
+    settings: ThemeSettings,
+    segment_of: Mapping[str, str] | None = None,
+    namer: ThemeNamer | None = None,
+    consolidator: Consolidator | None = None,
+    embeddings: np.ndarray | None = None,
+    subjects: Mapping[str, str] | None = None,
+    product_totals: Mapping[str, tuple[int, int]] | None = None,
+    previous: ThemeReport | None = None,
+) -> ThemeReport:
+    """Mentions -> ranked, named themes: propose (cluster) -> consolidate -> summarise -> rank
+    -> name. `embeddings` rows follow `mentions` order.
+
+    `subjects`: ticket document id -> subject line (see `ticket_subjects`); a quote that is only
+    a subject line is never a representative quote. `product_totals`: product -> (participants,
+    tickets), so a theme of one product is counted against that product's corpus. `previous`:
+    the last themes.json, for lineage and for keeping a model's names when a call fails.
+    """
+    _check(mentions, embeddings)
+    if embeddings is None:
+        embeddings = mention_vectors(mentions, embedder.embed)
+    corpus = _Corpus(
+        mentions=mentions,
+        vectors=normalise(np.asarray(embeddings)),
+        settings=settings,
+        totals=(total_participants, total_tickets),
+        product_totals=product_totals or {},
+        segment_of=segment_of or {},
+        subjects=subjects or {},
     )
-    candidates = []
-    for draft, theme_terms in zip(drafts, terms, strict=True):
-        assert draft.theme is not None
-        categories = Counter(
-            m.category.strip().lower() for m in draft.members if m.category.strip()
-        )
-        lead = ""
-        if categories:
-            top, n = min(categories.items(), key=lambda kv: (-kv[1], kv[0]))
-            # An offline category outside the keyword table is one salient word, not a topic.
-            named = top in topics or any(
-                m.origin != "offline" and m.category.strip().lower() == top for m in draft.members
-            )
-            if named and n >= 2 and n >= LEAD_SHARE * len(draft.members):
-                lead = top
-        candidates.append(
-            ThemeCandidate(
-                id=draft.theme.id,
-                statements=[_said(m) for m in draft.central[:NAMER_STATEMENTS]],
-                quotes=[q.text for q in draft.theme.representative_quotes],
-                categories=[
-                    c for c, _ in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))
-                ],
-                terms=theme_terms,
-                mentions=len(draft.members),
-                lead=lead,
-                sources=tuple(
-                    sorted(
-                        {m.chunk_id for m in draft.members}
-                        | {q.chunk_id for m in draft.members for q in m.quotes}
-                    )
-                ),
+    units = propose(corpus)
+    for unit, candidate in zip(units, _candidates(corpus, units), strict=True):
+        unit.label = offline_naming(candidate).label
+    units = (consolidator or KeepProposal()).consolidate(units, corpus.describe, corpus.vectors)
+    themes = [_summarise(corpus, u) for u in units]
+    namings: list[Naming | None] = [u.naming for u in units]
+    for i, theme in enumerate(themes):
+        if namings[i] is None:
+            namings[i] = _earlier_naming(theme, previous)
+    unnamed = [i for i, n in enumerate(namings) if n is None]
+    if unnamed:
+        fill = (namer or OfflineNamer()).name(_candidates(corpus, [units[i] for i in unnamed]))
+        if len(fill) != len(unnamed):
+            raise ValueError(f"namer returned {len(fill)} names for {len(unnamed)} themes")
+        for i, naming in zip(unnamed, fill, strict=True):
+            namings[i] = naming
+    named = []
+    for theme, naming in zip(themes, namings, strict=True):
+        assert naming is not None
+        named.append(
+            theme.model_copy(
+                update={
+                    "label": naming.label,
+                    "description": naming.description,
+                    "named_by": naming.named_by,
+                }
             )
         )
-    namings = namer.name(candidates)
-    if len(namings) != len(candidates):
-        raise ValueError(f"namer returned {len(namings)} names for {len(candidates)} themes")
-    for draft, naming in zip(drafts, namings, strict=True):
-        assert draft.theme is not None
-        draft.theme = draft.theme.model_copy(
-            update={
-                "label": naming.label,
-                "description": naming.description,
-                "named_by": naming.named_by,
-            }
-        )
+    named.sort(key=_rank_key)
+    ranked = [t.model_copy(update={"rank": r}) for r, t in enumerate(named, start=1)]
+    if len({t.product for t in ranked}) > 1:
+        within: Counter[str | None] = Counter()
+        for i, theme in enumerate(ranked):
+            within[theme.product] += 1
+            ranked[i] = theme.model_copy(update={"product_rank": within[theme.product]})
+    return ThemeReport(
+        themes=ranked,
+        total_participants=total_participants,
+        total_tickets=total_tickets,
+        total_mentions=len(mentions),
+        embedder=str(getattr(embedder, "name", "unknown")),
+        score_formula=SCORE_FORMULA,
+        settings={
+            "distance_threshold": threshold_for(mentions, settings),
+            "min_mentions": settings.min_mentions,
+            "quotes_per_theme": settings.quotes_per_theme,
+            "linkage": "average",
+            "metric": "cosine",
+            "vector": VECTOR_RECIPE,
+            "exact_limit": EXACT_LIMIT,
+            "consolidation": "none"
+            if consolidator is None or isinstance(consolidator, KeepProposal)
+            else "model",
+        },
+        product_totals={
+            p: CorpusTotals(participants=a, tickets=b)
+            for p, (a, b) in sorted((product_totals or {}).items())
+        },
+        lineage=theme_lineage(previous, ranked),
+        stale_mentions=sum(m.stale for m in mentions),
+    )
 
 
 # --------------------------------------------------------------------------- workspace step
 
 
-def corpus_totals(workspace: Workspace) -> tuple[int, int]:
-    """Distinct participants (interviews, surveys) and tickets in the ingested corpus."""
+def _product_of(row: Mapping[str, Any]) -> str:
+    meta = row.get("metadata") or {}
+    for key in PRODUCT_KEYS:
+        value = meta.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return ""
+
+
+def corpus_counts(workspace: Workspace) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
+    """(participants, tickets) in the ingested corpus, overall and per product (when the
+    documents carry a product or app field)."""
     path = workspace.documents if workspace.documents.exists() else workspace.chunks
     participants: set[str] = set()
     tickets: set[str] = set()
+    per: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
     if not path.exists():
-        return 0, 0
+        return (0, 0), {}
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if not line.strip():
@@ -695,11 +639,24 @@ def corpus_totals(workspace: Workspace) -> tuple[int, int]:
             # Raw JSON, not the models: a million tickets parse in seconds this way.
             row = json.loads(line)
             doc = row.get("document_id") or row.get("id")
+            product = _product_of(row)
             if row.get("kind") == "ticket":
-                tickets.add(row.get("ticket_id") or doc)
+                key = row.get("ticket_id") or doc
+                tickets.add(key)
+                if product:
+                    per[product][1].add(key)
             else:
-                participants.add(row.get("participant_id") or doc)
-    return len(participants), len(tickets)
+                key = row.get("participant_id") or doc
+                participants.add(key)
+                if product:
+                    per[product][0].add(key)
+    products = {p: (len(a), len(b)) for p, (a, b) in sorted(per.items())}
+    return (len(participants), len(tickets)), products
+
+
+def corpus_totals(workspace: Workspace) -> tuple[int, int]:
+    """Distinct participants (interviews, surveys) and tickets in the ingested corpus."""
+    return corpus_counts(workspace)[0]
 
 
 _ID_MARK = '"id": "'
@@ -780,21 +737,37 @@ def _segment_map(workspace: Workspace) -> dict[str, str]:
 
 @writes_workspace("themes")
 def run_themes(
-    settings: Settings, workspace: Workspace, provider: str | None = None
+    settings: Settings,
+    workspace: Workspace,
+    provider: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> StepSummary:
-    """`persona themes`: mentions.jsonl -> themes.json, names by the LLM only in openai/host mode."""
+    """`persona themes`: mentions.jsonl -> themes.json; consolidated and named by the model in
+    openai/host mode, by the clustering and offline labels otherwise."""
     started = time.perf_counter()
     if not workspace.mentions.exists():
         raise InputError(str(workspace.mentions), "no mentions yet: run `persona extract` first")
     mentions = read_models(workspace.mentions, PainPointMention)
-    participants, tickets = corpus_totals(workspace)
+    (participants, tickets), per_product = corpus_counts(workspace)
     embedder = get_embedder(settings.embeddings, settings.llm)
     cached_embed = CachedEmbed(settings, workspace, embedder)
+    if progress:
+        progress("themes", 0, 3)
     vectors = mention_vectors(mentions, cached_embed)
+    if progress:
+        progress("themes", 1, 3)
     mode = provider or settings.llm.resolved_provider()
-    namer: OfflineNamer | LLMNamer = (
-        LLMNamer(settings, workspace, mode) if mode in ("openai", "host") else OfflineNamer()
+    consolidator = (
+        LLMConsolidator(settings, workspace, mode, embed=cached_embed)
+        if mode in ("openai", "host")
+        else None
     )
+    previous = None
+    if workspace.themes.exists():
+        try:
+            previous = ThemeReport.model_validate(read_json(workspace.themes))
+        except ValueError:
+            previous = None  # an unreadable earlier file lends nothing; it is rewritten below
     report = build_themes(
         mentions,
         embedder,
@@ -802,22 +775,33 @@ def run_themes(
         total_tickets=tickets,
         settings=settings.themes,
         segment_of=_segment_map(workspace),
-        namer=namer,
+        consolidator=consolidator,
         embeddings=vectors,
         subjects=ticket_subjects(
             workspace, {m.document_id for m in mentions if m.kind == "ticket"}
         ),
+        product_totals=per_product if len(per_product) > 1 else None,
+        previous=previous,
     )
     write_json(workspace.themes, report)
+    if progress:
+        progress("themes", 3, 3)
     summary = _summary(report, workspace.themes, cached_embed.hits, time.perf_counter() - started)
-    summary.mode = "offline" if isinstance(namer, OfflineNamer) else namer._mode()
-    if isinstance(namer, LLMNamer):
-        summary.failures.extend(namer.failures)
-        # Offline names stand in for failed calls, but the run must still say calls failed.
-        summary.ok = not namer.failures
-        if namer.pending is not None:
-            # themes.json is written with offline names; the host answers, then re-runs.
-            raise namer.pending
+    summary.mode = consolidator.mode if consolidator is not None else "offline"
+    if consolidator is not None:
+        summary.failures.extend(consolidator.failures)
+        summary.counts["consolidation_calls"] = consolidator.calls
+        summary.tokens["consolidation"] = consolidator.tokens
+        # Candidates stand in for failed calls, but the run must still say calls failed.
+        summary.ok = not consolidator.failures
+        if consolidator.failures:
+            summary.notes.append(
+                f"{len(consolidator.failures)} consolidation call(s) failed: their candidates are "
+                "themes as clustered, named as last time where the members match; re-run to retry"
+            )
+        if consolidator.pending is not None:
+            # themes.json holds the unconsolidated candidates until the host answers.
+            raise consolidator.pending
     return summary
 
 
@@ -835,6 +819,7 @@ def _summary(report: ThemeReport, path: Path, cache_hits: int, seconds: float) -
             "singleton_themes": singletons,
             "below_min_mentions": sum(1 for t in themes if t.below_min_mentions),
             "llm_named": sum(1 for t in themes if t.named_by != "offline"),
+            "stale_mentions": report.stale_mentions,
             "embeddings_cached": cache_hits,
             "participants": report.total_participants,
             "tickets": report.total_tickets,
@@ -847,14 +832,15 @@ def _summary(report: ThemeReport, path: Path, cache_hits: int, seconds: float) -
 
 __all__ = [
     "SCORE_FORMULA",
-    "LLMNamer",
+    "Consolidator",
+    "KeepProposal",
     "Naming",
     "OfflineNamer",
     "ThemeCandidate",
-    "ThemeName",
     "ThemeNamer",
     "build_themes",
     "central_order",
+    "corpus_counts",
     "corpus_totals",
     "distinctive_terms",
     "mention_vectors",

@@ -193,7 +193,8 @@ def recall_report(chunks: list[Chunk], mentions: list, truth: dict[str, Any]) ->
 def generic_responder(body: dict[str, Any]) -> Reply:
     """A well-behaved model for every step, for tests that are about something else.
 
-    Extraction quotes each chunk's first sentence; theme names come from the first statement;
+    Extraction quotes each chunk's first sentence; consolidation keeps every candidate as a
+    theme, named from its first statement;
     drafts are the offline templates (valid by construction). Steps are told apart by the data
     blocks their prompts send (tests/_oracle.py `request_kind`).
     """
@@ -206,10 +207,23 @@ def generic_responder(body: dict[str, Any]) -> Reply:
     blocks = data_blocks(messages)
     if kind == "extract":
         return quoting_responder(body)
-    if kind == "name_theme":
-        first = " ".join(str(blocks["statements"][0]).split()[:6])
-        return ok({"label": first[:80] or "Theme", "description": "Customers report this."})
+    if kind == "consolidate_themes":
+        return ok(identity_consolidation(blocks["candidates"]))
     pack = EvidencePack.model_validate(blocks["evidence_pack"])
     if kind == "draft_persona":
         return ok(draft_persona_offline(pack).model_dump(mode="json"))
     return ok(draft_journey_offline(pack).model_dump(mode="json"))
+
+
+def identity_consolidation(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every candidate its own theme, named with the first words of its first statement."""
+    themes = []
+    for candidate in candidates:
+        statements = candidate["statements"]
+        first = next(iter(statements.values() if isinstance(statements, dict) else statements))
+        words = re.findall(r"[A-Za-z']+", str(first))[:6] or ["Unnamed"]
+        name = " ".join(words if len(words) >= 2 else [*words, "problem"])
+        themes.append(
+            {"name": name, "definition": "Customers report this.", "candidates": [candidate["id"]]}
+        )
+    return {"themes": themes}

@@ -89,12 +89,13 @@ def data_blocks(messages: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def request_kind(messages: Iterable[Mapping[str, Any]]) -> str:
-    """extract | name_theme | draft_persona | draft_journey, from the data blocks a prompt sends."""
+    """extract | consolidate_themes | draft_persona | draft_journey, from the data blocks a
+    prompt sends."""
     blocks = data_blocks(messages)
     if "chunks" in blocks:
         return "extract"
-    if "statements" in blocks:
-        return "name_theme"
+    if "candidates" in blocks:
+        return "consolidate_themes"
     if "evidence_pack" in blocks:
         return "draft_journey" if "persona" in blocks else "draft_persona"
     raise AssertionError(f"the oracle does not know this request (data blocks: {sorted(blocks)})")
@@ -149,8 +150,8 @@ class Oracle:
         blocks = data_blocks(messages)
         if kind == "extract":
             return self.extract(blocks["chunks"])
-        if kind == "name_theme":
-            return self.name_theme(blocks["statements"], blocks.get("categories") or [])
+        if kind == "consolidate_themes":
+            return self.consolidate(blocks["candidates"])
         if kind == "draft_persona":
             return self.draft_persona(blocks["evidence_pack"])
         return self.draft_journey(blocks["evidence_pack"])
@@ -240,10 +241,39 @@ class Oracle:
 
     # ------------------------------------------------------------------ themes
 
-    def name_theme(self, statements: list[str], categories: list[str]) -> dict[str, Any]:
-        top = categories[0] if categories else statements[0]
-        label = (top[:1].upper() + top[1:])[:80]
-        return {"label": label, "description": f"Customers report: {statements[0]}"[:400]}
+    def statement_key(self, statement: str) -> str | None:
+        """The planted key an oracle statement names (statements open with the planted label)."""
+        return next((k for k, p in self.points.items() if statement.startswith(p["label"])), None)
+
+    def consolidate(self, candidates: list[Mapping[str, Any]]) -> dict[str, Any]:
+        """One theme per planted pain point: whole candidates where they are pure, split
+        candidates by the planted key of each statement, anything else a theme of its own."""
+        groups: dict[str, dict[str, list[str]]] = {}
+        for candidate in candidates:
+            statements = candidate["statements"]
+            texts = statements.values() if isinstance(statements, dict) else statements
+            keys = [self.statement_key(str(t)) for t in texts]
+            if len(set(keys)) == 1 or not isinstance(statements, dict):
+                key = keys[0] or f"other:{candidate['id']}"
+                groups.setdefault(key, {"candidates": [], "statements": []})
+                groups[key]["candidates"].append(candidate["id"])
+                continue
+            for sid, key in zip(statements, keys, strict=True):
+                key = key or f"other:{candidate['id']}"
+                groups.setdefault(key, {"candidates": [], "statements": []})
+                groups[key]["statements"].append(sid)
+        themes = []
+        for key, held in groups.items():
+            point = self.points.get(key)
+            name = point["label"] if point else "Other customer problem"
+            themes.append(
+                {
+                    "name": name if len(name.split()) >= 2 else f"{name} problems",
+                    "definition": f"Customers report {name.lower()}.",
+                    **held,
+                }
+            )
+        return {"themes": themes}
 
     # ------------------------------------------------------------------ drafting
 

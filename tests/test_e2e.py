@@ -240,7 +240,8 @@ def test_server_run_completes_with_no_failures(served: ServerRun) -> None:
         == by_step["extract"].counts["calls"]
         == by_step["extract"].counts["requests"]
     )
-    assert kinds["name_theme"] == by_step["themes"].counts["themes"]
+    # One consolidation request holds every candidate of the sample corpus; it names them all.
+    assert kinds["consolidate_themes"] == by_step["themes"].counts["consolidation_calls"] == 1
     assert kinds["draft_persona"] == kinds["draft_journey"] == 4
     assert all(r.body["model"] == "gpt-4o-mini" and r.body.get("tools") for r in served.requests)
     assert report_problems(served.done) == []
@@ -307,7 +308,7 @@ def test_server_run_personas_come_from_the_endpoint(served: ServerRun) -> None:
     calls = [json.loads(line) for line in (done.root / "calls.jsonl").read_text().splitlines()]
     assert {c["step"] for c in calls} == {
         "extract",
-        "name_themes",
+        "consolidate_themes",
         "draft_persona",
         "draft_journey",
     }

@@ -150,8 +150,10 @@ def test_missing_answers_are_reported(tmp_path):
 
 def test_response_models_resolve_by_name():
     name = model_name(PainPointExtraction)
-    assert name == "agent.extract.PainPointExtraction"
+    # A stable name, not the import path: pending requests survive a refactor.
+    assert name == "extract_pain_points"
     assert lookup_response_model(name) is PainPointExtraction
+    assert lookup_response_model("agent.extract.PainPointExtraction") is PainPointExtraction
     with pytest.raises(ConfigError, match="never registered"):
         lookup_response_model("os.system")
 
@@ -210,7 +212,7 @@ def test_host_mode_doc_names_the_real_step_names():
     """references/host-mode.md lists the `step` values a request file really carries."""
     import re
 
-    from agent import draft, extract, themes
+    from agent import consolidate, draft, extract
 
     doc = (
         Path(__file__).resolve().parent.parent
@@ -221,7 +223,7 @@ def test_host_mode_doc_names_the_real_step_names():
     source = Path(draft.__file__).read_text()
     drafted = {"draft_persona", "draft_journey"}
     assert all(f'"{step}"' in source for step in drafted)  # the step= values draft.py sends
-    assert documented == {extract.STEP, themes.STEP, *drafted}
+    assert documented == {extract.STEP, consolidate.STEP, *drafted}
 
 
 def test_host_answer_that_breaks_once_restored_is_rejected_without_revealing_pii(tmp_path):
@@ -261,16 +263,19 @@ def test_every_response_model_resolves_by_name_in_a_fresh_process() -> None:
     import subprocess
     import sys
 
-    names = [
-        "agent.extract.PainPointExtraction",
-        "agent.themes.ThemeName",
-        "agent.grounding.GroundedPersonaDraft",
-        "agent.grounding.GroundedJourneyDraft",
-    ]
+    names = {
+        "extract_pain_points": "PainPointExtraction",
+        "consolidate_themes": "ThemeConsolidation",
+        "draft_persona": "GroundedPersonaDraft",
+        "draft_journey": "GroundedJourneyDraft",
+        # Files written before stable names: their import paths still resolve.
+        "agent.extract.PainPointExtraction": "PainPointExtraction",
+        "agent.grounding.GroundedJourneyDraft": "GroundedJourneyDraft",
+    }
     code = (
         "from agent.host import lookup_response_model\n"
-        f"for name in {names!r}:\n"
-        "    assert lookup_response_model(name).__name__ == name.rsplit('.', 1)[1]\n"
+        f"for name, cls in {names!r}.items():\n"
+        "    assert lookup_response_model(name).__name__ == cls, name\n"
     )
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(

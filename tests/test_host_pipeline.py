@@ -44,7 +44,7 @@ from tests._oracle import (
 pytestmark = E2E_MARKS
 
 EXIT_PENDING = 3
-STEPS = ["extract", "name_themes", "draft_persona", "draft_journey"]
+STEPS = ["extract", "consolidate_themes", "draft_persona", "draft_journey"]
 BROKEN_JSON = '{"mentions": [{"statement": "Bank feeds drop'
 
 Wrong = dict[str, tuple[str, Any]]  # request id -> (what is wrong, the answer written)

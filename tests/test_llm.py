@@ -538,29 +538,41 @@ def test_participant_ids_used_as_keys_are_redacted(tmp_path):
 
 
 def test_every_steps_runner_redacts_the_workspaces_speaker_names(tmp_path):
-    """Theme naming and drafting runners know the names extraction knows (from chunks.jsonl)."""
-    from agent.themes import ThemeName
+    """Consolidation and drafting runners know the names extraction knows (from chunks.jsonl)."""
+    from agent.consolidate import ThemeConsolidation
 
     voiced = make_chunk("Exports break.", participant="P02", speaker="Zuberi Okonkwo")
     with OpenAIServer() as srv:
         settings = make_settings(tmp_path, srv.base_url, redact="on")
         settings.ingest.redact_names = True
         workspace = write_chunks(settings, [voiced])
-        srv.script(ok({"label": "Exports break", "description": "Zuberi Okonkwo cannot export."}))
-        naming = LLMRequest(
-            step="name_themes",
-            prompt="name_theme",
+        theme = {
+            "name": "Exports break every month",
+            "definition": "Zuberi Okonkwo cannot export.",
+            "candidates": ["k1"],
+        }
+        srv.script(ok({"themes": [theme]}))
+        consolidation = LLMRequest(
+            step="consolidate_themes",
+            prompt="consolidate_themes",
             variables={
-                "statements": ["Zuberi Okonkwo says exports break"],
-                "quotes": ["Exports break."],
-                "terms": ["export"],
-                "categories": ["export"],
+                "candidates": [
+                    {
+                        "id": "k1",
+                        "label": "Exports",
+                        "statements": {"k1.1": "Zuberi Okonkwo says exports break"},
+                    }
+                ],
+                "product": "",
+                "splittable": True,
             },
-            response_model=ThemeName,
+            response_model=ThemeConsolidation,
+            context={"candidates": {"k1": ["k1.1"]}, "splittable": True},
         )
-        [result] = LLMRunner(settings, workspace).run([naming])
+        [result] = LLMRunner(settings, workspace).run([consolidation])
         assert "Okonkwo" not in srv.chat_requests()[0].text
-        assert result.value.description == "Zuberi Okonkwo cannot export."  # restored locally
+        # Restored locally.
+        assert result.value.themes[0].definition == "Zuberi Okonkwo cannot export."
 
 
 def test_redaction_map_is_written_once_per_batch_of_requests(tmp_path, monkeypatch):

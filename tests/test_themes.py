@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-import sys
-import types
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,15 +16,12 @@ from agent.embeddings import HashEmbedder
 from agent.errors import InputError
 from agent.ids import content_hash
 from agent.models import Document, PainPointMention, Theme, ThemeReport, Turn
+from agent.naming import Naming, distinctive_terms
 from agent.themes import (
     SCORE_FORMULA,
-    LLMNamer,
-    Naming,
-    ThemeName,
     build_themes,
     category_weight,
     corpus_totals,
-    distinctive_terms,
     mention_vectors,
     run_themes,
     theme_score,
@@ -293,7 +286,7 @@ def test_distinctive_terms_prefer_what_sets_a_theme_apart() -> None:
 
 
 def test_labels_prefer_bigrams_and_skip_repeats() -> None:
-    from agent.themes import _label_from_terms
+    from agent.naming import _label_from_terms
 
     assert _label_from_terms(["feed", "bank", "disconnect", "bank feeds", "feeds disconnect"]) == (
         "Bank feeds / disconnect"
@@ -310,85 +303,42 @@ def test_offline_names_are_readable(corpus3: Any) -> None:
     assert top.description in {m.statement for m in ms}
 
 
-def test_offline_labels_lead_with_a_topic_most_members_share(corpus3: Any) -> None:
-    ms, vecs = corpus3
-
-    def offline(m: PainPointMention, category: str) -> PainPointMention:
-        return m.model_copy(update={"origin": "offline", "category": category})
-
-    # Theme A: 3 of 4 offline mentions carry the keyword-table topic "bank sync".
-    topical = [offline(m, "bank sync" if i < 3 else "rows") for i, m in enumerate(ms[:4])]
-    # Theme B: its offline categories are single salient words, not topics: no lead.
-    loose = [offline(ms[4], "dates"), offline(ms[5], "dates")]
-    report = build([*topical, *loose, ms[6]], vecs)
-    labels = {t.label.split(":")[0] for t in report.themes}
-    a = next(t for t in report.themes if len(t.mention_ids) == 4)
-    b = next(t for t in report.themes if len(t.mention_ids) == 2)
-    assert a.label.startswith("Bank sync: ") and "Bank sync" in labels
-    detail = a.label.removeprefix("Bank sync: ")
-    assert detail and "sync" not in detail and "bank" not in detail  # no repeat of the lead
-    assert ":" not in b.label and "export" in b.label.lower()
-    # Under the share threshold (1 of 4), the label is terms only.
-    sparse = [offline(m, "bank sync" if i == 0 else f"w{i}") for i, m in enumerate(ms[:4])]
-    report = build([*sparse, *loose, ms[6]], vecs)
-    assert ":" not in next(t for t in report.themes if len(t.mention_ids) == 4).label
-
-
-@dataclass
-class _Result:
-    value: Any
-    error: str | None
-    request_id: str = "r"
-
-
-def _fake_llm(monkeypatch: pytest.MonkeyPatch, answer: Any) -> list[Any]:
-    """Install a fake `agent.llm` whose runner answers every request with `answer(request)`."""
-    seen: list[Any] = []
-
-    @dataclass
-    class LLMRequest:
-        step: str
-        prompt: str
-        variables: dict[str, Any]
-        response_model: Any
-        context: dict[str, Any]
-        sources: tuple[str, ...] = ()
-
-    class LLMRunner:
-        def __init__(self, settings: Any, workspace: Any, provider: Any = None) -> None:
-            pass
-
-        def run(self, requests: list[Any]) -> list[Any]:
-            seen.extend(requests)
-            return [answer(r) for r in requests]
-
-    module = types.ModuleType("agent.llm")
-    module.LLMRequest = LLMRequest  # type: ignore[attr-defined]
-    module.LLMRunner = LLMRunner  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "agent.llm", module)
-    return seen
-
-
-def test_llm_namer_names_big_themes_and_falls_back_on_error(
-    corpus3: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_offline_labels_are_a_central_sentence_led_by_its_topic_when_missing(
+    corpus3: Any,
 ) -> None:
     ms, vecs = corpus3
 
-    def answer(request: Any) -> _Result:
-        if "export" in " ".join(request.variables["statements"]):
-            return _Result(None, "validation failed twice")
-        return _Result(ThemeName(label="Bank sync loses rows", description="Rows vanish."), None)
+    def offline(m: PainPointMention, category: str, text: str | None = None) -> PainPointMention:
+        update: dict[str, Any] = {"origin": "offline", "category": category}
+        if text is not None:
+            update["quotes"] = [m.quotes[0].model_copy(update={"text": text, "end": len(text)})]
+        return m.model_copy(update=update)
 
-    seen = _fake_llm(monkeypatch, answer)
-    namer = LLMNamer(Settings(), Workspace(tmp_path), provider="openai")
-    report = build(ms, vecs, namer=namer)
-    assert len(seen) == 2  # the singleton keeps its offline name without a call
-    assert {r.prompt for r in seen} == {"name_theme"} and seen[0].response_model is ThemeName
-    top, second, third = report.themes
-    assert (top.label, top.named_by) == ("Bank sync loses rows", "openai")
-    assert second.named_by == "offline" and "export" in second.label.lower()
-    assert third.named_by == "offline"
-    assert [f.step for f in namer.failures] == ["name_themes"]
+    # A: the sentence that carries most of the theme's distinctive terms names it as it is.
+    topical = [offline(m, "bank sync" if i < 3 else "rows") for i, m in enumerate(ms[:4])]
+    loose = [offline(ms[4], "dates"), offline(ms[5], "dates")]
+    report = build([*topical, *loose, ms[6]], vecs)
+    a = next(t for t in report.themes if len(t.mention_ids) == 4)
+    b = next(t for t in report.themes if len(t.mention_ids) == 2)
+    assert a.label == "Bank sync missing rows"
+    assert ":" not in b.label and "export" in b.label.lower()
+    # Sentences that never name the topic ("It drops every Monday") are led by it.
+    said = ["It drops every Monday.", "So it drops again on Mondays.", "It just drops.", "Gone."]
+    vague = [offline(m, "bank sync", said[i]) for i, m in enumerate(ms[:4])]
+    report = build([*vague, *loose, ms[6]], vecs)
+    a = next(t for t in report.themes if len(t.mention_ids) == 4)
+    assert a.label.startswith("Bank sync: it drops") and not a.label.endswith(".")
+
+
+def test_labels_are_cut_at_a_clause_and_lose_spoken_openers() -> None:
+    from agent.naming import shorten
+
+    assert (
+        shorten("So honestly, the bank feed drops every Monday.")
+        == "The bank feed drops every Monday"
+    )
+    long = "The export to QuickBooks fails half the time, and then I have to redo the whole month by hand"
+    assert shorten(long) == "The export to QuickBooks fails half the time"
 
 
 def test_names_never_change_ids_or_ranks(corpus3: Any) -> None:
@@ -596,65 +546,6 @@ def test_sample_corpus_planted_pain_points_are_exact_themes(corpus: Path) -> Non
     )
 
 
-def test_run_themes_names_with_a_real_openai_server_and_caches(tmp_path: Path) -> None:
-    from tests._llm_helpers import make_settings
-    from tests.openai_server import OpenAIServer, Reply, malformed, ok
-
-    def responder(body: dict[str, Any]) -> Reply:
-        text = json.dumps(body)
-        if "invoice" in text:
-            return malformed('{"label": ')
-        return ok({"label": "Bank sync drops transactions", "description": "Feeds stop."})
-
-    ms = [
-        mention("bank sync drops transactions every week", participant="P1", n=1),
-        mention("bank sync drops transactions", participant="P2", n=2),
-        mention("invoice pdf layout is broken", ticket="T1", n=3),
-        mention("invoice pdf layout is broken again", ticket="T2", n=4),
-        mention("the logo is ugly", participant="P3", n=5),
-    ]
-    ws = _workspace(tmp_path, ms)
-    with OpenAIServer(responder=responder) as server:
-        settings = make_settings(tmp_path, server.base_url)
-        settings.workspace = ws.root
-        settings.embeddings.provider = "hash"
-        first = run_themes(settings, ws, provider="openai")
-        calls = len(server.chat_requests())
-        report = ThemeReport.model_validate(read_json(ws.themes))
-        second = run_themes(settings, ws, provider="openai")
-        again = server.chat_requests()[calls:]
-        # The answered naming comes from the cache; only the failed one is asked again.
-        assert again and all("invoice" in r.text for r in again)
-    assert first.mode == "openai"
-    named = {t.label: t.named_by for t in report.themes}
-    assert named["Bank sync drops transactions"] == "openai"
-    invoice = next(t for t in report.themes if "invoice" in t.description)
-    assert invoice.named_by == "offline" and "invoice" in invoice.label.lower()
-    assert [f.step for f in first.failures] == ["name_themes"]
-    assert second.counts["llm_named"] == 1
-    # The singleton was never sent: the LLM names only themes of 2+ mentions.
-    assert all("logo" not in r.text for r in server.chat_requests())
-
-
-def test_host_mode_writes_offline_names_then_reports_pending(tmp_path: Path) -> None:
-    from agent.errors import HostPending
-
-    ms = [
-        mention("bank sync drops transactions every week", participant="P1", n=1),
-        mention("bank sync drops transactions", participant="P2", n=2),
-    ]
-    ws = _workspace(tmp_path, ms)
-    settings = Settings.model_validate(
-        {"workspace": str(ws.root), "embeddings": {"provider": "hash"}, "llm": {"redact": "off"}}
-    )
-    with pytest.raises(HostPending):
-        run_themes(settings, ws, provider="host")
-    report = ThemeReport.model_validate(read_json(ws.themes))
-    assert [t.named_by for t in report.themes] == ["offline"]
-    pending = list(ws.host_dir.rglob("*.json"))
-    assert pending and any("name_theme" in p.read_text(encoding="utf-8") for p in pending)
-
-
 # --------------------------------------------------------------------------- review fixes
 
 
@@ -783,29 +674,3 @@ def test_central_order_ignores_float_noise_below_the_rounding() -> None:
     after = central_order(np.array([0.70000051, 0.70000049]), ids)
     assert before == after == [1, 0]  # a tie at the kept precision: broken by id
     assert central_order(np.array([0.71, 0.70]), ids) == [0, 1]  # real differences still count
-
-
-def test_failed_naming_calls_make_the_step_not_ok(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _fake_llm(monkeypatch, lambda request: _Result(None, "HTTP 500 after 3 attempts"))
-    ms = [
-        mention("bank sync drops transactions every week", participant="P1", n=1),
-        mention("bank sync drops transactions", participant="P2", n=2),
-    ]
-    ws = _workspace(tmp_path, ms)
-    settings = Settings.model_validate(
-        {"workspace": str(ws.root), "embeddings": {"provider": "hash"}, "llm": {"redact": "off"}}
-    )
-    summary = run_themes(settings, ws, provider="openai")
-    # themes.json still has (offline) names, but the run must say calls failed (exit 2).
-    assert ws.themes.exists() and summary.failures
-    assert summary.ok is False
-
-
-def test_theme_name_answers_may_not_carry_unknown_keys() -> None:
-    from pydantic import ValidationError
-
-    ThemeName.model_validate({"label": "Bank sync drops rows", "description": "Rows vanish."})
-    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        ThemeName.model_validate({"label": "x", "description": "y", "confidence": 0.9})

@@ -1,0 +1,434 @@
+"""Theme consolidation: the model does what a researcher does after a first sort of the notes.
+
+Clustering proposes candidate themes by wording, and wording both splits one pain across several
+candidates ("the feed drops" / "sync misses transactions") and lumps different pains together.
+The model reads the candidates of one product (label, most typical statements, a quote,
+counts) and returns the final themes: each named, defined in one sentence, holding candidate
+ids whole or, for a mixed candidate, its statement ids. Validators make the answer a partition:
+every candidate exactly once, whole or through every statement shown of it, no unknown id,
+names of 2-9 words. Counts, severity and rank are then computed by code from the assignment.
+
+Scale: candidates are packed into requests by a token budget, in dendrogram leaf order so that
+similar candidates share a request. When one request cannot hold them all, the themes of the
+first level become the candidates of a second (merging only, no splits), until one request
+holds them or a level merges nothing. Every call is cached like any other (a re-run makes
+none) and works in host mode. A call that fails leaves its candidates as they were, reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .config import Settings
+from .errors import BudgetExceeded, HostPending, LLMError
+from .host import register_response_model
+from .models import CallFailure, LLMMode
+from .naming import Naming
+from .workspace import Workspace
+
+STEP = "consolidate_themes"
+PROMPT = "consolidate_themes"
+# Data tokens per request: room for ~40-60 candidates with their statements, well inside a
+# 16k-context local model with the prompt and the answer.
+BATCH_TOKENS = 5000
+STATEMENTS_SHOWN = 6
+HIGHER_STATEMENTS = 4
+MAX_LEVELS = 4
+NAME_WORDS = (2, 9)
+
+
+# --------------------------------------------------------------------------- response model
+
+
+class FinalTheme(BaseModel):
+    """One final theme: a named problem and the candidates (or statements) it holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        description="2-9 plain words naming the problem itself, e.g. 'Bank feed drops "
+        "transactions'; not a feeling ('Frustration') or a fix ('Improve sync')"
+    )
+    definition: str = Field(
+        description="One sentence: what goes wrong and what it costs the customer, using only "
+        "what the statements say"
+    )
+    candidates: list[str] = Field(
+        default_factory=list, description="Ids of the candidates this theme holds whole: 'k1'"
+    )
+    statements: list[str] = Field(
+        default_factory=list,
+        description="Ids of statements of SPLIT candidates this theme holds: 'k3.2'. Empty unless "
+        "you split a candidate",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = " ".join(value.split()).strip(" .")
+        words = len(value.split())
+        if not NAME_WORDS[0] <= words <= NAME_WORDS[1]:
+            raise ValueError(
+                f"name {value!r} has {words} word(s); write {NAME_WORDS[0]}-{NAME_WORDS[1]} words"
+            )
+        return value
+
+    @field_validator("definition")
+    @classmethod
+    def _definition(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("definition must not be empty")
+        if len(value) > 400:
+            raise ValueError("definition must be one sentence (at most 400 characters)")
+        return value
+
+
+@register_response_model(name="consolidate_themes")
+class ThemeConsolidation(BaseModel):
+    """The final themes: together they hold every candidate exactly once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    themes: list[FinalTheme] = Field(min_length=1, description="The final themes")
+
+    @model_validator(mode="after")
+    def _partition(self, info: ValidationInfo) -> ThemeConsolidation:
+        context = info.context or {}
+        shown: dict[str, list[str]] | None = context.get("candidates")
+        if shown is None:
+            return self
+        problems = partition_problems(self, shown, bool(context.get("splittable", True)))
+        if problems:
+            raise ValueError("; ".join(problems[:6]))
+        return self
+
+
+def partition_problems(
+    answer: ThemeConsolidation, shown: dict[str, list[str]], splittable: bool
+) -> list[str]:
+    """Why an answer is not a partition of the candidates (empty when it is)."""
+    owner = {s: c for c, statements in shown.items() for s in statements}
+    whole: Counter[str] = Counter()
+    split: Counter[str] = Counter()
+    problems: list[str] = []
+    for n, theme in enumerate(answer.themes, start=1):
+        if not theme.candidates and not theme.statements:
+            problems.append(f"theme {n} ({theme.name!r}) holds no candidate or statement")
+        for cid in theme.candidates:
+            if cid not in shown:
+                problems.append(f"theme {n}: unknown candidate id {cid!r}")
+            whole[cid] += 1
+        for sid in theme.statements:
+            if sid not in owner:
+                problems.append(f"theme {n}: unknown statement id {sid!r}")
+            split[sid] += 1
+    if split and not splittable:
+        problems.append("these candidates cannot be split: list candidate ids only, no statements")
+    for cid, times in sorted(whole.items()):
+        if times > 1 and cid in shown:
+            problems.append(f"candidate {cid} is listed {times} times; list it once")
+    split_owners = {owner[s] for s in split if s in owner}
+    for cid in sorted(split_owners):
+        if whole[cid]:
+            problems.append(f"candidate {cid} is listed whole and split; do one or the other")
+        missing = [s for s in shown[cid] if not split[s]]
+        if missing:
+            problems.append(
+                f"candidate {cid} is split, so every statement of it must be placed: "
+                f"missing {', '.join(missing)}"
+            )
+    for sid, times in sorted(split.items()):
+        if times > 1 and sid in owner:
+            problems.append(f"statement {sid} is listed {times} times; list it once")
+    absent = [c for c in shown if not whole[c] and c not in split_owners]
+    if absent:
+        problems.append(
+            "every candidate must be in exactly one theme (a candidate that fits no other is a "
+            f"theme of its own); missing: {', '.join(absent)}"
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------- units
+
+
+@dataclass
+class UnitView:
+    """What the model sees of one candidate: typical statements first, with counts."""
+
+    statements: list[tuple[int, str]]
+    quote: str
+    mentions: int
+    people: int
+    tickets: int
+    sources: tuple[str, ...] = ()
+
+
+@dataclass
+class Unit:
+    """A candidate theme during consolidation: member rows, and a model's naming once named."""
+
+    members: list[int]
+    product: str | None
+    label: str = ""
+    naming: Naming | None = None
+    splittable: bool = True
+
+
+Describe = Callable[[Sequence[int]], UnitView]
+
+
+@dataclass
+class _Request:
+    units: list[Unit]
+    views: list[UnitView]
+
+
+def leaf_order(centroids: np.ndarray) -> list[int]:
+    """An order in which similar candidates sit together (dendrogram leaves), deterministic."""
+    n = len(centroids)
+    if n <= 2:
+        return list(range(n))
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    from .cluster import EXACT_LIMIT, condensed_cosine, normalise
+
+    if n > EXACT_LIMIT:
+        # Too many for a full dendrogram: order along the main axis of variation instead.
+        centred = centroids - centroids.mean(axis=0, keepdims=True)
+        axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+        axis = axis if axis[np.flatnonzero(axis)[0]] > 0 else -axis
+        score = np.round(centred @ axis, 6)
+        return sorted(range(n), key=lambda i: (score[i], i))
+    tree = linkage(condensed_cosine(normalise(centroids)), method="average")
+    return [int(i) for i in leaves_list(tree)]
+
+
+def _view_data(unit: Unit, view: UnitView, alias: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": alias}
+    if unit.splittable:
+        data["label"] = unit.label
+        data["statements"] = {
+            f"{alias}.{j}": text for j, (_, text) in enumerate(view.statements, 1)
+        }
+    else:
+        assert unit.naming is not None
+        data["name"] = unit.naming.label
+        data["definition"] = unit.naming.description
+        data["statements"] = [text for _, text in view.statements[:HIGHER_STATEMENTS]]
+    more = view.mentions - len(data["statements"])
+    if more > 0:
+        data["more"] = more
+    if view.quote and all(view.quote != text for _, text in view.statements):
+        data["quote"] = view.quote
+    data["mentions"] = view.mentions
+    if view.people:
+        data["people"] = view.people
+    if view.tickets:
+        data["tickets"] = view.tickets
+    return data
+
+
+@dataclass
+class LLMConsolidator:
+    """Consolidates candidate themes with the model; any failure leaves candidates as they were."""
+
+    settings: Settings
+    workspace: Workspace
+    provider: str | None = None
+    batch_tokens: int = BATCH_TOKENS
+    # Embeds the model's names at higher levels: two batches that both found "Bank feed drops
+    # transactions" then meet in one request even when their statements were worded apart.
+    embed: Callable[[list[str]], np.ndarray] | None = None
+    failures: list[CallFailure] = field(default_factory=list)
+    pending: HostPending | None = None
+    calls: int = 0
+    tokens: int = 0
+    levels: int = 0
+
+    @property
+    def mode(self) -> LLMMode:
+        provider = self.provider or self.settings.llm.resolved_provider()
+        return "host" if provider == "host" else "openai"
+
+    def consolidate(self, units: list[Unit], describe: Describe, vectors: np.ndarray) -> list[Unit]:
+        """Final themes per product (units of one product are consolidated together)."""
+        out: list[Unit] = []
+        products = sorted({u.product or "" for u in units})
+        for product in products:
+            mine = [u for u in units if (u.product or "") == product]
+            out.extend(self._product(mine, describe, vectors, product))
+        return out
+
+    # ------------------------------------------------------------------ levels
+
+    def _product(
+        self, units: list[Unit], describe: Describe, vectors: np.ndarray, product: str
+    ) -> list[Unit]:
+        level = 1
+        while True:
+            if self.pending is not None:
+                return units
+            requests = self._pack(units, describe, vectors)
+            merged = self._level(requests, describe, vectors, product, level)
+            self.levels = max(self.levels, level)
+            # Level 1 may split as well as merge, so only a later level that merges nothing
+            # says another would not help.
+            stuck = level > 1 and len(merged) >= len(units)
+            if len(requests) <= 1 or stuck or level >= MAX_LEVELS:
+                return merged
+            units = [
+                Unit(u.members, u.product, u.label, u.naming, splittable=False) for u in merged
+            ]
+            level += 1
+
+    def _pack(self, units: list[Unit], describe: Describe, vectors: np.ndarray) -> list[_Request]:
+        from .tokens import get_encoding
+
+        encoding = get_encoding(self.settings.ingest.encoding)
+        views = [describe(u.members) for u in units]
+        centroids = np.stack([vectors[u.members].mean(axis=0) for u in units])
+        named = [u.naming for u in units]
+        if self.embed is not None and all(n is not None for n in named):
+            texts = [f"{n.label}. {n.description}" for n in named if n is not None]
+            centroids = np.asarray(self.embed(texts), dtype=np.float32)
+        requests: list[_Request] = []
+        current = _Request([], [])
+        used = 0
+        for i in leaf_order(centroids):
+            cost = len(encoding.encode(json.dumps(_view_data(units[i], views[i], "k00"))))
+            if current.units and used + cost > self.batch_tokens:
+                requests.append(current)
+                current, used = _Request([], []), 0
+            current.units.append(units[i])
+            current.views.append(views[i])
+            used += cost
+        if current.units:
+            requests.append(current)
+        return requests
+
+    def _level(
+        self,
+        requests: list[_Request],
+        describe: Describe,
+        vectors: np.ndarray,
+        product: str,
+        level: int,
+    ) -> list[Unit]:
+        from .llm import LLMRunner
+
+        llm_requests = [self._request(r, product, level) for r in requests]
+        try:
+            runner = LLMRunner(self.settings, self.workspace, self.provider)
+            results = runner.run(llm_requests)
+        except HostPending as exc:
+            # Host mode: the requests are written; the candidates stand until they are answered.
+            self.pending = exc
+            return [u for r in requests for u in r.units]
+        except (LLMError, BudgetExceeded) as exc:
+            self.failures.append(CallFailure(request_id="*", step=STEP, error=str(exc)))
+            return [u for r in requests for u in r.units]
+        self.calls += runner.totals["calls"]
+        self.tokens += runner.totals["input_tokens"] + runner.totals["output_tokens"]
+        out: list[Unit] = []
+        for request, result in zip(requests, results, strict=True):
+            if result.error or not isinstance(result.value, ThemeConsolidation):
+                self.failures.append(
+                    CallFailure(
+                        request_id=result.request_id,
+                        step=STEP,
+                        error=result.error or "no value",
+                        attempts=max(1, result.attempts),
+                    )
+                )
+                out.extend(request.units)
+                continue
+            out.extend(self._apply(request, result.value, vectors))
+        return _same_names_together(out) if len(requests) > 1 else out
+
+    def _request(self, request: _Request, product: str, level: int) -> Any:
+        from .llm import LLMRequest
+
+        aliases = [f"k{i}" for i in range(1, len(request.units) + 1)]
+        candidates = [
+            _view_data(u, v, a)
+            for u, v, a in zip(request.units, request.views, aliases, strict=True)
+        ]
+        splittable = all(u.splittable for u in request.units)
+        shown = {
+            a: ([f"{a}.{j}" for j in range(1, len(v.statements) + 1)] if splittable else [])
+            for a, v in zip(aliases, request.views, strict=True)
+        }
+        return LLMRequest(
+            step=STEP,
+            prompt=PROMPT,
+            variables={"candidates": candidates, "product": product, "splittable": splittable},
+            response_model=ThemeConsolidation,
+            context={"candidates": shown, "splittable": splittable},
+            expected_output_tokens=40 + 30 * len(request.units),
+            sources=tuple(sorted({c for v in request.views for c in v.sources})),
+        )
+
+    def _apply(
+        self, request: _Request, answer: ThemeConsolidation, vectors: np.ndarray
+    ) -> list[Unit]:
+        """The answer's themes as units; a split candidate's unshown members follow the shown
+        statement group nearest to them."""
+        aliases = {f"k{i}": i - 1 for i in range(1, len(request.units) + 1)}
+        members: list[list[int]] = [[] for _ in answer.themes]
+        split: dict[int, dict[int, int]] = {}  # unit -> shown member row -> theme
+        for t, theme in enumerate(answer.themes):
+            for cid in theme.candidates:
+                members[t].extend(request.units[aliases[cid]].members)
+            for sid in theme.statements:
+                cid, j = sid.split(".")
+                u = aliases[cid]
+                row = request.views[u].statements[int(j) - 1][0]
+                split.setdefault(u, {})[row] = t
+        for u, placed in split.items():
+            for row, t in placed.items():
+                members[t].append(row)
+            rest = [m for m in request.units[u].members if m not in placed]
+            if not rest:
+                continue
+            targets = sorted(set(placed.values()))
+            centres = np.stack(
+                [vectors[[r for r, tt in placed.items() if tt == t]].mean(axis=0) for t in targets]
+            )
+            centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+            sims = np.round(vectors[rest] @ centres.T, 6)
+            for row, scores in zip(rest, sims, strict=True):
+                best = min(range(len(targets)), key=lambda k: (-scores[k], targets[k]))
+                members[targets[best]].append(row)
+        product = request.units[0].product
+        out = []
+        for theme, rows in zip(answer.themes, members, strict=True):
+            if rows:
+                naming = Naming(theme.name, theme.definition, named_by=self.mode)
+                out.append(Unit(sorted(rows), product, theme.name, naming, splittable=False))
+        return out
+
+
+def _same_names_together(units: list[Unit]) -> list[Unit]:
+    """Themes that separate requests gave the same name are one theme: the model named the same
+    problem twice because the batching kept its halves apart."""
+    out: list[Unit] = []
+    by_name: dict[str, Unit] = {}
+    for unit in units:
+        key = " ".join(unit.naming.label.lower().split()) if unit.naming else ""
+        if key and key in by_name:
+            first = by_name[key]
+            first.members = sorted(first.members + unit.members)
+            continue
+        if key:
+            by_name[key] = unit
+        out.append(unit)
+    return out

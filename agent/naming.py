@@ -1,0 +1,234 @@
+"""Offline theme names: what a theme is about, in words a researcher would write, without a model.
+
+A label is the theme's most representative sentence, shortened at a clause boundary: the one
+central statement (or ticket subject) that carries most of the theme's distinctive terms
+(class-based TF-IDF, as BERTopic computes it). When that sentence does not name the theme's
+topic, the topic leads ("Bank sync: the feed drops every Monday"). Keyword strings such as
+"Days / took weeks / mapping" are the last resort, for themes whose sentences are all too short
+or too long to quote. The description is the most central statement, whole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .models import LLMMode
+
+# Words that say "this is a complaint" rather than what it is about.
+_FILLER_WORDS = (
+    "really just like get gets got thing things lot also even still ve ll don doesn didn isn won "
+    "can t s re m d bit kind sort way actually basically literally pretty quite "
+    "i've i'd i'm i'll it's that's there's we're we've they're you're don't doesn't didn't "
+    "can't won't isn't wasn't aren't couldn't wouldn't let's"
+)
+_FILLER = frozenset(_FILLER_WORDS.split())
+_SENTENCE_BREAK = re.compile(r"[.!?;:\n]+")
+# Discourse markers that open a spoken sentence without adding meaning.
+_OPENERS = re.compile(
+    r"^(?:(?:so|and|but|well|yeah|yes|no|oh|um+|uh+|like|okay|ok|honestly|basically|actually|"
+    r"i mean|you know|to be honest|i guess|i think|the thing is|the problem is|"
+    r"the issue is)\b[\s,:-]*)+",
+    re.IGNORECASE,
+)
+# Where a long sentence may be cut without leaving half a clause.
+_CLAUSE = re.compile(r"\s*(?:[,;:()]|\s-\s|\s(?:and|but|because|so|which|when|while)\s)\s*")
+LABEL_WORDS = (3, 10)
+_REPLY = re.compile(r"^\s*(?:(?:re|fwd?|aw|tr)\s*:\s*)+", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"^(?:i|i'm|i've|i'd|i'll|we|we're|we've|my|our|me)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Naming:
+    label: str
+    description: str
+    named_by: LLMMode = "offline"
+
+
+@dataclass(frozen=True)
+class ThemeCandidate:
+    """What a namer sees of one theme: central statements first, plus distinctive terms."""
+
+    id: str
+    statements: list[str]
+    quotes: list[str]
+    categories: list[str]
+    terms: list[str]
+    mentions: int
+    # Chunks the statements and quotes come from (for purging a withdrawn participant's text).
+    sources: tuple[str, ...] = ()
+    # The category a clear share of the members have, when it names a topic.
+    lead: str = ""
+    # Ticket subjects of the central members, most central first (a subject often is the name
+    # a support agent already gave the problem).
+    subjects: list[str] = field(default_factory=list)
+
+
+class ThemeNamer(Protocol):
+    """Names themes; must return one Naming per candidate, in order."""
+
+    def name(self, candidates: Sequence[ThemeCandidate]) -> list[Naming]: ...
+
+
+def _stem(word: str) -> str:
+    """Crude suffix strip, only to see that 'feed' and 'feeds' say the same thing."""
+    for suffix in ("ing", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in re.findall(r"[a-z0-9][a-z0-9'-]*", text.lower())}
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def shorten(sentence: str, limit: int = LABEL_WORDS[1]) -> str:
+    """A sentence as a label: no opener, no end punctuation, cut at a clause within `limit`."""
+    text = " ".join(sentence.split()).strip(" \"'“”‘’")
+    text = _OPENERS.sub("", text).strip(" ,")
+    text = text.rstrip(".!?…").strip()
+    words = text.split()
+    if len(words) > limit:
+        cut = ""
+        for match in _CLAUSE.finditer(text):
+            head = text[: match.start()].strip()
+            if LABEL_WORDS[0] <= len(head.split()) <= limit:
+                cut = head
+        text = cut or " ".join(words[:limit]) + " ..."
+    return _capital(text)
+
+
+def _label_from_terms(terms: Sequence[str], limit: int = 3) -> str:
+    """Up to `limit` non-overlapping terms; a word gives way to the best bigram holding it."""
+    bigrams = [t for t in terms if " " in t]
+    chosen: list[str] = []
+    covered: set[str] = set()
+    for term in terms:
+        options = [term]
+        if " " not in term:
+            options = [b for b in bigrams if _stem(term) in {_stem(w) for w in b.split()}][:1]
+            options.append(term)
+        for option in options:
+            stems = {_stem(w) for w in option.split()}
+            if not stems & covered:
+                chosen.append(option)
+                covered |= stems
+                break
+        if len(chosen) == limit:
+            break
+    return _capital(" / ".join(chosen))
+
+
+def _representative(candidate: ThemeCandidate) -> str:
+    """The central sentence (or subject) that carries most of the theme's distinctive terms."""
+    weights = {}
+    for rank, term in enumerate(candidate.terms):
+        for stem in _stems(term):
+            weights.setdefault(stem, 1.0 / (1 + rank))
+    options: list[tuple[float, int, str]] = []
+    subjects = [_REPLY.sub("", s) for s in candidate.subjects[:3]]
+    pool = [(True, s) for s in subjects] + [(False, s) for s in candidate.statements[:6]]
+    for order, (is_subject, text) in enumerate(pool):
+        for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+            label = shorten(sentence)
+            n = len(label.split())
+            if n < LABEL_WORDS[0]:
+                continue
+            covered = sum(weights.get(s, 0.0) for s in _stems(label))
+            # A subject line is already a name someone gave the problem; a first-person
+            # sentence ("I've been at this for 2 days") reads as a quote, not a name; earlier
+            # (more central) texts win ties; a cut-off label ("...") loses.
+            score = (
+                covered
+                + (0.3 if is_subject else 0.0)
+                - (0.15 if _FIRST_PERSON.match(label) else 0.0)
+                - (0.3 if label.endswith("...") else 0.0)
+                - 0.05 * order
+            )
+            options.append((round(score, 6), -order, label))
+    if not options:
+        return ""
+    return max(options)[2]
+
+
+def offline_naming(candidate: ThemeCandidate) -> Naming:
+    """A readable label from the representative sentence; the topic leads when it is missing."""
+    description = candidate.statements[0] if candidate.statements else ""
+    sentence = _representative(candidate)
+    topic = candidate.lead or (candidate.terms[0] if candidate.terms else "")
+    if sentence:
+        if topic and not _stems(topic) & _stems(sentence):
+            return Naming(f"{_capital(topic)}: {sentence[:1].lower()}{sentence[1:]}", description)
+        return Naming(sentence, description)
+    if candidate.lead:
+        rest = [t for t in candidate.terms if not _stems(t) & _stems(candidate.lead)]
+        detail = _label_from_terms(rest, limit=2)
+        label = _capital(candidate.lead)
+        return Naming(
+            f"{label}: {detail[:1].lower()}{detail[1:]}" if detail else label, description
+        )
+    label = _label_from_terms(candidate.terms) or shorten(description or "Unnamed theme", 8)
+    return Naming(label, description)
+
+
+class OfflineNamer:
+    """Deterministic names from each theme's own sentences and terms: no model, no network."""
+
+    def name(self, candidates: Sequence[ThemeCandidate]) -> list[Naming]:
+        return [offline_naming(c) for c in candidates]
+
+
+def distinctive_terms(groups: Sequence[Sequence[str]], top: int = 8) -> list[list[str]]:
+    """Per group of texts (one group per theme), its top terms by class-based TF-IDF.
+
+    BERTopic's c-TF-IDF: a term's frequency in the group, times log(1 + average group size /
+    the term's frequency over all groups). Bigrams are counted within a sentence only.
+    """
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    sentences: list[str] = []
+    owner: list[int] = []
+    for g, texts in enumerate(groups):
+        for text in texts:
+            parts = [p for p in _SENTENCE_BREAK.split(text) if p.strip()]
+            sentences.extend(parts)
+            owner.extend([g] * len(parts))
+    if not sentences:
+        return [[] for _ in groups]
+    vectorizer = CountVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | _FILLER),
+        ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9'-]*[a-zA-Z0-9]\b",
+    )
+    try:
+        per_sentence = vectorizer.fit_transform(sentences)
+    except ValueError:  # nothing but stop words
+        return [[] for _ in groups]
+    membership = csr_matrix(
+        (np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(len(groups), len(owner))
+    )
+    counts = (membership @ per_sentence).tocsr().astype(np.float64)
+    vocab = vectorizer.get_feature_names_out()
+    term_totals = np.asarray(counts.sum(axis=0)).ravel()
+    avg_words = counts.sum() / max(counts.shape[0], 1)
+    idf = np.log1p(avg_words / np.maximum(term_totals, 1.0))
+    row_sums = np.asarray(counts.sum(axis=1)).ravel()
+    out: list[list[str]] = []
+    for r in range(counts.shape[0]):
+        start, end = counts.indptr[r], counts.indptr[r + 1]
+        cols, vals = counts.indices[start:end], counts.data[start:end]
+        scores = np.round(vals / max(row_sums[r], 1.0) * idf[cols], 9)
+        ranked = sorted(
+            zip(scores.tolist(), vocab[cols].tolist(), strict=True), key=lambda sv: (-sv[0], sv[1])
+        )
+        out.append([term for _, term in ranked[:top]])
+    return out
