@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -31,6 +32,8 @@ from .models import (
     Chunk,
     ExtractState,
     MentionDraft,
+    Observation,
+    ObservationDraft,
     PainPointMention,
     Quote,
     QuoteDraft,
@@ -39,6 +42,7 @@ from .models import (
 from .verbatim import find_span, normalise
 from .workspace import Workspace, iter_models, read_models, write_json, write_models
 
+Kept = TypeVar("Kept", PainPointMention, Observation)
 STEP = "extract"
 PROMPT = "extract_pain_points"
 # Source tokens per request, at most: the fixed prompt (~800 tokens with the schema) stays a
@@ -158,18 +162,42 @@ class ExtractedMention(MentionDraft):
         return self
 
 
+class ExtractedObservation(ObservationDraft):
+    """A goal, workaround, tool or positive moment the speaker states, with verbatim quotes."""
+
+    model_config = NESTED
+    quotes: list[ExtractedQuote] = Field(
+        min_length=1, max_length=2, description="1-2 verbatim quotes that show it"
+    )
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> ExtractedObservation:
+        if not normalise(self.text):
+            raise ValueError("text must not be empty")
+        documents = (info.context or {}).get("documents")
+        if documents and len({documents.get(q.chunk_id) for q in self.quotes}) > 1:
+            raise ValueError("all quotes of one observation must come from the same source")
+        return self
+
+
 @register_response_model(name="extract_pain_points")
 class PainPointExtraction(BaseModel):
-    """Pain points stated in the chunks; an empty list when there are none."""
+    """Pain points (problems, requests, questions) and the other observations a persona needs,
+    stated in the chunks; empty lists when there are none."""
 
     model_config = COMPACT
-    # Each mention is checked on its own (its quotes, its statement, its one document) and the
-    # list has no minimum, so when restoring redacted text breaks one mention, the others still
+    # Each item is checked on its own (its quotes, its statement, its one document) and the
+    # lists have no minimum, so when restoring redacted text breaks one item, the others still
     # form a valid answer: the runner drops just that one and reports it (agent/llm.py).
-    DROP_INVALID: ClassVar[str] = "mentions"
+    DROP_INVALID: ClassVar[tuple[str, ...]] = ("mentions", "observations")
 
     mentions: list[ExtractedMention] = Field(
-        default_factory=list, description="Every distinct pain point, each with verbatim quotes"
+        default_factory=list,
+        description="Every distinct pain point, request or question, each with verbatim quotes",
+    )
+    observations: list[ExtractedObservation] = Field(
+        default_factory=list,
+        description="Goals, workarounds, tools and positive moments, each with verbatim quotes",
     )
 
 
@@ -438,9 +466,85 @@ def to_mentions(value: PainPointExtraction, batch: Batch, origin: str) -> list[P
                 user_id=home.user_id,
                 product=_product(home),
                 origin=origin,  # type: ignore[arg-type]
+                nature=draft.nature,
             )
         )
     return out
+
+
+def _quotes(drafts: list[Any], batch: Batch) -> list[Quote]:
+    """Validated quote drafts as stored quotes, their exact spans re-read from the chunk."""
+    aliases = batch.aliases
+    out = []
+    for q in drafts:
+        chunk = aliases.get(q.chunk_id)
+        span = find_span(chunk.text, q.text) if chunk is not None else None
+        if chunk is None or span is None:
+            continue
+        out.append(
+            Quote(
+                text=chunk.text[span[0] : span[1]],
+                chunk_id=chunk.id,
+                start=span[0],
+                end=span[1],
+                participant_id=chunk.participant_id,
+                ticket_id=chunk.ticket_id,
+                source=chunk.source,
+            )
+        )
+    return out
+
+
+def to_observations(value: PainPointExtraction, batch: Batch, origin: str) -> list[Observation]:
+    """Validated observation drafts -> stored observations with exact spans."""
+    out = []
+    for draft in value.observations:
+        quotes = _quotes(list(draft.quotes), batch)
+        if not quotes:
+            continue
+        home = next(c for c in batch.chunks if c.id == quotes[0].chunk_id)
+        body = {
+            "kind": draft.kind,
+            "text": draft.text,
+            "quotes": [[q.chunk_id, q.start, q.end] for q in quotes],
+        }
+        out.append(
+            Observation(
+                id=content_hash(body),
+                kind=draft.kind,
+                text=" ".join(draft.text.split()),
+                journey_stage=draft.journey_stage,
+                quotes=quotes,
+                chunk_id=home.id,
+                document_id=home.document_id,
+                source_kind=home.kind,
+                participant_id=home.participant_id,
+                ticket_id=home.ticket_id,
+                user_id=home.user_id,
+                product=_product(home),
+                origin=origin,  # type: ignore[arg-type]
+            )
+        )
+    return out
+
+
+def sort_observations(items: list[Observation], chunks: dict[str, Chunk]) -> list[Observation]:
+    """Source order, one copy of each (overlapping chunks show a passage twice)."""
+    seen: set[tuple[Any, ...]] = set()
+    keep = []
+
+    def where(o: Observation) -> tuple[str, str, int, int]:
+        chunk = chunks[o.quotes[0].chunk_id]
+        q = o.quotes[0]
+        return (chunk.source, o.document_id, chunk.start + q.start, chunk.start + q.end)
+
+    for item in sorted(items, key=lambda o: (*where(o), o.id)):
+        keys = {("id", item.id), ("span", *where(item), item.kind)}
+        if keys & seen:
+            continue
+        seen |= keys
+        keep.append(item)
+    return keep
 
 
 def dedupe_and_sort(
@@ -469,20 +573,20 @@ def dedupe_and_sort(
 
 
 def keep_earlier(
-    workspace: Workspace, failed: set[str], chunks: dict[str, Chunk]
-) -> list[PainPointMention]:
-    """Earlier mentions of the chunks whose calls failed now, marked stale (never fewer results).
+    path: Path, model: type[Kept], failed: set[str], chunks: dict[str, Chunk]
+) -> list[Kept]:
+    """Earlier items of the chunks whose calls failed now, marked stale (never fewer results).
 
     Chunk ids hash their words, so a chunk still present is the very text they were found in.
     """
     if not failed:
         return []
     return [
-        m.model_copy(update={"stale": True})
-        for m in iter_models(workspace.mentions, PainPointMention)
-        if m.chunk_id in failed
-        and all(q.chunk_id in chunks for q in m.quotes)
-        and m.chunk_id in chunks
+        item.model_copy(update={"stale": True})
+        for item in iter_models(path, model)
+        if item.chunk_id in failed  # type: ignore[attr-defined]
+        and item.chunk_id in chunks  # type: ignore[attr-defined]
+        and all(q.chunk_id in chunks for q in item.quotes)  # type: ignore[attr-defined]
     ]
 
 
@@ -529,6 +633,7 @@ def extract_mentions(
         )
 
     mentions: list[PainPointMention] = []
+    observations: list[Observation] = []
     failures: list[CallFailure] = []
     failed_chunks = 0
     failed_ids: set[str] = set()
@@ -541,6 +646,7 @@ def extract_mentions(
         for batch, result in zip(batches, results, strict=True):
             if result.value is not None:
                 mentions.extend(to_mentions(result.value, batch, mode))  # type: ignore[arg-type]
+                observations.extend(to_observations(result.value, batch, mode))  # type: ignore[arg-type]
                 dropped += len(result.dropped)
                 failures.extend(
                     CallFailure(
@@ -569,9 +675,12 @@ def extract_mentions(
         if not retry:
             break
         batches = retry
-    kept = keep_earlier(workspace, failed_ids, by_id)
+    kept = keep_earlier(workspace.mentions, PainPointMention, failed_ids, by_id)
     mentions = dedupe_and_sort(mentions + kept, by_id)
     write_models(workspace.mentions, mentions)
+    kept_obs = keep_earlier(workspace.observations, Observation, failed_ids, by_id)
+    observations = sort_observations(observations + kept_obs, by_id)
+    write_models(workspace.observations, observations)
     # A request with dropped mentions was not cached either, so a re-run asks it again.
     state = ExtractState(
         mode=mode,  # type: ignore[arg-type]
@@ -602,6 +711,7 @@ def extract_mentions(
             "failed_chunks": failed_chunks,
             "stale_mentions": len(kept),
             "mentions": len(mentions),
+            "observations": len(observations),
         },
         tokens={
             **tokens,
@@ -610,7 +720,11 @@ def extract_mentions(
         },
         seconds=round(time.perf_counter() - began, 3),
         failures=failures,
-        outputs={"mentions": str(workspace.mentions), "calls_log": str(workspace.calls_log)},
+        outputs={
+            "mentions": str(workspace.mentions),
+            "observations": str(workspace.observations),
+            "calls_log": str(workspace.calls_log),
+        },
         notes=notes,
     )
 
@@ -635,15 +749,23 @@ def _extract_offline(
             tokens=tokens,
             notes=[note + "; nothing to estimate"],
         )
-    mentions = dedupe_and_sort(extract_offline(chunks), by_id)
+    found, noticed = extract_offline(chunks)
+    mentions = dedupe_and_sort(found, by_id)
     write_models(workspace.mentions, mentions)
+    observations = sort_observations(noticed, by_id)
+    write_models(workspace.observations, observations)
     write_json(workspace.extract_state, ExtractState(mode="offline", chunks=quotable))
     return StepSummary(
         step=STEP,
         mode="offline",
-        counts={"chunks": quotable, "mentions": len(mentions), "calls": 0},
+        counts={
+            "chunks": quotable,
+            "mentions": len(mentions),
+            "observations": len(observations),
+            "calls": 0,
+        },
         tokens=tokens,
         seconds=round(time.perf_counter() - began, 3),
-        outputs={"mentions": str(workspace.mentions)},
+        outputs={"mentions": str(workspace.mentions), "observations": str(workspace.observations)},
         notes=[note],
     )

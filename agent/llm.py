@@ -243,26 +243,31 @@ def _drop_invalid(
     exc: ValidationError,
     clean: Callable[[str], str],
 ) -> tuple[BaseModel, list[str]]:
-    """The answer without the failed items of the list its model names in `DROP_INVALID`.
+    """The answer without the failed items of the lists its model names in `DROP_INVALID`.
 
-    A response model sets that class variable only when its items are validated independently
-    of each other (no whole-model rule, no minimum length), so the rest is still a valid answer.
-    Re-raises `exc` when the model names no list or an error lies outside it.
+    A response model sets that class variable (one list name, or a tuple of them) only when
+    those lists' items are validated independently of each other (no whole-model rule, no
+    minimum length), so the rest is still a valid answer. Re-raises `exc` when the model names
+    no list or an error lies outside them.
     """
-    name = getattr(model, "DROP_INVALID", "")
-    items = data.get(name) if name else None
-    if not isinstance(items, list):
+    declared = getattr(model, "DROP_INVALID", ())
+    names = (declared,) if isinstance(declared, str) else tuple(declared)
+    if not names or not all(isinstance(data.get(n, []), list) for n in names):
         raise exc
-    bad: dict[int, list[str]] = {}
+    bad: dict[tuple[str, int], list[str]] = {}
     for err, line in zip(exc.errors(include_url=False), format_errors(exc), strict=True):
         loc = err.get("loc", ())
-        if len(loc) < 2 or loc[0] != name or not isinstance(loc[1], int):
+        if len(loc) < 2 or loc[0] not in names or not isinstance(loc[1], int):
             raise exc
-        bad.setdefault(loc[1], []).append(clean(line))
-    kept = {**data, name: [item for i, item in enumerate(items) if i not in bad]}
+        bad.setdefault((str(loc[0]), loc[1]), []).append(clean(line))
+    kept = dict(data)
+    for name in names:
+        if name in data:
+            kept[name] = [item for i, item in enumerate(data[name]) if (name, i) not in bad]
     value = model.model_validate(kept, context=context)
     dropped = [
-        f"{name}.{i} dropped after restoring redacted text: {bad[i][0]}" for i in sorted(bad)
+        f"{name}.{i} dropped after restoring redacted text: {bad[(name, i)][0]}"
+        for name, i in sorted(bad)
     ]
     return value, dropped
 

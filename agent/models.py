@@ -19,6 +19,11 @@ JourneyStage = Literal[
     "awareness", "consideration", "decision", "onboarding", "retention", "advocacy", "unknown"
 ]
 LLMMode = Literal["openai", "offline", "host"]
+# What a mention is: a problem the speaker has, something they ask to have, or a question. In
+# tickets all three are evidence of need; questions and requests are low-severity by nature.
+MentionNature = Literal["problem", "request", "question"]
+# The other things a persona needs besides pains, extracted and quoted the same way.
+ObservationKind = Literal["goal", "workaround", "tool", "positive"]
 
 
 class Strict(BaseModel):
@@ -135,8 +140,35 @@ class MentionDraft(BaseModel):
     workaround: str | None = Field(
         default=None, description="What the speaker does today to cope, if they say so"
     )
+    nature: MentionNature = Field(
+        default="problem",
+        description="'problem' (something goes wrong or costs them), 'request' (they ask for a "
+        "feature or change) or 'question' (they ask how to do something)",
+    )
     quotes: list[QuoteDraft] = Field(
         min_length=1, max_length=3, description="1-3 verbatim quotes that state this pain"
+    )
+
+
+class ObservationDraft(BaseModel):
+    """Something a persona needs besides pains: a goal, a workaround, a tool, a good moment."""
+
+    model_config = LLM_FILLED
+
+    kind: ObservationKind = Field(
+        description="'goal': what they are trying to achieve in their work; 'workaround': what "
+        "they do today to cope with or get around a problem; 'tool': a product, tool, channel or "
+        "source they use; 'positive': something that works well for them or that they value"
+    )
+    text: str = Field(
+        description="One short sentence in your own words; for a tool, start with its name "
+        "('Excel: keeps the master list of receipts')"
+    )
+    journey_stage: JourneyStage = Field(
+        description="Stage of the customer journey it belongs to; 'unknown' if unclear"
+    )
+    quotes: list[QuoteDraft] = Field(
+        min_length=1, max_length=2, description="1-2 verbatim quotes that show it"
     )
 
 
@@ -175,6 +207,26 @@ class PainPointMention(Strict):
     # words around the quote do, so clustering embeds this instead when it is set.
     context: str | None = None
     # Kept from an earlier run because this run's extraction call for its chunk failed.
+    stale: bool = False
+    nature: MentionNature = "problem"
+
+
+class Observation(Strict):
+    """A validated goal, workaround, tool or positive moment from one chunk (observations.jsonl)."""
+
+    id: str
+    kind: ObservationKind
+    text: str
+    journey_stage: JourneyStage = "unknown"
+    quotes: list[Quote]
+    chunk_id: str
+    document_id: str
+    source_kind: DocumentKind
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    user_id: str | None = None
+    product: str | None = None
+    origin: LLMMode = "openai"
     stale: bool = False
 
 

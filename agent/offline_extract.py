@@ -1,13 +1,22 @@
-"""Offline extraction: deterministic pain cues instead of a language model.
+"""Offline extraction: deterministic cues instead of a language model.
 
 A sentence said by a participant or customer becomes a mention when it carries pain cues
 (failure, frustration, effort, wish, cost, or a negation next to one of them). Its quote is the
 sentence itself; severity rises with intensity cues; category comes from a keyword table, else the
 sentence's most salient word; the journey stage from stage words, else `unknown`. Questions end
 a sentence's claim in interviews (they are usually asked back), but count in tickets, where a
-question is often the need itself. Same input, same output, always; every mention says
-origin="offline". The vocabulary lives in agent/data/offline_cues.yaml; it was tuned on the
-transcripts/ sample corpus, so the recall measured there is in-sample.
+question is often the need itself.
+
+The ticket is the unit of evidence: a ticket (or review) with no pain cue that asks for
+something or asks how to do something still yields one mention, of nature "request" or
+"question" (low severity); only tickets that do neither (thanks, praise, a notice) yield none.
+
+Observations (goals, workarounds, tools, positive moments) are noticed the same way, one per
+kind per sentence; a tool is a name from the tools list or a capitalised word after "use".
+
+Same input, same output, always; everything says origin="offline". The vocabulary lives in
+agent/data/offline_cues.yaml; it was first tuned on the transcripts/ sample corpus, so recall
+measured there is in-sample (README: out-of-sample numbers from `persona eval`).
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from .ids import content_hash
-from .models import QUOTABLE_ROLES, Chunk, PainPointMention, Quote
+from .models import QUOTABLE_ROLES, Chunk, Observation, PainPointMention, Quote
 
 # A "." followed by a digit is a decimal point ("$538.81"), not the end of a sentence.
 SENTENCE = re.compile(r"(?:[^.!?…\n]|\.(?=\d))+(?:[.!?…]+[\"'”’)]*|$)", re.MULTILINE)
@@ -52,6 +61,10 @@ class Vocabulary:
     categories: tuple[tuple[str, re.Pattern[str]], ...]
     stages: tuple[tuple[str, re.Pattern[str]], ...]
     stopwords: frozenset[str]
+    requests: re.Pattern[str]
+    questions: re.Pattern[str]
+    observations: tuple[tuple[str, re.Pattern[str]], ...]
+    tools: tuple[re.Pattern[str], ...]
 
 
 @cache
@@ -69,7 +82,24 @@ def vocabulary() -> Vocabulary:
         categories=tuple((name, _words(items)) for name, items in data["categories"].items()),
         stages=tuple((name, _words(items)) for name, items in data["stages"].items()),
         stopwords=frozenset(data["stopwords"].split()),
+        requests=_words(data["requests"]),
+        questions=_words(data["questions"]),
+        observations=tuple((name, _words(items)) for name, items in data["observations"].items()),
+        tools=_tool_patterns(data["tools"]),
     )
+
+
+def _tool_patterns(names: list[str]) -> tuple[re.Pattern[str], ...]:
+    """Capitalised names match as written ("Sage", "Ramp", "R" are also ordinary words);
+    lower-case entries ("email", "spreadsheets?") match in any case."""
+    proper = [n for n in names if n != n.lower()]
+    common = [n for n in names if n == n.lower()]
+    out = []
+    if proper:
+        out.append(re.compile(r"(?<![\w.])(?:" + "|".join(proper) + r")(?![\w])"))
+    if common:
+        out.append(_words(common))
+    return tuple(out)
 
 
 def _sentences(text: str) -> Iterable[tuple[int, int]]:
@@ -209,9 +239,173 @@ def extract_chunk(chunk: Chunk) -> list[PainPointMention]:
     return [_mention(chunk, spans, kinds) for spans, kinds, _ in groups]
 
 
-def extract_offline(chunks: Iterable[Chunk]) -> list[PainPointMention]:
-    """Mentions for every quotable chunk, in chunk order."""
-    out: list[PainPointMention] = []
-    for chunk in chunks:
-        out.extend(extract_chunk(chunk))
+NATURE_LABELS = {"request": "Asks for a change", "question": "Asks how to do something"}
+
+
+def need_of(sentence: str) -> str | None:
+    """'request' or 'question' when a sentence asks for something; None otherwise."""
+    vocab = vocabulary()
+    if vocab.requests.search(sentence):
+        return "request"
+    if sentence.rstrip().rstrip("\"'”’)").endswith("?") or vocab.questions.search(sentence):
+        return "question"
+    return None
+
+
+def ticket_need(chunks: list[Chunk]) -> PainPointMention | None:
+    """A ticket's request or question, when it states no pain: its first such sentence of the
+    body, else of the subject line (a title, not the customer's own words)."""
+    body: list[tuple[Chunk, int, int]] = []
+    subject: list[tuple[Chunk, int, int]] = []
+    for chunk in sorted(chunks, key=lambda c: c.start):
+        if chunk.role not in QUOTABLE_ROLES:
+            continue
+        # Ticket text is "subject\n\nbody" when the export has a subject column.
+        title_end = chunk.text.find("\n\n") if chunk.start == 0 else -1
+        for start, end in _sentences(chunk.text):
+            (subject if start < title_end else body).append((chunk, start, end))
+    for chunk, start, end in [*body, *subject]:
+        nature = need_of(chunk.text[start:end])
+        if nature is not None:
+            return _need(chunk, (start, end), nature)
+    return None
+
+
+def _need(chunk: Chunk, span: tuple[int, int], nature: str) -> PainPointMention:
+    text = chunk.text[span[0] : span[1]]
+    category = _category(text)
+    statement = f"{NATURE_LABELS[nature]} ({category}): {' '.join(text.split())}"
+    product = chunk.metadata.get("product") or chunk.metadata.get("app")
+    return PainPointMention(
+        id=content_hash({"offline": [chunk.id, [span]], "statement": statement}),
+        statement=statement,
+        category=category,
+        severity=1 if nature == "question" else 2,
+        severity_rationale=f"offline estimate: a {nature}, no pain cue",
+        journey_stage=_stage(text),  # type: ignore[arg-type]
+        quotes=[
+            Quote(
+                text=text,
+                chunk_id=chunk.id,
+                start=span[0],
+                end=span[1],
+                participant_id=chunk.participant_id,
+                ticket_id=chunk.ticket_id,
+                source=chunk.source,
+            )
+        ],
+        chunk_id=chunk.id,
+        document_id=chunk.document_id,
+        kind=chunk.kind,
+        participant_id=chunk.participant_id,
+        ticket_id=chunk.ticket_id,
+        user_id=chunk.user_id,
+        product=str(product) if product not in (None, "") else None,
+        origin="offline",
+        context=chunk.text,
+        nature=nature,  # type: ignore[arg-type]
+    )
+
+
+# --------------------------------------------------------------------------- observations
+
+_USE = re.compile(
+    r"\b(?:use|uses|used|using|in|via|through|with)\s+(?:a\s+|an\s+|the\s+|our\s+|my\s+)?"
+    r"([A-Z][\w.+-]*(?:\s[A-Z][\w.+-]*)?)"
+)
+
+
+def tools_in(sentence: str) -> list[str]:
+    """Tool and channel names a sentence mentions, in order of appearance, each once."""
+    vocab = vocabulary()
+    found: list[tuple[int, str]] = []
+    for pattern in vocab.tools:
+        found.extend((m.start(), m.group()) for m in pattern.finditer(sentence))
+    for m in _USE.finditer(sentence):
+        name = m.group(1).rstrip(".")
+        # A capitalised word at a sentence start, a pronoun or a month says nothing.
+        if name.split()[0].lower() not in vocab.stopwords and name not in ("I", "I'm"):
+            found.append((m.start(1), name))
+    names: list[str] = []
+    for _, name in sorted(found):
+        canonical = name if name != name.lower() else name.lower()
+        if canonical.lower() not in {n.lower() for n in names}:
+            names.append(canonical)
+    return names
+
+
+def _observation(chunk: Chunk, span: tuple[int, int], kind: str, text: str) -> Observation:
+    quote = chunk.text[span[0] : span[1]]
+    product = chunk.metadata.get("product") or chunk.metadata.get("app")
+    return Observation(
+        id=content_hash({"offline": [chunk.id, [span]], "kind": kind, "text": text}),
+        kind=kind,  # type: ignore[arg-type]
+        text=text,
+        journey_stage=_stage(quote),  # type: ignore[arg-type]
+        quotes=[
+            Quote(
+                text=quote,
+                chunk_id=chunk.id,
+                start=span[0],
+                end=span[1],
+                participant_id=chunk.participant_id,
+                ticket_id=chunk.ticket_id,
+                source=chunk.source,
+            )
+        ],
+        chunk_id=chunk.id,
+        document_id=chunk.document_id,
+        source_kind=chunk.kind,
+        participant_id=chunk.participant_id,
+        ticket_id=chunk.ticket_id,
+        user_id=chunk.user_id,
+        product=str(product) if product not in (None, "") else None,
+        origin="offline",
+    )
+
+
+def observe_chunk(chunk: Chunk) -> list[Observation]:
+    """Goals, workarounds, positive moments and tools one quotable chunk states."""
+    if chunk.role not in QUOTABLE_ROLES:
+        return []
+    vocab = vocabulary()
+    out: list[Observation] = []
+    seen_tools: set[str] = set()
+    for start, end in _sentences(chunk.text):
+        sentence = chunk.text[start:end]
+        said = " ".join(sentence.split())
+        pain, _ = _cues(sentence, question_penalty=chunk.kind == "interview")
+        for kind, pattern in vocab.observations:
+            if not pattern.search(sentence):
+                continue
+            # Praise inside a complaint ("great, but it crashes") is not a good moment.
+            if kind == "positive" and pain >= THRESHOLD:
+                continue
+            out.append(_observation(chunk, (start, end), kind, said))
+        for name in tools_in(sentence):
+            if name.lower() in seen_tools:
+                continue
+            seen_tools.add(name.lower())
+            out.append(_observation(chunk, (start, end), "tool", f"{name}: {said}"))
     return out
+
+
+def extract_offline(chunks: Iterable[Chunk]) -> tuple[list[PainPointMention], list[Observation]]:
+    """Mentions and observations for every quotable chunk, in chunk order; a ticket with no
+    pain but a request or a question gets one mention for it."""
+    mentions: list[PainPointMention] = []
+    observations: list[Observation] = []
+    tickets: dict[str, list[Chunk]] = {}
+    with_pain: set[str] = set()
+    for chunk in chunks:
+        found = extract_chunk(chunk)
+        mentions.extend(found)
+        observations.extend(observe_chunk(chunk))
+        if chunk.kind == "ticket":
+            tickets.setdefault(chunk.document_id, []).append(chunk)
+            if found:
+                with_pain.add(chunk.document_id)
+    for document_id, parts in tickets.items():
+        if document_id not in with_pain and (need := ticket_need(parts)) is not None:
+            mentions.append(need)
+    return mentions, observations

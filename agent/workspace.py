@@ -52,6 +52,10 @@ class Workspace:
         return self.root / "mentions.jsonl"
 
     @property
+    def observations(self) -> Path:
+        return self.root / "observations.jsonl"
+
+    @property
     def extract_state(self) -> Path:
         return self.root / "extract_state.json"
 

@@ -281,7 +281,7 @@ OFFLINE_CHUNKS = [
 
 
 def test_offline_extractor_finds_cues_and_quotes_exact_sentences():
-    mentions = extract_offline(OFFLINE_CHUNKS)
+    mentions, _ = extract_offline(OFFLINE_CHUNKS)
     by_chunk = {c.id: c for c in OFFLINE_CHUNKS}
     assert mentions and all(m.origin == "offline" for m in mentions)
     for m in mentions:
@@ -293,8 +293,13 @@ def test_offline_extractor_finds_cues_and_quotes_exact_sentences():
     assert "bank feed is a nightmare" in quoted and "wish I could approve" in quoted
     assert "reports look nice" not in quoted
     assert "charged twice" in quoted
-    # A plain how-to question carries no pain cue: no mention (the corpus's noise tickets).
-    assert {m.ticket_id for m in mentions if m.kind == "ticket"} == {"T-1"}
+    # A plain how-to question carries no pain cue, but the ticket is the unit of evidence: it
+    # is one mention, of nature "question", at the lowest severity.
+    assert {m.ticket_id for m in mentions if m.kind == "ticket"} == {"T-1", "T-2"}
+    question = next(m for m in mentions if m.ticket_id == "T-2")
+    assert (question.nature, question.severity) == ("question", 1)
+    assert question.quotes[0].text == "How do I add a second company?"
+    assert all(m.nature == "problem" for m in mentions if m.ticket_id != "T-2")
     nightmare = next(m for m in mentions if "nightmare" in m.quotes[0].text)
     assert nightmare.severity >= 4 and nightmare.category == "bank sync"
 
@@ -332,7 +337,22 @@ def test_offline_recall_on_the_sample_corpus(corpus, tmp_path):
     assert report["interview_recall"] >= 0.85
     assert report["interview_precision"] >= 0.75
     assert report["ticket_recall"] >= 0.85
-    assert report["noise_tickets_with_mentions"] <= report["noise_tickets"] // 5
+    # The noise tickets are questions, requests and thanks: questions and requests are needs
+    # (one mention each, never a "problem"); thanks and praise yield nothing.
+    truth = json.loads((corpus / "GROUND_TRUTH.json").read_text())
+    noise = set(truth["noise_tickets"])
+    natures = {m.nature for m in mentions if m.ticket_id in noise}
+    assert natures <= {"request", "question"}
+    praise = {"Love the new Slack approvals", "Kudos on receipt forwarding", "Thanks Priscilla"}
+    subjects = {
+        c.document_id: c.text.split("\n\n")[0]
+        for c in chunks
+        if c.kind == "ticket" and c.start == 0
+    }
+    praised = {d for d, text in subjects.items() if text.removeprefix("Re: ") in praise}
+    assert praised and not {m.document_id for m in mentions} & praised
+    asking = {m.ticket_id for m in mentions if m.ticket_id in noise}
+    assert len(asking) == report["noise_tickets_with_mentions"] >= len(noise) - 3 * len(praised)
 
 
 # --------------------------------------------------------------------------- review fixes

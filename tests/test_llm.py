@@ -634,5 +634,6 @@ def test_tool_schema_forbids_unknown_keys_at_every_level(tmp_path, server):
     assert parameters["additionalProperties"] is False
     assert {name: d.get("additionalProperties") for name, d in parameters["$defs"].items()} == {
         "ExtractedMention": False,
+        "ExtractedObservation": False,
         "ExtractedQuote": False,
     }
