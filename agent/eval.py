@@ -41,7 +41,9 @@ decimals):
   and completeness) and the adjusted Rand index are scikit-learn's, human label vs assignment;
   `singleton V` is the V-measure of putting every ticket alone, the trivial floor to beat.
   Matched-size correlation: for each human label, its size and the size (labelled tickets
-  assigned to it) of the theme holding most of its tickets (0 if none); Pearson r over labels.
+  assigned to it) of the theme holding most of its tickets (0 if none); Pearson r over labels
+  (undefined, and said so, when every label has the same size). `most labels in one theme`:
+  the largest number of distinct human labels among one theme's tickets.
 - **quote fidelity** = mention quotes that are verbatim (same matcher) in their chunk's text,
   or in the original document text at the chunk's place (a redacted chunk) / all quotes.
 - **stability** (`against`): the adjusted Rand index between the two runs' theme assignments
@@ -209,6 +211,9 @@ class LabelEval(Strict):
     ari: float | None
     singleton_v_measure: float | None
     size_correlation: float | None
+    most_labels_in_one_theme: int = Field(
+        description="The most distinct human labels any one theme holds (1 = no theme mixes)"
+    )
     per_label: list[LabelMatch] = Field(default_factory=list)
 
 
@@ -730,6 +735,15 @@ def evaluate_labels(
     clusters = [assigned[t] for t in tickets]
     left = sum(c.startswith(NO_THEME) for c in clusters)
     per_label = _label_matches(run, truth, clusters)
+    sizes = [p.size for p in per_label]
+    correlation = _pearson(sizes, [p.best_theme_size for p in per_label])
+    if correlation is None and len(set(sizes)) == 1 and len(sizes) > 1:
+        notes.append(
+            f"{path}: every label has {sizes[0]} tickets, so matched-size correlation is undefined"
+        )
+    mixed: dict[str, set[str]] = defaultdict(set)
+    for label, cluster in zip(truth, clusters, strict=True):
+        mixed[cluster].add(label)
     v = hom = comp = ari = singleton = None
     if tickets:
         hom, comp, v = homogeneity_completeness_v_measure(truth, clusters)
@@ -750,9 +764,8 @@ def evaluate_labels(
             completeness=_round(comp),
             ari=_round(ari),
             singleton_v_measure=_round(singleton),
-            size_correlation=_pearson(
-                [p.size for p in per_label], [p.best_theme_size for p in per_label]
-            ),
+            size_correlation=correlation,
+            most_labels_in_one_theme=max((len(v) for v in mixed.values()), default=0),
             per_label=per_label,
         ),
         notes,
@@ -934,7 +947,8 @@ def render_text(report: EvalReport) -> str:
             f"  V-measure {_num(lab.v_measure)} (homogeneity {_num(lab.homogeneity)}, completeness "
             f"{_num(lab.completeness)}; every ticket alone: {_num(lab.singleton_v_measure)}); "
             f"ARI {_num(lab.ari)}",
-            f"  matched-size correlation: {_num(lab.size_correlation)} (label size vs its best theme's)",
+            f"  matched-size correlation: {_num(lab.size_correlation)} (label size vs its best "
+            f"theme's); the most labels in one theme: {lab.most_labels_in_one_theme}",
         ]
         if lab.per_label:
             out.append(

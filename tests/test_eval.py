@@ -329,6 +329,7 @@ def test_labelled_tickets(tmp_path: Path) -> None:
         ("pin", 1, "F", 1, 1),
     ]
     assert lab.size_correlation == pytest.approx(0.9286, abs=1e-4)
+    assert lab.most_labels_in_one_theme == 2  # E holds lost (T3) and refund (T4-T6)
 
 
 def stability_runs(tmp_path: Path) -> tuple[Path, Path]:
@@ -476,3 +477,11 @@ def test_chance_coverage_counts_quotable_starts_only(tmp_path: Path) -> None:
     # A 10-character span overlaps the quote [10, 20) when it starts at 1..19 of the turn: 19 of
     # the turn's 100 start positions; the interviewer's 48 are not places a passage could be.
     assert c.chance_coverage == 0.19
+
+
+def test_equal_label_sizes_make_the_size_correlation_undefined(tmp_path: Path) -> None:
+    ws = label_run(tmp_path / "ws")
+    labels = write_csv(tmp_path / "l.csv", ["id", "label"], [["T1", "lost"], ["T4", "refund"]])
+    report = evaluate(ws, labels=labels)
+    assert report.labels is not None and report.labels.size_correlation is None
+    assert any("every label has 1 tickets" in n for n in report.notes)
