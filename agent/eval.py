@@ -406,13 +406,19 @@ _WORD = re.compile(r"\w+")
 
 @dataclass
 class _Words:
+    """A text's words (case-folded), their character spans, and where each n-gram starts."""
+
     tokens: list[str]
     spans: list[tuple[int, int]]
+    grams: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
 
 
 def _words(text: str) -> _Words:
     found = list(_WORD.finditer(text))
-    return _Words([m.group().casefold() for m in found], [m.span() for m in found])
+    words = _Words([m.group().casefold() for m in found], [m.span() for m in found])
+    for i in range(len(words.tokens) - ALIGN_GRAM + 1):
+        words.grams.setdefault(tuple(words.tokens[i : i + ALIGN_GRAM]), []).append(i)
+    return words
 
 
 def fuzzy_span(text: str, excerpt: str, words: _Words | None = None) -> tuple[int, int] | None:
@@ -422,12 +428,9 @@ def fuzzy_span(text: str, excerpt: str, words: _Words | None = None) -> tuple[in
     m = len(ex)
     if m < ALIGN_GRAM or len(doc.tokens) < ALIGN_GRAM:
         return None
-    grams: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for i in range(len(doc.tokens) - ALIGN_GRAM + 1):
-        grams[tuple(doc.tokens[i : i + ALIGN_GRAM])].append(i)
     votes: Counter[int] = Counter()
     for j in range(m - ALIGN_GRAM + 1):
-        for i in grams.get(tuple(ex[j : j + ALIGN_GRAM]), ()):
+        for i in doc.grams.get(tuple(ex[j : j + ALIGN_GRAM]), ()):
             votes[i - j] += 1
     if not votes:
         return None
@@ -468,26 +471,32 @@ class _Passage:
     covering: list[str] = field(default_factory=list)
 
 
-def _document_index(run: Run) -> dict[str, list[Document]]:
-    """Lookup keys -> documents: participant/ticket ids first, then file names and stems."""
-    exact: dict[str, list[Document]] = defaultdict(list)
-    for doc in sorted(run.documents.values(), key=lambda d: (d.source, d.id)):
-        _, unit = _unit_of(doc)
-        exact[unit].append(doc)
-    by_file: dict[str, list[Document]] = defaultdict(list)
-    for doc in sorted(run.documents.values(), key=lambda d: (d.source, d.id)):
-        for key in {Path(doc.source).name, Path(doc.source).stem}:
-            if key not in exact:
-                by_file[key].append(doc)
-    return {**by_file, **exact}
+class _DocumentIndex:
+    """A coded id -> its documents: participant/ticket ids first, then file names and stems;
+    exact first, then ignoring case."""
 
+    def __init__(self, run: Run) -> None:
+        docs = sorted(run.documents.values(), key=lambda d: (d.source, d.id))
+        exact: dict[str, list[Document]] = defaultdict(list)
+        for doc in docs:
+            exact[_unit_of(doc)[1]].append(doc)
+        by_file: dict[str, list[Document]] = defaultdict(list)
+        for doc in docs:
+            for key in sorted({Path(doc.source).name, Path(doc.source).stem}):
+                if key not in exact:
+                    by_file[key].append(doc)
+        self.exact = {**by_file, **exact}
+        # Ids before file names, so a case-blind id wins over a case-blind file name.
+        self.folded = {k.casefold(): v for k, v in [*by_file.items(), *exact.items()]}
 
-def _resolve(index: Mapping[str, list[Document]], raw: str) -> list[Document]:
-    key = raw.strip()
-    if key in index:
-        return index[key]
-    folded = {k.casefold(): v for k, v in sorted(index.items(), reverse=True)}
-    return folded.get(key.casefold(), [])
+    def get(self, raw: str) -> list[Document]:
+        key = raw.strip()
+        for candidate in (key, Path(key).stem):
+            if candidate in self.exact:
+                return self.exact[candidate]
+            if candidate.casefold() in self.folded:
+                return self.folded[candidate.casefold()]
+        return []
 
 
 def _locate(passage: _Passage, docs: list[Document], cache: dict[str, _Words]) -> None:
@@ -497,8 +506,9 @@ def _locate(passage: _Passage, docs: list[Document], cache: dict[str, _Words]) -
             passage.where, passage.how = (doc.id, *span), "exact"
             return
     for doc in docs:
-        words = cache.setdefault(doc.id, _words(doc.text))
-        span = fuzzy_span(doc.text, passage.excerpt, words)
+        if doc.id not in cache:
+            cache[doc.id] = _words(doc.text)
+        span = fuzzy_span(doc.text, passage.excerpt, cache[doc.id])
         if span is not None:
             passage.where, passage.how = (doc.id, *span), "fuzzy"
             return
@@ -515,7 +525,7 @@ def evaluate_coding(
     headers, rows = _read_table(path)
     cols = {k: _column(path, headers, k, mapping, CODING_ALIASES[k]) for k in CODING_ALIASES}
     notes: list[str] = []
-    index = _document_index(run)
+    index = _DocumentIndex(run)
     passages: list[_Passage] = []
     words: dict[str, _Words] = {}
     blank: list[int] = []
@@ -528,7 +538,7 @@ def evaluate_coding(
             blank.append(line)
             continue
         passage = _Passage(line, raw, code, excerpt)
-        docs = _resolve(index, raw)
+        docs = index.get(raw)
         if not docs:
             unknown.add(raw)
         else:

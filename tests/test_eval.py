@@ -181,11 +181,11 @@ def coding_csv(folder: Path) -> Path:
         ["Document name", "Code", "Segment"],
         [
             ["P1", "sync", "The bank sync drops every Monday."],  # 1 verbatim, covered (m1)
-            ["P1.txt", "praise", "I love the reports."],  # 2 verbatim (found by file name)
+            ["p1.docx", "praise", "I love the reports."],  # 2 verbatim (by stem, any case)
             ["P2", "sync", "Sync fails after the update."],  # 3 verbatim, covered (m2)
             ["P2", "price", "the PRICE is  too high for us"],  # 4 verbatim after folding, m3
             ["P3", "sync", "Interviewer: Our sync breaks weekly."],  # 5 fuzzy: 4 of 5 words, m4
-            ["P3", "price", "Seats cost too much money."],  # 6 verbatim, no mention
+            ["P3.txt", "price", "Seats cost too much money."],  # 6 verbatim (by file), no mention
             ["P4", "price", "Pricing per seat hurts small teams."],  # 7 verbatim, covered (m5)
             ["P9", "price", "Nobody called P9 was interviewed."],  # 8 unknown id
             ["P4", "other", "This sentence was never said by anyone at all."],  # 9 not located
