@@ -362,7 +362,11 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-    text = decode(path, data)
+    try:
+        text = decode(path, data)
+    except UnicodeDecodeError as exc:
+        # A BOM that promises UTF-16 over bytes that are not: decode() only checks UTF-8.
+        raise InputError(str(path), f"not UTF-8 or UTF-16 text ({exc.reason})") from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
     rows: list[tuple[int, dict[str, str]]] = []
     headers: list[str] = []
