@@ -37,6 +37,7 @@ _EXPORTS = {
     "draft_step": "pipeline",
     "segment_step": "pipeline",
     "run_doctor": "doctor",
+    "evaluate": "eval",
     "install_skill": "skill",
     "show_skill": "skill",
     "LLMRunner": "llm",

@@ -708,6 +708,56 @@ def resume(
             raise typer.Exit(EXIT_PARTIAL)
 
 
+@app.command("eval")
+def eval_cmd(
+    coding: Annotated[
+        Path | None,
+        typer.Option(
+            "--coding", help="CSV of coded passages: participant (or ticket), code, excerpt"
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="CSV of tickets with a human label column")
+    ] = None,
+    label_column: Annotated[
+        str | None,
+        typer.Option("--label-column", help="The label column (default: label, intent, ...)"),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns", help="Map columns: participant=Doc,code=Tag,excerpt=Text,label=L"
+        ),
+    ] = None,
+    against: Annotated[
+        Path | None, typer.Option("--against", help="Another run's workspace: theme stability")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure a finished run against a human coding, ticket labels or another run.
+
+    Example: persona eval --coding codes.csv --labels tickets.csv --label-column intent
+    """
+    with _errors(json_out):
+        settings, _ = _settings(workspace, config)
+        from .eval import evaluate, parse_columns, render_text
+
+        report = evaluate(
+            settings.workspace,
+            coding=coding,
+            labels=labels,
+            label_column=label_column,
+            columns=parse_columns(columns),
+            against=against,
+        )
+        if json_out:
+            _dump(report)
+        else:
+            typer.echo(render_text(report), nl=False)
+
+
 # --------------------------------------------------------------------------- review
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .eval import EvalReport
 from .models import (
     Chunk,
     Document,
@@ -27,6 +28,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "persona": Persona,
     "journey_map": JourneyMap,
     "step_summary": StepSummary,
+    "eval_report": EvalReport,
 }
 
 
