@@ -26,7 +26,7 @@ from agent.review import (
     set_field,
     store_path,
 )
-from agent.workspace import Workspace, read_json, write_json, write_models
+from agent.workspace import Workspace, write_json, write_models
 
 from ._render_helpers import chunks, journey, make_workspace, personas, themes, write_personas
 
