@@ -30,6 +30,7 @@ from .decisions import (
     PersonaDecisions,
     Reviewed,
     ReviewError,
+    ThemeDecisions,
     apply_reviews,
     decide,
     dump_value,
@@ -43,6 +44,7 @@ from .decisions import (
     parse_value,
     position_of,
     put,
+    record_theme,
     resolve_target,
     reviewer,
     save_store,
@@ -50,6 +52,7 @@ from .decisions import (
     spec_for,
     store_path,
     suggest,
+    theme_decisions,
 )
 from .decisions import edit_store as _edit_store
 from .decisions import mark as _mark
@@ -334,6 +337,56 @@ def mark_reviewed(
 def review_status(workspace: Workspace) -> ReviewSummary:
     """How far the review of each persona has got."""
     return ReviewSummary(personas=_states(workspace))
+
+
+def find_theme(view: View, query: str) -> str:
+    """A theme's current id from its id (current or earlier) or its label, as shown."""
+    if view.themes is None:
+        raise ReviewError("no themes yet: run `persona themes` first")
+    ids = {t.id for t in view.themes.themes}
+    current = refs.follow(query.strip(), view.lineage)
+    if current in ids:
+        return current
+    q = query.strip().casefold()
+    hits = [t for t in view.themes.themes if t.label.casefold() == q]
+    if len(hits) == 1:
+        return hits[0].id
+    if len(hits) > 1:
+        raise ReviewError(
+            f"'{query}' names several themes: {', '.join(t.id for t in hits)}; use the id"
+        )
+    known = ", ".join(f"{t.label} ({t.id})" for t in view.themes.themes[:10])
+    raise ReviewError(f"no theme '{query}'; themes include: {known}")
+
+
+def decide_theme(
+    workspace: Workspace,
+    theme: str,
+    *,
+    rename: str | None = None,
+    merge_into: str | None = None,
+    reset: bool = False,
+    by: str | None = None,
+    comment: str = "",
+    expected: int | None = None,
+) -> ThemeDecisions:
+    """Rename a theme, merge it into another, or reset both; returns every theme decision."""
+    view = load_view(workspace)
+    source = find_theme(view, theme)
+    target = find_theme(view, merge_into) if merge_into else None
+    record_theme(
+        workspace,
+        source,
+        label=rename,
+        merge_into=target,
+        reset=reset,
+        by=reviewer(by),
+        at=now(),
+        comment=comment,
+        expected=expected,
+        lineage=view.lineage,
+    )
+    return theme_decisions(workspace)
 
 
 # --------------------------------------------------------------------------- the review file
