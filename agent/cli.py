@@ -895,6 +895,41 @@ def review_status_cmd(
         _print_review(review_status(ws), json_out)
 
 
+# --------------------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port)")] = 8765,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; keep it loopback")
+    ] = "127.0.0.1",
+    share: Annotated[
+        bool,
+        typer.Option("--share", help="Read-only, with participants' names replaced by their ids"),
+    ] = False,
+    by: ByOpt = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """A local web app over the persona library and its review (no model, no network needed).
+
+    Example: persona serve --port 8765   (then open http://127.0.0.1:8765/)
+    """
+    with _errors():
+        _, ws = _settings(workspace, config)
+        from .serve import serve as run_server
+
+        def ready(url: str) -> None:
+            mode = " (share mode: read-only, names replaced by ids)" if share else ""
+            typer.echo(f"serving {ws.root} at {url}{mode}; Ctrl-C to stop", err=True)
+
+        try:
+            run_server(ws, host=host, port=port, share=share, reviewer=by, ready=ready)
+        except KeyboardInterrupt:
+            _err("stopped")
+
+
 # --------------------------------------------------------------------------- doctor / skill
 
 

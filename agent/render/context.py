@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from .. import refs
 from ..decisions import FIELDS, Mark
@@ -28,6 +28,9 @@ from ..models import (
     ThemeReport,
 )
 from ..workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..library import View
 
 EXCERPT_CHARS = 280
 # The stages a mention can name, in journey order ('unknown' is none).
@@ -428,18 +431,27 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
     from ..library import load_view
 
     view = load_view(workspace, apply=apply_decisions)
-    personas = view.personas
-    journeys = view.journeys
-    chunks = load_chunks(workspace.chunks, cited_chunk_ids(personas, journeys))
-    tickets = {c.document_id for c in chunks.values() if c.kind == "ticket" and c.start == 0}
-    subjects: dict[str, str] = {}
-    if tickets:
-        from ..themes import ticket_subjects
+    chunks = load_chunks(workspace.chunks, cited_chunk_ids(view.personas, view.journeys))
+    return report_data(view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions)
 
-        subjects = ticket_subjects(workspace, tickets)
+
+def ticket_subjects_for(workspace: Workspace, chunks: dict[str, Chunk]) -> dict[str, str]:
+    """Subject lines of the tickets whose opening chunk is cited."""
+    tickets = {c.document_id for c in chunks.values() if c.kind == "ticket" and c.start == 0}
+    if not tickets:
+        return {}
+    from ..themes import ticket_subjects
+
+    return ticket_subjects(workspace, tickets)
+
+
+def report_data(
+    view: View, chunks: dict[str, Chunk], subjects: dict[str, str], apply_decisions: bool = True
+) -> ReportData:
+    """The renderers' inputs from a read view and the chunks it cites."""
     return ReportData(
-        personas=personas,
-        journeys={j.persona_id: j for j in journeys},
+        personas=view.personas,
+        journeys={j.persona_id: j for j in view.journeys},
         themes=view.themes,
         segments=view.segments,
         chunks=chunks,
