@@ -645,7 +645,11 @@ class Site:
             raise HTTPError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
         persona = view.persona
         data = persona.draft.model_dump(mode="json")
-        position = position_of(data, address, snap.view.lineage)
+        marks = snap.data.marks.get(persona.id, {})
+        # An item a reviewer reworded reads differently now: find it by its decision's address.
+        position = position_of(data, address, snap.view.lineage) or next(
+            (p for p, m in sorted(marks.items()) if m.address == str(address)), ""
+        )
         spec = spec_for(address)
         target = Target(persona, address, position, spec, value_at(persona.draft, spec, position))
         text = form.get("text", "") if action == "correct" else form.get("addition", "")
