@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from .. import refs
 from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
 from ..offline_draft import STAGE_SOURCES
 from .context import OFFLINE_NOTICE, ReportData, fmt_num, focus_texts, pct
@@ -331,7 +332,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     for i, pain in enumerate(d.pain_points, 1):
         at = f"pain_points.{i - 1}"
         theme = data.theme(pain.theme_id)
-        cite = notes.cite([f"theme:{pain.theme_id}"]) if pain.theme_id else ""
+        cite = notes.cite([refs.theme(pain.theme_id)]) if pain.theme_id else ""
         by_reviewer = data.item_human(persona, at)
         title_note = item_note(f"{at}.title")
         out.append(f"{i}. **{md(pain.title)}**{cite}{item_note(at)}{title_note}")
@@ -368,7 +369,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     if not d.quotes:
         out += ["_No quotes._"]
     for i, quote in enumerate(d.quotes, 1):
-        cite = notes.cite([f"chunk:{quote.chunk_id}"], [quote.text]) if quote.chunk_id else ""
+        cite = notes.cite([refs.chunk(quote.chunk_id)], [quote.text]) if quote.chunk_id else ""
         source = md(data.quote_source(quote.chunk_id))
         found = data.mark(persona, f"quotes.{i - 1}")
         if found is not None and (quote.chunk_id or not found.human):
@@ -497,7 +498,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
             "**Pain points**",
             *[
                 "<br>".join(
-                    md(data.theme_label(t)) + notes.cite([f"theme:{t}"]) for t in s.pain_points
+                    md(data.theme_label(t)) + notes.cite([refs.theme(t)]) for t in s.pain_points
                 )
                 or "—"
                 for s in stages
