@@ -20,7 +20,6 @@ This module is the bottom layer every reader and writer shares (drafting, the re
 
 from __future__ import annotations
 
-import copy
 import getpass
 import os
 import re
@@ -856,6 +855,15 @@ class Reviewed:
 LEGACY_OFFLINE_MARKER = re.compile(r" \((anti-persona, )?drafted offline\)")
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars), several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
+
+
 def _stored_value(address: Address, decision: Decision) -> Any:
     """A stored value, the old offline marker taken out of a confirmed or extended name."""
     if (
@@ -863,7 +871,7 @@ def _stored_value(address: Address, decision: Decision) -> Any:
         or decision.decision == "corrected"
         or not isinstance(decision.value, str)
     ):
-        return copy.deepcopy(decision.value)
+        return json_copy(decision.value)
     return LEGACY_OFFLINE_MARKER.sub(
         lambda m: " (anti-persona)" if m.group(1) else "", decision.value
     )
@@ -957,7 +965,7 @@ def apply_persona(
         return Reviewed(persona.model_copy(update={"draft": draft}), {})
     ordered = _ordered(held)
     marks: dict[str, Mark] = {}
-    trial = copy.deepcopy(data)
+    trial = json_copy(data)
     unapplied = [str(a) for a, d in ordered if not _apply_one(trial, a, d, marks, lineage)]
     try:
         draft = PersonaDraft.model_validate(trial)
@@ -965,7 +973,7 @@ def apply_persona(
         # Slow path: one decision at a time, each kept only if the draft still validates.
         marks, unapplied = {}, []
         for address, decision in ordered:
-            attempt, attempt_marks = copy.deepcopy(data), dict(marks)
+            attempt, attempt_marks = json_copy(data), dict(marks)
             ok = _apply_one(attempt, address, decision, attempt_marks, lineage)
             try:
                 PersonaDraft.model_validate(attempt)
@@ -1051,10 +1059,11 @@ def forget_sources(workspace: Workspace, chunk_ids: Iterable[str]) -> int:
                         "addition": refs.without_chunks(decision.addition, gone),
                     }
                 )
+                store.revision += 1  # a changed decision: an editor who saw it must reload
                 if _nothing_left(decision, cleaned):
                     del held.fields[address]
                 else:
-                    held.fields[address] = cleaned
+                    held.fields[address] = cleaned.model_copy(update={"rev": store.revision})
         for name in list(store.exports):
             record_ = store.exports[name]
             if refs.cites_any(record_.fields, gone):

@@ -100,8 +100,21 @@ def renamed(themes: ThemeReport | None, decisions: ThemeDecisions) -> ThemeRepor
     )
 
 
-def load_view(workspace: Workspace, apply: bool = True) -> View:
-    """Read the workspace's drafts, themes and segments, with decisions applied (`apply`)."""
+@dataclass
+class Inputs:
+    """What the read model is built from, apart from the decisions (cacheable by file stamps)."""
+
+    raw: dict[str, Any]
+    drafts: list[Persona]
+    journeys: list[JourneyMap]
+    themes: ThemeReport | None
+    segments: SegmentReport | None
+    lineage: dict[str, str]
+    stale: list[str]
+
+
+def read_inputs(workspace: Workspace) -> Inputs:
+    """personas.json, themes.json and segments.json, parsed; the lineage; stale inputs."""
     from .draft import stale_inputs
 
     raw, drafts, journeys = load_drafts(workspace)
@@ -112,20 +125,37 @@ def load_view(workspace: Workspace, apply: bool = True) -> View:
         else None
     )
     lineage = dict(themes.lineage) if themes else {}
-    store = load_store(workspace) if apply else DecisionStore()
-    decided = resolve_themes(store, lineage)
-    return View(
+    return Inputs(
         raw=raw,
         drafts=drafts,
-        reviewed=apply_decisions(drafts, store, lineage),
         journeys=[follow_journey(j, lineage) for j in journeys],
-        themes=renamed(themes, decided),
+        themes=themes,
         segments=segments,
-        store=store,
         lineage=lineage,
-        theme_decisions=decided,
         stale=stale_inputs(workspace, raw.get("inputs")),
     )
+
+
+def view_of(inputs: Inputs, store: DecisionStore) -> View:
+    """The read view: drafts with the store's decisions applied, themes renamed."""
+    decided = resolve_themes(store, inputs.lineage)
+    return View(
+        raw=inputs.raw,
+        drafts=inputs.drafts,
+        reviewed=apply_decisions(inputs.drafts, store, inputs.lineage),
+        journeys=inputs.journeys,
+        themes=renamed(inputs.themes, decided),
+        segments=inputs.segments,
+        store=store,
+        lineage=inputs.lineage,
+        theme_decisions=decided,
+        stale=inputs.stale,
+    )
+
+
+def load_view(workspace: Workspace, apply: bool = True) -> View:
+    """Read the workspace's drafts, themes and segments, with decisions applied (`apply`)."""
+    return view_of(read_inputs(workspace), load_store(workspace) if apply else DecisionStore())
 
 
 def reviewed_personas(workspace: Workspace) -> list[Persona]:

@@ -44,6 +44,7 @@ from .decisions import (
     entry_for,
     get_path,
     item_key,
+    load_store,
     parse_address,
     position_of,
     seen_revision,
@@ -52,11 +53,13 @@ from .decisions import (
 from .errors import PersonaError
 from .library import (
     DocumentIndex,
+    Inputs,
     Pseudonymizer,
     View,
     chunk_context,
-    load_view,
     participant_names,
+    read_inputs,
+    view_of,
 )
 from .render.context import (
     ReportData,
@@ -182,9 +185,17 @@ class PageView(PersonaView):
             return "human", provenance(found)
         return "model", f"written by the drafter; {provenance(found)}"
 
+    @property
+    def data(self) -> dict[str, Any]:
+        """The draft as JSON, dumped once per page."""
+        cached = self.__dict__.get("_data")
+        if cached is None:
+            cached = self.__dict__["_data"] = self.persona.draft.model_dump(mode="json")
+        return cached
+
     def ctl(self, pos: str) -> Control:
         """The review control of a positional path ('summary', 'goals.1', 'pain_points.0.impact')."""
-        data = self.persona.draft.model_dump(mode="json")
+        data = self.data
         mark = self.item_mark(pos)
         found = entry_for(self.store, self.persona) if self.store else None
         held = found[1] if found else None
@@ -276,6 +287,7 @@ class Site:
         self.allowed_hosts: set[str] = set()
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._inputs: tuple[tuple[Any, ...], Inputs] | None = None
         self._chunks: tuple[tuple[Any, ...], dict[str, Any], dict[str, str]] | None = None
         self._documents = DocumentIndex(workspace.documents)
         self._pseudonymizer: tuple[tuple[Any, ...], Pseudonymizer] | None = None
@@ -301,7 +313,11 @@ class Site:
         with self._lock:
             if self._snapshot is not None and self._snapshot.stamp == stamp:
                 return self._snapshot
-            view = load_view(ws)
+            # A review action changes only decisions.json: the drafts stay parsed.
+            input_stamp = self._stamp(ws.personas, ws.themes, ws.segments)
+            if self._inputs is None or self._inputs[0] != input_stamp:
+                self._inputs = (input_stamp, read_inputs(ws))
+            view = view_of(self._inputs[1], load_store(ws))
             chunk_stamp = self._stamp(ws.chunks, ws.personas, ws.themes)
             if self._chunks is None or self._chunks[0] != chunk_stamp:
                 chunks = load_chunks(ws.chunks, cited_chunk_ids(view.personas, view.journeys))
