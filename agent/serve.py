@@ -20,6 +20,7 @@ import ipaddress
 import re
 import secrets
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -177,8 +178,8 @@ class PageView(PersonaView):
         field = match["field"] if match and pos not in FIELDS else pos
         if found is None and field in FIELDS and field != pos:
             whole = self.item_mark(field)
-            if whole is not None and whole.kind == "confirmed":
-                return "model", f"written by the drafter; {provenance(whole)}"
+            if whole is not None:  # the item as drafted, in a list a reviewer decided
+                return "model", f"written by the drafter; the list was {provenance(whole)}"
         if found is None:
             return "model", "written by the drafter; not reviewed yet"
         if found.human:
@@ -378,6 +379,13 @@ class Site:
                 [("Content-Type", "text/plain; charset=utf-8")],
             )
             body = f"error: {exc}\n".encode()
+        except Exception:
+            # A bug must not take the server down for the other reviewers: the request gets a
+            # plain 500, the terminal gets the traceback to report.
+            traceback.print_exc()
+            status = HTTPStatus.INTERNAL_SERVER_ERROR
+            headers = [("Content-Type", "text/plain; charset=utf-8")]
+            body = b"internal error: see the terminal running persona serve\n"
         start_response(
             f"{status.value} {status.phrase}",
             [*headers, *HEADERS, ("Content-Length", str(len(body)))],
@@ -748,6 +756,7 @@ class Site:
 
 
 def refs_hash(text: str) -> str:
+    """The same 8-hex hash the HTML report picks an avatar colour with."""
     from .ids import content_hash
 
     return content_hash(text, 8)
