@@ -196,6 +196,8 @@ def test_items_are_confirmed_corrected_and_extended_one_by_one(ws: Workspace) ->
     set_field(ws, "Dana", "goals.1", confirm=True, by="Bo")
     set_field(ws, "Dana", "quotes.0", correct="I spend two whole days matching them by hand")
     set_field(ws, "Dana", "pain_points.1.impact", extend="and the CFO waits for the numbers")
+    by = {a.split("[")[0]: d.by for a, d in load_store(ws).personas["p-dana"].fields.items()}
+    assert by == {"goals": "Bo", "quotes": "Default Reviewer", "pain_points": "Default Reviewer"}
     text = md(ws)
     assert "2. Trust the bank balance without re-checking[^" in text
     assert re.search(r"2\. Trust the bank.*_\(✓ confirmed by reviewer\)_", text)
