@@ -786,13 +786,21 @@ def review_export(
                 typer.echo(str(path))
 
 
+ByOpt = Annotated[
+    str | None,
+    typer.Option("--by", help="Reviewer's name (default: $PERSONA_REVIEWER, else your login)"),
+]
+CommentOpt = Annotated[str, typer.Option("--comment", help="Why: kept with the decision")]
+
+
 def _print_review(summary: Any, json_out: bool) -> None:
     if json_out:
         _dump(summary)
         return
     for state in summary.personas:
         counts = ", ".join(f"{v} {k}" for k, v in state.counts.items())
-        typer.echo(f"{state.name} [{state.status}]: {counts}")
+        items = f"; {state.items} list item(s) decided" if state.items else ""
+        typer.echo(f"{state.name} [{state.status}]: {counts}{items}")
     for note in getattr(summary, "notes", []):
         typer.echo(f"  note: {note}")
 
@@ -802,25 +810,32 @@ def review_apply(
     file: Annotated[
         Path | None, typer.Argument(help="Review file (default: every file in WORKSPACE/review)")
     ] = None,
+    by: ByOpt = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Record the decisions in an edited review file.
 
-    Example: persona review apply .persona/review/dana.yaml
+    Example: persona review apply .persona/review/dana.yaml --by Ana
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .review import apply_review_file
 
-        _print_review(apply_review_file(ws, file), json_out)
+        _print_review(apply_review_file(ws, file, by=by), json_out)
 
 
 @review_app.command("set")
 def review_set(
     persona: Annotated[str, typer.Argument(help="Persona id, name, first name or segment")],
-    field: Annotated[str, typer.Argument(help="Field path, e.g. goals, role, needs.must")],
+    field: Annotated[
+        str,
+        typer.Argument(
+            help="Field path (goals, role, needs.must) or one list item, numbered from 0 "
+            "(goals.1, quotes.0, pain_points.0, pain_points.0.workaround)"
+        ),
+    ],
     confirm: Annotated[bool, typer.Option("--confirm", help="The draft is right")] = False,
     correct: Annotated[
         list[str] | None,
@@ -830,20 +845,30 @@ def review_set(
         list[str] | None, typer.Option("--extend", help="Add this (repeat for lists)")
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Forget the decision")] = False,
+    by: ByOpt = None,
+    comment: CommentOpt = "",
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Confirm, correct or extend one persona field from the command line.
+    """Confirm, correct or extend one persona field, or one item of a list field.
 
-    Example: persona review set Dana goals --extend "Close the books in 3 days"
+    Example: persona review set Dana pain_points.0.workaround --correct "Exports to CSV" --by Ana
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
         from .review import set_field
 
         summary = set_field(
-            ws, persona, field, confirm=confirm, correct=correct, extend=extend, reset=reset
+            ws,
+            persona,
+            field,
+            confirm=confirm,
+            correct=correct,
+            extend=extend,
+            reset=reset,
+            by=by,
+            comment=comment,
         )
         _print_review(summary, json_out)
 
@@ -852,6 +877,7 @@ def review_set(
 def review_mark(
     persona: Annotated[str, typer.Argument(help="Persona id, name, first name or segment")],
     draft_status: Annotated[bool, typer.Option("--draft", help="Move back to Draft")] = False,
+    by: ByOpt = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -864,7 +890,42 @@ def review_mark(
         _, ws = _settings(workspace, config)
         from .review import mark_reviewed
 
-        _print_review(mark_reviewed(ws, persona, reviewed=not draft_status), json_out)
+        _print_review(mark_reviewed(ws, persona, reviewed=not draft_status, by=by), json_out)
+
+
+@review_app.command("theme")
+def review_theme(
+    theme: Annotated[str, typer.Argument(help="Theme id, or its label (as shown in reports)")],
+    rename: Annotated[str | None, typer.Option("--rename", help="New label")] = None,
+    merge_into: Annotated[
+        str | None, typer.Option("--merge-into", help="Theme (id or label) to merge it into")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Forget the rename and merge")] = False,
+    by: ByOpt = None,
+    comment: CommentOpt = "",
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rename a theme or merge it into another; kept by theme id across re-runs.
+
+    Example: persona review theme "Days / took weeks / mapping" --rename "Slow setup"
+    """
+    with _errors(json_out):
+        _, ws = _settings(workspace, config)
+        from .review import decide_theme
+
+        result = decide_theme(
+            ws, theme, rename=rename, merge_into=merge_into, reset=reset, by=by, comment=comment
+        )
+        if json_out:
+            _dump(result)
+            return
+        for source, label in sorted(result.renames.items()):
+            typer.echo(f"rename {source}: {label}")
+        for source, target in sorted(result.merges.items()):
+            typer.echo(f"merge {source} -> {target}")
+        typer.echo("applied in reports now; the themes step keeps them on every re-run")
 
 
 @review_app.command("status")
@@ -882,6 +943,41 @@ def review_status_cmd(
         from .review import review_status
 
         _print_review(review_status(ws), json_out)
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port)")] = 8765,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; keep it loopback")
+    ] = "127.0.0.1",
+    share: Annotated[
+        bool,
+        typer.Option("--share", help="Read-only, with participants' names replaced by their ids"),
+    ] = False,
+    by: ByOpt = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """A local web app over the persona library and its review (no model, no network needed).
+
+    Example: persona serve --port 8765   (then open http://127.0.0.1:8765/)
+    """
+    with _errors():
+        _, ws = _settings(workspace, config)
+        from .serve import serve as run_server
+
+        def ready(url: str) -> None:
+            mode = " (share mode: read-only, names replaced by ids)" if share else ""
+            typer.echo(f"serving {ws.root} at {url}{mode}; Ctrl-C to stop", err=True)
+
+        try:
+            run_server(ws, host=host, port=port, share=share, reviewer=by, ready=ready)
+        except KeyboardInterrupt:
+            _err("stopped")
 
 
 # --------------------------------------------------------------------------- doctor / skill

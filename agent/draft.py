@@ -381,13 +381,14 @@ def draft_personas(
     """Draft a persona and a journey map per primary segment (and the anti-persona) into personas.json.
 
     Review decisions (review/decisions.json) are kept: every field a human decided is locked for
-    the drafter and put back exactly as decided before personas.json is written, once, so no
-    reader ever sees an unreviewed version. `only`: persona ids to re-draft (others are kept
-    from personas.json); `locked`: persona id -> more field paths to keep as they are. The
+    the drafter at its reviewed value; other decisions (list items) are applied when reading, so
+    personas.json holds drafts and only drafting writes it. `only`: persona ids to re-draft
+    (others are kept from personas.json); `locked`: persona id -> more field paths to keep. The
     summary counts `fields_changed` (since the previous draft) and `human_fields_kept`.
     Offline output is byte-stable for the same inputs.
     """
-    from .review import apply_reviews, decision_marks, diff_personas, format_diff, load_decisions
+    from .decisions import apply_reviews, lineage_of, load_store, locked_fields
+    from .review import diff_personas, format_diff
 
     began = time.perf_counter()
     chosen = provider if provider not in (None, "auto") else settings.llm.resolved_provider()
@@ -395,16 +396,19 @@ def draft_personas(
         settings, workspace, anti_persona, retriever or default_retriever(settings, workspace)
     )
     old_personas, old_journeys = _load_previous(workspace)
-    store = load_decisions(workspace)
-    # The model sees human-decided values as fixed and its validators skip them.
-    human = decision_marks(list(old_personas.values()), store)
+    store = load_store(workspace)
+    # The model sees human-decided values as fixed and its validators skip them; the values
+    # come from the reviewed view, as personas.json holds drafts only.
+    human = locked_fields(old_personas.values(), store)
+    lineage = lineage_of(workspace)
+    decided = {p.id: p for p in apply_reviews(old_personas.values(), store, lineage)}
     todo = [
         p for p in packs if only is None or p.persona_id in only or p.persona_id not in old_personas
     ]
     lock_values = {
         p.persona_id: locked_values(
             sorted(set((locked or {}).get(p.persona_id, ())) | set(human.get(p.persona_id, {}))),
-            old_personas.get(p.persona_id),
+            decided.get(p.persona_id),
             old_journeys.get(p.persona_id),
         )
         for p in todo
@@ -423,10 +427,8 @@ def draft_personas(
             fresh.append(old_personas[pid])
             if pack in todo:
                 notes.append(f"{pack.segment.name}: drafting failed, the previous draft is kept")
-    # Decisions go in before stamping: a reviewed persona whose draft did not move keeps its
-    # timestamp, and the one write below already holds every human decision.
     now = (clock or default_clock)()
-    personas = [_stamp(p, old_personas.get(p.id), now) for p in apply_reviews(fresh, store)]
+    personas = [_stamp(p, old_personas.get(p.id), now) for p in fresh]
     journeys: list[JourneyMap] = []
     for persona in personas:
         journey = drafts.journeys.get(persona.id)
@@ -454,7 +456,8 @@ def draft_personas(
         "human_fields_kept": sum(len(marks) for marks in human.values()),
     }
     if old_personas:
-        changes = diff_personas(list(old_personas.values()), personas)
+        # What a reader sees change: reviewed view before and after.
+        changes = diff_personas(list(decided.values()), apply_reviews(personas, store, lineage))
         counts["fields_changed"] = len(changes)
         if changes:
             notes.append("changes since the previous draft:\n" + format_diff(changes))

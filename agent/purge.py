@@ -7,7 +7,9 @@ edited. What the LLM stages kept of those chunks lives elsewhere, and `purge_chu
 - the text of logged errors (a validation error can quote the text; the lines stay for
   token and cost accounting);
 - redaction-map entries whose token and original value no longer occur in any remaining
-  document or chunk (the map is the one place an email or name is kept in clear).
+  document or chunk (the map is the one place an email or name is kept in clear);
+- review decisions that quote or cite them, and review files' text (decisions.forget_sources),
+  so a confirmed quote from a withdrawn interview never comes back in the next draft.
 Anything recorded before sources were tracked counts as touching every chunk: when in doubt,
 the text goes and the next run asks again. Mentions, themes, drafts and reports lose the text
 when their stages run again (`persona run` does all of them).
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from .decisions import forget_sources
 from .host import answers_dir
 from .llm_cache import CallsLog, ResponseCache
 from .workspace import Workspace, dump_json, write_text_atomic
@@ -46,15 +49,22 @@ class PurgeResult(BaseModel):
     logged_errors: int = 0
     host_files: int = 0
     redaction_entries: int = 0
+    review_decisions: int = 0
 
     def total(self) -> int:
-        return self.cached_answers + self.logged_errors + self.host_files + self.redaction_entries
+        return (
+            self.cached_answers
+            + self.logged_errors
+            + self.host_files
+            + self.redaction_entries
+            + self.review_decisions
+        )
 
     def describe(self) -> str:
         return (
             f"{self.cached_answers} cached LLM answer(s), {self.logged_errors} logged error "
             f"text(s), {self.host_files} host file(s), {self.redaction_entries} redaction-map "
-            "entr(y/ies)"
+            f"entr(y/ies), {self.review_decisions} review decision(s) or file(s)"
         )
 
 
@@ -72,6 +82,7 @@ def purge_chunks(workspace: Workspace, gone: Collection[str]) -> PurgeResult:
     result.logged_errors = CallsLog(workspace.calls_log).forget_sources(gone)
     result.host_files = _purge_host(workspace, gone)
     result.redaction_entries = _prune_redaction_map(workspace)
+    result.review_decisions = forget_sources(workspace, gone)
     return result
 
 

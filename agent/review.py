@@ -1,105 +1,115 @@
-"""Human review: every persona field can be confirmed, corrected or extended, and stays that way.
+"""Human review on top of the decision store: CLI edits, editable YAML files, refresh diffs.
 
-Decisions live in `review/decisions.json`, the one file in the workspace that cannot be rebuilt
-from the inputs; the pipeline only reads it. A re-draft on new data goes through
-`apply_reviews`, which puts every decided field back exactly as the reviewer left it, so only
-undecided fields take the new draft; `diff_personas` then lists what moved.
+Decisions live in the store (agent/decisions.py), shared with `persona serve`; this module never
+writes personas.json, which only drafting writes. Every field and every list item (one pain
+point, one goal, one quote, or a part of a pain point) can be confirmed, corrected or extended,
+with the reviewer's name, the time and an optional comment. `diff_personas` lists what a
+re-draft moved.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import re
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from .errors import InputError, PersonaError
-from .ids import canonical_json, content_hash
-from .models import (
-    Claim,
-    DocumentInfo,
-    Persona,
-    PersonaDraft,
-    PersonaPainPoint,
-    PersonaQuote,
-    Strict,
+from . import refs
+from .decisions import (
+    FIELDS,
+    POSITION,
+    Address,
+    ConflictError,
+    Decision,
+    DecisionStore,
+    ExportRecord,
+    FieldSpec,
+    PersonaDecisions,
+    Reviewed,
+    ReviewError,
+    ThemeDecisions,
+    apply_reviews,
+    decide,
+    dump_value,
+    entry,
+    entry_for,
+    get_path,
+    item_key,
+    load_store,
+    now,
+    parse_address,
+    parse_value,
+    position_of,
+    put,
+    record_theme,
+    resolve_target,
+    reviewer,
+    save_store,
+    seen_revision,
+    spec_for,
+    store_path,
+    suggest,
+    theme_decisions,
 )
+from .decisions import edit_store as _edit_store
+from .decisions import mark as _mark
+from .errors import InputError
+from .ids import canonical_json, content_hash
+from .library import View, load_view
+from .models import Claim, DocumentInfo, Persona, PersonaDraft, PersonaPainPoint, PersonaQuote
+from .models import Strict as _Strict
 from .render.context import ReportData, load_report_data, persona_slugs
-from .workspace import Workspace, read_json, write_json, write_text_atomic
+from .workspace import Workspace, write_text_atomic
 
-DecisionKind = Literal["confirmed", "corrected", "extended"]
+__all__ = [
+    "FIELDS",
+    "ConflictError",
+    "FieldChange",
+    "ReviewError",
+    "ReviewSummary",
+    "apply_review_file",
+    "apply_reviews",
+    "diff_personas",
+    "export_review",
+    "find_persona",
+    "format_diff",
+    "load_decisions",
+    "mark_reviewed",
+    "review_status",
+    "save_decisions",
+    "set_field",
+    "store_path",
+]
+
 DECISIONS = ("pending", "confirmed", "corrected", "extended")
-STORE_FILE = "decisions.json"
-# Models reviewed as one value each; every other nested model is walked field by field.
-LEAF_MODELS: tuple[type[BaseModel], ...] = (Claim, PersonaQuote, PersonaPainPoint)
 HEADER_KEYS = ("persona_id", "segment", "name", "draft_hash", "status", "fields")
-BLOCK_KEYS = ("current", "decision", "value", "addition")
+BLOCK_KEYS = ("current", "decision", "value", "addition", "comment", "by")
 # document_info fields worth showing in a refresh diff; generated_at changes on every run.
 INFO_DIFF_FIELDS = tuple(f for f in DocumentInfo.model_fields if f != "generated_at")
 
-
-class ReviewError(PersonaError):
-    """A review command cannot be carried out (unknown persona or field, bad value)."""
-
-
-# --------------------------------------------------------------------------- the store
-
-
-class FieldDecision(Strict):
-    """A reviewer's word on one field; `value` is the field's final value, as JSON."""
-
-    decision: DecisionKind
-    value: Any = None
-    base: Any = None
-    addition: Any = None
-    source: str = ""
+# The store's names as this module has always exported them.
+load_decisions = load_store
+save_decisions = save_store
+ReviewStore = DecisionStore
+FieldDecision = Decision
 
 
-class PersonaDecisions(Strict):
-    """All decisions on one persona; matched by id, else by segment on a re-draft."""
-
-    segment: str
-    name: str
-    anti: bool = False
-    marked_reviewed: bool = False
-    fields: dict[str, FieldDecision] = Field(default_factory=dict)
-
-
-class ExportRecord(Strict):
-    """What a review file said when it was written, to tell a reviewer's edits from the export."""
-
-    persona_id: str
-    sha256: str
-    applied_sha256: str | None = None
-    status: str = "draft"
-    fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-
-class ReviewStore(Strict):
-    version: int = 1
-    personas: dict[str, PersonaDecisions] = Field(default_factory=dict)
-    exports: dict[str, ExportRecord] = Field(default_factory=dict)
-
-
-class PersonaReviewState(Strict):
+class PersonaReviewState(_Strict):
     persona_id: str
     name: str
     segment: str
     status: Literal["draft", "reviewed"]
     total: int
     counts: dict[str, int]
+    items: int = 0
     changed: list[str] = Field(default_factory=list)
     file: str | None = None
 
 
-class ReviewSummary(Strict):
+class ReviewSummary(_Strict):
     """The `--json` payload of every `persona review` command."""
 
     personas: list[PersonaReviewState] = Field(default_factory=list)
@@ -107,7 +117,7 @@ class ReviewSummary(Strict):
     notes: list[str] = Field(default_factory=list)
 
 
-class FieldChange(Strict):
+class FieldChange(_Strict):
     """One difference between two versions of a persona (seed 000's quarterly refresh)."""
 
     persona_id: str
@@ -118,174 +128,14 @@ class FieldChange(Strict):
     new: str | None = None
 
 
-def store_path(workspace: Workspace) -> Path:
-    return workspace.review_dir / STORE_FILE
-
-
-def load_decisions(workspace: Workspace) -> ReviewStore:
-    """The stored decisions (an empty store when nobody has reviewed anything yet)."""
-    path = store_path(workspace)
-    if not path.exists():
-        return ReviewStore()
-    try:
-        return ReviewStore.model_validate(read_json(path))
-    except (ValueError, ValidationError) as exc:
-        raise InputError(str(path), f"review decisions unreadable: {exc}") from exc
-
-
-def save_decisions(workspace: Workspace, store: ReviewStore) -> None:
-    write_json(store_path(workspace), store)
-
-
 # --------------------------------------------------------------------------- fields
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One reviewable field of PersonaDraft, addressed by a dotted path."""
-
-    path: str
-    annotation: Any
-    kind: Literal["text", "claim", "list", "other"]
-    item: Any = None
-    optional: bool = False
-
-    @property
-    def adapter(self) -> TypeAdapter:
-        return _adapter(self.annotation)
-
-
-_ADAPTERS: dict[str, TypeAdapter] = {}
-
-
-def _adapter(annotation: Any) -> TypeAdapter:
-    key = repr(annotation)
-    if key not in _ADAPTERS:
-        _ADAPTERS[key] = TypeAdapter(annotation)
-    return _ADAPTERS[key]
-
-
-def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return annotation, False
-
-
-def _walk_fields(model: type[BaseModel], prefix: str = "") -> dict[str, FieldSpec]:
-    specs: dict[str, FieldSpec] = {}
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{name}"
-        inner, optional = _unwrap_optional(info.annotation)
-        if typing.get_origin(inner) is list:
-            specs[path] = FieldSpec(
-                path, info.annotation, "list", typing.get_args(inner)[0], optional
-            )
-        elif inner is str:
-            specs[path] = FieldSpec(path, info.annotation, "text", optional=optional)
-        elif isinstance(inner, type) and issubclass(inner, Claim):
-            specs[path] = FieldSpec(path, info.annotation, "claim", optional=optional)
-        elif (
-            isinstance(inner, type)
-            and issubclass(inner, BaseModel)
-            and not issubclass(inner, LEAF_MODELS)
-            and not optional
-        ):
-            specs.update(_walk_fields(inner, f"{path}."))
-        else:
-            specs[path] = FieldSpec(path, info.annotation, "other", optional=optional)
-    return specs
-
-
-# Derived from the model, so a field the drafter adds is reviewable without touching this file.
-FIELDS: dict[str, FieldSpec] = _walk_fields(PersonaDraft)
 
 
 def field_spec(path: str) -> FieldSpec:
     """The spec of a field path, or a ReviewError that suggests the nearest real path."""
     if path in FIELDS:
         return FIELDS[path]
-    raise ReviewError(f"unknown field '{path}'{_suggest(path)}")
-
-
-def _suggest(path: str) -> str:
-    close = difflib.get_close_matches(path, list(FIELDS), n=3, cutoff=0.5)
-    if close:
-        return f"; did you mean {', '.join(repr(c) for c in close)}?"
-    return f"; fields are: {', '.join(FIELDS)}"
-
-
-def _get(data: dict[str, Any], path: str) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _set(data: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    node = data
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
-
-
-def _coerce(annotation: Any, raw: Any) -> Any:
-    """Let a reviewer write plain text where a Claim or quote is expected."""
-    inner, _ = _unwrap_optional(annotation)
-    if raw is None:
-        return None
-    if typing.get_origin(inner) is list:
-        item = typing.get_args(inner)[0]
-        items = raw if isinstance(raw, list) else [raw]
-        return [_coerce(item, r) for r in items]
-    if isinstance(inner, type) and issubclass(inner, BaseModel):
-        if isinstance(raw, str) and issubclass(inner, Claim):
-            return {"text": raw}
-        if isinstance(raw, str) and issubclass(inner, PersonaQuote):
-            # A quote a reviewer adds has no chunk behind it; reports say so.
-            return {"text": raw, "chunk_id": ""}
-        if isinstance(raw, dict):
-            return {
-                k: _coerce(inner.model_fields[k].annotation, v) if k in inner.model_fields else v
-                for k, v in raw.items()
-            }
-    return raw
-
-
-def parse_value(spec: FieldSpec, raw: Any) -> Any:
-    """A reviewer's YAML/CLI value as the field's type (ValidationError if it does not fit)."""
-    return spec.adapter.validate_python(_coerce(spec.annotation, raw))
-
-
-def parse_addition(spec: FieldSpec, raw: Any) -> Any:
-    """What `extended` adds: items for a list, text for a text or claim field."""
-    if spec.kind == "list":
-        return _adapter(list[spec.item]).validate_python(_coerce(list[spec.item], raw))
-    if spec.kind in ("text", "claim"):
-        if isinstance(raw, dict) and isinstance(raw.get("text"), str):
-            raw = raw["text"]
-        if not isinstance(raw, str) or not raw.strip():
-            raise ValueError("the addition must be text")
-        return raw.strip()
-    raise ValueError(f"field '{spec.path}' cannot be extended; use `corrected` instead")
-
-
-def extend_value(spec: FieldSpec, base: Any, addition: Any) -> Any:
-    """The field after the reviewer's addition; the drafted part keeps its evidence."""
-    if spec.kind == "list":
-        return [*(base or []), *addition]
-    if spec.kind == "text":
-        return f"{base or ''} {addition}".strip()
-    if base is None:
-        return Claim(text=addition)
-    return base.model_copy(update={"text": f"{base.text.rstrip()} {addition}"})
-
-
-def dump_value(spec: FieldSpec, value: Any, compact: bool = False) -> Any:
-    """JSON form of a field value; `compact` drops defaults so the YAML stays readable."""
-    return spec.adapter.dump_python(value, mode="json", exclude_defaults=compact)
+    raise ReviewError(f"unknown field '{path}'{suggest(path)}")
 
 
 def field_value(draft: PersonaDraft, spec: FieldSpec) -> Any:
@@ -296,111 +146,23 @@ def field_value(draft: PersonaDraft, spec: FieldSpec) -> Any:
     return node
 
 
-# --------------------------------------------------------------------------- applying
+def value_at(draft: PersonaDraft, spec: FieldSpec, position: str) -> Any:
+    """The typed value at a positional path of a draft (None when nothing is there)."""
+    if not position:
+        return None
+    raw = get_path(draft.model_dump(mode="json"), position)
+    return None if raw is None else spec.adapter.validate_python(raw)
 
 
-def _entry_for(store: ReviewStore, persona: Persona) -> tuple[str, PersonaDecisions] | None:
-    """Decisions for a persona: by id, else by segment (a re-draft may mint a new id)."""
-    if persona.id in store.personas:
-        return persona.id, store.personas[persona.id]
-    matches = [
-        (key, entry)
-        for key, entry in store.personas.items()
-        if entry.segment == persona.segment and entry.anti == persona.is_anti_persona
-    ]
-    return matches[0] if len(matches) == 1 else None
+# --------------------------------------------------------------------------- state
 
 
-def apply_reviews(personas: list[Persona], decisions: ReviewStore) -> list[Persona]:
-    """Put every decided field back as the reviewer left it; undecided fields keep the draft."""
-    result = []
-    for persona in personas:
-        found = _entry_for(decisions, persona)
-        if found is None:
-            result.append(persona)
-            continue
-        entry = found[1]
-        data = persona.draft.model_dump(mode="json")
-        for path, decision in sorted(entry.fields.items()):
-            if path in FIELDS:
-                _set(data, path, _without_legacy_marker(path, decision))
-        try:
-            draft = PersonaDraft.model_validate(data)
-        except ValidationError:
-            # A stored value that no longer fits a changed model is kept in the store, not lost.
-            draft = _apply_fieldwise(persona.draft, entry)
-        reviewed = entry.marked_reviewed or all(p in entry.fields for p in FIELDS)
-        info = persona.document_info.model_copy(
-            update={"status": "reviewed" if reviewed else "draft"}
-        )
-        result.append(persona.model_copy(update={"draft": draft, "document_info": info}))
-    return result
-
-
-# Offline drafts once put their provenance in the name; confirming (or extending) such a name
-# confirmed the persona's name, not the marker, which the document's mode line now carries.
-LEGACY_OFFLINE_MARKER = re.compile(r" \((anti-persona, )?drafted offline\)")
-
-
-def _without_legacy_marker(path: str, decision: FieldDecision) -> Any:
-    """A stored name decision without the old offline marker; every other value as stored."""
-    if path != "name" or decision.decision == "corrected" or not isinstance(decision.value, str):
-        return decision.value
-    return LEGACY_OFFLINE_MARKER.sub(
-        lambda m: " (anti-persona)" if m.group(1) else "", decision.value
-    )
-
-
-def _apply_fieldwise(draft: PersonaDraft, entry: PersonaDecisions) -> PersonaDraft:
-    data = draft.model_dump(mode="json")
-    for path, decision in sorted(entry.fields.items()):
-        if path not in FIELDS:
-            continue
-        trial = draft.model_dump(mode="json")
-        _set(trial, path, _without_legacy_marker(path, decision))
-        try:
-            PersonaDraft.model_validate(trial)
-        except ValidationError:
-            continue
-        _set(data, path, _without_legacy_marker(path, decision))
-    return PersonaDraft.model_validate(data)
-
-
-def decision_marks(personas: list[Persona], store: ReviewStore) -> dict[str, dict[str, str]]:
-    """persona id -> field path -> decision, for the reports' review markers."""
-    marks: dict[str, dict[str, str]] = {}
-    for persona in personas:
-        found = _entry_for(store, persona)
-        if found:
-            marks[persona.id] = {p: d.decision for p, d in found[1].fields.items()}
-    return marks
-
-
-def decision_additions(personas: list[Persona], store: ReviewStore) -> dict[str, dict[str, Any]]:
-    """persona id -> field path -> what an `extended` decision added (text, or the list items).
-
-    Reports show an addition as the reviewer's, apart from the drafted text and its evidence.
-    """
-    added: dict[str, dict[str, Any]] = {}
-    for persona in personas:
-        found = _entry_for(store, persona)
-        if found:
-            extended = {
-                p: d.addition
-                for p, d in sorted(found[1].fields.items())
-                if d.decision == "extended" and d.addition not in (None, "", [])
-            }
-            if extended:
-                added[persona.id] = extended
-    return added
-
-
-def _state(persona: Persona, store: ReviewStore, file: str | None = None) -> PersonaReviewState:
-    found = _entry_for(store, persona)
-    fields = found[1].fields if found else {}
+def _state(reviewed: Reviewed, file: str | None = None) -> PersonaReviewState:
+    persona = reviewed.persona
     counts = {kind: 0 for kind in DECISIONS}
     for path in FIELDS:
-        counts[fields[path].decision if path in fields else "pending"] += 1
+        found = reviewed.marks.get(path)
+        counts[found.kind if found else "pending"] += 1
     return PersonaReviewState(
         persona_id=persona.id,
         name=persona.draft.name,
@@ -408,40 +170,14 @@ def _state(persona: Persona, store: ReviewStore, file: str | None = None) -> Per
         status=persona.document_info.status,
         total=len(FIELDS),
         counts=counts,
+        items=reviewed.items_decided,
         file=file,
     )
 
 
-# --------------------------------------------------------------------------- workspace I/O
-
-
-def _load_personas(workspace: Workspace) -> tuple[dict[str, Any], list[Persona]]:
-    if not workspace.personas.exists():
-        raise InputError(str(workspace.personas), "no personas yet: run `persona draft` first")
-    raw = read_json(workspace.personas)
-    if not isinstance(raw, dict):
-        raise InputError(str(workspace.personas), "expected an object with a 'personas' list")
-    return raw, [Persona.model_validate(p) for p in raw.get("personas", [])]
-
-
-def _save_personas(workspace: Workspace, raw: dict[str, Any], personas: list[Persona]) -> None:
-    # personas.json is rebuildable; rewriting it lets every reader see decisions at once.
-    raw = {**raw, "personas": [p.model_dump(mode="json") for p in personas]}
-    write_json(workspace.personas, raw)
-
-
-def _commit(
-    workspace: Workspace, raw: dict[str, Any], drafted: list[Persona], store: ReviewStore
-) -> list[Persona]:
-    """Save the decisions and the personas with them applied; returns the applied personas."""
-    personas = apply_reviews(drafted, store)
-    for persona in personas:
-        found = _entry_for(store, persona)
-        if found:
-            found[1].name = persona.draft.name
-    save_decisions(workspace, store)
-    _save_personas(workspace, raw, personas)
-    return personas
+def _states(workspace: Workspace, ids: list[str] | None = None) -> list[PersonaReviewState]:
+    view = load_view(workspace)
+    return [_state(r) for r in view.reviewed if ids is None or r.persona.id in ids]
 
 
 def find_persona(personas: list[Persona], query: str) -> Persona:
@@ -467,61 +203,67 @@ def find_persona(personas: list[Persona], query: str) -> Persona:
     raise ReviewError(f"no persona '{query}'; personas are: {known}")
 
 
-def _entry(store: ReviewStore, persona: Persona) -> PersonaDecisions:
-    """The persona's decisions, created if new and re-keyed under its current id."""
-    found = _entry_for(store, persona)
-    entry = found[1] if found else PersonaDecisions(segment=persona.segment, name="")
-    if found and found[0] != persona.id:
-        # A re-draft minted a new id: the entry follows the persona from now on.
-        del store.personas[found[0]]
-    entry.segment, entry.name, entry.anti = (
-        persona.segment,
-        persona.draft.name,
-        persona.is_anti_persona,
-    )
-    store.personas[persona.id] = entry
-    return entry
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"invalid value ({where + ': ' if where else ''}{err['msg']})"
+    return str(exc)
 
 
-def _record(
-    store: ReviewStore, persona: Persona, path: str, decision: FieldDecision | None
-) -> None:
-    entry = _entry(store, persona)
-    if decision is None:
-        entry.fields.pop(path, None)
-    else:
-        entry.fields[path] = decision
+# --------------------------------------------------------------------------- one decision
 
 
-def _decide(
-    spec: FieldSpec, kind: str, base: Any, value: Any, addition: Any, source: str
-) -> FieldDecision | None:
-    """Build the stored decision; raises ValueError/ValidationError on unusable input."""
-    if kind == "pending":
-        return None
-    if kind == "confirmed":
-        final = base
-    elif kind == "corrected":
-        if value is None or value == "" or value == []:
-            raise ValueError("`corrected` needs the new value under `value:`")
-        final = parse_value(spec, value)
-    else:
-        if addition is None or addition == "" or addition == []:
-            raise ValueError("`extended` needs what to add under `addition:`")
-        added = parse_addition(spec, addition)
-        final = extend_value(spec, base, added)
-        addition = (
-            _adapter(list[spec.item]).dump_python(added, mode="json")
-            if spec.kind == "list"
-            else added
+@dataclass(frozen=True)
+class Target:
+    """What an edit is about, resolved against the reviewed view the editor saw."""
+
+    persona: Persona
+    address: Address
+    position: str
+    spec: FieldSpec
+    current: Any
+
+
+def locate(view: View, persona: str, target: str) -> Target:
+    """Find the persona and the field or item an edit names (by position or by address)."""
+    found = find_persona(view.personas, persona)
+    address, position = resolve_target(found.draft, target, view.lineage)
+    spec = spec_for(address)
+    return Target(found, address, position, spec, value_at(found.draft, spec, position))
+
+
+def decide_on(
+    target: Target,
+    kind: str,
+    *,
+    value: Any = None,
+    addition: Any = None,
+    source: str,
+    by: str | None = None,
+    comment: str = "",
+) -> Decision:
+    """The decision a reviewer's input makes on a target (ReviewError when it does not fit)."""
+    if target.address.item is not None and not target.position and kind != "pending":
+        raise ReviewError(
+            f"{target.persona.draft.name}: '{target.address}' is not in the current draft"
         )
-    return FieldDecision(
-        decision=kind,  # type: ignore[arg-type]
-        value=dump_value(spec, final),
-        base=dump_value(spec, base),
-        addition=addition if kind == "extended" else None,
-        source=source,
-    )
+    try:
+        return decide(
+            target.spec,
+            kind,
+            target.current,
+            value=value,
+            addition=addition,
+            source=source,
+            by=reviewer(by),
+            at=now(),
+            comment=comment,
+        )
+    except (ValueError, ValidationError) as exc:
+        raise ReviewError(
+            f"{target.persona.draft.name}: '{target.address}': {_first_error(exc)}"
+        ) from exc
 
 
 def set_field(
@@ -533,48 +275,52 @@ def set_field(
     correct: str | list[str] | None = None,
     extend: str | list[str] | None = None,
     reset: bool = False,
+    by: str | None = None,
+    comment: str = "",
+    expected: int | None = None,
 ) -> ReviewSummary:
-    """Quick edit from the CLI: confirm, correct or extend one field (or reset it to pending)."""
+    """Confirm, correct or extend one field or list item (or reset it to pending).
+
+    `field_path`: a field ('goals'), an item by position as shown ('pain_points.0',
+    'pain_points.0.workaround', numbered from 0) or by address ('pain_points[theme:t1]').
+    `expected`: the revision the caller saw; a newer overlapping decision is a ConflictError.
+    """
     actions = [confirm, correct is not None, extend is not None, reset]
     if sum(bool(a) for a in actions) != 1:
         raise ReviewError("give exactly one of --confirm, --correct TEXT, --extend TEXT, --reset")
-    spec = field_spec(field_path)
-    raw, drafted = _load_personas(workspace)
-    store = load_decisions(workspace)
-    personas = apply_reviews(drafted, store)
-    target = find_persona(personas, persona)
-    kind = "confirmed" if confirm else "corrected" if correct is not None else "extended"
-    if reset:
-        kind = "pending"
-    # Repeated CLI flags give lists; a single-valued field takes them as one text.
-    if isinstance(correct, list) and spec.kind != "list":
+    view = load_view(workspace)
+    target = locate(view, persona, field_path)
+    kind = (
+        "pending"
+        if reset
+        else "confirmed"
+        if confirm
+        else "corrected"
+        if correct is not None
+        else "extended"
+    )
+    # Repeated CLI flags give lists; a single-valued target takes them as one text.
+    if isinstance(correct, list) and target.spec.kind != "list":
         correct = " ".join(correct)
-    if isinstance(extend, list) and spec.kind != "list":
+    if isinstance(extend, list) and target.spec.kind != "list":
         extend = " ".join(extend)
-    try:
-        decision = _decide(
-            spec, kind, field_value(target.draft, spec), correct, extend, source="cli"
-        )
-    except (ValueError, ValidationError) as exc:
-        raise ReviewError(
-            f"{target.draft.name}: field '{field_path}': {_first_error(exc)}"
-        ) from exc
-    _record(store, target, field_path, decision)
-    personas = _commit(workspace, raw, drafted, store)
-    updated = next(p for p in personas if p.id == target.id)
-    state = _state(updated, store)
-    state.changed = [field_path]
+    decision = decide_on(
+        target, kind, value=correct, addition=extend, source="cli", by=by, comment=comment
+    )
+    with _edit_store(workspace) as store:
+        put(store, target.persona, target.address, decision, expected, view.lineage)
+    (state,) = _states(workspace, [target.persona.id])
+    state.changed = [str(target.address)]
     return ReviewSummary(personas=[state])
 
 
-def mark_reviewed(workspace: Workspace, persona: str, reviewed: bool = True) -> ReviewSummary:
+def mark_reviewed(
+    workspace: Workspace, persona: str, reviewed: bool = True, by: str | None = None
+) -> ReviewSummary:
     """Mark a whole persona reviewed (or back to draft) whatever its fields' decisions."""
-    raw, drafted = _load_personas(workspace)
-    store = load_decisions(workspace)
-    target = find_persona(apply_reviews(drafted, store), persona)
-    _entry(store, target).marked_reviewed = reviewed
-    personas = _commit(workspace, raw, drafted, store)
-    states = [_state(p, store) for p in personas if p.id == target.id]
+    target = find_persona(load_view(workspace).personas, persona)
+    _mark(workspace, target, reviewed, by=reviewer(by), at=now())
+    states = _states(workspace, [target.id])
     summary = ReviewSummary(personas=states)
     pending = states[0].counts["pending"] if states else 0
     if reviewed and pending:
@@ -590,17 +336,57 @@ def mark_reviewed(workspace: Workspace, persona: str, reviewed: bool = True) -> 
 
 def review_status(workspace: Workspace) -> ReviewSummary:
     """How far the review of each persona has got."""
-    _, drafted = _load_personas(workspace)
-    store = load_decisions(workspace)
-    return ReviewSummary(personas=[_state(p, store) for p in apply_reviews(drafted, store)])
+    return ReviewSummary(personas=_states(workspace))
 
 
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        return f"invalid value ({where + ': ' if where else ''}{err['msg']})"
-    return str(exc)
+def find_theme(view: View, query: str) -> str:
+    """A theme's current id from its id (current or earlier) or its label, as shown."""
+    if view.themes is None:
+        raise ReviewError("no themes yet: run `persona themes` first")
+    ids = {t.id for t in view.themes.themes}
+    current = refs.follow(query.strip(), view.lineage)
+    if current in ids:
+        return current
+    q = query.strip().casefold()
+    hits = [t for t in view.themes.themes if t.label.casefold() == q]
+    if len(hits) == 1:
+        return hits[0].id
+    if len(hits) > 1:
+        raise ReviewError(
+            f"'{query}' names several themes: {', '.join(t.id for t in hits)}; use the id"
+        )
+    known = ", ".join(f"{t.label} ({t.id})" for t in view.themes.themes[:10])
+    raise ReviewError(f"no theme '{query}'; themes include: {known}")
+
+
+def decide_theme(
+    workspace: Workspace,
+    theme: str,
+    *,
+    rename: str | None = None,
+    merge_into: str | None = None,
+    reset: bool = False,
+    by: str | None = None,
+    comment: str = "",
+    expected: int | None = None,
+) -> ThemeDecisions:
+    """Rename a theme, merge it into another, or reset both; returns every theme decision."""
+    view = load_view(workspace)
+    source = find_theme(view, theme)
+    target = find_theme(view, merge_into) if merge_into else None
+    record_theme(
+        workspace,
+        source,
+        label=rename,
+        merge_into=target,
+        reset=reset,
+        by=reviewer(by),
+        at=now(),
+        comment=comment,
+        expected=expected,
+        lineage=view.lineage,
+    )
+    return theme_decisions(workspace)
 
 
 # --------------------------------------------------------------------------- the review file
@@ -616,59 +402,108 @@ HEADER = """\
 # Decided fields are never overwritten by later runs. `current:` shows the draft and is not
 # read back: put changes under `value:` or `addition:`. Plain text is fine wherever a claim
 # is expected. The comments above each field resolve its evidence ids.
+# One list item can be decided on its own: add a block named by its place in `current:`,
+# numbered from 0, e.g. `goals.1:` or `pain_points.0.workaround:` (parts of a pain point:
+# title, impact, frequency, workaround), with the same keys.
+# `comment:` (optional) is kept with the decision; `by:` names the reviewer (default:
+# $PERSONA_REVIEWER, else your login name).
 # Set `status: reviewed` to mark the whole persona reviewed before every field is decided.
 # Then run:  persona review apply {file}
 #   (a bare file name is looked up in the workspace's review folder; from anywhere:
 #    persona review apply {path} -w {root})
 """
-VALUE_HINT = {
-    "list": '# corrected: the full new list, e.g. ["first", "second"]',
+PAIN_EXAMPLE = (
+    '[{title: "Slow support", impact: "Waits two days for an answer", '
+    'frequency: "Every week", workaround: "Phones the account manager"}]'
+)
+VALUE_HINTS = {
     "text": "# corrected: the new text",
     "claim": "# corrected: the new text",
+    "quote": "# corrected: the quote as said",
+    "pain": '# corrected: {title: "...", impact: "...", frequency: "...", workaround: "..."}',
     "other": "# corrected: the new value",
 }
-ADDITION_HINT = {
-    "list": '# extended: items to add, e.g. ["another"]',
+LIST_VALUE_HINTS = {
+    "claim": '# corrected: the full new list, e.g. ["first", "second"]',
+    "quote": '# corrected: the full new list of quotes, e.g. ["as said in the interview"]',
+    "pain": f"# corrected: the full new list, e.g. {PAIN_EXAMPLE}",
+}
+ADDITION_HINTS = {
     "text": "# extended: text to append",
     "claim": "# extended: text to append",
+    "quote": "# (a quote cannot be extended: correct it)",
+    "pain": "# (extend one part instead, e.g. a block `pain_points.0.workaround:`)",
     "other": "# (this field cannot be extended)",
+}
+LIST_ADDITION_HINTS = {
+    "claim": '# extended: items to add, e.g. ["another"]',
+    "quote": '# extended: quotes to add, e.g. ["as said in the interview"]',
+    "pain": f"# extended: pain points to add, e.g. {PAIN_EXAMPLE}",
 }
 
 
-def _evidence_refs(value: Any) -> list[str]:
-    refs: list[str] = []
+def _item_kind(spec: FieldSpec) -> str:
+    item = spec.item
+    if isinstance(item, type) and issubclass(item, PersonaPainPoint):
+        return "pain"
+    if isinstance(item, type) and issubclass(item, PersonaQuote):
+        return "quote"
+    return "claim"
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if key == "evidence" and isinstance(item, list):
-                    refs.extend(r for r in item if isinstance(r, str))
-                elif key == "chunk_id" and item:
-                    refs.append(f"chunk:{item}")
-                elif key == "theme_id" and item:
-                    refs.append(f"theme:{item}")
-                else:
-                    walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
 
-    walk(value)
-    return list(dict.fromkeys(refs))
+def value_hint(spec: FieldSpec) -> str:
+    """The `value:` comment of a block: the shape a correction takes, one the parser accepts."""
+    if spec.kind == "list":
+        return LIST_VALUE_HINTS[_item_kind(spec)]
+    return VALUE_HINTS[spec.kind]
+
+
+def addition_hint(spec: FieldSpec) -> str:
+    if spec.kind == "list":
+        return LIST_ADDITION_HINTS[_item_kind(spec)]
+    return ADDITION_HINTS[spec.kind]
 
 
 def _yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=96)
 
 
+def _blocks(
+    reviewed: Reviewed, held: PersonaDecisions | None, lineage: dict[str, str]
+) -> list[tuple[str, Address, FieldSpec, Any]]:
+    """The file's blocks: every field, each followed by its decided items (by position)."""
+    data = reviewed.persona.draft.model_dump(mode="json")
+    items: dict[str, list[tuple[str, Address]]] = {}
+    for text in sorted(held.active() if held else {}):
+        address = parse_address(text)
+        if address.item is None:
+            continue
+        position = position_of(data, address, lineage)
+        if position:
+            items.setdefault(address.field, []).append((position, address))
+    out = []
+    for path, spec in FIELDS.items():
+        out.append((path, Address(path), spec, get_path(data, path)))
+        for position, address in sorted(items.get(path, []), key=lambda p: _sort_key(p[0])):
+            item_spec = spec_for(address)
+            out.append((position, address, item_spec, get_path(data, position)))
+    return out
+
+
+def _sort_key(position: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in position.split("."))
+
+
 def render_review_file(
-    persona: Persona,
-    entry: PersonaDecisions | None,
+    reviewed: Reviewed,
+    held: PersonaDecisions | None,
     data: ReportData,
     file_name: str,
     workspace: Workspace | None = None,
+    lineage: dict[str, str] | None = None,
 ) -> str:
     """The editable YAML for one persona: header help, then one commented block per field."""
+    persona = reviewed.persona
     root = workspace.root.absolute() if workspace else Path(".persona")
     path = (workspace.review_dir.absolute() if workspace else root / "review") / file_name
     lines = [
@@ -690,34 +525,43 @@ def render_review_file(
     }
     lines.append(_yaml(header).rstrip())
     lines.append("fields:")
-    for spec in FIELDS.values():
-        current = field_value(persona.draft, spec)
-        decision = entry.fields.get(spec.path) if entry else None
+    stored = held.active() if held else {}
+    for name, address, spec, current in _blocks(reviewed, held, lineage or {}):
+        decision = stored.get(str(address))
         lines.append("")
-        lines.append(f"  # ---- {spec.path} ({spec.kind}) ----")
-        for ref in _evidence_refs(dump_value(spec, current)):
+        lines.append(f"  # ---- {name} ({spec.kind}) ----")
+        for ref in refs.refs_in(current):
             ev = data.resolve(ref)
             if ev.kind == "stat":
                 described = ev.detail
             else:
                 described = f"{ev.title}; {ev.detail}" + (f' "{ev.quote}"' if ev.quote else "")
             lines.append(f"  #   {ref}: {described}"[:300])
+        if decision is not None:
+            lines.append(f"  #   decided: {_provenance(decision)}"[:300])
+        typed = None if current is None else spec.adapter.validate_python(current)
         block = {
-            "current": dump_value(spec, current, compact=True),
+            "current": dump_value(spec, typed, compact=True),
             "decision": decision.decision if decision else "pending",
             "value": decision.value if decision and decision.decision == "corrected" else None,
             "addition": decision.addition if decision and decision.decision == "extended" else None,
         }
-        for text_line in _yaml({spec.path: block}).rstrip().splitlines():
+        for text_line in _yaml({name: block}).rstrip().splitlines():
             # Only the block's own keys (indent 2) get hints, never lines inside a value.
             if text_line.startswith("  decision: "):
                 text_line += "  # pending | confirmed | corrected | extended"
             elif text_line == "  value: null":
-                text_line = "  value:  " + VALUE_HINT[spec.kind]
+                text_line = "  value:  " + value_hint(spec)
             elif text_line == "  addition: null":
-                text_line = "  addition:  " + ADDITION_HINT[spec.kind]
+                text_line = "  addition:  " + addition_hint(spec)
             lines.append("  " + text_line)
     return "\n".join(lines) + "\n"
+
+
+def _provenance(decision: Decision) -> str:
+    who = decision.by or "unknown reviewer"
+    text = f"{decision.decision} by {who}" + (f" at {decision.at}" if decision.at else "")
+    return text + (f"; comment: {decision.comment}" if decision.comment else "")
 
 
 @dataclass
@@ -762,7 +606,10 @@ def parse_review_text(text: str, path: Path) -> ParsedReview:
     for name, block in fields.items():
         line = lines.get(f"fields.{name}")
         if name not in FIELDS:
-            raise InputError(str(path), f"unknown field '{name}'{_suggest(str(name))}", line)
+            try:
+                _block_address(str(name))
+            except ReviewError as exc:
+                raise InputError(str(path), str(exc), line) from exc
         if not isinstance(block, dict):
             raise InputError(str(path), f"field '{name}' must have a `decision:` key", line)
         for sub in block:
@@ -783,6 +630,19 @@ def parse_review_text(text: str, path: Path) -> ParsedReview:
     return ParsedReview(header=header, fields=fields, lines=lines)
 
 
+def _block_address(name: str) -> None:
+    """Check a block name that is not a plain field: an item by position or by address."""
+    match = POSITION.match(name)
+    if match and match["field"] in FIELDS:
+        spec = FIELDS[match["field"]]
+        if spec.kind != "list":
+            raise ReviewError(f"field '{match['field']}' is not a list: it has no items")
+        if match["sub"]:
+            parse_address(f"{match['field']}[x].{match['sub']}")
+        return
+    parse_address(name)
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -794,34 +654,41 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
     with `force` the file is first kept as `<name>.bak`.
     """
     data = load_report_data(workspace)
-    store = load_decisions(workspace)
+    view = load_view(workspace)
     written: list[Path] = []
-    for persona in data.personas:
-        name = f"{data.slugs[persona.id]}.yaml"
-        path = workspace.review_dir / name
-        found = _entry_for(store, persona)
-        text = render_review_file(persona, found[1] if found else None, data, name, workspace)
-        if path.exists():
-            existing = path.read_text(encoding="utf-8")
-            record = store.exports.get(name)
-            known = {record.sha256, record.applied_sha256} if record else set()
-            if existing != text and _sha(existing) not in known:
-                if not force:
-                    raise ReviewError(
-                        f"{path}: has edits that were not applied; run `persona review apply "
-                        f"{path}` first, or export with --force (the file is kept as {name}.bak)"
-                    )
-                write_text_atomic(path.with_name(name + ".bak"), existing)
-        write_text_atomic(path, text)
-        parsed = parse_review_text(text, path)
-        store.exports[name] = ExportRecord(
-            persona_id=persona.id,
-            sha256=_sha(text),
-            status=str(parsed.header.get("status", "draft")),
-            fields=parsed.fields,
-        )
-        written.append(path)
-    save_decisions(workspace, store)
+    with _edit_store(workspace) as store:
+        for reviewed in view.reviewed:
+            persona = reviewed.persona
+            name = f"{data.slugs[persona.id]}.yaml"
+            path = workspace.review_dir / name
+            found = entry_for(store, persona)
+            held = found[1] if found else None
+            text = render_review_file(reviewed, held, data, name, workspace, view.lineage)
+            if path.exists():
+                existing = path.read_text(encoding="utf-8")
+                record = store.exports.get(name)
+                known = {record.sha256, record.applied_sha256} if record else set()
+                if existing != text and _sha(existing) not in known:
+                    if not force:
+                        raise ReviewError(
+                            f"{path}: has edits that were not applied; run `persona review "
+                            f"apply {path}` first, or export with --force (the file is kept "
+                            f"as {name}.bak)"
+                        )
+                    write_text_atomic(path.with_name(name + ".bak"), existing)
+            write_text_atomic(path, text)
+            parsed = parse_review_text(text, path)
+            store.exports[name] = ExportRecord(
+                persona_id=persona.id,
+                sha256=_sha(text),
+                status=str(parsed.header.get("status", "draft")),
+                fields=parsed.fields,
+                revs={
+                    block: seen_revision(held, address, view.lineage)
+                    for block, address, _, _ in _blocks(reviewed, held, view.lineage)
+                },
+            )
+            written.append(path)
     return written
 
 
@@ -844,12 +711,16 @@ def resolve_review_path(workspace: Workspace, path: Path | str) -> Path:
     return given
 
 
-def apply_review_file(workspace: Workspace, path: Path | str | None = None) -> ReviewSummary:
+def apply_review_file(
+    workspace: Workspace, path: Path | str | None = None, by: str | None = None
+) -> ReviewSummary:
     """Read review file(s) back: only what the reviewer changed since export is recorded.
 
     With no path every file in the review folder is read; a file whose persona is no longer in
     personas.json (say an anti-persona a later run did not draft) is skipped with a note, so it
     cannot block the other personas' decisions. A file named explicitly must match a persona.
+    A block changed in the file whose field someone else decided after the export is refused
+    (naming file and line); nothing from that file is recorded then.
     """
     bulk = path is None
     if path is None:
@@ -860,8 +731,7 @@ def apply_review_file(workspace: Workspace, path: Path | str | None = None) -> R
             )
     else:
         paths = [resolve_review_path(workspace, path)]
-    raw, drafted = _load_personas(workspace)
-    store = load_decisions(workspace)
+    view = load_view(workspace)
     summary = ReviewSummary()
     parsed_files = []
     # Parse and check every file before recording anything, so one bad file changes nothing.
@@ -872,7 +742,7 @@ def apply_review_file(workspace: Workspace, path: Path | str | None = None) -> R
             )
         text = file.read_text(encoding="utf-8")
         parsed = parse_review_text(text, file)
-        if bulk and _find_for_file(drafted, parsed) is None:
+        if bulk and _find_for_file(view.personas, parsed) is None:
             summary.notes.append(
                 f"{file.name}: skipped: persona '{parsed.header.get('persona_id')}' (segment "
                 f"'{parsed.header.get('segment')}') is not in personas.json any more; "
@@ -881,32 +751,66 @@ def apply_review_file(workspace: Workspace, path: Path | str | None = None) -> R
             )
             continue
         parsed_files.append((file, text, parsed))
-    for file, text, parsed in parsed_files:
-        personas = apply_reviews(drafted, store)
-        state = _apply_parsed(store, personas, file, parsed, summary)
-        record = store.exports.get(file.name)
-        if record and record.persona_id == state.persona_id:
-            record.applied_sha256 = _sha(text)
-        summary.files.append(str(file))
-        summary.personas.append(state)
-    personas = _commit(workspace, raw, drafted, store)
-    by_id = {p.id: p for p in personas}
+    changed: dict[str, list[str]] = {}
+    with _edit_store(workspace) as store:
+        for file, text, parsed in parsed_files:
+            persona, names = _apply_parsed(store, view, file, parsed, by, summary)
+            record = store.exports.get(file.name)
+            if record and record.persona_id == persona.id:
+                record.applied_sha256 = _sha(text)
+            summary.files.append(str(file))
+            changed[str(file)] = names
+            summary.personas.append(
+                PersonaReviewState(
+                    persona_id=persona.id,
+                    name=persona.draft.name,
+                    segment=persona.segment,
+                    status="draft",
+                    total=len(FIELDS),
+                    counts={},
+                    file=str(file),
+                )
+            )
+    states = {s.persona_id: s for s in _states(workspace)}
     summary.personas = [
-        _state(by_id[s.persona_id], store, s.file).model_copy(update={"changed": s.changed})
+        states[s.persona_id].model_copy(update={"changed": changed[s.file or ""], "file": s.file})
         for s in summary.personas
     ]
     return summary
 
 
+def _block_target(
+    name: str, persona: Persona, snapshot: dict[str, dict[str, Any]] | None, view: View
+) -> tuple[Address, str]:
+    """A block's address and its place in the reviewed draft.
+
+    A position ('goals.1') counts in the list as exported (`current:` of the field's block in
+    the export record), so a re-draft between export and apply cannot shift it onto another
+    item; without a record it counts in the draft as it is now.
+    """
+    match = POSITION.match(name)
+    if match and snapshot and match["field"] in snapshot:
+        listed = snapshot[match["field"]].get("current")
+        index = int(match["index"])
+        if isinstance(listed, list) and index < len(listed):
+            key = item_key(listed[index], view.lineage)
+            sub = f".{match['sub']}" if match["sub"] else ""
+            address = parse_address(f"{match['field']}[{key}]{sub}")
+            data = persona.draft.model_dump(mode="json")
+            return address, position_of(data, address, view.lineage)
+    return resolve_target(persona.draft, name, view.lineage)
+
+
 def _apply_parsed(
-    store: ReviewStore,
-    personas: list[Persona],
+    store: DecisionStore,
+    view: View,
     file: Path,
     parsed: ParsedReview,
+    by: str | None,
     summary: ReviewSummary,
-) -> PersonaReviewState:
+) -> tuple[Persona, list[str]]:
     line_of = parsed.lines.get
-    persona = _persona_for_file(personas, parsed, file)
+    persona = _persona_for_file(view.personas, parsed, file)
     record = store.exports.get(file.name)
     snapshot = record.fields if record and record.persona_id == persona.id else None
     if snapshot is not None and parsed.header.get("draft_hash") != content_hash(
@@ -916,9 +820,11 @@ def _apply_parsed(
             f"{file.name}: exported from an earlier draft; confirmed fields keep the value shown "
             "in the file"
         )
-    changed: list[str] = []
+    found = entry_for(store, persona)
+    held = found[1] if found else None
+    decided: list[tuple[str, Address, Decision]] = []
     for name, block in parsed.fields.items():
-        spec = FIELDS[name]
+        where = line_of(f"fields.{name}")
         if snapshot is not None and snapshot.get(name) == block:
             continue  # untouched since export: no decision expressed
         if (
@@ -930,39 +836,84 @@ def _apply_parsed(
                 str(file),
                 f"field '{name}': `current:` was edited; it is not read back. Put the new value "
                 "under `value:` and set `decision: corrected`",
-                line_of(f"fields.{name}.current", line_of(f"fields.{name}")),
+                line_of(f"fields.{name}.current", where),
             )
         kind = block.get("decision") or "pending"
         if kind == "pending" and snapshot is None:
             continue  # a hand-written file's pending says nothing about earlier decisions
         try:
+            address, position = _block_target(name, persona, snapshot, view)
+        except ReviewError as exc:
+            raise InputError(str(file), str(exc), where) from exc
+        if address.item is not None and not position and kind != "pending":
+            raise InputError(
+                str(file), f"'{name}': that item is not in the current draft any more", where
+            )
+        expected = record.revs.get(name) if record and snapshot is not None else None
+        if expected is not None:
+            newer = [
+                text
+                for text, d in _related(held, address, view)
+                if d.rev > expected and d.source != f"file:{file.name}"
+            ]
+            if newer:
+                raise InputError(
+                    str(file),
+                    f"'{name}' was decided by someone else after this file was exported "
+                    f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
+                    "(keep your edits with --force) and redo this field",
+                    where,
+                )
+        spec = spec_for(address)
+        try:
             base = (
                 parse_value(spec, block["current"])
                 if "current" in block
-                else field_value(persona.draft, spec)
+                else value_at(persona.draft, spec, position)
             )
-            decision = _decide(
-                spec, kind, base, block.get("value"), block.get("addition"), f"file:{file.name}"
+            decision = decide(
+                spec,
+                kind,
+                base,
+                value=block.get("value"),
+                addition=block.get("addition"),
+                source=f"file:{file.name}",
+                by=reviewer(block.get("by") or by),
+                at=now(),
+                comment=str(block.get("comment") or ""),
             )
         except (ValueError, ValidationError) as exc:
             key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
             raise InputError(
                 str(file),
                 f"field '{name}': {_first_error(exc)}",
-                line_of(f"fields.{name}.{key}", line_of(f"fields.{name}")),
+                line_of(f"fields.{name}.{key}", where),
             ) from exc
-        _record(store, persona, name, decision)
-        changed.append(name)
+        decided.append((name, address, decision))
+    changed = []
+    for name, address, decision in decided:
+        before = store.revision
+        put(store, persona, address, decision, None, view.lineage)
+        if store.revision != before:
+            changed.append(name)
     status = parsed.header.get("status")
     if status is not None and status not in ("draft", "reviewed"):
         raise InputError(str(file), "status must be 'draft' or 'reviewed'", line_of("status"))
     status_edited = status is not None and (record is None or status != record.status)
-    if status_edited and (_entry_for(store, persona) or status == "reviewed"):
-        _entry(store, persona).marked_reviewed = status == "reviewed"
+    if status_edited and (entry_for(store, persona) or status == "reviewed"):
+        held_now = entry(store, persona)
+        held_now.marked_reviewed = status == "reviewed"
+        held_now.marked_by, held_now.marked_at = reviewer(by), now()
         changed.append("status")
-    state = _state(persona, store, str(file))
-    state.changed = changed
-    return state
+    return persona, changed
+
+
+def _related(
+    held: PersonaDecisions | None, address: Address, view: View
+) -> list[tuple[str, Decision]]:
+    from .decisions import describe, related
+
+    return [(describe(a, d), d) for a, d in related(held, address, view.lineage)]
 
 
 def _find_for_file(personas: list[Persona], parsed: ParsedReview) -> Persona | None:

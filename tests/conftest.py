@@ -40,6 +40,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
         "PERSONA_CHROMA_URL",
         "PERSONA_REDACT",
         "PERSONA_TOKEN_BUDGET",
+        "PERSONA_REVIEWER",
     ):
         monkeypatch.delenv(var, raising=False)
     # A persona.toml in the developer's cwd must not change test results.

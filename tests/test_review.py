@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from agent.errors import InputError
+from agent.library import reviewed_personas
 from agent.models import Chunk, Persona
 from agent.review import (
     FIELDS,
@@ -25,7 +26,7 @@ from agent.review import (
     set_field,
     store_path,
 )
-from agent.workspace import Workspace, read_json, write_json, write_models
+from agent.workspace import Workspace, write_json, write_models
 
 from ._render_helpers import chunks, journey, make_workspace, personas, themes, write_personas
 
@@ -36,9 +37,8 @@ def ws(tmp_path: Path) -> Workspace:
 
 
 def current(ws: Workspace) -> dict[str, Persona]:
-    raw = read_json(ws.personas)
-    assert isinstance(raw, dict)
-    return {p["id"]: Persona.model_validate(p) for p in raw["personas"]}
+    """The personas as every reader sees them: drafts with the decisions applied."""
+    return {p.id: p for p in reviewed_personas(ws)}
 
 
 def edit(text: str, field: str, **keys: object) -> str:
@@ -271,7 +271,9 @@ def test_pending_after_export_resets_and_newer_cli_decision_survives(ws: Workspa
     path.write_text(edit(text, "summary", decision="pending"))
     apply_review_file(ws, path)
     fields = load_decisions(ws).personas["p-dana"].fields
-    assert "summary" not in fields  # the person reverted it in the file
+    # The person reverted it in the file: kept as a reset record (who, when), not in force.
+    assert fields["summary"].decision == "pending" and fields["summary"].source == "file:dana.yaml"
+    assert review_status(ws).personas[0].counts["confirmed"] == 1
     assert fields["motivations"].decision == "confirmed"  # untouched in the file: kept
     assert fields["role"].value["text"] == "Head of finance"  # newer than the file: kept
 

@@ -12,9 +12,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from ..errors import InputError
+from .. import refs
+from ..decisions import FIELDS, Mark
 from ..models import (
     Chunk,
     Claim,
@@ -27,7 +28,10 @@ from ..models import (
     Theme,
     ThemeReport,
 )
-from ..workspace import Workspace, read_json
+from ..workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..library import View
 
 EXCERPT_CHARS = 280
 # The stages a mention can name, in journey order ('unknown' is none).
@@ -192,16 +196,33 @@ class ReportData:
     subjects: dict[str, str] = field(default_factory=dict)
     # persona id -> field path -> what a reviewer's `extended` decision added (review.py).
     additions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # persona id -> positional path ('goals', 'goals.2', 'pain_points.0.impact') -> who wrote
+    # it (decisions.Mark); a path without a mark is the draft's, unreviewed.
+    marks: dict[str, dict[str, Mark]] = field(default_factory=dict)
+    # persona id -> how many list items (not whole fields) a reviewer decided.
+    items_decided: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.slugs:
             self.slugs = persona_slugs(self.personas)
         self._themes = {t.id: t for t in self.themes.themes} if self.themes else {}
         self._segments = {s.name: s for s in self.segments.segments} if self.segments else {}
+        self.lineage = dict(self.themes.lineage) if self.themes else {}
+        if self.marks and not self.decisions:
+            self.decisions = {
+                pid: {p: m.kind for p, m in marks.items() if p in FIELDS}
+                for pid, marks in self.marks.items()
+            }
+        if self.marks and not self.additions:
+            self.additions = {
+                pid: {p: m.addition for p, m in marks.items() if m.addition not in (None, "", [])}
+                for pid, marks in self.marks.items()
+            }
 
     # ------------------------------------------------------------------ lookups
     def theme(self, theme_id: str) -> Theme | None:
-        return self._themes.get(theme_id)
+        """A theme by id; an earlier id finds the theme that holds its mentions now (lineage)."""
+        return self._themes.get(theme_id) or self._themes.get(refs.follow(theme_id, self.lineage))
 
     def segment(self, name: str) -> SegmentStats | None:
         return self._segments.get(name)
@@ -216,6 +237,15 @@ class ReportData:
     def review_mark(self, persona: Persona, path: str) -> str | None:
         """The reviewer's decision on a field (confirmed/corrected/extended), if any."""
         return self.decisions.get(persona.id, {}).get(path)
+
+    def mark(self, persona: Persona, path: str) -> Mark | None:
+        """Who wrote a field or item (positional path), or None: the draft's, unreviewed."""
+        return self.marks.get(persona.id, {}).get(path)
+
+    def item_human(self, persona: Persona, path: str) -> bool:
+        """Is this list item (or item part) a reviewer's own words?"""
+        found = self.mark(persona, path)
+        return bool(found and found.human and found.addition is None)
 
     def split_addition(self, persona: Persona, path: str, claim: Claim | None) -> Split:
         """A claim field a reviewer extended, as (the drafted claim, the reviewer's words).
@@ -239,6 +269,11 @@ class ReportData:
         """How many of a list field's last items a reviewer's `extended` decision added."""
         added = self.additions.get(persona.id, {}).get(path)
         return min(len(added), len(items)) if isinstance(added, list) else 0
+
+    def human_items(self, persona: Persona, path: str, items: Sequence[object]) -> list[bool]:
+        """Per item of a list field: did a reviewer write it (added, corrected, or the whole
+        list corrected into it)?"""
+        return [self.item_human(persona, f"{path}.{i}") for i in range(len(items))]
 
     def human(self, persona: Persona, path: str, split: bool = False) -> bool:
         """Did a reviewer write text of this field that is not shown apart as theirs?
@@ -287,7 +322,8 @@ class ReportData:
 
         `focus`: texts citing a chunk (a quote, a claim); its excerpt is cut around them.
         """
-        kind, _, key = ref.partition(":")
+        parsed = refs.parse(ref)
+        kind, key = parsed.kind, parsed.key
         if kind == "theme" and (theme := self.theme(key)):
             return Evidence(ref, "theme", theme.label, theme_stats(theme, self.themes))
         if kind == "chunk" and (chunk := self.chunks.get(key)):
@@ -371,24 +407,7 @@ def theme_stats(theme: Theme, report: ThemeReport | None) -> str:
 
 def cited_chunk_ids(personas: Iterable[Persona], journeys: Iterable[JourneyMap]) -> set[str]:
     """Every chunk id any persona or journey cites, so only those chunks are loaded."""
-    ids: set[str] = set()
-
-    def walk(value: object) -> None:
-        if isinstance(value, dict):
-            if isinstance(value.get("chunk_id"), str):
-                ids.add(value["chunk_id"])
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, str) and item.startswith("chunk:"):
-                    ids.add(item[len("chunk:") :])
-                else:
-                    walk(item)
-
-    for model in [*personas, *journeys]:
-        walk(model.model_dump(mode="json"))
-    return ids
+    return refs.ids_in([m.model_dump(mode="json") for m in [*personas, *journeys]], "chunk")
 
 
 def load_chunks(path: Path, wanted: set[str]) -> dict[str, Chunk]:
@@ -417,70 +436,37 @@ def load_chunks(path: Path, wanted: set[str]) -> dict[str, Chunk]:
 
 def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> ReportData:
     """Read the workspace's drafted personas and their evidence; reviewer decisions applied."""
-    if not workspace.personas.exists():
-        raise InputError(str(workspace.personas), "no personas yet: run `persona draft` first")
-    raw = read_json(workspace.personas)
-    if not isinstance(raw, dict):
-        raise InputError(
-            str(workspace.personas), "expected an object with 'personas' and 'journeys'"
-        )
-    personas = [Persona.model_validate(p) for p in raw.get("personas", [])]
-    journeys = [JourneyMap.model_validate(j) for j in raw.get("journeys", [])]
-    themes = (
-        ThemeReport.model_validate(read_json(workspace.themes))
-        if workspace.themes.exists()
-        else None
-    )
-    segments = (
-        SegmentReport.model_validate(read_json(workspace.segments))
-        if workspace.segments.exists()
-        else None
-    )
-    from ..draft import stale_inputs
+    from ..library import load_view
 
-    stale = stale_inputs(workspace, raw.get("inputs"))
-    extraction = (
-        ExtractState.model_validate(read_json(workspace.extract_state))
-        if workspace.extract_state.exists()
-        else None
-    )
-    if extraction is not None and not extraction.complete:
-        stale.append("mentions")
-    decisions: dict[str, dict[str, str]] = {}
-    additions: dict[str, dict[str, Any]] = {}
-    review_fields = 0
-    if apply_decisions:
-        # Imported here: review.py uses this module's slugs, so a top-level import would cycle.
-        from ..review import (
-            FIELDS,
-            apply_reviews,
-            decision_additions,
-            decision_marks,
-            load_decisions,
-        )
+    view = load_view(workspace, apply=apply_decisions)
+    chunks = load_chunks(workspace.chunks, cited_chunk_ids(view.personas, view.journeys))
+    return report_data(view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions)
 
-        review_fields = len(FIELDS)
-        store = load_decisions(workspace)
-        personas = apply_reviews(personas, store)
-        decisions = decision_marks(personas, store)
-        additions = decision_additions(personas, store)
-    chunks = load_chunks(workspace.chunks, cited_chunk_ids(personas, journeys))
+
+def ticket_subjects_for(workspace: Workspace, chunks: dict[str, Chunk]) -> dict[str, str]:
+    """Subject lines of the tickets whose opening chunk is cited."""
     tickets = {c.document_id for c in chunks.values() if c.kind == "ticket" and c.start == 0}
-    subjects: dict[str, str] = {}
-    if tickets:
-        from ..themes import ticket_subjects
+    if not tickets:
+        return {}
+    from ..themes import ticket_subjects
 
-        subjects = ticket_subjects(workspace, tickets)
+    return ticket_subjects(workspace, tickets)
+
+
+def report_data(
+    view: View, chunks: dict[str, Chunk], subjects: dict[str, str], apply_decisions: bool = True
+) -> ReportData:
+    """The renderers' inputs from a read view and the chunks it cites."""
     return ReportData(
-        personas=personas,
-        journeys={j.persona_id: j for j in journeys},
-        themes=themes,
-        segments=segments,
+        personas=view.personas,
+        journeys={j.persona_id: j for j in view.journeys},
+        themes=view.themes,
+        segments=view.segments,
         chunks=chunks,
-        decisions=decisions,
-        stale=stale,
-        extraction=extraction,
-        review_fields=review_fields,
+        stale=view.stale,
+        extraction=view.extraction,
+        review_fields=len(FIELDS) if apply_decisions else 0,
         subjects=subjects,
-        additions=additions,
+        marks={r.persona.id: r.marks for r in view.reviewed if r.marks},
+        items_decided={r.persona.id: r.items_decided for r in view.reviewed if r.items_decided},
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from ..decisions import Mark
 from ..ids import content_hash
 from ..models import Claim, JourneyMap, Persona, Theme, ThemeReport
 from .context import OFFLINE_NOTICE, Evidence, ReportData, Split, fmt_num, focus_texts, pct
@@ -130,9 +131,28 @@ class PersonaView:
         """How many of a list field's last items a reviewer added."""
         return self.report.added_items(self.persona, path, items) if self.report else 0
 
+    def item_mark(self, path: str) -> Mark | None:
+        """The review mark of a field, list item or item part (positional path)."""
+        return self.report.mark(self.persona, path) if self.report else None
+
+    def item_human(self, path: str) -> bool:
+        return self.report.item_human(self.persona, path) if self.report else False
+
+    def who(self, path: str) -> str:
+        """'Ana, 2026-05-01T10:00:00Z: comment' for a decided field or item ('' if none)."""
+        found = self.item_mark(path)
+        return provenance(found) if found else ""
+
     @property
     def first_name(self) -> str:
         return self.persona.draft.name.split(",")[0].strip()
+
+
+def provenance(mark: Mark) -> str:
+    """Who decided, when and why, in one line (a pill's tooltip)."""
+    kind = {"added": "added"}.get(mark.kind, mark.kind)
+    text = f"{kind} by {mark.by or 'a reviewer'}" + (f", {mark.at}" if mark.at else "")
+    return text + (f": {mark.comment}" if mark.comment else "")
 
 
 def _initials(name: str) -> str:
@@ -407,4 +427,5 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         emotion_words=EMOTION_WORDS,
         review_marks=REVIEW_MARKS,
         added_in_review=ADDED_IN_REVIEW,
+        provenance=provenance,
     )

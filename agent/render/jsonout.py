@@ -130,6 +130,23 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
         "themes": data.themes.model_dump(mode="json") if data.themes else None,
         "segments": data.segments.model_dump(mode="json") if data.segments else None,
         "review": {pid: dict(sorted(marks.items())) for pid, marks in data.decisions.items()},
+        # Who wrote each decided field and list item ('pain_points.0.impact'): origin "human"
+        # for a reviewer's words, "model" for drafted words a reviewer confirmed. A path not
+        # listed is the draft's, not yet reviewed.
+        "provenance": {
+            pid: {
+                path: {
+                    "origin": "human" if mark.human else "model",
+                    "decision": mark.kind,
+                    "by": mark.by,
+                    "at": mark.at,
+                    "comment": mark.comment,
+                    "address": mark.address,
+                }
+                for path, mark in sorted(marks.items())
+            }
+            for pid, marks in sorted(data.marks.items())
+        },
         "summary": {
             "key_findings": [
                 {"persona": who, **c.model_dump(mode="json")} for who, c in summary.findings

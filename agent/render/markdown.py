@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from .. import refs
 from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
 from ..offline_draft import STAGE_SOURCES
 from .context import OFFLINE_NOTICE, ReportData, fmt_num, focus_texts, pct
@@ -205,12 +206,16 @@ def validation_text(data: ReportData, persona: Persona) -> str:
     counts = {k: list(decided.values()).count(k) for k in REVIEW_MARKS}
     detail = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     total = data.review_fields
+    n_items = data.items_decided.get(persona.id, 0)
+    items = f"; {plural(n_items, 'list item')} reviewed" if n_items else ""
     if persona.document_info.status == "reviewed" and total and len(decided) < total:
         text = f"marked reviewed; {len(decided)} of {total} fields decided"
-        return text + (f" ({detail})" if detail else "")
+        return text + (f" ({detail})" if detail else "") + items
     if decided:
         of = f" of {total}" if total else ""
-        return f"{len(decided)}{of} fields reviewed ({detail})"
+        return f"{len(decided)}{of} fields reviewed ({detail}){items}"
+    if n_items:
+        return f"{plural(n_items, 'list item')} reviewed; no whole field yet"
     return "not yet reviewed by a person"
 
 
@@ -240,10 +245,36 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         human_text = data.human(persona, path, split=added is not None)
         return claim_md(drafted, notes, human=human_text, added=added)
 
+    def item(path: str, claim: Claim | None, human_list: bool = False) -> str:
+        """One list item (or pain point part): the draft's, or marked as a reviewer's."""
+        found = data.mark(persona, path)
+        if found is None:
+            return claim_md(claim, notes, human=human_list)
+        if found.kind == "extended":
+            drafted, added = data.split_addition(persona, path, claim)
+            return claim_md(drafted, notes, mark="extended", human=added is None, added=added)
+        if found.kind == "confirmed":
+            return claim_md(claim, notes, mark="confirmed")
+        return claim_md(claim, notes, human=True)  # added or corrected: the reviewer's words
+
     def items(path: str, claims: list[Claim], numbered: bool = False) -> list[str]:
         extra = data.added_items(persona, path, claims)
         human_text = data.human(persona, path, split=bool(extra))
-        return claim_list(claims, notes, numbered=numbered, human=human_text, added=extra)
+        if not claims or not any(data.mark(persona, f"{path}.{i}") for i in range(len(claims))):
+            return claim_list(claims, notes, numbered=numbered, human=human_text, added=extra)
+        return [
+            f"{f'{i}.' if numbered else '-'} {item(f'{path}.{i - 1}', c, human_text)}"
+            for i, c in enumerate(claims, 1)
+        ]
+
+    def item_note(path: str) -> str:
+        """The marker after a pain point's title or a quote that a reviewer decided."""
+        found = data.mark(persona, path)
+        if found is None:
+            return ""
+        if found.kind == "added":
+            return f" _({ADDED_IN_REVIEW})_"
+        return f" _({REVIEW_MARKS[found.kind]})_" if found.kind in REVIEW_MARKS else ""
 
     kind = "Anti-persona" if persona.is_anti_persona else "Persona"
     out = [f"# {kind}: {md(d.name)}", "", *stale_banner(data)]
@@ -298,13 +329,13 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     out += ["", "### " + heading("Pain Points and Frustrations", mark("pain_points")), ""]
     if not d.pain_points:
         out += ["_None stated._"]
-    first_added = len(d.pain_points) - data.added_items(persona, "pain_points", d.pain_points)
     for i, pain in enumerate(d.pain_points, 1):
+        at = f"pain_points.{i - 1}"
         theme = data.theme(pain.theme_id)
-        cite = notes.cite([f"theme:{pain.theme_id}"]) if pain.theme_id else ""
-        by_reviewer = i > first_added
-        extra = f" _({ADDED_IN_REVIEW})_" if by_reviewer else ""
-        out.append(f"{i}. **{md(pain.title)}**{cite}{extra}")
+        cite = notes.cite([refs.theme(pain.theme_id)]) if pain.theme_id else ""
+        by_reviewer = data.item_human(persona, at)
+        title_note = item_note(f"{at}.title")
+        out.append(f"{i}. **{md(pain.title)}**{cite}{item_note(at)}{title_note}")
         pain_human = by_reviewer or human("pain_points")
         if theme:
             out.append(
@@ -316,10 +347,10 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
                 f" (max {theme.severity.max}), rank {theme.rank}"
             )
             out.append(f"   - **Description**: {md(theme.description)}")
-        out.append(f"   - **Impact**: {claim_md(pain.impact, notes, human=pain_human)}")
-        out.append(f"   - **Frequency**: {claim_md(pain.frequency, notes, human=pain_human)}")
+        out.append(f"   - **Impact**: {item(f'{at}.impact', pain.impact, pain_human)}")
+        out.append(f"   - **Frequency**: {item(f'{at}.frequency', pain.frequency, pain_human)}")
         out.append(
-            f"   - **Current workaround**: {claim_md(pain.workaround, notes, human=pain_human)}"
+            f"   - **Current workaround**: {item(f'{at}.workaround', pain.workaround, pain_human)}"
         )
 
     out += ["", "### Tools and Channels", "", label("Tools", "tools"), ""]
@@ -337,12 +368,13 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     out += ["", "### " + heading("Quotes from Research", mark("quotes")), ""]
     if not d.quotes:
         out += ["_No quotes._"]
-    first_added = len(d.quotes) - data.added_items(persona, "quotes", d.quotes)
     for i, quote in enumerate(d.quotes, 1):
-        cite = notes.cite([f"chunk:{quote.chunk_id}"], [quote.text]) if quote.chunk_id else ""
+        cite = notes.cite([refs.chunk(quote.chunk_id)], [quote.text]) if quote.chunk_id else ""
         source = md(data.quote_source(quote.chunk_id))
-        if i > first_added and quote.chunk_id:
-            source += f" _({ADDED_IN_REVIEW})_"  # a reviewer's quote without a chunk says so
+        found = data.mark(persona, f"quotes.{i - 1}")
+        if found is not None and (quote.chunk_id or not found.human):
+            # A reviewer's quote without a chunk says so in its source already.
+            source += item_note(f"quotes.{i - 1}")
         out += [f"> “{md(quote.text)}”{cite}", f"> — {source}", ""]
 
     out += ["", "### Behaviors and Preferences", ""]
@@ -466,7 +498,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
             "**Pain points**",
             *[
                 "<br>".join(
-                    md(data.theme_label(t)) + notes.cite([f"theme:{t}"]) for t in s.pain_points
+                    md(data.theme_label(t)) + notes.cite([refs.theme(t)]) for t in s.pain_points
                 )
                 or "—"
                 for s in stages

@@ -1,0 +1,1235 @@
+"""The decision store: what a human decided about each persona field, list item and theme.
+
+`review/decisions.json` is the one file in a workspace that cannot be rebuilt from the inputs.
+This module is the bottom layer every reader and writer shares (drafting, the reports, the CLI's
+`persona review`, `persona serve`):
+
+- the models, loaded through a list of versioned migrations (simonw/llm's migrations list is the
+  model: MIGRATIONS[i] turns version i+1 into i+2, and every old file reads losslessly);
+- addresses: a field (`goals`), one list item (`goals[c:1a2b3c4d]`, `pain_points[theme:t1]`) or
+  a part of an item (`pain_points[theme:t1].workaround`); items are keyed by their content (a
+  pain point by its theme), never by position, so a decision follows its item through re-drafts;
+- `record` with an expected revision: an edit made against an older view of the same field or
+  item is refused with what changed (optimistic concurrency; nothing is overwritten);
+- per-decision provenance: reviewer, UTC time (SOURCE_DATE_EPOCH when set), comment, source;
+- a pure `apply_decisions` (drafts + decisions -> the reviewed view, with a mark per field and
+  item saying who wrote it), applied when reading: only drafting writes personas.json;
+- `forget_sources`, so a withdrawn interview's words leave the decisions too;
+- theme renames and merges keyed by theme id, followed through ThemeReport.lineage.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import threading
+import types
+import typing
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from . import refs
+from .errors import InputError, PersonaError
+from .ids import content_hash
+from .models import Claim, Persona, PersonaDraft, PersonaPainPoint, PersonaQuote, Strict
+from .workspace import Workspace, read_json, write_json, write_text_atomic
+
+DecisionKind = Literal["confirmed", "corrected", "extended", "pending"]
+KINDS = ("confirmed", "corrected", "extended")
+STORE_FILE = "decisions.json"
+LOCK_FILE = ".decisions.lock"
+# Offline drafts write this where the evidence says nothing (offline_draft.NOT_IN_EVIDENCE);
+# a reviewer who extends such a placeholder replaces it.
+PLACEHOLDER_PREFIX = "Not in the evidence pack"
+
+
+class ReviewError(PersonaError):
+    """A review command cannot be carried out (unknown persona or field, bad value)."""
+
+
+class ConflictError(ReviewError):
+    """Someone else decided the same field or item since the editor loaded it."""
+
+    def __init__(self, message: str, current: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+# --------------------------------------------------------------------------- models
+
+
+class Decision(Strict):
+    """A reviewer's word on one field or item; `value` is its final value, as JSON.
+
+    `pending` is a reset kept as a record, so an editor who saw the earlier decision learns
+    that it was withdrawn, and by whom.
+    """
+
+    decision: DecisionKind
+    value: Any = None
+    base: Any = None
+    addition: Any = None
+    source: str = ""
+    by: str = ""
+    at: str = ""
+    comment: str = ""
+    rev: int = 0
+
+
+class PersonaDecisions(Strict):
+    """All decisions on one persona; matched by id, else by segment on a re-draft."""
+
+    segment: str
+    name: str
+    anti: bool = False
+    marked_reviewed: bool = False
+    marked_by: str = ""
+    marked_at: str = ""
+    fields: dict[str, Decision] = Field(default_factory=dict)
+
+    def active(self) -> dict[str, Decision]:
+        """The decisions in force (resets left out)."""
+        return {a: d for a, d in self.fields.items() if d.decision != "pending"}
+
+
+class ExportRecord(Strict):
+    """What a review file said when it was written, to tell a reviewer's edits from the export."""
+
+    persona_id: str
+    sha256: str
+    applied_sha256: str | None = None
+    status: str = "draft"
+    fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Revision of each block's field when exported: an edit to a field someone has changed
+    # since is refused instead of overwriting their decision.
+    revs: dict[str, int] = Field(default_factory=dict)
+
+
+class ThemeDecision(Strict):
+    """A reviewer's rename of a theme, or its merge into another (by theme id)."""
+
+    label: str | None = None
+    merged_into: str | None = None
+    by: str = ""
+    at: str = ""
+    comment: str = ""
+    rev: int = 0
+
+
+class DecisionStore(Strict):
+    """review/decisions.json."""
+
+    version: int = 2
+    revision: int = 0
+    personas: dict[str, PersonaDecisions] = Field(default_factory=dict)
+    themes: dict[str, ThemeDecision] = Field(default_factory=dict)
+    exports: dict[str, ExportRecord] = Field(default_factory=dict)
+
+
+class ThemeDecisions(Strict):
+    """Current theme renames and merges, keyed by current theme id (lineage followed)."""
+
+    renames: dict[str, str] = Field(default_factory=dict)
+    merges: dict[str, str] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 kept field decisions without provenance; v2 adds reviewer, time, comment, a revision
+    per decision and theme decisions. Nothing v1 held is dropped: provenance is unknown ('')."""
+    rev = 0
+    personas: dict[str, Any] = {}
+    for pid in sorted(data.get("personas") or {}):
+        entry = dict(data["personas"][pid])
+        fields = {}
+        for path in sorted(entry.get("fields") or {}):
+            rev += 1
+            fields[path] = {"by": "", "at": "", "comment": "", **entry["fields"][path], "rev": rev}
+        entry["fields"] = fields
+        personas[pid] = entry
+    return {**data, "version": 2, "revision": rev, "personas": personas, "themes": {}}
+
+
+# MIGRATIONS[i] turns a version i+1 file into version i+2; append, never edit.
+MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_v1_to_v2]
+CURRENT_VERSION = len(MIGRATIONS) + 1
+
+
+def migrate(data: dict[str, Any], where: str = STORE_FILE) -> dict[str, Any]:
+    """Bring a stored store up to CURRENT_VERSION (a file without `version` is version 1)."""
+    version = data.get("version", 1)
+    if not isinstance(version, int) or version < 1:
+        raise InputError(where, f"review decisions: unknown version {version!r}")
+    if version > CURRENT_VERSION:
+        raise InputError(
+            where,
+            f"review decisions are version {version}, written by a newer persona-agent "
+            f"(this one reads up to {CURRENT_VERSION}); upgrade persona-agent",
+        )
+    for step in MIGRATIONS[version - 1 :]:
+        data = step(data)
+    return data
+
+
+# --------------------------------------------------------------------------- load / save
+
+
+def store_path(workspace: Workspace) -> Path:
+    return workspace.review_dir / STORE_FILE
+
+
+def load_store(workspace: Workspace) -> DecisionStore:
+    """The stored decisions (an empty store when nobody has reviewed anything yet)."""
+    path = store_path(workspace)
+    if not path.exists():
+        return DecisionStore()
+    try:
+        raw = read_json(path)
+        if not isinstance(raw, dict):
+            raise ValueError("expected a JSON object")
+        return DecisionStore.model_validate(migrate(raw, str(path)))
+    except (ValueError, ValidationError) as exc:
+        raise InputError(str(path), f"review decisions unreadable: {exc}") from exc
+
+
+def save_store(workspace: Workspace, store: DecisionStore) -> None:
+    store.version = CURRENT_VERSION
+    write_json(store_path(workspace), store)
+
+
+# One writer at a time: a thread lock for `persona serve`'s request threads, an advisory file
+# lock for separate processes (the CLI next to a running server).
+_THREAD_LOCK = threading.RLock()
+
+
+@contextmanager
+def _locked(workspace: Workspace) -> Iterator[None]:
+    with _THREAD_LOCK:
+        workspace.review_dir.mkdir(parents=True, exist_ok=True)
+        with (workspace.review_dir / LOCK_FILE).open("a") as fh:
+            try:
+                import fcntl
+            except ImportError:  # Windows: the thread lock still covers one server process
+                yield
+                return
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def edit_store(workspace: Workspace) -> Iterator[DecisionStore]:
+    """Load, change and save the store under the lock; nothing is saved if the block raises."""
+    with _locked(workspace):
+        store = load_store(workspace)
+        before = store.model_dump(mode="json")
+        yield store
+        if store.model_dump(mode="json") != before or store.version != CURRENT_VERSION:
+            save_store(workspace, store)
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def now() -> str:
+    """UTC now as ISO 8601 to the second; SOURCE_DATE_EPOCH when set (reproducible runs)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def reviewer(name: str | None = None) -> str:
+    """Who is deciding: the name given, else $PERSONA_REVIEWER, else the login name."""
+    for candidate in (name, os.environ.get("PERSONA_REVIEWER")):
+        if candidate and candidate.strip():
+            return " ".join(candidate.split())
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+# --------------------------------------------------------------------------- fields
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A reviewable target of PersonaDraft: a field, one list item, or a part of one item."""
+
+    path: str
+    annotation: Any
+    kind: Literal["text", "claim", "list", "quote", "pain", "other"]
+    item: Any = None
+    optional: bool = False
+
+    @property
+    def adapter(self) -> TypeAdapter:
+        return adapter(self.annotation)
+
+
+_ADAPTERS: dict[str, TypeAdapter] = {}
+
+
+def adapter(annotation: Any) -> TypeAdapter:
+    key = repr(annotation)
+    if key not in _ADAPTERS:
+        _ADAPTERS[key] = TypeAdapter(annotation)
+    return _ADAPTERS[key]
+
+
+def unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+# Models reviewed as one value each (as a field); every other nested model is walked.
+LEAF_MODELS: tuple[type[BaseModel], ...] = (Claim, PersonaQuote, PersonaPainPoint)
+
+
+def _kind_of(annotation: Any) -> str:
+    inner, _ = unwrap_optional(annotation)
+    if typing.get_origin(inner) is list:
+        return "list"
+    if inner is str:
+        return "text"
+    if isinstance(inner, type) and issubclass(inner, Claim):
+        return "claim"
+    if isinstance(inner, type) and issubclass(inner, PersonaQuote):
+        return "quote"
+    if isinstance(inner, type) and issubclass(inner, PersonaPainPoint):
+        return "pain"
+    return "other"
+
+
+def _walk_fields(model: type[BaseModel], prefix: str = "") -> dict[str, FieldSpec]:
+    specs: dict[str, FieldSpec] = {}
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        inner, optional = unwrap_optional(info.annotation)
+        kind = _kind_of(info.annotation)
+        if kind == "list":
+            specs[path] = FieldSpec(path, info.annotation, "list", typing.get_args(inner)[0])
+        elif (
+            kind == "other"
+            and isinstance(inner, type)
+            and issubclass(inner, BaseModel)
+            and not optional
+        ):
+            specs.update(_walk_fields(inner, f"{path}."))
+        else:
+            specs[path] = FieldSpec(path, info.annotation, kind, optional=optional)  # type: ignore[arg-type]
+    return specs
+
+
+# Derived from the model, so a field the drafter adds is reviewable without touching this file.
+FIELDS: dict[str, FieldSpec] = _walk_fields(PersonaDraft)
+# The parts of a list item that can be decided on their own.
+ITEM_PARTS: dict[str, tuple[str, ...]] = {
+    "pain": tuple(f for f in PersonaPainPoint.model_fields if f != "theme_id"),
+}
+
+
+# --------------------------------------------------------------------------- addresses
+
+ADDRESS = re.compile(
+    r"^(?P<field>[a-z_]+(?:\.[a-z_]+)*?)(?:\[(?P<item>[^\]]+)\](?:\.(?P<sub>[a-z_]+))?)?$"
+)
+POSITION = re.compile(r"^(?P<field>[a-z_]+(?:\.[a-z_]+)*?)\.(?P<index>\d+)(?:\.(?P<sub>[a-z_]+))?$")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A field, one of its list items (by content key), or a part of that item."""
+
+    field: str
+    item: str | None = None
+    sub: str | None = None
+
+    def __str__(self) -> str:
+        text = self.field
+        if self.item is not None:
+            text += f"[{self.item}]"
+        if self.sub is not None:
+            text += f".{self.sub}"
+        return text
+
+    def overlaps(self, other: Address) -> bool:
+        """Does one contain the other (a field and its items, an item and its parts)?"""
+        if self.field != other.field:
+            return False
+        if self.item is None or other.item is None:
+            return True
+        if self.item != other.item:
+            return False
+        return self.sub is None or other.sub is None or self.sub == other.sub
+
+    def normal(self, lineage: Mapping[str, str]) -> Address:
+        """The same address with a theme item key followed through lineage."""
+        if self.item is None:
+            return self
+        parsed = refs.parse(self.item)
+        if parsed.kind != "theme":
+            return self
+        return replace(self, item=refs.theme(refs.follow(parsed.key, lineage)))
+
+
+def parse_address(text: str) -> Address:
+    """'pain_points[theme:t1].workaround' -> Address; a ReviewError naming the real fields."""
+    match = ADDRESS.match(text.strip())
+    if not match or match["field"] not in FIELDS:
+        field = match["field"] if match else text
+        raise ReviewError(f"unknown field '{text}'{suggest(field)}")
+    address = Address(match["field"], match["item"], match["sub"])
+    spec = FIELDS[address.field]
+    if address.item is not None and spec.kind != "list":
+        raise ReviewError(f"field '{address.field}' is not a list: it has no items")
+    if address.sub is not None:
+        parts = ITEM_PARTS.get(_kind_of(spec.item), ())
+        if address.sub not in parts:
+            allowed = ", ".join(parts) if parts else "none: decide the item as a whole"
+            raise ReviewError(
+                f"'{text}': {address.field} items have no part '{address.sub}' (parts: {allowed})"
+            )
+    return address
+
+
+def suggest(path: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(path, list(FIELDS), n=3, cutoff=0.5)
+    if close:
+        return f"; did you mean {', '.join(repr(c) for c in close)}?"
+    return f"; fields are: {', '.join(FIELDS)}"
+
+
+def spec_for(address: Address) -> FieldSpec:
+    """The spec of what an address names: the field, one of its items, or an item's part."""
+    spec = FIELDS[address.field]
+    if address.item is None:
+        return spec
+    if address.sub is None:
+        return FieldSpec(str(address), spec.item, _kind_of(spec.item))  # type: ignore[arg-type]
+    info = spec.item.model_fields[address.sub]
+    _, optional = unwrap_optional(info.annotation)
+    return FieldSpec(str(address), info.annotation, _kind_of(info.annotation), optional=optional)  # type: ignore[arg-type]
+
+
+def item_key(item: Any, lineage: Mapping[str, str] | None = None) -> str:
+    """The content key of a list item (JSON): a pain point by its theme, others by their text."""
+    if isinstance(item, dict):
+        theme_id = item.get("theme_id")
+        if isinstance(theme_id, str) and theme_id:
+            return refs.theme(refs.follow(theme_id, lineage or {}))
+        if "chunk_id" in item:
+            return "q:" + content_hash([item.get("chunk_id", ""), item.get("text", "")], 8)
+        if "title" in item:
+            return "p:" + content_hash(str(item.get("title", "")), 8)
+        return "c:" + content_hash(str(item.get("text", "")), 8)
+    return "s:" + content_hash(str(item), 8)
+
+
+def _same_key(a: str, b: str, lineage: Mapping[str, str]) -> bool:
+    if a == b:
+        return True
+    pa, pb = refs.parse(a), refs.parse(b)
+    return pa.kind == pb.kind == "theme" and refs.follow(pa.key, lineage) == refs.follow(
+        pb.key, lineage
+    )
+
+
+def get_path(data: Any, path: str) -> Any:
+    """A value inside JSON by dotted path; list indexes are numbers ('goals.2.text')."""
+    node = data
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(leaf)] = value
+    else:
+        node[leaf] = value
+
+
+def resolve_target(
+    draft: PersonaDraft | dict[str, Any], target: str, lineage: Mapping[str, str] | None = None
+) -> tuple[Address, str]:
+    """An address and the positional path it has in this draft, from either form.
+
+    'pain_points.0.workaround' (a position in the draft as shown) and
+    'pain_points[theme:t1].workaround' (the stored form) both work; the position is where the
+    item sits now ('' when an addressed item is not in the draft).
+    """
+    data = draft.model_dump(mode="json") if isinstance(draft, BaseModel) else draft
+    text = target.strip()
+    if text in FIELDS:
+        return Address(text), text
+    match = POSITION.match(text)
+    if match and match["field"] in FIELDS:
+        field, index = match["field"], int(match["index"])
+        spec = FIELDS[field]
+        if spec.kind != "list":
+            raise ReviewError(f"field '{field}' is not a list: it has no items")
+        items = get_path(data, field) or []
+        if index >= len(items):
+            raise ReviewError(
+                f"'{text}': {field} has {len(items)} item(s), numbered from 0"
+                + (f" to {len(items) - 1}" if items else "")
+            )
+        address = parse_address(
+            f"{field}[{item_key(items[index], lineage)}]"
+            + (f".{match['sub']}" if match["sub"] else "")
+        )
+        return address, _position(address, index)
+    address = parse_address(text)
+    return address, position_of(data, address, lineage)
+
+
+def _position(address: Address, index: int) -> str:
+    return f"{address.field}.{index}" + (f".{address.sub}" if address.sub else "")
+
+
+def position_of(data: dict[str, Any], address: Address, lineage: Mapping[str, str] | None) -> str:
+    """Where an address sits in a draft (JSON): its positional path, or '' if absent."""
+    if address.item is None:
+        return address.field
+    for i, item in enumerate(get_path(data, address.field) or []):
+        if _same_key(item_key(item, lineage), address.item, lineage or {}):
+            return _position(address, i)
+    return ""
+
+
+# --------------------------------------------------------------------------- values
+
+
+def is_placeholder(value: Any) -> bool:
+    """A drafted stand-in for missing evidence (JSON or model), which a reviewer's words replace."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    return (
+        isinstance(value, dict)
+        and bool(value.get("assumption"))
+        and not value.get("evidence")
+        and str(value.get("text", "")).startswith(PLACEHOLDER_PREFIX)
+    )
+
+
+def coerce(annotation: Any, raw: Any) -> Any:
+    """Let a reviewer write plain text where a claim or quote is expected."""
+    inner, _ = unwrap_optional(annotation)
+    if raw is None:
+        return None
+    if typing.get_origin(inner) is list:
+        item = typing.get_args(inner)[0]
+        items = raw if isinstance(raw, list) else [raw]
+        return [coerce(item, r) for r in items]
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        if isinstance(raw, str) and issubclass(inner, Claim):
+            return {"text": raw}
+        if isinstance(raw, str) and issubclass(inner, PersonaQuote):
+            # A quote a reviewer adds has no chunk behind it; reports say so.
+            return {"text": raw, "chunk_id": ""}
+        if isinstance(raw, dict):
+            out = {
+                k: coerce(inner.model_fields[k].annotation, v) if k in inner.model_fields else v
+                for k, v in raw.items()
+            }
+            if issubclass(inner, PersonaPainPoint):
+                out.setdefault("theme_id", "")  # a reviewer's own pain point has no theme
+            return out
+    return raw
+
+
+def parse_value(spec: FieldSpec, raw: Any) -> Any:
+    """A reviewer's YAML/CLI/web value as the target's type (ValidationError if it does not fit)."""
+    return spec.adapter.validate_python(coerce(spec.annotation, raw))
+
+
+def dump_value(spec: FieldSpec, value: Any, compact: bool = False) -> Any:
+    """JSON form of a value; `compact` drops defaults so the YAML stays readable."""
+    return spec.adapter.dump_python(value, mode="json", exclude_defaults=compact)
+
+
+def parse_addition(spec: FieldSpec, raw: Any) -> Any:
+    """What `extended` adds: items for a list, text for a text or claim."""
+    if spec.kind == "list":
+        return adapter(list[spec.item]).validate_python(coerce(list[spec.item], raw))
+    if spec.kind in ("text", "claim"):
+        if isinstance(raw, dict) and isinstance(raw.get("text"), str):
+            raw = raw["text"]
+        if not isinstance(raw, str) or not raw.strip():
+            raise ValueError("the addition must be text")
+        return raw.strip()
+    if spec.kind == "pain":
+        parts = ", ".join(ITEM_PARTS["pain"])
+        raise ValueError(f"extend one part of the pain point instead ({parts})")
+    if spec.kind == "quote":
+        raise ValueError("a quote is verbatim: correct it, or add a quote to the list")
+    raise ValueError(f"'{spec.path}' cannot be extended; use `corrected` instead")
+
+
+def extend_value(spec: FieldSpec, base: Any, addition: Any) -> Any:
+    """The value after the reviewer's addition; drafted parts keep their evidence, placeholders go."""
+    if spec.kind == "list":
+        kept = [item for item in (base or []) if not is_placeholder(item)]
+        return [*kept, *addition]
+    if spec.kind == "text":
+        return f"{base or ''} {addition}".strip()
+    if base is None or is_placeholder(base):
+        return Claim(text=addition)
+    return base.model_copy(update={"text": f"{base.text.rstrip()} {addition}"})
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def decide(
+    spec: FieldSpec,
+    kind: str,
+    base: Any,
+    *,
+    value: Any = None,
+    addition: Any = None,
+    source: str = "",
+    by: str = "",
+    at: str = "",
+    comment: str = "",
+) -> Decision:
+    """Build a decision from the target's current (typed) value and the reviewer's input.
+
+    Raises ValueError/ValidationError on unusable input; `pending` gives a reset record.
+    """
+    stamp = {"source": source, "by": by, "at": at, "comment": " ".join(comment.split())}
+    if kind == "pending":
+        return Decision(decision="pending", **stamp)
+    if kind == "confirmed":
+        final = base
+    elif kind == "corrected":
+        if _empty(value):
+            raise ValueError("`corrected` needs the new value under `value:`")
+        final = parse_value(spec, value)
+    elif kind == "extended":
+        if _empty(addition):
+            raise ValueError("`extended` needs what to add under `addition:`")
+        added = parse_addition(spec, addition)
+        final = extend_value(spec, base, added)
+        if spec.kind == "list":
+            addition = adapter(list[spec.item]).dump_python(added, mode="json")
+        elif is_placeholder(base):
+            addition = None  # the reviewer's words replace the placeholder: all of it is theirs
+        else:
+            addition = added
+    else:
+        raise ValueError(f"decision '{kind}' is not one of pending, {', '.join(KINDS)}")
+    return Decision(
+        decision=kind,  # type: ignore[arg-type]
+        value=dump_value(spec, final),
+        base=dump_value(spec, base),
+        addition=addition if kind == "extended" else None,
+        **stamp,
+    )
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def entry_for(store: DecisionStore, persona: Persona) -> tuple[str, PersonaDecisions] | None:
+    """Decisions for a persona: by id, else by segment (a re-draft may mint a new id)."""
+    if persona.id in store.personas:
+        return persona.id, store.personas[persona.id]
+    matches = [
+        (key, entry)
+        for key, entry in store.personas.items()
+        if entry.segment == persona.segment and entry.anti == persona.is_anti_persona
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def entry(store: DecisionStore, persona: Persona) -> PersonaDecisions:
+    """The persona's decisions, created if new and re-keyed under its current id."""
+    found = entry_for(store, persona)
+    held = found[1] if found else PersonaDecisions(segment=persona.segment, name="")
+    if found and found[0] != persona.id:
+        # A re-draft minted a new id: the entry follows the persona from now on.
+        del store.personas[found[0]]
+    held.segment, held.name, held.anti = (
+        persona.segment,
+        persona.draft.name,
+        persona.is_anti_persona,
+    )
+    store.personas[persona.id] = held
+    return held
+
+
+def related(
+    held: PersonaDecisions | None, address: Address, lineage: Mapping[str, str] | None = None
+) -> list[tuple[str, Decision]]:
+    """Decisions on the address, the field holding it or the items inside it, newest first."""
+    if held is None:
+        return []
+    lineage = lineage or {}
+    mine = address.normal(lineage)
+    out = []
+    for text, decision in held.fields.items():
+        try:
+            other = parse_address(text)
+        except ReviewError:
+            continue
+        if other.normal(lineage).overlaps(mine):
+            out.append((text, decision))
+    return sorted(out, key=lambda pair: -pair[1].rev)
+
+
+def seen_revision(
+    held: PersonaDecisions | None, address: Address, lineage: Mapping[str, str] | None = None
+) -> int:
+    """The revision an editor of this address saw: the newest overlapping decision's (0: none)."""
+    found = related(held, address, lineage)
+    return found[0][1].rev if found else 0
+
+
+def describe(address: str, decision: Decision) -> str:
+    """'goals[c:1a2b] corrected by Ana at 2026-05-01T10:00:00Z to “…” (comment: …)'."""
+    who = decision.by or "someone"
+    when = f" at {decision.at}" if decision.at else ""
+    verb = "reset to pending" if decision.decision == "pending" else decision.decision
+    text = f"{address} {verb} by {who}{when}"
+    shown = _short(decision.addition if decision.decision == "extended" else decision.value)
+    if decision.decision in ("corrected", "extended") and shown:
+        text += f" {'adding' if decision.decision == 'extended' else 'to'} “{shown}”"
+    if decision.comment:
+        text += f" (comment: {decision.comment})"
+    return text
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    if isinstance(value, dict):
+        value = value.get("text") or value.get("title") or ""
+    elif isinstance(value, list):
+        value = "; ".join(_short(v, limit) for v in value)
+    text = " ".join(str(value or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def put(
+    store: DecisionStore,
+    persona: Persona,
+    address: Address,
+    decision: Decision,
+    expected: int | None = None,
+    lineage: Mapping[str, str] | None = None,
+) -> Decision:
+    """Record a decision in a loaded store, refusing it if the address moved on since `expected`.
+
+    `expected` is the seen_revision the editor's view had (None: not checked, for edits that
+    read the store under the same lock). Resetting an address that has no decision is a no-op.
+    """
+    found = entry_for(store, persona)
+    same = found[1].fields.get(str(address)) if found else None
+    if same is not None and _same_decision(same, decision):
+        return same  # the same word again (a re-applied file, a double submit): nothing new
+    held = entry(store, persona)
+    if expected is not None:
+        newer = [(a, d) for a, d in related(held, address, lineage) if d.rev > expected]
+        if newer:
+            changes = "; ".join(describe(a, d) for a, d in newer)
+            raise ConflictError(
+                f"{persona.draft.name}: '{address}' changed since you loaded it: {changes}. "
+                "Nothing was saved: reload, then decide again.",
+                [{"address": a, **d.model_dump(mode="json")} for a, d in newer],
+            )
+    key = str(address)
+    if decision.decision == "pending" and held.fields.get(key, decision).decision == "pending":
+        return held.fields.get(key, decision)
+    store.revision += 1
+    stored = decision.model_copy(update={"rev": store.revision})
+    held.fields[key] = stored
+    return stored
+
+
+def _same_decision(a: Decision, b: Decision) -> bool:
+    keys = ("decision", "value", "addition", "comment")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def record(
+    workspace: Workspace,
+    persona: Persona,
+    target: str | Address,
+    decision: Decision,
+    expected: int | None = None,
+    lineage: Mapping[str, str] | None = None,
+) -> Decision:
+    """Record one decision under the store's lock (see `put`); returns it with its revision."""
+    address = target if isinstance(target, Address) else parse_address(target)
+    with edit_store(workspace) as store:
+        return put(store, persona, address, decision, expected, lineage)
+
+
+def mark(
+    workspace: Workspace, persona: Persona, reviewed: bool, by: str = "", at: str = ""
+) -> None:
+    """Mark a whole persona reviewed (or back to draft), whatever its fields' decisions."""
+    with edit_store(workspace) as store:
+        held = entry(store, persona)
+        if held.marked_reviewed != reviewed:
+            store.revision += 1
+        held.marked_reviewed, held.marked_by, held.marked_at = reviewed, by, at
+
+
+# --------------------------------------------------------------------------- applying
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Who wrote a field or item of the reviewed view, and what they decided.
+
+    kind: confirmed (the draft's words, endorsed), corrected / extended (a reviewer's words,
+    all or in part) or added (an item a reviewer added to a list).
+    """
+
+    kind: str
+    address: str
+    by: str = ""
+    at: str = ""
+    comment: str = ""
+    rev: int = 0
+    addition: Any = None
+
+    @property
+    def human(self) -> bool:
+        return self.kind in ("corrected", "extended", "added")
+
+    @classmethod
+    def of(cls, address: str, decision: Decision, kind: str | None = None) -> Mark:
+        return cls(
+            kind=kind or decision.decision,
+            address=address,
+            by=decision.by,
+            at=decision.at,
+            comment=decision.comment,
+            rev=decision.rev,
+            addition=decision.addition if decision.decision == "extended" else None,
+        )
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A persona with its decisions applied; `marks` maps positional paths ('goals.2') to marks."""
+
+    persona: Persona
+    marks: dict[str, Mark]
+    fields_decided: int = 0
+    items_decided: int = 0
+    unapplied: tuple[str, ...] = ()
+
+
+# Offline drafts once put their provenance in the name; confirming (or extending) such a name
+# confirmed the persona's name, not the marker, which the document's mode line now carries.
+LEGACY_OFFLINE_MARKER = re.compile(r" \((anti-persona, )?drafted offline\)")
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars), several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
+
+
+def _stored_value(address: Address, decision: Decision) -> Any:
+    """A stored value, the old offline marker taken out of a confirmed or extended name."""
+    if (
+        address.field != "name"
+        or decision.decision == "corrected"
+        or not isinstance(decision.value, str)
+    ):
+        return json_copy(decision.value)
+    return LEGACY_OFFLINE_MARKER.sub(
+        lambda m: " (anti-persona)" if m.group(1) else "", decision.value
+    )
+
+
+def _apply_one(
+    data: dict[str, Any],
+    address: Address,
+    decision: Decision,
+    marks: dict[str, Mark],
+    lineage: Mapping[str, str],
+) -> bool:
+    """Apply one decision to a draft (JSON) in place; False when its item is not there."""
+    value = refs.remap_themes(_stored_value(address, decision), lineage)
+    spec = FIELDS[address.field]
+    key = str(address)
+    if address.item is None:
+        set_path(data, address.field, value)
+        marks[address.field] = Mark.of(key, decision)
+        if spec.kind == "list" and isinstance(value, list):
+            _mark_list_items(address.field, value, decision, marks, lineage)
+        return True
+    items = get_path(data, address.field)
+    if not isinstance(items, list):
+        return False
+    index = next(
+        (
+            i
+            for i, item in enumerate(items)
+            if _same_key(item_key(item, lineage), address.item or "", lineage)
+        ),
+        None,
+    )
+    if index is None:
+        if address.sub is not None or decision.decision == "extended":
+            return False
+        # A confirmed or corrected item the new draft left out stays: a human decided it.
+        items.append(value)
+        index = len(items) - 1
+    if address.sub is None:
+        items[index] = value
+    else:
+        if not isinstance(items[index], dict):
+            return False
+        items[index][address.sub] = value
+    marks[_position(address, index)] = Mark.of(key, decision)
+    return True
+
+
+def _mark_list_items(
+    field: str,
+    value: list[Any],
+    decision: Decision,
+    marks: dict[str, Mark],
+    lineage: Mapping[str, str],
+) -> None:
+    """Per-item marks for a decided list: which items a reviewer wrote, which the draft did."""
+    drafted = Counter(item_key(item, lineage) for item in decision.base or [])
+    added = len(decision.addition or []) if decision.decision == "extended" else 0
+    for i, item in enumerate(value):
+        key = item_key(item, lineage)
+        if added and i >= len(value) - added:
+            marks[f"{field}.{i}"] = Mark.of(f"{field}[{key}]", decision, "added")
+        elif drafted[key] > 0:
+            drafted[key] -= 1  # the draft's own item, kept: model-written
+        elif decision.decision == "corrected":
+            marks[f"{field}.{i}"] = Mark.of(f"{field}[{key}]", decision)
+
+
+def _ordered(held: PersonaDecisions) -> list[tuple[Address, Decision]]:
+    """Field decisions first, then item decisions, each oldest first (later ones win)."""
+    out = []
+    for text, decision in held.active().items():
+        try:
+            address = parse_address(text)
+        except ReviewError:
+            continue  # a field a later model dropped: the decision stays stored, unapplied
+        out.append((address, decision))
+    return sorted(out, key=lambda p: (p[0].item is not None, p[1].rev, str(p[0])))
+
+
+def apply_persona(
+    persona: Persona, held: PersonaDecisions | None, lineage: Mapping[str, str] | None = None
+) -> Reviewed:
+    """One persona with its decisions applied; a stored value that no longer fits the model is
+    skipped (and kept in the store), never forced in."""
+    lineage = lineage or {}
+    data = refs.remap_themes(persona.draft.model_dump(mode="json"), lineage)
+    if held is None:
+        draft = PersonaDraft.model_validate(data) if lineage else persona.draft
+        return Reviewed(persona.model_copy(update={"draft": draft}), {})
+    ordered = _ordered(held)
+    marks: dict[str, Mark] = {}
+    trial = json_copy(data)
+    unapplied = [str(a) for a, d in ordered if not _apply_one(trial, a, d, marks, lineage)]
+    try:
+        draft = PersonaDraft.model_validate(trial)
+    except ValidationError:
+        # Slow path: one decision at a time, each kept only if the draft still validates.
+        marks, unapplied = {}, []
+        for address, decision in ordered:
+            attempt, attempt_marks = json_copy(data), dict(marks)
+            ok = _apply_one(attempt, address, decision, attempt_marks, lineage)
+            try:
+                PersonaDraft.model_validate(attempt)
+            except ValidationError:
+                ok = False
+            if ok:
+                data, marks = attempt, attempt_marks
+            else:
+                unapplied.append(str(address))
+        draft = PersonaDraft.model_validate(data)
+    fields = {a.field for a, _ in ordered if a.item is None}
+    reviewed = held.marked_reviewed or all(p in fields for p in FIELDS)
+    info = persona.document_info.model_copy(update={"status": "reviewed" if reviewed else "draft"})
+    return Reviewed(
+        persona.model_copy(update={"draft": draft, "document_info": info}),
+        marks,
+        fields_decided=len(fields),
+        items_decided=sum(1 for a, _ in ordered if a.item is not None),
+        unapplied=tuple(unapplied),
+    )
+
+
+def apply_decisions(
+    personas: Iterable[Persona], store: DecisionStore, lineage: Mapping[str, str] | None = None
+) -> list[Reviewed]:
+    """Drafts + decisions -> the reviewed view, one Reviewed per persona, in the same order."""
+    out = []
+    for persona in personas:
+        found = entry_for(store, persona)
+        out.append(apply_persona(persona, found[1] if found else None, lineage))
+    return out
+
+
+def apply_reviews(
+    personas: Iterable[Persona], store: DecisionStore, lineage: Mapping[str, str] | None = None
+) -> list[Persona]:
+    """The personas with every decision applied (see apply_decisions)."""
+    return [r.persona for r in apply_decisions(personas, store, lineage)]
+
+
+def locked_fields(personas: Iterable[Persona], store: DecisionStore) -> dict[str, list[str]]:
+    """persona id -> the field paths a human decided, which the drafter keeps as they are."""
+    out: dict[str, list[str]] = {}
+    for persona in personas:
+        found = entry_for(store, persona)
+        if found:
+            paths = sorted({a.field for a, _ in _ordered(found[1]) if a.item is None})
+            if paths:
+                out[persona.id] = paths
+    return out
+
+
+# --------------------------------------------------------------------------- withdrawal
+
+
+def forget_sources(workspace: Workspace, chunk_ids: Iterable[str]) -> int:
+    """Remove every decision content that quotes or cites a withdrawn chunk; returns how many
+    decisions, export snapshots and review files were changed or removed.
+
+    Quotes from those chunks leave every value; 'chunk:<id>' leaves evidence lists. A decision
+    left with nothing to say goes: an item decision on a withdrawn quote, or a confirmed claim
+    whose only evidence was withdrawn (the next draft writes it again from what is left).
+    Review files (and their .bak copies) lose the text too: an unedited file is deleted (export
+    again), an edited one is rewritten without it (its comments go; its decisions stay).
+    """
+    gone = frozenset(chunk_ids)
+    review_dir = workspace.review_dir
+    if not gone or not review_dir.is_dir():
+        return 0
+    changed = 0
+    with edit_store(workspace) as store:
+        for held in store.personas.values():
+            for address in list(held.fields):
+                decision = held.fields[address]
+                parts = [decision.value, decision.base, decision.addition]
+                if not refs.cites_any(parts, gone):
+                    continue
+                changed += 1
+                cleaned = decision.model_copy(
+                    update={
+                        "value": refs.without_chunks(decision.value, gone),
+                        "base": refs.without_chunks(decision.base, gone),
+                        "addition": refs.without_chunks(decision.addition, gone),
+                    }
+                )
+                store.revision += 1  # a changed decision: an editor who saw it must reload
+                if _nothing_left(decision, cleaned):
+                    del held.fields[address]
+                else:
+                    held.fields[address] = cleaned.model_copy(update={"rev": store.revision})
+        for name in list(store.exports):
+            record_ = store.exports[name]
+            if refs.cites_any(record_.fields, gone):
+                changed += 1
+                record_.fields = refs.without_chunks(record_.fields, gone)
+        for path in sorted([*review_dir.glob("*.yaml"), *review_dir.glob("*.yaml.bak")]):
+            text = path.read_text(encoding="utf-8")
+            if not any(cid in text for cid in gone):
+                continue
+            changed += 1
+            record_ = store.exports.get(path.name)
+            known = {record_.sha256, record_.applied_sha256} if record_ else set()
+            if path.suffix == ".yaml" and _sha(text) in known:
+                path.unlink()
+                store.exports.pop(path.name, None)
+            else:
+                _rewrite_review_file(path, text, gone)
+    return changed
+
+
+def _nothing_left(before: Decision, after: Decision) -> bool:
+    if after.value is None and before.value is not None:
+        return True  # the decided item was a withdrawn quote
+    if before.decision != "confirmed" or not isinstance(after.value, dict):
+        return False
+    return (
+        "evidence" in after.value
+        and not after.value["evidence"]
+        and bool(before.value.get("evidence"))
+        and not after.value.get("assumption")
+    )
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+REWRITTEN = (
+    "# Evidence withdrawn from the corpus was removed from this file (and its comments with\n"
+    "# it); the decisions in it are kept. Export again for fresh comments.\n"
+)
+
+
+def _rewrite_review_file(path: Path, text: str, gone: frozenset[str]) -> None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        path.unlink()  # unreadable: it cannot be cleaned, and it must not keep the words
+        return
+    cleaned = refs.without_chunks(data, gone)
+    dumped = yaml.safe_dump(cleaned, sort_keys=False, allow_unicode=True, width=96)
+    write_text_atomic(path, REWRITTEN + dumped)
+
+
+# --------------------------------------------------------------------------- themes
+
+
+def record_theme(
+    workspace: Workspace,
+    theme_id: str,
+    *,
+    label: str | None = None,
+    merge_into: str | None = None,
+    reset: bool = False,
+    by: str = "",
+    at: str = "",
+    comment: str = "",
+    expected: int | None = None,
+    lineage: Mapping[str, str] | None = None,
+) -> ThemeDecision:
+    """Rename a theme, merge it into another, or forget both (keyed by current theme id)."""
+    lineage = lineage or {}
+    key = refs.follow(theme_id, lineage)
+    if sum([label is not None, merge_into is not None, reset]) != 1:
+        raise ReviewError("give exactly one of a new label, a theme to merge into, or reset")
+    if label is not None and not label.strip():
+        raise ReviewError("a theme's new label cannot be empty")
+    target = refs.follow(merge_into, lineage) if merge_into else None
+    if target == key:
+        raise ReviewError("a theme cannot be merged into itself")
+    with edit_store(workspace) as store:
+        held = _theme_entry(store, key, lineage)
+        if expected is not None and held is not None and held[1].rev > expected:
+            current = held[1]
+            what = (
+                f"renamed to “{current.label}”"
+                if current.label
+                else f"merged into {current.merged_into}"
+                if current.merged_into
+                else "reset"
+            )
+            raise ConflictError(
+                f"theme {key} changed since you loaded it: {what} by {current.by or 'someone'}"
+                f"{' at ' + current.at if current.at else ''}. Nothing was saved: reload, then "
+                "decide again.",
+                [{"theme_id": held[0], **current.model_dump(mode="json")}],
+            )
+        if held is not None and held[0] != key:
+            del store.themes[held[0]]
+        previous = held[1] if held else ThemeDecision()
+        store.revision += 1
+        stamp = {"by": by, "at": at, "comment": " ".join(comment.split()), "rev": store.revision}
+        if reset:
+            decision = ThemeDecision(**stamp)
+        elif label is not None:
+            decision = ThemeDecision(
+                label=" ".join(label.split()), merged_into=previous.merged_into, **stamp
+            )
+        else:
+            decision = ThemeDecision(label=previous.label, merged_into=target, **stamp)
+        store.themes[key] = decision
+        return decision
+
+
+def _theme_entry(
+    store: DecisionStore, key: str, lineage: Mapping[str, str]
+) -> tuple[str, ThemeDecision] | None:
+    found = [(k, d) for k, d in store.themes.items() if refs.follow(k, lineage) == key]
+    return max(found, key=lambda pair: pair[1].rev) if found else None
+
+
+def resolve_themes(
+    store: DecisionStore, lineage: Mapping[str, str] | None = None
+) -> ThemeDecisions:
+    """The store's theme decisions against the current ids (a merge already done drops out)."""
+    lineage = lineage or {}
+    out = ThemeDecisions()
+    newest: dict[str, int] = {}
+    for stored_id, decision in sorted(store.themes.items(), key=lambda p: p[1].rev):
+        key = refs.follow(stored_id, lineage)
+        if decision.label:
+            out.renames[key] = decision.label
+            newest[key] = decision.rev
+        if decision.merged_into:
+            target = refs.follow(decision.merged_into, lineage)
+            if target != key:
+                out.merges[key] = target
+            else:
+                out.merges.pop(key, None)
+    # Chains (a -> b, b -> c) resolve to their end, so the themes step merges each once.
+    for source in list(out.merges):
+        seen = {source}
+        target = out.merges[source]
+        while target in out.merges and target not in seen:
+            seen.add(target)
+            target = out.merges[target]
+        out.merges[source] = target
+    return out
+
+
+def lineage_of(workspace: Workspace) -> dict[str, str]:
+    """themes.json's map of earlier theme ids to current ones ({} without themes)."""
+    if not workspace.themes.exists():
+        return {}
+    raw = read_json(workspace.themes)
+    if isinstance(raw, dict) and isinstance(raw.get("lineage"), dict):
+        return {str(k): str(v) for k, v in raw["lineage"].items()}
+    return {}
+
+
+def theme_decisions(workspace: Workspace) -> ThemeDecisions:
+    """The current theme renames and merges, lineage followed (themes.json's when present)."""
+    return resolve_themes(load_store(workspace), lineage_of(workspace))
