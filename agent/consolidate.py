@@ -18,6 +18,7 @@ none) and works in host mode. A call that fails leaves its candidates as they we
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,9 +36,9 @@ from .workspace import Workspace
 
 STEP = "consolidate_themes"
 PROMPT = "consolidate_themes"
-# Data tokens per request: room for ~40-60 candidates with their statements, well inside a
+# Data tokens per request: room for ~60-80 candidates with their statements, inside a
 # 16k-context local model with the prompt and the answer.
-BATCH_TOKENS = 5000
+BATCH_TOKENS = 8000
 STATEMENTS_SHOWN = 6
 HIGHER_STATEMENTS = 4
 MAX_LEVELS = 4
@@ -300,12 +301,24 @@ class LLMConsolidator:
         if self.embed is not None and all(n is not None for n in named):
             texts = [f"{n.label}. {n.description}" for n in named if n is not None]
             centroids = np.asarray(self.embed(texts), dtype=np.float32)
+        order = leaf_order(centroids)
+        costs = {
+            i: len(encoding.encode(json.dumps(_view_data(units[i], views[i], "k00"))))
+            for i in order
+        }
+        # As many requests as the budget needs, filled evenly: 42 candidates go 21 + 21, not
+        # 39 + 3 (a request of three cannot merge much).
+        parts = max(1, math.ceil(sum(costs.values()) / self.batch_tokens))
+        target = sum(costs.values()) / parts
         requests: list[_Request] = []
         current = _Request([], [])
         used = 0
-        for i in leaf_order(centroids):
-            cost = len(encoding.encode(json.dumps(_view_data(units[i], views[i], "k00"))))
-            if current.units and used + cost > self.batch_tokens:
+        for i in order:
+            cost = costs[i]
+            full = used + cost > self.batch_tokens or (
+                len(requests) < parts - 1 and used + cost / 2 > target
+            )
+            if current.units and full:
                 requests.append(current)
                 current, used = _Request([], []), 0
             current.units.append(units[i])
@@ -363,6 +376,8 @@ class LLMConsolidator:
             for u, v, a in zip(request.units, request.views, aliases, strict=True)
         ]
         splittable = all(u.splittable for u in request.units)
+        people = sum(v.people for v in request.views)
+        tickets = sum(v.tickets for v in request.views)
         shown = {
             a: ([f"{a}.{j}" for j in range(1, len(v.statements) + 1)] if splittable else [])
             for a, v in zip(aliases, request.views, strict=True)
@@ -370,7 +385,12 @@ class LLMConsolidator:
         return LLMRequest(
             step=STEP,
             prompt=PROMPT,
-            variables={"candidates": candidates, "product": product, "splittable": splittable},
+            variables={
+                "candidates": candidates,
+                "product": product,
+                "splittable": splittable,
+                "material": "tickets" if tickets > people else "interviews",
+            },
             response_model=ThemeConsolidation,
             context={"candidates": shown, "splittable": splittable},
             expected_output_tokens=40 + 30 * len(request.units),

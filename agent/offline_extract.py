@@ -252,18 +252,64 @@ def need_of(sentence: str) -> str | None:
     return None
 
 
+_TROUBLE = re.compile(
+    r"\b(?:not|no|never|none|without|cannot|can't|cant|won't|wont|isn't|didn't|didint|doesn't|"
+    r"hasn't|haven't|wasn't|weren't|still|pending|wrong|extra|trouble|mistake|stole|stolen|"
+    r"swallowed|lost|weird|strange|unknown|unauthori[sz]ed|fraud\w*|declined|rejected|"
+    r"charged|refund\w*|help)\b",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"\b(?:thanks?|thank you|kudos|appreciate\w*|just (?:a note|wanted to (?:say|let you know))|"
+    r"fyi|for your information)\b",
+    re.IGNORECASE,
+)
+
+
 def ticket_need(chunks: list[Chunk]) -> PainPointMention | None:
-    """A ticket's request or question, when it states no pain: its first such sentence of the
-    body, else of the subject line (a title, not the customer's own words)."""
+    """What a ticket with no pain cue needs: its first request or question sentence (body
+    first, then the subject line, a title rather than the customer's words); else, unless the
+    ticket only thanks, praises or informs, its opening sentence as a problem (a sign of
+    trouble in it) or a request: a support ticket is itself a need."""
+    found = _asked(chunks)
+    if found is not None:
+        return found
+    sentences = [
+        (chunk, start, end)
+        for chunk in sorted(chunks, key=lambda c: c.start)
+        if chunk.role in QUOTABLE_ROLES
+        for start, end in _sentences(chunk.text)
+    ]
+    if not sentences:
+        return None
+    whole = " ".join(chunk.text[a:b] for chunk, a, b in sentences)
+    trouble = _TROUBLE.search(whole)
+    if not trouble and (_THANKS.search(whole) or vocabulary().positive.search(whole)):
+        return None
+    body = [s for s in sentences if not _in_title(*s)] or sentences
+    chunk, start, end = max(
+        body[:3],
+        key=lambda s: (_TROUBLE.search(s[0].text[s[1] : s[2]]) is not None, -body.index(s)),
+    )
+    return _need(chunk, (start, end), "problem" if trouble else "request")
+
+
+def _in_title(chunk: Chunk, start: int, end: int) -> bool:
+    """Is this sentence the subject line ("subject\n\nbody", the first chunk of a ticket)?"""
+    title_end = chunk.text.find("\n\n") if chunk.start == 0 else -1
+    return start < title_end
+
+
+def _asked(chunks: list[Chunk]) -> PainPointMention | None:
+    """A ticket's first request or question sentence: the body's, else the subject line's."""
     body: list[tuple[Chunk, int, int]] = []
     subject: list[tuple[Chunk, int, int]] = []
     for chunk in sorted(chunks, key=lambda c: c.start):
         if chunk.role not in QUOTABLE_ROLES:
             continue
         # Ticket text is "subject\n\nbody" when the export has a subject column.
-        title_end = chunk.text.find("\n\n") if chunk.start == 0 else -1
         for start, end in _sentences(chunk.text):
-            (subject if start < title_end else body).append((chunk, start, end))
+            (subject if _in_title(chunk, start, end) else body).append((chunk, start, end))
     for chunk, start, end in [*body, *subject]:
         nature = need_of(chunk.text[start:end])
         if nature is not None:
@@ -274,14 +320,16 @@ def ticket_need(chunks: list[Chunk]) -> PainPointMention | None:
 def _need(chunk: Chunk, span: tuple[int, int], nature: str) -> PainPointMention:
     text = chunk.text[span[0] : span[1]]
     category = _category(text)
-    statement = f"{NATURE_LABELS[nature]} ({category}): {' '.join(text.split())}"
+    statement = (
+        f"{NATURE_LABELS.get(nature, 'Reports a problem')} ({category}): {' '.join(text.split())}"
+    )
     product = chunk.metadata.get("product") or chunk.metadata.get("app")
     return PainPointMention(
         id=content_hash({"offline": [chunk.id, [span]], "statement": statement}),
         statement=statement,
         category=category,
-        severity=1 if nature == "question" else 2,
-        severity_rationale=f"offline estimate: a {nature}, no pain cue",
+        severity={"question": 1, "request": 2}.get(nature, 2),
+        severity_rationale=f"offline estimate: a ticket's {nature}, no stronger pain cue",
         journey_stage=_stage(text),  # type: ignore[arg-type]
         quotes=[
             Quote(

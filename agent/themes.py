@@ -86,6 +86,10 @@ NAMER_STATEMENTS = 12
 LEAD_SHARE = 0.4
 _ROUND = 4
 _SIM_DECIMALS = 4
+# Median context length (words) at which extractive mentions get the short-text cut, and at
+# which they get the full context cut (threshold_for).
+SHORT_WORDS = 15
+LONG_WORDS = 40
 # Document metadata fields that name the product a piece of evidence is about.
 PRODUCT_KEYS = ("product", "app")
 
@@ -119,10 +123,23 @@ def own_window(mention: PainPointMention, around: int = 1) -> str:
 
 
 def threshold_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> float:
-    """Whole-chunk contexts sit closer together than one-sentence statements: their own cut."""
-    if mentions and all(m.context for m in mentions):
-        return settings.context_distance_threshold
-    return settings.distance_threshold
+    """The cosine cut for these mentions: statements have theirs; extractive mentions, embedded
+    with their whole context, get a cut that follows how long those contexts are.
+
+    A paragraph of interview shares topic words with many others and sits far from any one
+    pain; a one-line ticket ("my card has not arrived") sits close to its own kind only. One
+    fixed cut merged up to 23 banking intents into one theme, so the cut runs from
+    `short_distance_threshold` for contexts of SHORT_WORDS (median) to
+    `context_distance_threshold` for LONG_WORDS and longer (README: measured on BANKING77 and
+    transcripts/). An explicit --threshold sets both ends.
+    """
+    if not (mentions and all(m.context for m in mentions)):
+        return settings.distance_threshold
+    words = sorted(len((m.context or "").split()) for m in mentions)
+    median = words[len(words) // 2]
+    reach = min(1.0, max(0.0, (median - SHORT_WORDS) / (LONG_WORDS - SHORT_WORDS)))
+    low, high = settings.short_distance_threshold, settings.context_distance_threshold
+    return round(low + (high - low) * reach, 4)
 
 
 def mention_vectors(
