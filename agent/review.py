@@ -33,6 +33,7 @@ from .models import (
 )
 from .render.context import ReportData, load_report_data, persona_slugs
 from .workspace import Workspace, read_json, write_json, write_text_atomic
+from .yamlsafe import NoAliasLoader
 
 DecisionKind = Literal["confirmed", "corrected", "extended"]
 DECISIONS = ("pending", "confirmed", "corrected", "extended")
@@ -729,7 +730,8 @@ class ParsedReview:
 
 def parse_review_text(text: str, path: Path) -> ParsedReview:
     """Parse a review file, keeping the line of every key for error messages."""
-    loader = yaml.SafeLoader(text)
+    # No aliases: a shared review file must not expand into gigabytes.
+    loader = NoAliasLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -11,9 +11,12 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..yamlsafe import load_yaml
 from .base import RawTurn, merge_same_speaker, parse_speaker_lines
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+# Front matter is a few lines of metadata; a longer one is not front matter anyone wrote by hand.
+MAX_FRONT_MATTER = 64 * 1024
 TIMING = re.compile(r"^\s*(\d[\d:.,]*)\s*-->\s*(\d[\d:.,]*)")
 VOICE = re.compile(r"^<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>)?$")
 TAG = re.compile(r"</?[a-z][^>]*>", re.IGNORECASE)
@@ -24,12 +27,19 @@ def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]
     match = FRONT_MATTER.match(text)
     if not match:
         return {}, text, 1
+    if len(match.group(1)) > MAX_FRONT_MATTER:
+        raise InputError(
+            str(path),
+            f"front matter is over {MAX_FRONT_MATTER // 1024} KB; metadata only, please",
+            1,
+        )
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = load_yaml(match.group(1)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
-        raise InputError(str(path), f"front matter is not valid YAML: {exc}", line) from exc
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(str(path), f"front matter is not valid YAML: {problem}", line) from exc
     if not isinstance(meta, dict):
         raise InputError(str(path), "front matter must be a YAML mapping", 2)
     return meta, text[match.end() :], text[: match.end()].count("\n") + 1
