@@ -20,7 +20,16 @@ from .errors import InputError
 from .ids import content_hash
 from .models import Chunk, Document, SkippedInput, StepSummary
 from .purge import purge_chunks
-from .readers import FileResult, apply_roster, discover, read_file
+from .readers import (
+    Discovery,
+    FileResult,
+    apply_roster,
+    discover,
+    display_path,
+    read_file,
+    refuse_workspace_inputs,
+    supported_suffixes,
+)
 from .store import open_store
 from .workspace import Workspace, read_json, read_models, write_json, write_models
 
@@ -118,9 +127,12 @@ def ingest(
     forgotten: their documents and chunks leave documents.jsonl, chunks.jsonl and Chroma.
     """
     began = time.perf_counter()
-    workspace.ensure()
     given = [Path(p) for p in paths]
-    files, skipped = discover(given)
+    # Before the workspace is touched: reading persona's own outputs back in corrupts it for good.
+    refuse_workspace_inputs(given, workspace.root)
+    workspace.ensure()
+    found = discover(given, workspace.root)
+    files, skipped = found.files, list(found.skipped)
     index = _load_index(workspace)
     fingerprint = _reader_fingerprint(settings)
     # Same bytes but other column mappings or chunk sizes: nothing from before can be reused.
@@ -131,7 +143,7 @@ def ingest(
     withdrawn = {_key(p) for p in given if not p.exists() and _under_any(_key(p), removed)}
     skipped = [s for s in skipped if _key(s.path) not in withdrawn]
     if not files and not removed:
-        raise _nothing_to_read(given)
+        raise _nothing_to_read(given, skipped)
     previous = {d.id: d for d in read_models(workspace.documents, Document)}
 
     results: list[FileResult] = []
@@ -270,6 +282,7 @@ def ingest(
         kinds[doc.kind] += 1
     tables = sorted(index["user_tables"])
     notes = [f"user table for `persona segment`: {p}" for p in tables] + file_notes
+    notes.extend(_discovery_notes(found))
     if removed:
         notes.append(
             f"forgot {len(removed)} file(s) that no longer exist (their chunks were deleted): "
@@ -291,9 +304,12 @@ def ingest(
             f"the corpus from {purged.describe()}; mentions, themes, drafts and reports lose it "
             "when their steps run again (`persona run` runs them all)"
         )
+    ok = not skipped
+    # The workspace inside a folder given is named once; it is not an input that went unread.
+    skipped = skipped + found.not_inputs
     return StepSummary(
         step="ingest",
-        ok=not skipped,
+        ok=ok,
         counts={
             "files": len(files),
             "files_unchanged": unchanged,
@@ -373,17 +389,45 @@ def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
     return out
 
 
-def _nothing_to_read(paths: list[Path]) -> InputError:
-    supported = ".txt .md .vtt .srt .docx .json .jsonl .csv"
+def _nothing_to_read(paths: list[Path], skipped: list[SkippedInput]) -> InputError:
     missing = [p for p in paths if not p.exists()]
     if missing:
         return InputError(
-            str(missing[0]),
+            display_path(missing[0]),
             "no such file or directory; give a folder of transcripts or a tickets/users .csv, "
             "e.g. persona ingest transcripts/",
         )
-    where = str(paths[0]) if paths else "."
-    return InputError(where, f"no readable inputs (supported: {supported})")
+    where = display_path(paths[0]) if paths else "."
+    why = ""
+    if skipped:
+        first = skipped[0]
+        more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+        why = f"; not read: {first.path} ({first.reason}){more}"
+    return InputError(where, f"no readable inputs (supported: {supported_suffixes()}){why}")
+
+
+# How many paths one discovery note names before it only counts the rest.
+NOTE_NAMES = 8
+
+
+def _discovery_notes(found: Discovery) -> list[str]:
+    """One line for the paths deliberately left alone, one for links to files read anyway."""
+    notes = []
+    if found.ignored:
+        named = [f"{path} ({why})" for path, why in found.ignored[:NOTE_NAMES]]
+        rest = len(found.ignored) - NOTE_NAMES
+        notes.append(
+            f"not read, not inputs: {', '.join(named)}" + (f" and {rest} more" if rest > 0 else "")
+        )
+    if found.duplicates:
+        named = [f"{link} (= {target})" for link, target in found.duplicates[:NOTE_NAMES]]
+        rest = len(found.duplicates) - NOTE_NAMES
+        notes.append(
+            "read once, under their own names: "
+            + ", ".join(named)
+            + (f" and {rest} more" if rest > 0 else "")
+        )
+    return notes
 
 
 def _quick_digest(path: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,16 @@ from typing import Any
 from ..config import IngestSettings
 from ..errors import InputError
 from ..models import Document, SkippedInput
-from .base import build_turns, decode, looks_binary, make_document, participant_from_filename
+from .base import build_turns, decode, make_document, participant_from_filename
+from .discover import (
+    PARQUET_SUFFIXES,
+    SUPPORTED,
+    Discovery,
+    discover,
+    display_path,
+    refuse_workspace_inputs,
+    supported_suffixes,
+)
 from .tables import (
     TableResult,
     classify,
@@ -31,15 +40,22 @@ from .transcripts import (
     read_vtt,
 )
 
-TRANSCRIPT_SUFFIXES = {".txt", ".md", ".markdown", ".vtt", ".srt", ".docx"}
-TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
-# Columnar user tables: handed to the scorer as they are, never parsed by ingest.
-PARQUET_SUFFIXES = {".parquet", ".pq"}
-SUPPORTED = TRANSCRIPT_SUFFIXES | TABLE_SUFFIXES | PARQUET_SUFFIXES
+__all__ = [
+    "PARQUET_SUFFIXES",
+    "SUPPORTED",
+    "Discovery",
+    "FileResult",
+    "apply_roster",
+    "discover",
+    "display_path",
+    "path_digest",
+    "read_file",
+    "refuse_workspace_inputs",
+    "supported_suffixes",
+]
+
 # First records of a JSON file looked at to tell a user table from tickets or transcripts.
 USER_SAMPLE = 50
-# Files that sit beside transcripts but are about them, not from them.
-IGNORED_NAMES = {"readme", "license", "changelog", "ground_truth"}
 
 
 @dataclass
@@ -53,35 +69,6 @@ class FileResult:
     roster: dict[str, dict[str, Any]] = field(default_factory=dict)
     user_table: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedInput]]:
-    """Expand directories (recursively, sorted) into supported files; report what is missing."""
-    files: list[Path] = []
-    skipped: list[SkippedInput] = []
-    for path in paths:
-        if not path.exists():
-            skipped.append(SkippedInput(path=str(path), reason="no such file or directory"))
-        elif path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if (
-                    child.is_file()
-                    and not any(p.startswith(".") for p in child.relative_to(path).parts)
-                    and (
-                        child.suffix.lower() in SUPPORTED
-                        and child.stem.lower() not in IGNORED_NAMES
-                    )
-                ):
-                    files.append(child)
-        elif path.suffix.lower() not in SUPPORTED:
-            skipped.append(
-                SkippedInput(
-                    path=str(path), reason=f"unsupported file type {path.suffix or '(none)'}"
-                )
-            )
-        else:
-            files.append(path)
-    return files, skipped
 
 
 def file_digest(data: bytes) -> str:
@@ -152,8 +139,6 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
         data = path.read_bytes()
         result = FileResult(path=path, digest=file_digest(data))
         suffix = path.suffix.lower()
-        if suffix != ".docx" and looks_binary(data):
-            raise InputError(str(path), "binary file, not text")
         if suffix in {".csv", ".tsv"}:
             # A .csv may be a European Excel export (semicolons): its header line decides.
             delimiter = "\t" if suffix == ".tsv" else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import re
 from collections.abc import Iterable, Sequence
@@ -59,21 +60,59 @@ class RawTurn:
         return " ".join(part.strip() for part in self.lines if part.strip())
 
 
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
 def decode(path: Path, data: bytes) -> str:
-    """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is a clear error."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+    """Text from UTF-8 (with or without BOM), or UTF-16/UTF-32 marked by their BOM.
+
+    The whole file is checked: a NUL anywhere (not only in the first block) means binary data,
+    which must not reach chunks or the store.
+    """
+    for bom, codec, name in BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    str(path), f"not valid {name} text (its byte-order mark says {name})"
+                ) from exc
+            break
+    else:
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise InputError(str(path), _binary_reason(data), data.count(b"\n", 0, nul) + 1)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(
+                str(path),
+                f"not UTF-8 text (byte 0x{data[exc.start]:02x}); re-save it as UTF-8",
+                line,
+            ) from exc
+    nul = text.find("\x00")
+    if nul >= 0:
         raise InputError(
-            str(path), f"not UTF-8 text (byte 0x{data[exc.start]:02x}); re-save it as UTF-8", line
-        ) from exc
+            str(path), "binary file, not text (a NUL character)", text.count("\n", 0, nul) + 1
+        )
+    return text
 
 
-def looks_binary(data: bytes) -> bool:
-    return b"\x00" in data[:8192]
+def _binary_reason(data: bytes) -> str:
+    """Why bytes with a NUL are refused; UTF-16 saved without its byte-order mark gets a hint."""
+    head = data[:4096]
+    odd, even = head[1::2], head[0::2]
+    if len(head) >= 4 and (odd.count(0) > len(odd) * 0.4 or even.count(0) > len(even) * 0.4):
+        return "binary file, not text (looks like UTF-16 without a byte-order mark: re-save it as UTF-8)"
+    return "binary file, not text (a NUL byte)"
 
 
 def role_for(speaker: str, interviewers: Iterable[str]) -> SpeakerRole:
