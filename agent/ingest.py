@@ -24,6 +24,7 @@ from .readers import (
     Discovery,
     FileResult,
     apply_roster,
+    assign_roles,
     discover,
     display_path,
     read_file,
@@ -66,6 +67,9 @@ def _reader_fingerprint(settings: Settings) -> str:
         {
             "ticket_columns": dict(sorted(ing.ticket_columns.items())),
             "interviewers": ing.interviewer_names,
+            # Readers that changed what a file reads into: files read before are read again.
+            "readers": 2,
+            "fold_label_typos": ing.fold_label_typos,
             "encoding": ing.encoding,
             "max_tokens": ing.max_tokens,
             "overlap": ing.overlap_tokens,
@@ -201,6 +205,8 @@ def ingest(
     ordered = apply_roster(
         sorted(documents.values(), key=lambda d: (d.source, d.ticket_id or "", d.id)), roster
     )
+    # Who interviews is a property of the study, so it is decided again over every transcript.
+    ordered, role_notes = assign_roles(ordered, settings.ingest)
 
     chunker = Chunker(settings.ingest)
     old_chunks = {c.id: c for c in read_models(workspace.chunks, Chunk)}
@@ -215,7 +221,9 @@ def ingest(
             "user_id": doc.user_id,
             "metadata": doc.metadata,
         }
-        kept = old_by_doc.get(doc.id, []) if doc.id in previous and doc.id not in fresh else []
+        same = doc.id in previous and doc.id not in fresh and previous[doc.id].turns == doc.turns
+        # A document whose roles changed (an interviewer found) is cut again; same ids, no embedding.
+        kept = old_by_doc.get(doc.id, []) if same else []
         if kept and not reread_all:
             # Unchanged document: reuse its chunks, refreshing roster-derived fields.
             chunks.extend(
@@ -282,6 +290,7 @@ def ingest(
         kinds[doc.kind] += 1
     tables = sorted(index["user_tables"])
     notes = [f"user table for `persona segment`: {p}" for p in tables] + file_notes
+    notes.extend(role_notes)
     notes.extend(_discovery_notes(found))
     if removed:
         notes.append(

@@ -12,8 +12,8 @@ from typing import Any
 
 from ..config import IngestSettings
 from ..errors import InputError
-from ..models import Document, SkippedInput
-from .base import build_turns, decode, make_document, participant_from_filename
+from ..models import Document, SkippedInput, Turn
+from .base import RawTurn, build_turns, decode, make_document, participant_from_filename
 from .discover import (
     PARQUET_SUFFIXES,
     SUPPORTED,
@@ -23,6 +23,8 @@ from .discover import (
     refuse_workspace_inputs,
     supported_suffixes,
 )
+from .pdf import read_pdf
+from .roles import assign_roles, fold_label_typos, marked_by_tags, split_names, strip_title
 from .tables import (
     TableResult,
     classify,
@@ -46,6 +48,7 @@ __all__ = [
     "Discovery",
     "FileResult",
     "apply_roster",
+    "assign_roles",
     "discover",
     "display_path",
     "path_digest",
@@ -85,23 +88,50 @@ def path_digest(path: Path) -> str:
 
 
 def _interviewers(settings: IngestSettings, meta: dict[str, Any]) -> list[str]:
-    extra = meta.get("interviewer") or meta.get("interviewers") or []
-    if isinstance(extra, str):
-        extra = [extra]
-    return [*settings.interviewer_names, *map(str, extra)]
+    extra = [*split_names(meta.get("interviewer")), *split_names(meta.get("interviewers"))]
+    return [*settings.interviewer_names, *extra]
 
 
-def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
+def _turns(
+    path: Path, raw: list[RawTurn], meta: dict[str, Any], settings: IngestSettings
+) -> tuple[list[Turn], list[str]]:
+    """Turns with the file's own role marks, titles dropped and label typos folded (with notes)."""
+    raw, title = strip_title(raw)
+    if title:
+        meta.setdefault("title", title)
+    notes = []
+    if settings.fold_label_typos:
+        raw, folds = fold_label_typos(raw)
+        notes = [
+            f"{path}:{f.line}: speaker label {f.label!r} ({f.turns} turn{'s' * (f.turns != 1)}) "
+            f"read as {f.into!r}, a misspelling of it; [ingest] fold_label_typos = false keeps "
+            "them apart"
+            for f in folds
+        ]
+    names = _interviewers(settings, meta)
+    # Marks such as "Sam (UXR):" go into the metadata, where the study-wide role pass
+    # (roles.assign_roles, run on every ingest) finds them again without re-reading the file.
+    listed = [*split_names(meta.get("interviewer")), *split_names(meta.get("interviewers"))]
+    marked = listed + [n for n in marked_by_tags(raw, names) if n not in listed]
+    if marked:
+        meta.pop("interviewers", None)
+        meta["interviewer"] = ", ".join(marked)
+    return build_turns(raw, names), notes
+
+
+def _transcript(path: Path, data: bytes, settings: IngestSettings) -> tuple[Document, list[str]]:
     suffix = path.suffix.lower()
     if suffix == ".docx":
         raw, meta = read_docx(path, data)
+    elif suffix == ".pdf":
+        raw, meta = read_pdf(path, data)
     else:
         text = decode(path, data)
         if not text.strip():
             raise InputError(str(path), "file is empty")
         reader = {".vtt": read_vtt, ".srt": read_srt}.get(suffix, read_plain)
         raw, meta = reader(path, text)
-    turns = build_turns(raw, _interviewers(settings, meta))
+    turns, notes = _turns(path, raw, meta, settings)
     if not turns:
         raise InputError(str(path), "no text found")
     if all(t.speaker == "Unknown" for t in turns):
@@ -110,7 +140,7 @@ def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
         meta.get("participant_id") or meta.get("participant") or participant_from_filename(path)
     )
     user = meta.get("user_id") or meta.get("customer_id")
-    return make_document(
+    document = make_document(
         str(path),
         "interview",
         turns,
@@ -118,6 +148,7 @@ def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
         user_id=str(user) if user else None,
         metadata=meta,
     )
+    return document, notes
 
 
 def read_file(path: Path, settings: IngestSettings) -> FileResult:
@@ -155,7 +186,8 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             else:
                 for line, record in records:
                     raw, meta = read_json_transcript(path, record, line)
-                    turns = build_turns(raw, _interviewers(settings, meta))
+                    turns, notes = _turns(path, raw, meta, settings)
+                    result.notes.extend(notes)
                     pid = meta.get("participant_id") or meta.get("participant") or path.stem
                     user = meta.get("user_id") or meta.get("customer_id")
                     result.documents.append(
@@ -169,7 +201,9 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
                         )
                     )
         else:
-            result.documents.append(_transcript(path, data, settings))
+            document, notes = _transcript(path, data, settings)
+            result.documents.append(document)
+            result.notes.extend(notes)
         return result
     except InputError as exc:
         return FileResult(

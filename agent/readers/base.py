@@ -143,12 +143,59 @@ def split_label(label: str) -> tuple[str, str | None]:
     return match["name"], tag
 
 
+# Lines that title a transcript or mark its end; never anyone's words, never a speaker.
+HEADER_LINE = re.compile(
+    r"^\s*(?:#+\s*)?(?:\*\*|__)?\s*(?:interview|transcript|interview transcript|transcription|"
+    r"transcript of (?:the )?interview|end of (?:the )?(?:transcript|interview|recording)|"
+    r"\[end\]|\(end\))\s*:?\s*(?:\*\*|__)?\s*$",
+    re.IGNORECASE,
+)
+# A timestamp alone on its line (Google Meet, some Zoom and Word exports): it times the next turn.
+TIME_LINE = re.compile(r"^\s*[\[(]?(?P<time>(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?)[\])]?\s*$")
+# Otter.ai ("Speaker 1  0:03") and Rev ("Dana Li (00:03):") put the speaker and time on a line of
+# their own and the words on the lines below.
+# One space before the time only after capitalised words ("Dana Li 0:03"), so a sentence such
+# as "we met at 10:30" on a line of its own stays a sentence.
+HEADING_TURN = re.compile(
+    r"^\s*(?:(?P<speaker>[^\W\d_][\w.'’-]*(?:[ ][\w.'’-]+){0,4}?)"
+    r"(?:\s{2,}(?P<time>\d{1,2}(?::\d{2}){1,2})|\s*\((?P<ptime>\d{1,2}(?::\d{2}){1,2})\):?)"
+    r"|(?P<cspeaker>[A-Z][\w.'’-]*(?:[ ](?:[A-Z][\w.'’-]*|\d+)){0,3})[ ](?P<ctime>\d{1,2}(?::\d{2}){1,2}))"
+    r"\s*$"
+)
+
+
+def _headings(lines: Sequence[str]) -> int:
+    """How many lines look like Otter/Rev turn headings; one alone may just be a short sentence."""
+    return sum(1 for line in lines if HEADING_TURN.match(line))
+
+
+def _words_follow(lines: Sequence[str], index: int) -> bool:
+    """A heading is one only when words (not another heading) come on the next non-blank line."""
+    for line in lines[index + 1 :]:
+        if line.strip():
+            return not HEADING_TURN.match(line) and not SPEAKER_LINE.match(line)
+    return False
+
+
 def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTurn]:
-    """Group `Name: text` lines and their continuation lines into turns."""
+    """Group `Name: text` lines (or Otter/Rev heading lines) and their continuations into turns."""
     turns: list[RawTurn] = []
+    headings = _headings(lines) >= 2
+    pending_time: str | None = None
     for offset, raw in enumerate(lines):
         line = raw.rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip() or line.lstrip().startswith("#") or HEADER_LINE.match(line):
+            continue
+        clock = TIME_LINE.match(line)
+        if clock:
+            pending_time = clock["time"]
+            continue
+        heading = HEADING_TURN.match(line) if headings else None
+        if heading and _words_follow(lines, offset):
+            speaker = heading["speaker"] or heading["cspeaker"]
+            time = heading["time"] or heading["ptime"] or heading["ctime"]
+            turns.append(RawTurn(speaker.strip(), [], first_line + offset, time))
+            pending_time = None
             continue
         match = SPEAKER_LINE.match(line)
         if match:
@@ -158,16 +205,17 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
                     match["speaker"].strip(),
                     [match["text"]],
                     first_line + offset,
-                    match["time"],
+                    match["time"] or pending_time,
                     tag,
                 )
             )
+            pending_time = None
         elif turns:
             turns[-1].lines.append(line)
         else:
             # Text before any speaker label: keep it, attributed to nobody in particular.
             turns.append(RawTurn("Unknown", [line], first_line + offset))
-    return turns
+    return [t for t in turns if t.lines]
 
 
 def merge_same_speaker(turns: list[RawTurn]) -> list[RawTurn]:
@@ -185,7 +233,7 @@ def merge_same_speaker(turns: list[RawTurn]) -> list[RawTurn]:
 def build_turns(raw: Sequence[RawTurn], interviewers: Iterable[str]) -> list[Turn]:
     """Assign roles and offsets so that `Document.text[t.start:...]` is the turn's text."""
     names = list(interviewers)
-    labelled = [(item, *_label(item)) for item in raw]
+    labelled = [(item, *label_of(item)) for item in raw]
     # A speaker marked as the interviewer once ("Sam (UXR):") is the interviewer throughout.
     marked = {name for _, name, tag in labelled if is_interviewer_tag(tag, names)}
     spoken = {name.strip().lower() for _, name, _ in labelled}
@@ -212,7 +260,7 @@ def build_turns(raw: Sequence[RawTurn], interviewers: Iterable[str]) -> list[Tur
     return turns
 
 
-def _label(item: RawTurn) -> tuple[str, str | None]:
+def label_of(item: RawTurn) -> tuple[str, str | None]:
     """(speaker, tag): a voice tag or JSON speaker like 'Sam (UXR)' is split here."""
     if item.tag is not None:
         return item.speaker, item.tag

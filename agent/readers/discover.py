@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..models import SkippedInput
 
-TRANSCRIPT_SUFFIXES = {".txt", ".md", ".markdown", ".vtt", ".srt", ".docx"}
+TRANSCRIPT_SUFFIXES = {".txt", ".md", ".markdown", ".vtt", ".srt", ".docx", ".pdf"}
 TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
 # Columnar user tables: handed to the scorer as they are, never parsed by ingest.
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -49,7 +49,6 @@ UNSUPPORTED_HINTS: dict[str, str] = {
         _RECORDING,
     ),
     **dict.fromkeys((".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"), _ARCHIVE),
-    ".pdf": "PDF transcripts are not read yet: export the text (.txt) to read it",
 }
 
 

@@ -134,12 +134,15 @@ def read_json_transcript(
         if not isinstance(item, dict) or "text" not in item:
             raise InputError(str(path), f"turn {i} needs 'speaker' and 'text'", line)
         time = item.get("time")
+        role = str(item.get("role") or "").strip().lower()
         turns.append(
             RawTurn(
                 str(item.get("speaker") or "Unknown"),
                 ["" if item["text"] is None else str(item["text"])],
                 line,
                 None if time in (None, "") else str(time),
+                # `"role": "interviewer"` on a turn marks its speaker, as "Sam (UXR):" does.
+                role if role in {"interviewer", "moderator", "researcher", "facilitator"} else None,
             )
         )
     meta = {k: v for k, v in record.items() if k != "turns"}
