@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from .discover import (
     refuse_workspace_inputs,
     supported_suffixes,
 )
+from .exports import normalise
 from .pdf import read_pdf
 from .roles import assign_roles, fold_label_typos, marked_by_tags, split_names, strip_title
 from .tables import (
@@ -179,7 +181,12 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             records = load_json_records(path, decode(path, data))
             if not records:
                 raise InputError(str(path), "no records")
-            if is_ticket_records(records, settings.ticket_columns):
+            records, export = normalise(records)
+            if export is not None:
+                table = read_ticket_records(path, records, settings.ticket_columns)
+                _merge_table(result, table)
+                result.notes.append(_export_note(path, export, table.documents))
+            elif is_ticket_records(records, settings.ticket_columns):
                 _merge_table(result, read_ticket_records(path, records, settings.ticket_columns))
             elif _is_user_records(records, settings):
                 result.user_table = True
@@ -223,6 +230,25 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             digest="",
             skipped=[SkippedInput(path=str(path), reason=f"cannot read: {_describe(exc)}")],
         )
+
+
+EXPORT_NAMES = {
+    "zendesk": "a Zendesk export",
+    "intercom": "an Intercom conversations export",
+    "freshdesk": "a Freshdesk export",
+    "jira": "a Jira Service Management export",
+    "app_store": "App Store Connect reviews",
+}
+
+
+def _export_note(path: Path, export: str, documents: list[Document]) -> str:
+    """What was kept of a help-desk export's threads, so nobody wonders where replies went."""
+    replies = Counter(t.role for d in documents for t in d.turns[1:])
+    return (
+        f"{path}: read as {EXPORT_NAMES[export]}: {len(documents)} record(s); "
+        f"{replies['agent']} agent repl{'y' if replies['agent'] == 1 else 'ies'} kept as context "
+        "(never quoted), internal notes left out"
+    )
 
 
 def _parquet_user_table(path: Path) -> FileResult:

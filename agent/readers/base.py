@@ -147,7 +147,7 @@ def split_label(label: str) -> tuple[str, str | None]:
 HEADER_LINE = re.compile(
     r"^\s*(?:#+\s*)?(?:\*\*|__)?\s*(?:interview|transcript|interview transcript|transcription|"
     r"transcript of (?:the )?interview|end of (?:the )?(?:transcript|interview|recording)|"
-    r"\[end\]|\(end\))\s*:?\s*(?:\*\*|__)?\s*$",
+    r"\[end\]|\(end\)|transcribed by https?://\S+)\s*:?\s*(?:\*\*|__)?\s*$",
     re.IGNORECASE,
 )
 # A timestamp alone on its line (Google Meet, some Zoom and Word exports): it times the next turn.

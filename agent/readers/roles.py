@@ -121,6 +121,10 @@ def strip_title(raw: Sequence[RawTurn]) -> tuple[list[RawTurn], str | None]:
     if len(raw) < 2 or raw[0].speaker != "Unknown" or all(t.speaker == "Unknown" for t in raw):
         return list(raw), None
     lines = [line.strip() for line in raw[0].lines if line.strip()]
+    lowered = [line.lower() for line in lines]
+    if "attendees" in lowered and len(lines) - lowered.index("attendees") <= 2:
+        # Google Meet's export lists who attended under the title; the title is what came before.
+        lines = lines[: lowered.index("attendees")]
     if not lines or not all(
         len(line.split()) <= TITLE_WORDS and not line.endswith((".", "?", "!", ",", ";"))
         for line in lines

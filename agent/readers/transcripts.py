@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ MAX_FRONT_MATTER = 64 * 1024
 TIMING = re.compile(r"^\s*(\d[\d:.,]*)\s*-->\s*(\d[\d:.,]*)")
 VOICE = re.compile(r"^<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>)?$")
 TAG = re.compile(r"</?[a-z][^>]*>", re.IGNORECASE)
+# A cue's speaker prefix as caption tools write it: any display name up to 40 characters.
+CUE_LABEL = re.compile(r"^(?P<speaker>[^\s:<>\[\]][^:<>]{0,39}?):\s+(?P<text>\S.*)$")
 
 
 def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
@@ -68,9 +71,26 @@ def _cue_blocks(text: str) -> Iterable[tuple[int, str | None, list[str]]]:
         yield start_line + 1, start, body
 
 
+def _cue_speakers(blocks: list[tuple[int, str | None, list[str]]]) -> set[str]:
+    """Display names that open two or more cues ("dan.smith: ...", "Kim Lee (she/her): ...").
+
+    Zoom and Meet captions prefix every cue with the name as the person typed it, which need not
+    look like a name; a prefix seen once is more likely a sentence ("Note: ...") than a speaker.
+    """
+    seen: Counter[str] = Counter()
+    for _, _, body in blocks:
+        for line in body:
+            match = CUE_LABEL.match(TAG.sub("", line))
+            if match and "http" not in match["speaker"].lower():
+                seen[match["speaker"].strip()] += 1
+    return {name for name, count in seen.items() if count >= 2}
+
+
 def _cue_turns(text: str) -> list[RawTurn]:
     turns: list[RawTurn] = []
-    for line_no, start, body in _cue_blocks(text):
+    blocks = list(_cue_blocks(text))
+    names = _cue_speakers(blocks)
+    for line_no, start, body in blocks:
         for line in body:
             voice = VOICE.match(line)
             if voice:
@@ -79,7 +99,14 @@ def _cue_turns(text: str) -> list[RawTurn]:
                 )
                 continue
             parsed = parse_speaker_lines([TAG.sub("", line)], line_no)
-            if parsed and parsed[0].speaker != "Unknown":
+            loose = CUE_LABEL.match(TAG.sub("", line))
+            if (
+                (not parsed or parsed[0].speaker == "Unknown")
+                and loose
+                and loose["speaker"].strip() in names
+            ):
+                turns.append(RawTurn(loose["speaker"].strip(), [loose["text"]], line_no, start))
+            elif parsed and parsed[0].speaker != "Unknown":
                 parsed[0].time = start
                 turns.extend(parsed)
             elif turns:
