@@ -13,7 +13,7 @@ import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import IngestSettings
@@ -140,7 +140,7 @@ def strip_title(raw: Sequence[RawTurn]) -> tuple[list[RawTurn], str | None]:
 class _Speaker:
     turns: int = 0
     questions: int = 0
-    words: list[int] | None = None
+    words: list[int] = field(default_factory=list)
 
 
 def _profile(doc: Document) -> dict[str, _Speaker]:
@@ -149,10 +149,9 @@ def _profile(doc: Document) -> dict[str, _Speaker]:
     for turn in doc.turns:
         if turn.speaker == "Unknown":
             continue
-        entry = out.setdefault(turn.speaker.lower(), _Speaker(words=[]))
+        entry = out.setdefault(turn.speaker.lower(), _Speaker())
         entry.turns += 1
         entry.questions += "?" in turn.text
-        assert entry.words is not None
         entry.words.append(len(turn.text.split()))
     return out
 
@@ -166,8 +165,8 @@ def _asker(profile: dict[str, _Speaker]) -> tuple[str, _Speaker] | None:
     ranked = sorted(talkers, key=lambda n: (-share[n], n))
     top, rest = ranked[0], ranked[1:]
     lead = share[top] - max(share[n] for n in rest)
-    words = statistics.median(talkers[top].words or [0])
-    others = statistics.median([w for n in rest for w in talkers[n].words or []])
+    words = statistics.median(talkers[top].words)
+    others = statistics.median([w for n in rest for w in talkers[n].words])
     if share[top] >= MIN_QUESTION_SHARE and lead >= MIN_QUESTION_LEAD and words <= others:
         return top, talkers[top]
     return None
