@@ -283,6 +283,23 @@ def test_file_names_with_control_characters_reach_the_terminal_escaped(tmp_path:
     assert "bidi\\u202etxt.exe" in out and "nul\\x07.txt" in out
     if sys.platform != "darwin":
         assert "latin\\xe9.txt: file name is not valid UTF-8" in out
+        # Named on the command line, it is refused the same way, not written into the index.
+        given = folder / os.fsdecode(b"latin\xe9.txt")
+        again = CliRunner().invoke(
+            app,
+            [
+                "ingest",
+                str(given),
+                str(folder / "P01-dana.txt"),
+                "-w",
+                str(tmp_path / "ws"),
+                "--embedder",
+                "hash",
+            ],
+        )
+        assert (
+            again.exit_code == 2 and "latin\\xe9.txt: file name is not valid UTF-8" in again.stdout
+        )
     # Every other line of the skipped list is one entry: no raw newline split a name.
     skipped = out.split("\n  skipped ")[1].splitlines()[1:]
     assert all(line.startswith("    ") for line in skipped)

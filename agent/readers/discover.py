@@ -134,6 +134,9 @@ def discover(paths: Sequence[Path], workspace: Path | None = None) -> Discovery:
         if not os.path.lexists(path):
             found.skip(path, "no such file or directory")
             continue
+        if _undecodable(str(path)):
+            found.skip(path, "file name is not valid UTF-8; rename it to read it")
+            continue
         try:
             info = path.stat()
         except OSError as exc:
