@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import typer
 from pydantic import BaseModel
 
 from .config import Settings, load_settings
-from .errors import HostPending, PersonaError
+from .errors import ConfigError, HostPending, PersonaError
 from .models import StepSummary
 from .workspace import Workspace
 
@@ -91,8 +92,46 @@ def _settings(
     return settings, Workspace(settings.workspace)
 
 
+# Control characters (newlines, ESC sequences, C1 codes) and bidi overrides in file names or
+# file contents must not reach a terminal raw: they can rewrite what the user sees.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _printable(text: str) -> str:
+    """Text with control characters shown as escapes (\\n, \\x1b, \\u202e)."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        code = ord(char)
+        return _ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+    return _UNPRINTABLE.sub(escape, text)
+
+
+# Files that only a persona workspace has; any of them means the folder is one.
+_WORKSPACE_FILES = (
+    "ingest_index.json",
+    "chunks.jsonl",
+    "run_args.json",
+    "segments.json",
+    "personas.json",
+    "workspace.json",
+)
+
+
+def _existing(ws: Workspace) -> Workspace:
+    """The workspace, if a run or an ingest made it; commands that read one never create one."""
+    if not any((ws.root / name).exists() for name in _WORKSPACE_FILES):
+        raise ConfigError(
+            f"no workspace at {ws.root}: run `persona run FOLDER` (or `persona ingest FOLDER`) "
+            "first, or point -w at the workspace"
+        )
+    return ws
+
+
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(_printable(message), err=True)
 
 
 @contextmanager
@@ -181,14 +220,14 @@ def _print_summary(summary: StepSummary) -> None:
     mode = f" [{summary.mode} mode]" if summary.mode else ""
     typer.echo(f"{summary.step}{mode}: {counts} in {summary.seconds:.1f}s")
     for note in summary.notes:
-        typer.echo(f"  note: {note}")
+        typer.echo(f"  note: {_printable(note)}")
     for name, path in summary.outputs.items():
-        typer.echo(f"  {name}: {path}")
+        typer.echo(f"  {name}: {_printable(path)}")
     if summary.skipped:
         typer.echo(f"  skipped {len(summary.skipped)}:")
         for item in summary.skipped[:20]:
             where = f"{item.path}:{item.line}" if item.line else item.path
-            typer.echo(f"    {where}: {item.reason}")
+            typer.echo(f"    {_printable(where)}: {_printable(item.reason)}")
         if len(summary.skipped) > 20:
             typer.echo(f"    ... {len(summary.skipped) - 20} more (see --json)")
     if summary.failures:
@@ -281,6 +320,7 @@ def search(
     """
     with _errors(json_out):
         settings, ws = _settings(workspace, config, **{"chroma.url": chroma_url})
+        _existing(ws)
         from .search import search as run_search
 
         filters = {}
@@ -363,6 +403,7 @@ def extract(
             **_llm_overrides(llm, model),
             **{"llm.token_budget": budget, "llm.concurrency": concurrency},
         )
+        _existing(ws)
         from .extract import extract_mentions
 
         try:
@@ -423,7 +464,7 @@ def segment(
             else:
                 _print_migration(migration)
             return
-        table = users or _default_users(ws)
+        table = users or _default_users(_existing(ws))
         summary = segment_step(settings, ws, table)
         if json_out:
             _emit(summary, True)
@@ -511,6 +552,7 @@ def themes(
                 "themes.min_mentions": min_mentions,
             },
         )
+        _existing(ws)
         from .themes import run_themes
 
         try:
@@ -558,6 +600,7 @@ def draft(
         settings, ws = _settings(
             workspace, config, **_llm_overrides(llm, model), **{"draft.personas": personas}
         )
+        _existing(ws)
         from .pipeline import draft_step
 
         try:
@@ -585,6 +628,7 @@ def report(
     """
     with _errors(json_out):
         settings, ws = _settings(workspace, config)
+        _existing(ws)
         from .render import render_report
 
         summary = render_report(
@@ -624,7 +668,15 @@ def run(
             **{"chroma.url": chroma_url, "draft.anti_persona": anti_persona},
         )
         from .pipeline import run_pipeline
+        from .readers import refuse_workspace_inputs
 
+        # Checked before any work: a typo'd --users or the workspace given as input stops here.
+        if users is not None and not users.is_file():
+            what = "is a folder, not a file" if users.is_dir() else "no such file"
+            raise ConfigError(
+                f"--users {users}: {what}; give the user table (CSV, TSV, JSONL or Parquet)"
+            )
+        refuse_workspace_inputs(paths or [], ws.root)
         if settings.llm.resolved_provider() == "offline" and not json_out:
             _err(
                 "note: offline mode (no LLM endpoint): drafts come from the deterministic extractive "
@@ -670,6 +722,7 @@ def resume(
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
+        _existing(ws)
         from .pipeline import load_run_args, resume_pipeline
 
         overrides = {**load_run_args(ws).overrides, "llm.provider": "host"}
@@ -777,6 +830,7 @@ def review_export(
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
+        _existing(ws)
         from .review import export_review
 
         paths = export_review(ws, force=force)
@@ -822,6 +876,7 @@ def review_apply(
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
+        _existing(ws)
         from .review import apply_review_file
 
         _print_review(apply_review_file(ws, file, by=by), json_out)
@@ -858,6 +913,7 @@ def review_set(
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
+        _existing(ws)
         from .review import set_field
 
         summary = set_field(
@@ -889,6 +945,7 @@ def review_mark(
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
+        _existing(ws)
         from .review import mark_reviewed
 
         _print_review(mark_reviewed(ws, persona, reviewed=not draft_status, by=by), json_out)
@@ -941,6 +998,7 @@ def review_status_cmd(
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
+        _existing(ws)
         from .review import review_status
 
         _print_review(review_status(ws), json_out)

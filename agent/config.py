@@ -158,6 +158,10 @@ class IngestSettings(Section):
     interviewer_names: list[str] = Field(
         default_factory=lambda: ["interviewer", "moderator", "researcher", "facilitator", "host"]
     )
+    # Speakers who are never the interviewer, whatever the transcripts' structure suggests.
+    participant_names: list[str] = Field(default_factory=list)
+    # Fold a rare speaker label into a frequent one it misspells ("Particpant" -> "Participant").
+    fold_label_typos: bool = True
     # Ticket export columns: our name -> your column name; unset ones are auto-detected.
     ticket_columns: dict[TicketField, str] = Field(default_factory=dict)
     # "auto": redact before embedding when the embedder or the Chroma server is off this machine.

@@ -21,7 +21,17 @@ from .ids import content_hash
 from .lock import writes_workspace
 from .models import Chunk, Document, SkippedInput, StepSummary
 from .purge import begin_withdrawal, end_withdrawal, purge_chunks
-from .readers import FileResult, apply_roster, discover, read_file
+from .readers import (
+    Discovery,
+    FileResult,
+    apply_roster,
+    assign_roles,
+    discover,
+    display_path,
+    read_file,
+    refuse_workspace_inputs,
+    supported_suffixes,
+)
 from .store import open_store
 from .workspace import Workspace, read_json, read_models, write_json, write_models
 
@@ -58,6 +68,9 @@ def _reader_fingerprint(settings: Settings) -> str:
         {
             "ticket_columns": dict(sorted(ing.ticket_columns.items())),
             "interviewers": ing.interviewer_names,
+            # Readers that changed what a file reads into: files read before are read again.
+            "readers": 2,
+            "fold_label_typos": ing.fold_label_typos,
             "encoding": ing.encoding,
             "max_tokens": ing.max_tokens,
             "overlap": ing.overlap_tokens,
@@ -120,9 +133,12 @@ def ingest(
     forgotten: their documents and chunks leave documents.jsonl, chunks.jsonl and Chroma.
     """
     began = time.perf_counter()
-    workspace.ensure()
     given = [Path(p) for p in paths]
-    files, skipped = discover(given)
+    # Before the workspace is touched: reading persona's own outputs back in corrupts it for good.
+    refuse_workspace_inputs(given, workspace.root)
+    workspace.ensure()
+    found = discover(given, workspace.root)
+    files, skipped = found.files, list(found.skipped)
     index = _load_index(workspace)
     fingerprint = _reader_fingerprint(settings)
     # Same bytes but other column mappings or chunk sizes: nothing from before can be reused.
@@ -133,7 +149,7 @@ def ingest(
     withdrawn = {_key(p) for p in given if not p.exists() and _under_any(_key(p), removed)}
     skipped = [s for s in skipped if _key(s.path) not in withdrawn]
     if not files and not removed:
-        raise _nothing_to_read(given)
+        raise _nothing_to_read(given, skipped)
     previous = {d.id: d for d in read_models(workspace.documents, Document)}
 
     results: list[FileResult] = []
@@ -191,6 +207,8 @@ def ingest(
     ordered = apply_roster(
         sorted(documents.values(), key=lambda d: (d.source, d.ticket_id or "", d.id)), roster
     )
+    # Who interviews is a property of the study, so it is decided again over every transcript.
+    ordered, role_notes = assign_roles(ordered, settings.ingest)
 
     chunker = Chunker(settings.ingest)
     old_chunks = {c.id: c for c in read_models(workspace.chunks, Chunk)}
@@ -205,7 +223,9 @@ def ingest(
             "user_id": doc.user_id,
             "metadata": doc.metadata,
         }
-        kept = old_by_doc.get(doc.id, []) if doc.id in previous and doc.id not in fresh else []
+        same = doc.id in previous and doc.id not in fresh and previous[doc.id].turns == doc.turns
+        # A document whose roles changed (an interviewer found) is cut again; same ids, no embedding.
+        kept = old_by_doc.get(doc.id, []) if same else []
         if kept and not reread_all:
             # Unchanged document: reuse its chunks, refreshing roster-derived fields.
             chunks.extend(
@@ -276,6 +296,8 @@ def ingest(
         kinds[doc.kind] += 1
     tables = sorted(index["user_tables"])
     notes = [f"user table for `persona segment`: {p}" for p in tables] + file_notes
+    notes.extend(role_notes)
+    notes.extend(_discovery_notes(found))
     if removed:
         notes.append(
             f"forgot {len(removed)} file(s) that no longer exist (their chunks were deleted): "
@@ -297,9 +319,12 @@ def ingest(
             f"the corpus from {purged.describe()}; mentions, themes, drafts and reports lose it "
             "when their steps run again (`persona run` runs them all)"
         )
+    ok = not skipped
+    # The workspace inside a folder given is named once; it is not an input that went unread.
+    skipped = skipped + found.not_inputs
     return StepSummary(
         step="ingest",
-        ok=not skipped,
+        ok=ok,
         counts={
             "files": len(files),
             "files_unchanged": unchanged,
@@ -379,17 +404,45 @@ def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
     return out
 
 
-def _nothing_to_read(paths: list[Path]) -> InputError:
-    supported = ".txt .md .vtt .srt .docx .json .jsonl .csv"
+def _nothing_to_read(paths: list[Path], skipped: list[SkippedInput]) -> InputError:
     missing = [p for p in paths if not p.exists()]
     if missing:
         return InputError(
-            str(missing[0]),
+            display_path(missing[0]),
             "no such file or directory; give a folder of transcripts or a tickets/users .csv, "
             "e.g. persona ingest transcripts/",
         )
-    where = str(paths[0]) if paths else "."
-    return InputError(where, f"no readable inputs (supported: {supported})")
+    where = display_path(paths[0]) if paths else "."
+    why = ""
+    if skipped:
+        first = skipped[0]
+        more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+        why = f"; not read: {first.path} ({first.reason}){more}"
+    return InputError(where, f"no readable inputs (supported: {supported_suffixes()}){why}")
+
+
+# How many paths one discovery note names before it only counts the rest.
+NOTE_NAMES = 8
+
+
+def _discovery_notes(found: Discovery) -> list[str]:
+    """One line for the paths deliberately left alone, one for links to files read anyway."""
+    notes = []
+    if found.ignored:
+        named = [f"{path} ({why})" for path, why in found.ignored[:NOTE_NAMES]]
+        rest = len(found.ignored) - NOTE_NAMES
+        notes.append(
+            f"not read, not inputs: {', '.join(named)}" + (f" and {rest} more" if rest > 0 else "")
+        )
+    if found.duplicates:
+        named = [f"{link} (= {target})" for link, target in found.duplicates[:NOTE_NAMES]]
+        rest = len(found.duplicates) - NOTE_NAMES
+        notes.append(
+            "read once, under their own names: "
+            + ", ".join(named)
+            + (f" and {rest} more" if rest > 0 else "")
+        )
+    return notes
 
 
 def _quick_digest(path: Path) -> str:

@@ -63,6 +63,7 @@ from .models import Claim, DocumentInfo, Persona, PersonaDraft, PersonaPainPoint
 from .models import Strict as _Strict
 from .render.context import ReportData, load_report_data, persona_slugs
 from .workspace import Workspace, write_text_atomic
+from .yamlsafe import NoAliasLoader
 
 __all__ = [
     "FIELDS",
@@ -573,7 +574,8 @@ class ParsedReview:
 
 def parse_review_text(text: str, path: Path) -> ParsedReview:
     """Parse a review file, keeping the line of every key for error messages."""
-    loader = yaml.SafeLoader(text)
+    # No aliases: a shared review file must not expand into gigabytes.
+    loader = NoAliasLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

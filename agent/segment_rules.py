@@ -54,6 +54,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from .errors import ConfigError
 from .models import Strict
+from .yamlsafe import load_yaml
 
 PRESET_DIR = Path(__file__).parent / "presets"
 BREADTH_COLUMN = "feature_breadth"
@@ -395,7 +396,7 @@ def _read_config_file(file: Path) -> dict[str, Any]:
         raise ConfigError(f"{file}: cannot read segment config: {exc}") from exc
     try:
         if file.suffix.lower() in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
+            data = load_yaml(text) or {}  # no aliases: rules files are shared
         else:
             data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:

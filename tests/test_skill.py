@@ -57,6 +57,7 @@ def test_skill_md_follows_the_agent_skills_format() -> None:
         "references/commands.md",
         "references/host-mode.md",
         "references/outputs.md",
+        "references/sources.md",
     ]
     meta, body = _front_matter(files["SKILL.md"])
     assert set(meta) == {"name", "description"}

@@ -5,15 +5,28 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import IngestSettings
 from ..errors import InputError
-from ..models import Document, SkippedInput
-from .base import build_turns, decode, looks_binary, make_document, participant_from_filename
+from ..models import Document, SkippedInput, Turn
+from .base import RawTurn, build_turns, decode, make_document, participant_from_filename
+from .discover import (
+    PARQUET_SUFFIXES,
+    SUPPORTED,
+    Discovery,
+    discover,
+    display_path,
+    refuse_workspace_inputs,
+    supported_suffixes,
+)
+from .exports import normalise
+from .pdf import read_pdf
+from .roles import assign_roles, fold_label_typos, marked_by_tags, split_names, strip_title
 from .tables import (
     TableResult,
     classify,
@@ -31,15 +44,23 @@ from .transcripts import (
     read_vtt,
 )
 
-TRANSCRIPT_SUFFIXES = {".txt", ".md", ".markdown", ".vtt", ".srt", ".docx"}
-TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
-# Columnar user tables: handed to the scorer as they are, never parsed by ingest.
-PARQUET_SUFFIXES = {".parquet", ".pq"}
-SUPPORTED = TRANSCRIPT_SUFFIXES | TABLE_SUFFIXES | PARQUET_SUFFIXES
+__all__ = [
+    "PARQUET_SUFFIXES",
+    "SUPPORTED",
+    "Discovery",
+    "FileResult",
+    "apply_roster",
+    "assign_roles",
+    "discover",
+    "display_path",
+    "path_digest",
+    "read_file",
+    "refuse_workspace_inputs",
+    "supported_suffixes",
+]
+
 # First records of a JSON file looked at to tell a user table from tickets or transcripts.
 USER_SAMPLE = 50
-# Files that sit beside transcripts but are about them, not from them.
-IGNORED_NAMES = {"readme", "license", "changelog", "ground_truth"}
 
 
 @dataclass
@@ -53,35 +74,6 @@ class FileResult:
     roster: dict[str, dict[str, Any]] = field(default_factory=dict)
     user_table: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedInput]]:
-    """Expand directories (recursively, sorted) into supported files; report what is missing."""
-    files: list[Path] = []
-    skipped: list[SkippedInput] = []
-    for path in paths:
-        if not path.exists():
-            skipped.append(SkippedInput(path=str(path), reason="no such file or directory"))
-        elif path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if (
-                    child.is_file()
-                    and not any(p.startswith(".") for p in child.relative_to(path).parts)
-                    and (
-                        child.suffix.lower() in SUPPORTED
-                        and child.stem.lower() not in IGNORED_NAMES
-                    )
-                ):
-                    files.append(child)
-        elif path.suffix.lower() not in SUPPORTED:
-            skipped.append(
-                SkippedInput(
-                    path=str(path), reason=f"unsupported file type {path.suffix or '(none)'}"
-                )
-            )
-        else:
-            files.append(path)
-    return files, skipped
 
 
 def file_digest(data: bytes) -> str:
@@ -98,23 +90,50 @@ def path_digest(path: Path) -> str:
 
 
 def _interviewers(settings: IngestSettings, meta: dict[str, Any]) -> list[str]:
-    extra = meta.get("interviewer") or meta.get("interviewers") or []
-    if isinstance(extra, str):
-        extra = [extra]
-    return [*settings.interviewer_names, *map(str, extra)]
+    extra = [*split_names(meta.get("interviewer")), *split_names(meta.get("interviewers"))]
+    return [*settings.interviewer_names, *extra]
 
 
-def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
+def _turns(
+    path: Path, raw: list[RawTurn], meta: dict[str, Any], settings: IngestSettings
+) -> tuple[list[Turn], list[str]]:
+    """Turns with the file's own role marks, titles dropped and label typos folded (with notes)."""
+    raw, title = strip_title(raw)
+    if title:
+        meta.setdefault("title", title)
+    notes = []
+    if settings.fold_label_typos:
+        raw, folds = fold_label_typos(raw)
+        notes = [
+            f"{path}:{f.line}: speaker label {f.label!r} ({f.turns} turn{'s' * (f.turns != 1)}) "
+            f"read as {f.into!r}, a misspelling of it; [ingest] fold_label_typos = false keeps "
+            "them apart"
+            for f in folds
+        ]
+    names = _interviewers(settings, meta)
+    # Marks such as "Sam (UXR):" go into the metadata, where the study-wide role pass
+    # (roles.assign_roles, run on every ingest) finds them again without re-reading the file.
+    listed = [*split_names(meta.get("interviewer")), *split_names(meta.get("interviewers"))]
+    marked = listed + [n for n in marked_by_tags(raw, names) if n not in listed]
+    if marked:
+        meta.pop("interviewers", None)
+        meta["interviewer"] = ", ".join(marked)
+    return build_turns(raw, names), notes
+
+
+def _transcript(path: Path, data: bytes, settings: IngestSettings) -> tuple[Document, list[str]]:
     suffix = path.suffix.lower()
     if suffix == ".docx":
         raw, meta = read_docx(path, data)
+    elif suffix == ".pdf":
+        raw, meta = read_pdf(path, data)
     else:
         text = decode(path, data)
         if not text.strip():
             raise InputError(str(path), "file is empty")
         reader = {".vtt": read_vtt, ".srt": read_srt}.get(suffix, read_plain)
         raw, meta = reader(path, text)
-    turns = build_turns(raw, _interviewers(settings, meta))
+    turns, notes = _turns(path, raw, meta, settings)
     if not turns:
         raise InputError(str(path), "no text found")
     if all(t.speaker == "Unknown" for t in turns):
@@ -123,7 +142,7 @@ def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
         meta.get("participant_id") or meta.get("participant") or participant_from_filename(path)
     )
     user = meta.get("user_id") or meta.get("customer_id")
-    return make_document(
+    document = make_document(
         str(path),
         "interview",
         turns,
@@ -131,6 +150,7 @@ def _transcript(path: Path, data: bytes, settings: IngestSettings) -> Document:
         user_id=str(user) if user else None,
         metadata=meta,
     )
+    return document, notes
 
 
 def read_file(path: Path, settings: IngestSettings) -> FileResult:
@@ -152,8 +172,6 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
         data = path.read_bytes()
         result = FileResult(path=path, digest=file_digest(data))
         suffix = path.suffix.lower()
-        if suffix != ".docx" and looks_binary(data):
-            raise InputError(str(path), "binary file, not text")
         if suffix in {".csv", ".tsv"}:
             # A .csv may be a European Excel export (semicolons): its header line decides.
             delimiter = "\t" if suffix == ".tsv" else None
@@ -163,14 +181,20 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             records = load_json_records(path, decode(path, data))
             if not records:
                 raise InputError(str(path), "no records")
-            if is_ticket_records(records, settings.ticket_columns):
+            records, export = normalise(records)
+            if export is not None:
+                table = read_ticket_records(path, records, settings.ticket_columns)
+                _merge_table(result, table)
+                result.notes.append(_export_note(path, export, table.documents))
+            elif is_ticket_records(records, settings.ticket_columns):
                 _merge_table(result, read_ticket_records(path, records, settings.ticket_columns))
             elif _is_user_records(records, settings):
                 result.user_table = True
             else:
                 for line, record in records:
                     raw, meta = read_json_transcript(path, record, line)
-                    turns = build_turns(raw, _interviewers(settings, meta))
+                    turns, notes = _turns(path, raw, meta, settings)
+                    result.notes.extend(notes)
                     pid = meta.get("participant_id") or meta.get("participant") or path.stem
                     user = meta.get("user_id") or meta.get("customer_id")
                     result.documents.append(
@@ -184,7 +208,9 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
                         )
                     )
         else:
-            result.documents.append(_transcript(path, data, settings))
+            document, notes = _transcript(path, data, settings)
+            result.documents.append(document)
+            result.notes.extend(notes)
         return result
     except InputError as exc:
         return FileResult(
@@ -204,6 +230,25 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             digest="",
             skipped=[SkippedInput(path=str(path), reason=f"cannot read: {_describe(exc)}")],
         )
+
+
+EXPORT_NAMES = {
+    "zendesk": "a Zendesk export",
+    "intercom": "an Intercom conversations export",
+    "freshdesk": "a Freshdesk export",
+    "jira": "a Jira Service Management export",
+    "app_store": "App Store Connect reviews",
+}
+
+
+def _export_note(path: Path, export: str, documents: list[Document]) -> str:
+    """What was kept of a help-desk export's threads, so nobody wonders where replies went."""
+    replies = Counter(t.role for d in documents for t in d.turns[1:])
+    return (
+        f"{path}: read as {EXPORT_NAMES[export]}: {len(documents)} record(s); "
+        f"{replies['agent']} agent repl{'y' if replies['agent'] == 1 else 'ies'} kept as context "
+        "(never quoted), internal notes left out"
+    )
 
 
 def _parquet_user_table(path: Path) -> FileResult:

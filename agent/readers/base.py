@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import re
 from collections.abc import Iterable, Sequence
@@ -59,21 +60,59 @@ class RawTurn:
         return " ".join(part.strip() for part in self.lines if part.strip())
 
 
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
 def decode(path: Path, data: bytes) -> str:
-    """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is a clear error."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+    """Text from UTF-8 (with or without BOM), or UTF-16/UTF-32 marked by their BOM.
+
+    The whole file is checked: a NUL anywhere (not only in the first block) means binary data,
+    which must not reach chunks or the store.
+    """
+    for bom, codec, name in BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    str(path), f"not valid {name} text (its byte-order mark says {name})"
+                ) from exc
+            break
+    else:
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise InputError(str(path), _binary_reason(data), data.count(b"\n", 0, nul) + 1)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(
+                str(path),
+                f"not UTF-8 text (byte 0x{data[exc.start]:02x}); re-save it as UTF-8",
+                line,
+            ) from exc
+    nul = text.find("\x00")
+    if nul >= 0:
         raise InputError(
-            str(path), f"not UTF-8 text (byte 0x{data[exc.start]:02x}); re-save it as UTF-8", line
-        ) from exc
+            str(path), "binary file, not text (a NUL character)", text.count("\n", 0, nul) + 1
+        )
+    return text
 
 
-def looks_binary(data: bytes) -> bool:
-    return b"\x00" in data[:8192]
+def _binary_reason(data: bytes) -> str:
+    """Why bytes with a NUL are refused; UTF-16 saved without its byte-order mark gets a hint."""
+    head = data[:4096]
+    odd, even = head[1::2], head[0::2]
+    if len(head) >= 4 and (odd.count(0) > len(odd) * 0.4 or even.count(0) > len(even) * 0.4):
+        return "binary file, not text (looks like UTF-16 without a byte-order mark: re-save it as UTF-8)"
+    return "binary file, not text (a NUL byte)"
 
 
 def role_for(speaker: str, interviewers: Iterable[str]) -> SpeakerRole:
@@ -104,12 +143,59 @@ def split_label(label: str) -> tuple[str, str | None]:
     return match["name"], tag
 
 
+# Lines that title a transcript or mark its end; never anyone's words, never a speaker.
+HEADER_LINE = re.compile(
+    r"^\s*(?:#+\s*)?(?:\*\*|__)?\s*(?:interview|transcript|interview transcript|transcription|"
+    r"transcript of (?:the )?interview|end of (?:the )?(?:transcript|interview|recording)|"
+    r"\[end\]|\(end\)|transcribed by https?://\S+)\s*:?\s*(?:\*\*|__)?\s*$",
+    re.IGNORECASE,
+)
+# A timestamp alone on its line (Google Meet, some Zoom and Word exports): it times the next turn.
+TIME_LINE = re.compile(r"^\s*[\[(]?(?P<time>(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?)[\])]?\s*$")
+# Otter.ai ("Speaker 1  0:03") and Rev ("Dana Li (00:03):") put the speaker and time on a line of
+# their own and the words on the lines below.
+# One space before the time only after capitalised words ("Dana Li 0:03"), so a sentence such
+# as "we met at 10:30" on a line of its own stays a sentence.
+HEADING_TURN = re.compile(
+    r"^\s*(?:(?P<speaker>[^\W\d_][\w.'’-]*(?:[ ][\w.'’-]+){0,4}?)"
+    r"(?:\s{2,}(?P<time>\d{1,2}(?::\d{2}){1,2})|\s*\((?P<ptime>\d{1,2}(?::\d{2}){1,2})\):?)"
+    r"|(?P<cspeaker>[A-Z][\w.'’-]*(?:[ ](?:[A-Z][\w.'’-]*|\d+)){0,3})[ ](?P<ctime>\d{1,2}(?::\d{2}){1,2}))"
+    r"\s*$"
+)
+
+
+def _headings(lines: Sequence[str]) -> int:
+    """How many lines look like Otter/Rev turn headings; one alone may just be a short sentence."""
+    return sum(1 for line in lines if HEADING_TURN.match(line))
+
+
+def _words_follow(lines: Sequence[str], index: int) -> bool:
+    """A heading is one only when words (not another heading) come on the next non-blank line."""
+    for line in lines[index + 1 :]:
+        if line.strip():
+            return not HEADING_TURN.match(line) and not SPEAKER_LINE.match(line)
+    return False
+
+
 def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTurn]:
-    """Group `Name: text` lines and their continuation lines into turns."""
+    """Group `Name: text` lines (or Otter/Rev heading lines) and their continuations into turns."""
     turns: list[RawTurn] = []
+    headings = _headings(lines) >= 2
+    pending_time: str | None = None
     for offset, raw in enumerate(lines):
         line = raw.rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip() or line.lstrip().startswith("#") or HEADER_LINE.match(line):
+            continue
+        clock = TIME_LINE.match(line)
+        if clock:
+            pending_time = clock["time"]
+            continue
+        heading = HEADING_TURN.match(line) if headings else None
+        if heading and _words_follow(lines, offset):
+            speaker = heading["speaker"] or heading["cspeaker"]
+            time = heading["time"] or heading["ptime"] or heading["ctime"]
+            turns.append(RawTurn(speaker.strip(), [], first_line + offset, time))
+            pending_time = None
             continue
         match = SPEAKER_LINE.match(line)
         if match:
@@ -119,16 +205,17 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
                     match["speaker"].strip(),
                     [match["text"]],
                     first_line + offset,
-                    match["time"],
+                    match["time"] or pending_time,
                     tag,
                 )
             )
+            pending_time = None
         elif turns:
             turns[-1].lines.append(line)
         else:
             # Text before any speaker label: keep it, attributed to nobody in particular.
             turns.append(RawTurn("Unknown", [line], first_line + offset))
-    return turns
+    return [t for t in turns if t.lines]
 
 
 def merge_same_speaker(turns: list[RawTurn]) -> list[RawTurn]:
@@ -146,7 +233,7 @@ def merge_same_speaker(turns: list[RawTurn]) -> list[RawTurn]:
 def build_turns(raw: Sequence[RawTurn], interviewers: Iterable[str]) -> list[Turn]:
     """Assign roles and offsets so that `Document.text[t.start:...]` is the turn's text."""
     names = list(interviewers)
-    labelled = [(item, *_label(item)) for item in raw]
+    labelled = [(item, *label_of(item)) for item in raw]
     # A speaker marked as the interviewer once ("Sam (UXR):") is the interviewer throughout.
     marked = {name for _, name, tag in labelled if is_interviewer_tag(tag, names)}
     spoken = {name.strip().lower() for _, name, _ in labelled}
@@ -173,7 +260,7 @@ def build_turns(raw: Sequence[RawTurn], interviewers: Iterable[str]) -> list[Tur
     return turns
 
 
-def _label(item: RawTurn) -> tuple[str, str | None]:
+def label_of(item: RawTurn) -> tuple[str, str | None]:
     """(speaker, tag): a voice tag or JSON speaker like 'Sam (UXR)' is split here."""
     if item.tag is not None:
         return item.speaker, item.tag

@@ -19,6 +19,10 @@ from typing import Any, Literal
 from ..errors import InputError
 from ..models import Document, SkippedInput, Turn
 from .base import make_document
+from .exports import THREAD, highlight_columns, review_columns, review_record
+
+# Metadata a reader adds to a ticket beyond the mapped columns (an app review's rating).
+EXTRA = "_meta"
 
 # Our field -> header names seen in Zendesk, Freshdesk, Intercom, Help Scout and Jira exports.
 TICKET_ALIASES: dict[str, tuple[str, ...]] = {
@@ -67,6 +71,8 @@ TICKET_ALIASES: dict[str, tuple[str, ...]] = {
         "member id",
         "member",
         "organization_id",
+        "reporter id",
+        "reporter",
     ),
     "created_at": (
         "created_at",
@@ -74,17 +80,20 @@ TICKET_ALIASES: dict[str, tuple[str, ...]] = {
         "created",
         "opened",
         "opened at",
+        "created time",
+        "created date",
+        "date created",
         "date",
         "timestamp",
     ),
     "tags": ("tags", "labels"),
     "priority": ("priority", "severity"),
     "channel": ("channel", "via", "source"),
-    "product": ("product", "app", "app_name", "application"),
+    "product": ("product", "app", "app_name", "application", "component/s", "components"),
     "status": ("status", "state"),
 }
 ROSTER_KEYS = ("participant_id", "participant")
-TableKind = Literal["tickets", "roster", "users"]
+TableKind = Literal["tickets", "roster", "users", "highlights"]
 # Rows sampled to tell a user table (numeric columns) from any other CSV.
 SAMPLE_ROWS = 200
 NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$")
@@ -308,24 +317,29 @@ def ticket_document(
         return "" if value is None else str(value).strip()
 
     body, subject, ticket_id = get("text"), get("subject"), get("id")
-    if not body and not subject:
+    thread = [t for t in row.get(THREAD) or [] if str(t.get("text", "")).strip()]
+    if not body and not subject and not any(t["role"] == "customer" for t in thread):
         return SkippedInput(
             path=str(path), line=line, reason="ticket has no subject or description"
         )
     if not ticket_id:
         return SkippedInput(path=str(path), line=line, reason="ticket has no id")
+    said = [("customer", "customer", text) for text in (subject, body) if text]
+    # The thread after the opening message: the customer's replies are theirs to quote; the
+    # agent's answers stay beside them as context (role "agent" is never quoted).
+    said += [(str(t["role"]), str(t["speaker"]), str(t["text"]).strip()) for t in thread]
     turns: list[Turn] = []
-    for text in (subject, body):
-        if text:
-            start = turns[-1].start + len(turns[-1].text) + 2 if turns else 0
-            turns.append(
-                Turn(speaker="customer", role="customer", text=text, start=start, line=line)
-            )
+    for role, speaker, text in said:
+        start = turns[-1].start + len(turns[-1].text) + 2 if turns else 0
+        turns.append(Turn(speaker=speaker, role=role, text=text, start=start, line=line))  # type: ignore[arg-type]
     customer = get("customer") or None
     meta: dict[str, Any] = {
         k: get(k) for k in ("created_at", "tags", "priority", "channel", "status", "product")
     }
-    meta = {k: v for k, v in meta.items() if v}
+    extra = row.get(EXTRA)
+    if isinstance(extra, Mapping):
+        meta.update({str(k): v for k, v in extra.items()})
+    meta = {k: v for k, v in meta.items() if v not in (None, "")}
     return make_document(
         str(path),
         "ticket",
@@ -425,6 +439,13 @@ def read_csv_table(
     sample = [f for _, _, f in itertools.islice(records, SAMPLE_ROWS)]
     if not headers:
         raise InputError(str(path), "CSV has no header row", 1)
+    if "text" not in overrides:
+        reviews = review_columns(headers) if _is_review_export(headers) else None
+        if reviews is not None:
+            return _read_reviews(path, text, delimiter, headers, reviews)
+        highlights = highlight_columns(headers)
+        if highlights is not None:
+            return _read_highlights(path, text, delimiter, headers, highlights)
     kind = classify(headers, overrides, sample)
     if kind is None:
         raise _not_a_table(path, headers, overrides)
@@ -456,13 +477,158 @@ def read_csv_table(
         if reason:
             result.skipped.append(SkippedInput(path=str(path), line=line, reason=reason))
             continue
-        row = dict(zip(headers, fields, strict=True))
+        row = _row(headers, fields, cols)
         if kind == "roster":
             pid = fields[id_index].strip()
             if pid:
                 result.roster[pid] = {k: v for k, v in row.items() if v not in (None, "")}
             continue
         _accept(result, seen, ticket_document(path, row, cols, line), path, line)
+    return result
+
+
+# Jira's CSV export repeats a "Comment" column per comment: "12/Mar/26 9:14 AM;<author id>;text".
+JIRA_COMMENT = re.compile(r"^(?P<when>[^;]{5,40});(?P<author>[^;]{1,80});(?P<text>.*)$", re.DOTALL)
+
+
+def _row(headers: list[str], fields: list[str], cols: Mapping[str, str]) -> dict[str, Any]:
+    """A record as a dict; a repeated header (Jira's Labels, Comment) keeps every value.
+
+    Comment columns that are not the ticket's own text column become its thread: the
+    reporter's comments are the customer's, everyone else's the agent's.
+    """
+    row: dict[str, Any] = {}
+    repeated: dict[str, list[str]] = {}
+    for header, value in zip(headers, fields, strict=True):
+        if header in row:
+            repeated.setdefault(header, [row[header]]).append(value)
+        row[header] = value
+    for header, values in repeated.items():
+        row[header] = ", ".join(v.strip() for v in values if v.strip())
+    reporter = {
+        str(row.get(h, "")).strip().lower()
+        for h in headers
+        if h.strip().lower() in {"reporter id", "reporter", "requester id", "requester"}
+    } - {""}
+    thread = []
+    for header, value in zip(headers, fields, strict=True):
+        if header.strip().lower() not in {"comment", "comments"} or header == cols.get("text"):
+            continue
+        match = JIRA_COMMENT.match(value.strip())
+        if match and match["text"].strip():
+            mine = match["author"].strip().lower() in reporter
+            role = "customer" if mine else "agent"
+            thread.append({"role": role, "speaker": role, "text": match["text"].strip()})
+    if thread:
+        row[THREAD] = thread
+    return row
+
+
+def _is_review_export(headers: list[str]) -> bool:
+    """A rating and the review's own columns: 'Rating' beside 'Body' alone may be a CSAT survey."""
+    names = {h.strip().lower() for h in headers}
+    return bool(names & REVIEW_MARKERS)
+
+
+REVIEW_MARKERS = {
+    "review text",
+    "review",
+    "star rating",
+    "review title",
+    "package name",
+    "app",
+    "app name",
+    "developer reply text",
+    "reviewer",
+    "review id",
+    "store",
+}
+FLAT = {
+    "id": "id",
+    "text": "description",
+    "subject": "subject",
+    "customer": "customer",
+    "created_at": "created_at",
+    "product": "product",
+    "channel": "channel",
+}
+
+
+def _table_rows(
+    path: Path, text: str, delimiter: str, headers: list[str], result: TableResult
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row) of each well-formed record; short or long rows are skipped with a reason."""
+    rows = _records(path, text, delimiter)
+    next(rows, None)
+    for line, _, fields in rows:
+        if len(fields) != len(headers):
+            reason = f"row has {len(fields)} fields, header has {len(headers)}"
+            result.skipped.append(SkippedInput(path=str(path), line=line, reason=reason))
+            continue
+        yield line, _row(headers, fields, {})
+
+
+def _read_reviews(
+    path: Path, text: str, delimiter: str, headers: list[str], cols: dict[str, str]
+) -> TableResult:
+    """App Store / Google Play review exports: one review a document, the reply as context."""
+    result = TableResult(kind="tickets", columns=headers)
+    names = {h.strip().lower() for h in headers}
+    # Google Play's monthly review files are the ones that name the package in every row.
+    store = "Google Play" if "package name" in names else None
+    seen: set[str] = set()
+    for line, row in _table_rows(path, text, delimiter, headers, result):
+        record = review_record({ours: row.get(col) for ours, col in cols.items()}, channel=store)
+        _accept(result, seen, ticket_document(path, record, FLAT, line), path, line)
+    result.notes.append(
+        f"{path}: read as app-store reviews (rating {cols['rating']!r}, text {cols['review']!r}"
+        + (f", app {cols['product']!r}" if "product" in cols else "")
+        + "); developer replies are kept as context, never quoted"
+    )
+    return result
+
+
+def _read_highlights(
+    path: Path, text: str, delimiter: str, headers: list[str], cols: dict[str, str]
+) -> TableResult:
+    """Research highlights (Dovetail, Condens): each participant's highlights, one interview per
+    participant and source note, each highlight a turn that can be quoted."""
+    result = TableResult(kind="highlights", columns=headers)
+    groups: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
+    for line, row in _table_rows(path, text, delimiter, headers, result):
+        words = str(row.get(cols["text"]) or "").strip()
+        person = str(row.get(cols["participant"]) or "").strip()
+        source = str(row.get(cols.get("source", ""), "") or "").strip()
+        if not words:
+            result.skipped.append(
+                SkippedInput(path=str(path), line=line, reason="highlight has no text")
+            )
+            continue
+        if not person:
+            reason = f"highlight has no {cols['participant']!r}: whose words they are is unknown"
+            result.skipped.append(SkippedInput(path=str(path), line=line, reason=reason))
+            continue
+        groups.setdefault((person, source), []).append((line, row))
+    for (person, source), rows in sorted(groups.items()):
+        turns: list[Turn] = []
+        for line, row in rows:
+            words = " ".join(str(row[cols["text"]]).split())
+            start = turns[-1].start + len(turns[-1].text) + 2 if turns else 0
+            turns.append(
+                Turn(speaker=person, role="participant", text=words, start=start, line=line)
+            )
+        meta: dict[str, Any] = {"highlights": len(rows)}
+        if source:
+            meta["session"] = source
+        if "project" in cols and rows[0][1].get(cols["project"]):
+            meta["project"] = str(rows[0][1][cols["project"]]).strip()
+        result.documents.append(
+            make_document(str(path), "interview", turns, participant_id=person, metadata=meta)
+        )
+    result.notes.append(
+        f"{path}: read as research highlights ({cols['text']!r} by {cols['participant']!r}): "
+        f"{len(result.documents)} participant/session group(s); tags and notes are not kept"
+    )
     return result
 
 

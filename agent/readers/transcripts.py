@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,17 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..yamlsafe import load_yaml
 from .base import RawTurn, merge_same_speaker, parse_speaker_lines
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+# Front matter is a few lines of metadata; a longer one is not front matter anyone wrote by hand.
+MAX_FRONT_MATTER = 64 * 1024
 TIMING = re.compile(r"^\s*(\d[\d:.,]*)\s*-->\s*(\d[\d:.,]*)")
 VOICE = re.compile(r"^<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>)?$")
 TAG = re.compile(r"</?[a-z][^>]*>", re.IGNORECASE)
+# A cue's speaker prefix as caption tools write it: any display name up to 40 characters.
+CUE_LABEL = re.compile(r"^(?P<speaker>[^\s:<>\[\]][^:<>]{0,39}?):\s+(?P<text>\S.*)$")
 
 
 def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
@@ -24,12 +30,19 @@ def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]
     match = FRONT_MATTER.match(text)
     if not match:
         return {}, text, 1
+    if len(match.group(1)) > MAX_FRONT_MATTER:
+        raise InputError(
+            str(path),
+            f"front matter is over {MAX_FRONT_MATTER // 1024} KB; metadata only, please",
+            1,
+        )
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = load_yaml(match.group(1)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
-        raise InputError(str(path), f"front matter is not valid YAML: {exc}", line) from exc
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(str(path), f"front matter is not valid YAML: {problem}", line) from exc
     if not isinstance(meta, dict):
         raise InputError(str(path), "front matter must be a YAML mapping", 2)
     return meta, text[match.end() :], text[: match.end()].count("\n") + 1
@@ -58,9 +71,26 @@ def _cue_blocks(text: str) -> Iterable[tuple[int, str | None, list[str]]]:
         yield start_line + 1, start, body
 
 
+def _cue_speakers(blocks: list[tuple[int, str | None, list[str]]]) -> set[str]:
+    """Display names that open two or more cues ("dan.smith: ...", "Kim Lee (she/her): ...").
+
+    Zoom and Meet captions prefix every cue with the name as the person typed it, which need not
+    look like a name; a prefix seen once is more likely a sentence ("Note: ...") than a speaker.
+    """
+    seen: Counter[str] = Counter()
+    for _, _, body in blocks:
+        for line in body:
+            match = CUE_LABEL.match(TAG.sub("", line))
+            if match and "http" not in match["speaker"].lower():
+                seen[match["speaker"].strip()] += 1
+    return {name for name, count in seen.items() if count >= 2}
+
+
 def _cue_turns(text: str) -> list[RawTurn]:
     turns: list[RawTurn] = []
-    for line_no, start, body in _cue_blocks(text):
+    blocks = list(_cue_blocks(text))
+    names = _cue_speakers(blocks)
+    for line_no, start, body in blocks:
         for line in body:
             voice = VOICE.match(line)
             if voice:
@@ -69,7 +99,14 @@ def _cue_turns(text: str) -> list[RawTurn]:
                 )
                 continue
             parsed = parse_speaker_lines([TAG.sub("", line)], line_no)
-            if parsed and parsed[0].speaker != "Unknown":
+            loose = CUE_LABEL.match(TAG.sub("", line))
+            if (
+                (not parsed or parsed[0].speaker == "Unknown")
+                and loose
+                and loose["speaker"].strip() in names
+            ):
+                turns.append(RawTurn(loose["speaker"].strip(), [loose["text"]], line_no, start))
+            elif parsed and parsed[0].speaker != "Unknown":
                 parsed[0].time = start
                 turns.extend(parsed)
             elif turns:
@@ -124,12 +161,15 @@ def read_json_transcript(
         if not isinstance(item, dict) or "text" not in item:
             raise InputError(str(path), f"turn {i} needs 'speaker' and 'text'", line)
         time = item.get("time")
+        role = str(item.get("role") or "").strip().lower()
         turns.append(
             RawTurn(
                 str(item.get("speaker") or "Unknown"),
                 ["" if item["text"] is None else str(item["text"])],
                 line,
                 None if time in (None, "") else str(time),
+                # `"role": "interviewer"` on a turn marks its speaker, as "Sam (UXR):" does.
+                role if role in {"interviewer", "moderator", "researcher", "facilitator"} else None,
             )
         )
     meta = {k: v for k, v in record.items() if k != "turns"}
