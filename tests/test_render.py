@@ -11,7 +11,7 @@ import pytest
 from agent.config import Settings
 from agent.errors import ConfigError, InputError, ValidationFailed
 from agent.models import Persona
-from agent.render import jsonout, load_report_data, render_files, render_report
+from agent.render import MANIFEST, jsonout, load_report_data, render_files, render_report
 from agent.render.html import reach
 from agent.render.markdown import mermaid_journey, mermaid_score, mermaid_text
 from agent.review import FIELDS
@@ -53,7 +53,8 @@ def test_render_report_writes_every_format(ws) -> None:
         "journey-dana.md",
         "journey-sam.md",
     }
-    assert {p.name for p in out.iterdir()} == expected
+    # Beside the reports, only the hidden list of what was written (see test_report_files.py).
+    assert {p.name for p in out.iterdir()} == expected | {MANIFEST}
     assert set(summary.outputs) == expected
     assert summary.counts == {
         "personas": 2,
@@ -69,7 +70,7 @@ def test_render_report_writes_every_format(ws) -> None:
 def test_formats_and_out_dir(ws, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     summary = render_report(Settings(), ws, out_dir=target, formats=["md"])
-    assert sorted(p.name for p in target.iterdir()) == sorted(summary.outputs)
+    assert sorted(p.name for p in target.iterdir()) == sorted([*summary.outputs, MANIFEST])
     assert all(name.endswith(".md") for name in summary.outputs)
     assert not ws.reports_dir.exists()
     with pytest.raises(ConfigError, match="pdf"):
