@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -152,12 +156,42 @@ def _errors(json_out: bool = False) -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-class _Progress:
-    """A progress bar on stderr, only when stderr is a terminal."""
+# Seconds between plain progress lines of one stage when stderr is not a terminal.
+PROGRESS_SECONDS = 3.0
 
-    def __init__(self) -> None:
+
+def _progress_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get("PERSONA_PROGRESS_SECONDS", PROGRESS_SECONDS)))
+    except ValueError:
+        return PROGRESS_SECONDS
+
+
+@dataclass
+class _Stage:
+    started: float
+    printed: float
+    done: int = 0
+    total: int = 0
+    finished: bool = False
+
+
+class _Progress:
+    """Progress on stderr: a bar on a terminal, otherwise a plain line per stage every few seconds."""
+
+    # Plain lines are for CI, an agent or a log file (`extract: 120/400 (30%) 12.3s`), with a
+    # final line per stage; stdout, and so --json, never sees any of it. Any stage name works.
+
+    def __init__(self, interval: float | None = None) -> None:
         self.bar: Any = None
         self.tasks: dict[str, Any] = {}
+        self.interval = _progress_seconds() if interval is None else interval
+        self.stages: dict[str, _Stage] = {}
+        # A stage reports after its first piece of work, so its clock starts at the previous
+        # report (of any stage) or when the command began, not at its own first report.
+        self.last = time.monotonic()
+        # Stages may report from worker threads; lines must not interleave.
+        self.lock = threading.Lock()
 
     def __enter__(self) -> _Progress:
         if sys.stderr.isatty():
@@ -181,16 +215,43 @@ class _Progress:
             self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.__exit__(exc_type, *exc)
+        elif exc_type is None:
+            # A stage that stopped short of its total still gets its last line (a failed
+            # command's error line stands alone instead).
+            with self.lock:
+                for name, stage in self.stages.items():
+                    if not stage.finished:
+                        self._line(name, stage, time.monotonic())
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.bar is None:
+        if self.bar is not None:
+            if stage not in self.tasks:
+                self.tasks[stage] = self.bar.add_task(stage, total=total)
+            self.bar.update(self.tasks[stage], completed=done, total=total)
             return
-        if stage not in self.tasks:
-            self.tasks[stage] = self.bar.add_task(stage, total=total)
-        self.bar.update(self.tasks[stage], completed=done, total=total)
+        now = time.monotonic()
+        with self.lock:
+            state = self.stages.get(stage)
+            began, self.last = self.last, now
+            if state is None or (state.finished and done < total):
+                state = self.stages[stage] = _Stage(started=began, printed=began)
+            elif state.finished:
+                return
+            state.done, state.total = done, total
+            if total and done >= total:
+                state.finished = True
+                self._line(stage, state, now)
+            elif now - state.printed >= self.interval:
+                state.printed = now
+                self._line(stage, state, now)
+
+    @staticmethod
+    def _line(name: str, stage: _Stage, now: float) -> None:
+        share = f" ({100 * stage.done // stage.total}%)" if stage.total else ""
+        _err(f"{name}: {stage.done}/{stage.total}{share} {now - stage.started:.1f}s")
 
     def simple(self, stage: str) -> Callable[[int, int], None]:
         return lambda done, total: self(stage, done, total)

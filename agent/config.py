@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,23 @@ def url_host(url: str | None) -> str | None:
     except ValueError:
         return None
     return host.rstrip(".") if host else None
+
+
+# Credentials a URL can carry: `user:secret@` before the host, and query parameters such as
+# `?api_key=` or an Azure SAS `sig=`. `api-version=` and the like stay readable.
+_USERINFO = re.compile(r"^(?P<head>\s*(?:[A-Za-z][A-Za-z0-9+.-]*:)?//|\s*)(?P<userinfo>[^/?#\s]*)@")
+_SECRET_PARAM = re.compile(
+    r"(?i)(?P<name>[?&;][^=&#;]*(?:key|token|secret|pass|pwd|auth|sig|credential|session)[^=&#;]*=)"
+    r"[^&#;]*"
+)
+
+
+def redact_url(url: str | None) -> str:
+    """The URL with any password, user name or secret query value shown as ***, safe to print."""
+    if not url:
+        return ""
+    text = _USERINFO.sub(lambda m: f"{m['head']}***@", str(url), count=1)
+    return _SECRET_PARAM.sub(lambda m: f"{m['name']}***", text)
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -7,6 +7,7 @@ environment: a doctor that crashes on the problem it should report is no use. Ne
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import threading
@@ -16,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import Field
 
-from .config import Settings
+from .config import Settings, redact_url
 from .models import Strict
 from .workspace import Workspace
 
@@ -26,6 +27,9 @@ MIN_PYTHON = (3, 11)
 # tiktoken's own test vector: "hello world" in both encodings we ship offline.
 TIKTOKEN_PROBES = {"o200k_base": [24912, 2375], "cl100k_base": [15339, 1917]}
 OLLAMA_HINT = "OPENAI_BASE_URL=http://localhost:11434/v1"
+OPENAI_URL = "https://api.openai.com/v1"
+# URLs inside free text (an exception's message); doctor output gets pasted into issues and chats.
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 class DoctorCheck(Strict):
@@ -47,8 +51,14 @@ class DoctorReport(Strict):
     counts: dict[str, int] = Field(default_factory=dict)
 
 
+def _masked(text: str) -> str:
+    return URL_IN_TEXT.sub(lambda m: redact_url(m.group()), text)
+
+
 def _check(name: str, status: CheckStatus, detail: str, fix: str = "") -> DoctorCheck:
-    return DoctorCheck(name=name, status=status, detail=detail, fix=fix)
+    # Every URL shown goes through redact_url where it is formatted; this catches the ones an
+    # exception's message carries.
+    return DoctorCheck(name=name, status=status, detail=_masked(detail), fix=_masked(fix))
 
 
 def _with_timeout(fn: Callable[[], T], seconds: float) -> T:
@@ -98,7 +108,7 @@ def check_embeddings(settings: Settings) -> DoctorCheck:
             "set PERSONA_EMBEDDER=minilm (the bundled model) for real runs",
         )
     if emb.provider == "openai":
-        where = settings.llm.base_url or "https://api.openai.com/v1"
+        where = redact_url(settings.llm.base_url) or OPENAI_URL
         if not (settings.llm.api_key or settings.llm.base_url):
             return _check(
                 "embeddings",
@@ -175,7 +185,7 @@ def check_provider(settings: Settings) -> DoctorCheck:
             "ok",
             "host: the calling agent answers the LLM requests (files in host/pending/); no key needed",
         )
-    where = llm.base_url or "https://api.openai.com/v1"
+    where = redact_url(llm.base_url) or OPENAI_URL
     return _check("llm", "ok", f"openai-compatible endpoint {where}, model {llm.model}")
 
 
@@ -186,13 +196,15 @@ def check_key(settings: Settings) -> DoctorCheck:
         return _check("api_key", "ok", "API key is set")
     if llm.base_url and llm.is_local_endpoint():
         return _check(
-            "api_key", "ok", f"no key set; not needed for the local server {llm.base_url}"
+            "api_key",
+            "ok",
+            f"no key set; not needed for the local server {redact_url(llm.base_url)}",
         )
     if llm.base_url:
         return _check(
             "api_key",
             "warn",
-            f"no key set for {llm.base_url}",
+            f"no key set for {redact_url(llm.base_url)}",
             "set OPENAI_API_KEY if this server needs one",
         )
     return _check(
@@ -214,10 +226,11 @@ def check_endpoint(settings: Settings, timeout: float = 5.0) -> list[DoctorCheck
     import httpx
 
     llm = settings.llm
-    base = (llm.base_url or "https://api.openai.com/v1").rstrip("/")
+    url = (llm.base_url or OPENAI_URL).rstrip("/")
+    base = redact_url(url)  # what is shown; the request goes to `url`
     headers = {"Authorization": f"Bearer {llm.api_key}"} if llm.api_key else {}
     try:
-        response = httpx.get(f"{base}/models", headers=headers, timeout=timeout)
+        response = httpx.get(f"{url}/models", headers=headers, timeout=timeout)
     except httpx.TimeoutException:
         return [
             _check(
@@ -287,7 +300,7 @@ def check_endpoint(settings: Settings, timeout: float = 5.0) -> list[DoctorCheck
 
 
 def check_chroma(settings: Settings, workspace: Workspace, network: bool = True) -> DoctorCheck:
-    url = settings.chroma.url
+    url = redact_url(settings.chroma.url)
     if url and not network:
         return _check("chroma", "warn", f"Chroma server {url} not checked (--offline)")
     if not url and not workspace.chroma_dir.exists():

@@ -24,6 +24,10 @@ class InputError(PersonaError):
         super().__init__(f"{where}: {reason}")
 
 
+class OutputError(PersonaError):
+    """An output cannot be written where asked (a file in the way, no permission, disk full)."""
+
+
 class MissingExtraError(PersonaError):
     """An optional dependency is not installed; the message names the pip command."""
 

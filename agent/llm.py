@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .config import LLMSettings, Settings
+from .config import LLMSettings, Settings, redact_url
 from .errors import BudgetExceeded, ConfigError, HostPending, LLMError, MissingExtraError
 from .host import (
     HOST_MODEL,
@@ -740,7 +740,8 @@ class LLMRunner:
 
     def _classify(self, cause: BaseException, openai: Any) -> tuple[bool | None, float | None, str]:
         """(transient?, retry-after hint, message); transient None means fatal for the run."""
-        base = self.llm.base_url or "https://api.openai.com/v1"
+        # Shown in errors and calls.jsonl: credentials in the base URL never are.
+        base = redact_url(self.llm.base_url) or "https://api.openai.com/v1"
         if isinstance(cause, openai.APITimeoutError):
             return True, None, f"timed out after {self.llm.timeout:g}s"
         if isinstance(cause, openai.APIConnectionError):

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .config import EmbeddingSettings, Settings
+from .config import EmbeddingSettings, Settings, redact_url
 from .embeddings import Embedder, get_embedder
 from .errors import ConfigError
 from .workspace import Workspace, read_json, write_json
@@ -292,7 +292,7 @@ def _client(settings: Settings, workspace: Workspace) -> Any:
     if url:
         parsed = urlparse(url if "://" in url else f"http://{url}")
         if not parsed.hostname:
-            raise ConfigError(f"chroma url {url!r} has no host")
+            raise ConfigError(f"chroma url {redact_url(url)!r} has no host")
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
         try:
             return chromadb.HttpClient(
@@ -302,7 +302,9 @@ def _client(settings: Settings, workspace: Workspace) -> Any:
                 settings=chroma_settings,
             )
         except Exception as exc:
-            raise ConfigError(f"cannot reach the Chroma server at {url}: {exc}") from exc
+            raise ConfigError(
+                f"cannot reach the Chroma server at {redact_url(url)}: {exc}"
+            ) from exc
     workspace.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(workspace.chroma_dir), settings=chroma_settings)
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
@@ -117,10 +120,21 @@ def file_mode(private: bool = False) -> int:
     return 0o600 if private else 0o666 & ~_umask()
 
 
+# `.NAME.PID.XXXXXXXX.tmp`: hidden, so nobody mistakes it for an output, and carrying the writer's
+# pid, so a later run can tell a temp file whose writer was killed from one still being written.
+TEMP_FILE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]{8}\.tmp$")
+# A temp file this old is stale whoever wrote it (a pid can be reused, or belong to another host).
+STALE_TEMP_SECONDS = 3600.0
+
+
 def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
     """Write via a temp file and rename, so a crash never leaves half a file behind."""
+    # The rename comes only after the whole text is written: a kill leaves the old file (or none)
+    # and at most a hidden temp file, which `remove_stale_temps` clears on a later run.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     try:
         os.chmod(tmp, file_mode(private))
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -129,6 +143,46 @@ def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":
+        # Ours is alive; on Windows, os.kill(pid, 0) would terminate the process, so only age counts.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temps(folder: Path) -> list[str]:
+    """Delete the temp files `write_text_atomic` left in `folder` when its writer died."""
+    # Only names of exactly that pattern, and only when the writing process is gone or the file
+    # is over an hour old: a write in progress elsewhere is left alone.
+    removed: list[str] = []
+    try:
+        entries = sorted(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = TEMP_FILE.match(entry.name)
+        if not match:
+            continue
+        try:
+            info = entry.lstat()
+        except FileNotFoundError:
+            continue  # its writer just renamed it
+        if not stat.S_ISREG(info.st_mode):
+            continue  # never follow a link or touch a folder
+        if _pid_alive(int(match["pid"])) and now - info.st_mtime < STALE_TEMP_SECONDS:
+            continue
+        entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed
 
 
 def dump_json(data: object) -> str:

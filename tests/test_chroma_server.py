@@ -68,7 +68,8 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, chroma_server
     common = ["--workspace", str(tmp_path / "ws"), "--chroma-url", chroma_server]
     result = runner.invoke(app, ["ingest", str(data), "--embedder", "hash", "--json", *common])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["counts"]["chunks_embedded"] == 4
+    # stdout only: progress lines go to stderr, which CliRunner mixes into .output.
+    assert json.loads(result.stdout)["counts"]["chunks_embedded"] == 4
     # Nothing was written to a local Chroma folder: the vectors live on the server.
     assert not (tmp_path / "ws" / "chroma").exists()
     env = {"PERSONA_EMBEDDER": "hash"}
@@ -76,7 +77,7 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, chroma_server
         app, ["search", "bank feed disconnects", "-n", "1", "--json", *common], env=env
     )
     assert result.exit_code == 0, result.output
-    hits = json.loads(result.output)
+    hits = json.loads(result.stdout)
     assert hits[0]["speaker"] == "Kim" and "bank feed" in hits[0]["text"]
 
 

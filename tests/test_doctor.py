@@ -375,3 +375,82 @@ def test_cli_doctor(tmp_path: Path, server: ModelsServer) -> None:
     assert BAD_KEY not in result.output
     human = runner.invoke(app, ["doctor", "-w", str(tmp_path / "ws"), "--offline"], env=env)
     assert "fix:" in human.stdout or human.exit_code == 0
+
+
+# --------------------------------------------------------------------------- credentials in URLs
+
+SECRET = "pw-9f8e7d6c5b"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"http://alice:{SECRET}@host:8080/v1", "http://***@host:8080/v1"),
+        (f"https://{SECRET}@api.example.com/v1", "https://***@api.example.com/v1"),
+        (f"alice:{SECRET}@localhost:8000/v1", "***@localhost:8000/v1"),
+        (f"http://alice:p@{SECRET}@host/v1", "http://***@host/v1"),  # an unencoded @ in it
+        (
+            f"https://x.example.com/openai?api-version=2024-06-01&api_key={SECRET}",
+            "https://x.example.com/openai?api-version=2024-06-01&api_key=***",
+        ),
+        (f"https://x.example.com/v1?sig={SECRET}&token={SECRET}", None),
+        ("http://localhost:11434/v1", "http://localhost:11434/v1"),
+        ("http://host/docs/a@b", "http://host/docs/a@b"),  # an @ in the path is no credential
+    ],
+)
+def test_redact_url(url: str, shown: str | None) -> None:
+    from agent.config import redact_url
+
+    masked = redact_url(url)
+    assert SECRET not in masked
+    if shown is not None:
+        assert masked == shown
+
+
+def test_doctor_never_shows_credentials_from_a_base_or_chroma_url(
+    tmp_path: Path, server: ModelsServer
+) -> None:
+    port = server.httpd.server_address[1]
+    chroma_port = _closed_port()
+    env = {
+        "OPENAI_BASE_URL": f"http://alice:{SECRET}@127.0.0.1:{port}/v1",
+        "PERSONA_CHROMA_URL": f"http://bob:{SECRET}@127.0.0.1:{chroma_port}",
+        "PERSONA_EMBEDDER": "hash",
+    }
+    runner = CliRunner()
+    for args in (["--json"], []):
+        result = runner.invoke(app, ["doctor", "-w", str(tmp_path / "ws"), *args], env=env)
+        shown = result.stdout + result.stderr
+        assert SECRET not in shown and "alice" not in shown and "bob" not in shown, shown
+        assert f"http://***@127.0.0.1:{port}/v1" in shown
+        assert f"http://***@127.0.0.1:{chroma_port}" in shown
+    # Masked in what is shown only: the request still carried the credentials (as Basic auth).
+    assert server.requests and str(server.requests[0][1]).startswith("Basic ")
+    query = {"OPENAI_BASE_URL": f"http://127.0.0.1:{_closed_port()}/v1?api_key={SECRET}"}
+    result = runner.invoke(app, ["doctor", "-w", str(tmp_path / "ws"), "--json"], env=query)
+    report = DoctorReport.model_validate_json(result.stdout)
+    assert SECRET not in result.stdout
+    assert "api_key=***" in _get(report, "endpoint").detail
+
+
+def test_endpoint_errors_never_show_credentials_from_the_base_url(tmp_path: Path) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "P01.txt").write_text("Interviewer: What is hard?\n\nDana: The bank feed drops.\n")
+    ws = tmp_path / "ws"
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["ingest", str(data), "-w", str(ws), "--embedder", "hash"]).exit_code
+        == 0
+    )
+    base = f"http://alice:{SECRET}@127.0.0.1:{_closed_port()}/v1"
+    result = runner.invoke(
+        app, ["extract", "-w", str(ws)], env={"OPENAI_BASE_URL": base, "PERSONA_LLM": "openai"}
+    )
+    assert result.exit_code == 1
+    assert SECRET not in result.stdout + result.stderr
+    assert "cannot reach http://***@127.0.0.1:" in result.stderr
+    # Nor in what the run logged.
+    for path in ws.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".md"):
+            assert SECRET not in path.read_text(errors="replace"), path

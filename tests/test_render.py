@@ -11,7 +11,7 @@ import pytest
 from agent.config import Settings
 from agent.errors import ConfigError, InputError, ValidationFailed
 from agent.models import Persona
-from agent.render import jsonout, load_report_data, render_files, render_report
+from agent.render import MANIFEST, jsonout, load_report_data, render_files, render_report
 from agent.render.html import reach
 from agent.render.markdown import mermaid_journey, mermaid_score, mermaid_text
 from agent.review import FIELDS
@@ -53,7 +53,8 @@ def test_render_report_writes_every_format(ws) -> None:
         "journey-dana.md",
         "journey-sam.md",
     }
-    assert {p.name for p in out.iterdir()} == expected
+    # Beside the reports, only the hidden list of what was written (see test_report_files.py).
+    assert {p.name for p in out.iterdir()} == expected | {MANIFEST}
     assert set(summary.outputs) == expected
     assert summary.counts == {
         "personas": 2,
@@ -69,7 +70,7 @@ def test_render_report_writes_every_format(ws) -> None:
 def test_formats_and_out_dir(ws, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     summary = render_report(Settings(), ws, out_dir=target, formats=["md"])
-    assert sorted(p.name for p in target.iterdir()) == sorted(summary.outputs)
+    assert sorted(p.name for p in target.iterdir()) == sorted([*summary.outputs, MANIFEST])
     assert all(name.endswith(".md") for name in summary.outputs)
     assert not ws.reports_dir.exists()
     with pytest.raises(ConfigError, match="pdf"):
@@ -132,21 +133,22 @@ def test_persona_markdown_follows_seed_002_and_footnotes_resolve(ws) -> None:
 def test_markdown_neutralises_markup_in_quotes(ws) -> None:
     render_report(Settings(), ws, formats=["md"])
     text = (ws.reports_dir / "persona-dana.md").read_text()
-    # Backslash-escaped tag openers: Markdown shows them as typed, never as HTML.
-    assert not re.search(r"(?<!\\)<(script|/script)", text)
-    assert '\\<script>alert("x")\\</script>' in text
+    # Entities, not backslashes: Python-Markdown (MkDocs) keeps a tag after `\<` live.
+    assert "<" not in text.split("## Evidence")[0].replace("<br>", "")
+    assert '&lt;script&gt;alert("x")&lt;/script&gt;' in text
 
 
 def test_markdown_keeps_comparisons_and_ampersands_as_written(ws) -> None:
+    from markdown_it import MarkdownIt
+
     items = personas("Uses receipts (feat_receipts > 0), income <50k & 10-50 staff; Q&A &amp; more")
     write_personas(ws, items, [journey("p-dana")])
     text = render_files(load_report_data(ws), ["md"])["persona-dana.md"]
     summary = next(line for line in text.splitlines() if line.startswith("**Summary**"))
-    # No HTML entities: a product manager reads `>` and `<50k`, not `&gt;` and `&lt;50k`.
-    assert "feat_receipts > 0), income <50k & 10-50 staff; Q&A" in summary
-    assert "&gt;" not in text and "&lt;" not in text
-    # Only what Markdown would read as HTML is escaped: a literal entity stays literal.
-    assert "\\&amp; more" in summary
+    # A reader of the rendered page sees `>`, `<50k` and a literal `&amp;`, as written.
+    html = MarkdownIt("commonmark").renderInline(summary)
+    assert "feat_receipts &gt; 0), income &lt;50k &amp; 10-50 staff; Q&amp;A &amp;amp; more" in html
+    assert "feat_receipts" in summary  # an underscore inside a word stays as typed
 
 
 def test_unresolved_evidence_is_flagged_not_hidden(ws) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ..lock import writes_workspace
 from ..models import StepSummary
-from ..workspace import Workspace, write_text_atomic
+from ..workspace import Workspace, dump_json, remove_stale_temps, write_text_atomic
 from .context import ReportData, load_report_data
 from .html import render_html
 from .jsonout import render_json
@@ -18,6 +21,14 @@ from .markdown import render_journey_md, render_persona_md
 from .summary import build_summary, render_summary_md
 
 FORMATS = ("md", "html", "json")
+# What this renderer wrote into a folder, so a later render can remove the files it no longer
+# produces (a persona that is gone) without ever touching a file it did not write.
+MANIFEST = ".persona-report.json"
+# Every name render_files can produce; a manifest entry outside this set is never acted on.
+REPORT_NAME = re.compile(
+    r"^(?:summary\.md|index\.html|report\.json|(?:persona|journey)-[a-z0-9-]+\.md)$"
+)
+SUFFIX_FORMAT = {".md": "md", ".html": "html", ".json": "json"}
 
 __all__ = ["FORMATS", "ReportData", "load_report_data", "render_files", "render_report"]
 
@@ -46,6 +57,72 @@ def render_files(data: ReportData, formats: Sequence[str] = FORMATS) -> dict[str
     return files
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict[str, str]:
+    """File name -> sha256 of what was written; unreadable or foreign entries are ignored."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    return {
+        name: digest
+        for name, digest in files.items()
+        if isinstance(name, str) and REPORT_NAME.match(name) and isinstance(digest, str)
+    }
+
+
+def _write_manifest(folder: Path, files: dict[str, str]) -> None:
+    note = "Files `persona report` wrote here (sha256); it removes those it no longer produces."
+    write_text_atomic(
+        folder / MANIFEST, dump_json({"about": note, "files": dict(sorted(files.items()))})
+    )
+
+
+def _prepare(target: Path) -> None:
+    """The output folder exists and is a folder, or one clear error says why not."""
+    if target.exists() and not target.is_dir():
+        raise OutputError(
+            f"{target}: is a file; the report needs a folder there (give --out a folder)"
+        )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"{target}: cannot create the report folder ({exc.strerror or exc})"
+        ) from exc
+
+
+def _remove_stale(
+    target: Path, earlier: dict[str, str], written: dict[str, str], formats: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Remove files an earlier render wrote that this one no longer produces; (removed, kept)."""
+    removed: list[str] = []
+    kept: list[str] = []
+    for name, digest in sorted(earlier.items()):
+        # Only formats rendered now: `--format html` must not remove the Markdown of a full run.
+        if name in written or SUFFIX_FORMAT.get(Path(name).suffix) not in formats:
+            continue
+        path = target / name
+        try:
+            current = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        except OSError:
+            current = None
+        if current is None:
+            continue
+        if hashlib.sha256(current).hexdigest() != digest:
+            kept.append(name)  # edited since it was written: someone's work now, not ours
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(name)
+    return removed, kept
+
+
 @writes_workspace("report")
 def render_report(
     settings: Settings,
@@ -58,10 +135,40 @@ def render_report(
     data = load_report_data(workspace)
     target = Path(out_dir) if out_dir is not None else workspace.reports_dir
     files = render_files(data, formats)
-    for name, text in sorted(files.items()):
-        write_text_atomic(target / name, text)
-    modes = {p.document_info.mode for p in data.personas}
+    _prepare(target)
     notes = []
+    try:
+        temps = remove_stale_temps(target)
+        earlier = _read_manifest(target)
+        written = {name: _digest(text) for name, text in files.items()}
+        # Recorded before writing, so a file from a render killed half-way is still known as ours.
+        _write_manifest(target, {**earlier, **written})
+        for name, text in sorted(files.items()):
+            write_text_atomic(target / name, text)
+        removed, kept = _remove_stale(target, earlier, written, formats)
+        # Entries of formats not rendered now stay ours while their files are there.
+        others = {
+            name: digest
+            for name, digest in earlier.items()
+            if name not in written
+            and name not in removed
+            and name not in kept
+            and (target / name).is_file()
+        }
+        _write_manifest(target, {**others, **written})
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write the report ({exc.strerror or exc})") from exc
+    if removed:
+        notes.append(
+            f"removed {len(removed)} report file(s) an earlier persona set left: {', '.join(removed)}"
+        )
+    if kept:
+        notes.append(
+            f"kept {', '.join(kept)}: no longer produced, but edited since it was written (delete it if unwanted)"
+        )
+    if temps:
+        notes.append(f"removed {len(temps)} temp file(s) an interrupted write left")
+    modes = {p.document_info.mode for p in data.personas}
     if data.stale:
         # Still rendered (a reader may want the old drafts), but never silently.
         notes.append("out of date: " + data.stale_note)

@@ -35,22 +35,56 @@ EMOTION_WORDS = {
 }
 
 
-# Markdown passes raw HTML through: a `<` that opens a tag (or `</`, `<!`, `<?`) and an `&`
-# that starts an entity are the only characters it reads as HTML. Everything else stays as
-# written, so `feat_receipts > 0` and `<50k` read as themselves.
-_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
-_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+# Text from the inputs (quotes, names, file names, user-table values) must stay text in every
+# common renderer, not only in CommonMark ones: Python-Markdown (MkDocs) does not honour `\<`, so
+# a backslash escape left a live tag there. Numeric character references are shown as their
+# character by every renderer and never read as syntax, so they are the one escape used.
+_ALWAYS = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "\\": "&#92;",
+    "`": "&#96;",
+    "*": "&#42;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "{": "&#123;",
+    "}": "&#125;",
+    "|": "&#124;",
+    "~": "&#126;",
+    "#": "&#35;",
+}
+_ALWAYS_RE = re.compile("|".join(re.escape(ch) for ch in _ALWAYS))
+# `_` emphasises only where it touches a non-word character; inside `feat_receipts` it is text.
+_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# No renderer makes a link of these by itself, but a link-making plugin or a reader's paste might.
+_SCHEME = re.compile(r"(?i)\b(javascript|vbscript|data|file)(\s*):")
+# A list marker, a definition (`: `), a setext underline or a numbered item at the start of a line.
+_LINE_START = re.compile(r"^(?:[-+=:]|\d+(?=[.)]))")
 
 
 def md(text: str) -> str:
-    """User text made inert for Markdown: one line, tag openers and entities backslash-escaped."""
+    """Input text made inert for any Markdown renderer: one line, markup characters as entities."""
     flat = " ".join(str(text).split())
-    return _TAG_OPEN.sub(r"\\<", _ENTITY.sub(r"\\&", flat))
+    flat = _ALWAYS_RE.sub(lambda m: _ALWAYS[m.group()], flat)
+    flat = _UNDERSCORE.sub("&#95;", flat)
+    flat = _SCHEME.sub(r"\1\2&#58;", flat)
+    start = _LINE_START.match(flat)
+    if start:
+        first = start.group()
+        # "12." keeps its digits; only the character that makes it a marker changes.
+        if first[0].isdigit():
+            end = len(first)
+            return flat[:end] + f"&#{ord(flat[end])};" + flat[end + 1 :]
+        return f"&#{ord(first)};" + flat[1:]
+    return flat
 
 
 def code(text: str) -> str:
     """A code span: shown literally by Markdown renderers, so only backticks need removing."""
-    return "`" + " ".join(str(text).replace("`", "'").split()) + "`"
+    inner = " ".join(str(text).replace("`", "'").split())
+    # An empty span would be a bare "``", which pairs with a later backtick run.
+    return f"`{inner}`" if inner else ""
 
 
 def plural(n: int, word: str) -> str:
@@ -413,14 +447,27 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-MERMAID_UNSAFE = re.compile(r"[:;#%{}\n\r\t]+")
+# Inside a Mermaid block: `:` and `;` are journey syntax, `#` starts an entity, `%%` a comment or
+# an `%%{init}` directive, `{}` a directive body; `<>&"'` would reach an HTML label, and backticks
+# and `~` could only matter to the Markdown fence around the block. Newlines go too, so the text
+# never starts a line of its own.
+MERMAID_UNSAFE = re.compile(r"[:;#%{}<>&\"'`~\\\n\r\t\x00-\x1f]+")
+# Words Mermaid reads as a statement when a line starts with them (case-insensitively).
+MERMAID_KEYWORDS = frozenset(
+    {"title", "section", "acctitle", "accdescr", "journey", "click", "call", "href", "style"}
+    | {"classdef", "class", "linkstyle", "direction", "init", "config"}
+)
 
 
 def mermaid_text(text: str, limit: int = 60) -> str:
-    """Text safe inside a Mermaid journey line: `:` and `;` are syntax, `#` and `%%` escapes."""
+    """Text safe inside a Mermaid journey line: no syntax, directive, HTML or fence characters."""
     flat = " ".join(MERMAID_UNSAFE.sub(" ", str(text)).split())
     if len(flat) > limit:
         flat = flat[:limit].rsplit(" ", 1)[0] + "…"
+    first = re.match(r"[A-Za-z]+", flat)
+    if first and first.group().lower() in MERMAID_KEYWORDS:
+        # A task named "Title of ..." would otherwise become the diagram's title.
+        flat = "· " + flat
     return flat or "-"
 
 
