@@ -135,7 +135,9 @@ def workspace_lock(
             _held.pop(key, None)
         yield
         return
+    created = False
     if acquired_here:
+        created = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
         handle = (root / LOCK_FILE).open("a+", encoding="utf-8")
         deadline = time.monotonic() + (lock_wait() if wait is None else wait)
@@ -162,6 +164,11 @@ def workspace_lock(
                 del _held[key]
                 # Closing the descriptor releases flock; the text stays for nobody to read.
                 handle.close()
+                if created and [p.name for p in root.iterdir()] == [LOCK_FILE]:
+                    # The command made the folder only to lock it and then wrote nothing (it
+                    # refused its inputs): leave no empty workspace behind.
+                    (root / LOCK_FILE).unlink(missing_ok=True)
+                    root.rmdir()
 
 
 def is_held(root: Path | str) -> bool:

@@ -426,7 +426,8 @@ def test_cli_column_mapping_and_bad_input(tmp_path: Path) -> None:
     broken.write_bytes(b"\xff\xfe\x00")  # a UTF-16 byte-order mark over half a character
     bad = runner.invoke(app, ["eval", "-w", str(ws), "--coding", str(broken)])
     assert bad.exit_code == 1 and "Traceback" not in bad.stderr
-    assert bad.stderr.startswith(f"error: {broken}: not UTF-8 or UTF-16 text")
+    # The readers' decoder names the encoding its byte-order mark promised.
+    assert bad.stderr.startswith(f"error: {broken}: not valid UTF-16 text")
     with pytest.raises(PersonaError, match="KEY=COLUMN"):
         parse_columns("speaker")
 
