@@ -295,7 +295,7 @@ def draft_with_llm(
 
 
 # The drafts' inputs a report must not silently outlive: personas.json records their hashes.
-INPUT_FILES = ("segments", "themes")
+INPUT_FILES = ("segments", "cohorts", "themes")
 
 
 def input_hashes(workspace: Workspace) -> dict[str, str | None]:
@@ -392,9 +392,22 @@ def draft_personas(
 
     began = time.perf_counter()
     chosen = provider if provider not in (None, "auto") else settings.llm.resolved_provider()
+    cohort_failures: list[CallFailure] = []
+    cohort_notes: list[str] = []
+    if not workspace.segments.exists():
+        # No user table: who the personas stand for comes from the interviews themselves.
+        from .cohorts import build_cohorts, cohort_math
+
+        cohorts, cohort_failures, pending = build_cohorts(settings, workspace, chosen)
+        if pending is not None:
+            raise pending
+        cohort_notes.append(cohort_math(cohorts))
+    elif workspace.cohorts.exists():
+        workspace.cohorts.unlink()  # a user table was scored since: its segments are the cohorts
     packs, notes = build_evidence_packs(
         settings, workspace, anti_persona, retriever or default_retriever(settings, workspace)
     )
+    notes = cohort_notes + notes
     old_personas, old_journeys = _load_previous(workspace)
     store = load_store(workspace)
     # The model sees human-decided values as fixed and its validators skip them; the values
@@ -452,7 +465,7 @@ def draft_personas(
         "anti_personas": sum(p.is_anti_persona for p in personas),
         "claims": claims,
         "assumptions": assumptions,
-        "failed": len(drafts.failures),
+        "failed": len(drafts.failures) + len(cohort_failures),
         "human_fields_kept": sum(len(marks) for marks in human.values()),
     }
     if old_personas:
@@ -463,12 +476,12 @@ def draft_personas(
             notes.append("changes since the previous draft:\n" + format_diff(changes))
     return StepSummary(
         step="draft",
-        ok=not drafts.failures,
+        ok=not drafts.failures and not cohort_failures,
         mode=chosen,  # type: ignore[arg-type]
         counts=counts,
         tokens=drafts.tokens,
         seconds=round(time.perf_counter() - began, 3),
-        failures=drafts.failures,
+        failures=[*cohort_failures, *drafts.failures],
         outputs={"personas": str(workspace.personas)},
         notes=notes,
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ from .ids import content_hash
 from .models import (
     QUOTABLE_ROLES,
     CategoryShare,
+    Cohort,
+    CohortReport,
+    CohortTrait,
     SegmentReport,
     SegmentStats,
     Strict,
@@ -55,8 +59,12 @@ from .segment_rules import slugify
 from .workspace import Workspace, read_json
 
 PACK_VERSION = "1"
-THEMES_PER_PERSONA = 5
+# Themes a persona's pack may hold: every theme its people raised, up to this many (the pack's
+# token budget trims further; see PACK_TOKENS).
+THEMES_PER_PERSONA = 15
 WORKAROUNDS_PER_THEME = 2
+# Observations a pack holds per kind, from the cohort's own people (goals, workarounds...).
+OBSERVATIONS_PER_KIND = {"goal": 10, "workaround": 10, "tool": 15, "positive": 8}
 # Extra quotes per theme from the segment's own interview participants (see _own_voices).
 OWN_VOICES_PER_THEME = 2
 
@@ -136,6 +144,8 @@ class PackChunk(Strict):
 
 
 class PackSegment(Strict):
+    """Who the persona stands for: a scored segment or another cohort (agent/cohorts.py)."""
+
     name: str
     slug: str
     rule: str
@@ -145,6 +155,23 @@ class PackSegment(Strict):
     warning: str | None = None
     small: bool = False
     categorical: dict[str, list[CategoryShare]] = Field(default_factory=dict)
+    basis: str = "segments"
+    description: str = ""
+    traits: list[CohortTrait] = Field(default_factory=list)
+    # Participant ids of an interview or metadata cohort: the only people it may quote.
+    members: list[str] = Field(default_factory=list)
+
+
+class PackObservation(Strict):
+    """A goal, workaround, tool or positive moment a member of the cohort stated."""
+
+    kind: str
+    text: str
+    chunk_id: str
+    quote: str
+    participant_id: str | None = None
+    ticket_id: str | None = None
+    journey_stage: str = "unknown"
 
 
 class PackCorpus(Strict):
@@ -165,6 +192,7 @@ class EvidencePack(Strict):
     stats: dict[str, float | int] = Field(default_factory=dict)
     themes: list[PackTheme] = Field(default_factory=list)
     chunks: list[PackChunk] = Field(default_factory=list)
+    observations: list[PackObservation] = Field(default_factory=list)
     corpus: PackCorpus = Field(default_factory=PackCorpus)
     notes: list[str] = Field(default_factory=list)
     # Field paths a human confirmed: kept as they are and skipped by the validators.
@@ -179,7 +207,7 @@ class EvidencePack(Strict):
     def evidence_ids(self) -> list[str]:
         """Every id a draft may cite from this pack."""
         ids = [f"theme:{t.id}" for t in self.themes] + [f"stat:{k}" for k in self.stats]
-        chunk_ids = {c.id for c in self.chunks}
+        chunk_ids = {c.id for c in self.chunks} | {o.chunk_id for o in self.observations}
         for theme in self.themes:
             chunk_ids |= {q.chunk_id for q in theme.quotes} | {
                 w.chunk_id for w in theme.workarounds
@@ -194,7 +222,7 @@ class EvidencePack(Strict):
 class SegmentPlan:
     """One persona to draft: its segment and the themes chosen for it."""
 
-    segment: SegmentStats
+    segment: Cohort
     is_anti_persona: bool
     themes: list[tuple[Theme, int]] = field(default_factory=list)
     small: bool = False
@@ -202,14 +230,34 @@ class SegmentPlan:
 
     @property
     def persona_id(self) -> str:
+        # A group of interview participants is who is in it: a better name from the model on
+        # a re-run must not orphan the review decisions made on the persona.
+        if self.segment.basis == "interviews":
+            who = "participants:" + ",".join(sorted(self.segment.members))
+            return persona_id(who, self.is_anti_persona)
         return persona_id(self.segment.name, self.is_anti_persona)
 
     @property
     def slug(self) -> str:
-        return slugify(self.segment.name)
+        return self.segment.key
 
 
-def is_catch_all(segment: SegmentStats) -> bool:
+def cohort_of(segment: SegmentStats) -> Cohort:
+    """A scored segment as a cohort (its users are the user table's rows)."""
+    return Cohort(
+        key=slugify(segment.name),
+        name=segment.name,
+        basis="segments",
+        rule=segment.rule,
+        size=segment.size,
+        share=segment.share,
+        age_range=segment.age_range,
+        warning=segment.warning,
+        categorical=segment.categorical,
+    )
+
+
+def is_catch_all(segment: Cohort) -> bool:
     """The scorer's default bucket: rule TRUE, or a name like 'Other'."""
     rule = segment.rule.strip().upper()
     return (
@@ -219,7 +267,7 @@ def is_catch_all(segment: SegmentStats) -> bool:
     )
 
 
-def is_churned(segment: SegmentStats) -> bool:
+def is_churned(segment: Cohort) -> bool:
     """A segment of users who left, by a whole word of its name (never by its rule)."""
     # A snake_case name ("lapsed_users") still names its words.
     return bool(CHURN_WORDS.search(segment.name.replace("_", " ")))
@@ -227,13 +275,13 @@ def is_churned(segment: SegmentStats) -> bool:
 
 @dataclass
 class Selection:
-    primary: list[SegmentStats]
-    anti: SegmentStats | None
+    primary: list[Cohort]
+    anti: Cohort | None
     small: set[str]
     notes: list[str]
 
 
-def is_small(seg: SegmentStats, draft: DraftSettings, from_rules: bool = True) -> bool:
+def is_small(seg: Cohort, draft: DraftSettings, from_rules: bool = True) -> bool:
     """Too few users to trust: by the segment report's own threshold when a rules file scored it.
 
     segments.json carries no threshold, but segment.py sets a size>0 segment's `warning` only
@@ -246,16 +294,24 @@ def is_small(seg: SegmentStats, draft: DraftSettings, from_rules: bool = True) -
 
 
 def select_segments(
-    report: SegmentReport, draft: DraftSettings, anti_persona: bool, from_rules: bool = True
+    report: CohortReport | SegmentReport,
+    draft: DraftSettings,
+    anti_persona: bool,
+    from_rules: bool = True,
 ) -> Selection:
     """The primary segments (largest first) and the optional anti-persona segment."""
+    cohorts = (
+        [cohort_of(s) for s in report.segments]
+        if isinstance(report, SegmentReport)
+        else report.cohorts
+    )
     notes = [
         f"catch-all segment {s.name!r} ({s.size} users) is not drafted as a persona"
-        for s in report.segments
+        for s in cohorts
         if s.size > 0 and is_catch_all(s)
     ]
     candidates = sorted(
-        (s for s in report.segments if s.size > 0 and not is_catch_all(s)),
+        (s for s in cohorts if s.size > 0 and not is_catch_all(s)),
         key=lambda s: (-s.size, s.name),
     )
     anti = None
@@ -301,58 +357,6 @@ def _segment_key(value: object) -> str:
     return slugify(str(value)) if value not in (None, "") else ""
 
 
-def _metadata_segment(row: Mapping[str, Any]) -> str:
-    meta = row.get("metadata") or {}
-    lowered = {str(k).lower(): v for k, v in meta.items()}
-    for key in METADATA_SEGMENT_KEYS:
-        if lowered.get(key) not in (None, ""):
-            return str(lowered[key])
-    return ""
-
-
-def _segments_from_chunks(workspace: Workspace) -> SegmentReport:
-    """Pseudo-segments from document metadata when no user table was scored."""
-    people: dict[str, set[str]] = {}
-    everyone: set[str] = set()
-    for row in _rows(workspace.chunks):
-        if row.get("role") not in QUOTABLE_ROLES:
-            continue
-        who = (
-            row.get("user_id")
-            or row.get("participant_id")
-            or row.get("ticket_id")
-            or row["document_id"]
-        )
-        everyone.add(who)
-        name = _metadata_segment(row)
-        if name:
-            people.setdefault(name, set()).add(who)
-    total = len(everyone)
-    if not total:
-        raise InputError(str(workspace.chunks), "no participant chunks: run `persona ingest` first")
-    groups = people or {ALL_PARTICIPANTS: everyone}
-    segments, stats = [], {"total_users": total}
-    for name in sorted(groups):
-        size = len(groups[name])
-        share = round(size / total, 4)
-        rule = (
-            "every participant"
-            if name == ALL_PARTICIPANTS
-            else f"document metadata segment = {name!r}"
-        )
-        segments.append(SegmentStats(name=name, rule=rule, size=size, share=share))
-        stats[f"segment.{slugify(name)}.size"] = size
-        stats[f"segment.{slugify(name)}.share"] = share
-    return SegmentReport(
-        source=str(workspace.chunks),
-        config="document metadata",
-        total_users=total,
-        segments=segments,
-        stats=dict(sorted(stats.items())),
-        warnings=["no segments.json: segments taken from document metadata"],
-    )
-
-
 # --------------------------------------------------------------------------- reading inputs
 
 
@@ -371,14 +375,34 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
 
 @dataclass
 class Inputs:
-    segments: SegmentReport
+    """Who the personas stand for (cohorts), the themes, and the user -> segment map."""
+
+    cohorts: CohortReport
     themes: ThemeReport | None
     assignments: dict[str, str]
-    from_metadata: bool = False
+
+    @property
+    def scored(self) -> bool:
+        """The cohorts are a user table's scored segments (a rules file decided who is in)."""
+        return self.cohorts.basis == "segments"
+
+
+def segments_as_cohorts(report: SegmentReport) -> CohortReport:
+    """segments.json in the cohort contract: every segment, its stats, its warnings."""
+    return CohortReport(
+        basis="segments",
+        cohorts=[cohort_of(s) for s in report.segments],
+        total=report.total_users,
+        stats=report.stats,
+        notes=list(report.warnings),
+    )
 
 
 def load_inputs(workspace: Workspace) -> Inputs:
-    """segments.json (or metadata pseudo-segments), themes.json and the user -> segment map."""
+    """The cohorts (segments.json, else cohorts.json, else metadata or everyone), themes.json
+    and the user -> segment map."""
+    from .cohorts import everyone, metadata_cohorts
+
     themes = None
     if workspace.themes.exists():
         themes = ThemeReport.model_validate(read_json(workspace.themes))
@@ -389,17 +413,25 @@ def load_inputs(workspace: Workspace) -> Inputs:
             from .segment import load_assignments
 
             assignments = load_assignments(workspace)
-        return Inputs(report, themes, assignments)
+        return Inputs(segments_as_cohorts(report), themes, assignments)
     if themes is None and not workspace.chunks.exists():
         raise InputError(
             str(workspace.root), "nothing to draft from: run ingest, themes and segment first"
         )
-    return Inputs(_segments_from_chunks(workspace), themes, {}, from_metadata=True)
+    if workspace.cohorts.exists():
+        cohorts = CohortReport.model_validate(read_json(workspace.cohorts))
+    else:
+        note = (
+            "no segments.json and no cohorts.json: one persona for everyone "
+            "(`persona draft` groups interview participants into cohorts first)"
+        )
+        cohorts = metadata_cohorts(workspace) or everyone(workspace, note)
+    return Inputs(cohorts, themes, {})
 
 
-def segment_stats(stats: Mapping[str, float | int], segment: str) -> dict[str, float | int]:
+def segment_stats(stats: Mapping[str, float | int], slug: str) -> dict[str, float | int]:
     """The segment's own keys plus the corpus-level ones (never another segment's numbers)."""
-    own = f"segment.{slugify(segment)}."
+    own = f"segment.{slugify(slug)}."
     return {
         k: v
         for k, v in sorted(stats.items())
@@ -408,16 +440,24 @@ def segment_stats(stats: Mapping[str, float | int], segment: str) -> dict[str, f
 
 
 def segment_themes(
-    themes: ThemeReport | None, plan: SegmentPlan, k: int = THEMES_PER_PERSONA
+    themes: ThemeReport | None,
+    plan: SegmentPlan,
+    k: int = THEMES_PER_PERSONA,
+    people: Mapping[str, set[str]] | None = None,
 ) -> list[tuple[Theme, int]]:
-    """The segment's most-mentioned themes (ties by global rank), topped up by global rank."""
+    """Every theme the cohort's people raised (most raised first, ties by global rank, at most
+    `k`), topped up by global rank to three. `people`: theme id -> who raised it, for cohorts
+    of listed participants (scored segments count through the themes' segment_counts)."""
     if themes is None:
         return []
     name, slug = plan.segment.name, plan.slug
+    members = set(plan.segment.members)
 
     def count(theme: Theme) -> int:
         if plan.match_all:
             return theme.frequency.participants + theme.frequency.tickets
+        if people is not None and members:
+            return len(people.get(theme.id, set()) & members)
         return theme.segment_counts.get(name, theme.segment_counts.get(slug, 0))
 
     ranked = sorted(themes.themes, key=lambda t: (-count(t), t.rank, t.id))
@@ -523,25 +563,30 @@ class PackBuilder:
         self.workspace = workspace
         self.inputs = inputs or load_inputs(workspace)
         self.retriever = retriever
-        self.notes: list[str] = list(
-            self.inputs.segments.warnings if self.inputs.from_metadata else []
-        )
-        self._by_slug = {slugify(s.name): s.name for s in self.inputs.segments.segments}
+        self.notes: list[str] = [] if self.inputs.scored else list(self.inputs.cohorts.notes)
+        self._by_slug = {slugify(c.name): c.name for c in self.inputs.cohorts.cohorts}
+        self._member: dict[str, str] = {
+            m: c.name for c in self.inputs.cohorts.cohorts for m in c.members
+        }
+        self._theme_people: dict[str, set[str]] | None = None
 
     # ------------------------------------------------------------------ planning
     def plans(self, anti_persona: bool | None = None) -> list[SegmentPlan]:
         """The personas to draft, primary ones first, the anti-persona (if any) last."""
         anti = self.settings.draft.anti_persona if anti_persona is None else anti_persona
-        report = self.inputs.segments
-        if self.inputs.from_metadata and len(report.segments) == 1:
-            only = report.segments[0]
-            plans = [SegmentPlan(only, False, match_all=only.name == ALL_PARTICIPANTS)]
+        report = self.inputs.cohorts
+        if report.basis in ("interviews", "everyone"):
+            # The grouping already decided how many personas the evidence supports.
+            plans = [
+                SegmentPlan(c, False, small=c.small, match_all=c.basis == "everyone")
+                for c in report.cohorts
+            ]
             if anti:
                 self.notes.append(
-                    "no anti-persona: there are no segments to tell who the product is not for"
+                    "no anti-persona: without a user table there is no group of people who left"
                 )
         else:
-            sel = select_segments(report, self.settings.draft, anti, not self.inputs.from_metadata)
+            sel = select_segments(report, self.settings.draft, anti, self.inputs.scored)
             self.notes += sel.notes
             plans = [SegmentPlan(s, False, small=s.name in sel.small) for s in sel.primary]
             if sel.anti is not None:
@@ -549,9 +594,7 @@ class PackBuilder:
                     SegmentPlan(
                         sel.anti,
                         True,
-                        small=is_small(
-                            sel.anti, self.settings.draft, not self.inputs.from_metadata
-                        ),
+                        small=is_small(sel.anti, self.settings.draft, self.inputs.scored),
                     )
                 )
         if not plans:
@@ -560,33 +603,60 @@ class PackBuilder:
                 "no segment to draft a persona for (only a catch-all or empty segments)",
             )
         for plan in plans:
-            plan.themes = segment_themes(self.inputs.themes, plan)
+            plan.themes = self.themes_for(plan)
         return plans
 
     def plan_for(self, segment: str, is_anti_persona: bool = False) -> SegmentPlan:
         """A plan for one named segment (for tests, the report and partial re-drafts)."""
-        for seg in self.inputs.segments.segments:
+        for seg in self.inputs.cohorts.cohorts:
             if seg.name == segment:
                 plan = SegmentPlan(
                     seg,
                     is_anti_persona,
-                    small=is_small(seg, self.settings.draft, not self.inputs.from_metadata),
-                    match_all=seg.name == ALL_PARTICIPANTS and self.inputs.from_metadata,
+                    small=seg.small or is_small(seg, self.settings.draft, self.inputs.scored),
+                    match_all=seg.basis == "everyone",
                 )
-                plan.themes = segment_themes(self.inputs.themes, plan)
+                plan.themes = self.themes_for(plan)
                 return plan
-        known = ", ".join(s.name for s in self.inputs.segments.segments)
+        known = ", ".join(s.name for s in self.inputs.cohorts.cohorts)
         raise InputError(
             str(self.workspace.segments), f"no segment named {segment!r} (segments: {known})"
         )
 
+    def themes_for(self, plan: SegmentPlan) -> list[tuple[Theme, int]]:
+        """The plan's themes with how many of its people raised each (see segment_themes)."""
+        people = None
+        if plan.segment.basis in ("interviews", "metadata") and self.inputs.themes is not None:
+            people = self.theme_people()
+        return segment_themes(self.inputs.themes, plan, people=people)
+
+    def theme_people(self) -> dict[str, set[str]]:
+        """Theme id -> the participants (or users) whose mentions it holds."""
+        if self._theme_people is None:
+            assert self.inputs.themes is not None
+            theme_of = {m: t.id for t in self.inputs.themes.themes for m in t.mention_ids}
+            people: dict[str, set[str]] = {}
+            for row in _rows(self.workspace.mentions):
+                theme = theme_of.get(row.get("id"))
+                who = row.get("participant_id") or row.get("user_id")
+                if theme and who:
+                    people.setdefault(theme, set()).add(who)
+            self._theme_people = people
+        return self._theme_people
+
     # ------------------------------------------------------------------ membership
     def member_of(self, row: Mapping[str, Any]) -> str | None:
-        """The segment a chunk's speaker belongs to (scored user id first, then metadata)."""
+        """The cohort a chunk's speaker belongs to: scored user id, listed participant, or
+        the documents' segment field."""
         user = row.get("user_id")
         if user and user in self.inputs.assignments:
             return self.inputs.assignments[user]
-        meta = _metadata_segment(row)
+        who = row.get("participant_id")
+        if who and who in self._member:
+            return self._member[who]
+        from .cohorts import metadata_segment
+
+        meta = metadata_segment(row)
         return self._by_slug.get(_segment_key(meta)) if meta else None
 
     def in_plan(self, row: Mapping[str, Any], plan: SegmentPlan) -> bool:
@@ -601,6 +671,8 @@ class PackBuilder:
             q.chunk_id for p in plans for t, _ in p.themes for q in t.representative_quotes
         }
         quote_ids |= {m["chunk_id"] for m in mention_info.values()}
+        noticed = list(_rows(self.workspace.observations))
+        quote_ids |= {row["chunk_id"] for row in noticed}
         cands = [
             _Candidates(
                 terms=set().union(*(terms(f"{t.label} {t.description}") for t, _ in p.themes)),
@@ -620,8 +692,47 @@ class PackBuilder:
             themes = [
                 self._pack_theme(plan, t, c, mention_info, chunk_rows) for t, c in plan.themes
             ]
-            packs.append(self._pack(plan, themes, chunks, corpus))
+            observations = self._observations(plan, noticed, chunk_rows)
+            packs.append(self._pack(plan, themes, chunks, corpus, observations))
         return packs
+
+    def _observations(
+        self,
+        plan: SegmentPlan,
+        noticed: Sequence[Mapping[str, Any]],
+        chunk_rows: Mapping[str, Mapping[str, Any]],
+    ) -> list[PackObservation]:
+        """The goals, workarounds, tools and good moments the plan's own people stated
+        (OBSERVATIONS_PER_KIND of each, in source order; a tool once)."""
+        taken: Counter[str] = Counter()
+        tools: set[str] = set()
+        out: list[PackObservation] = []
+        for row in noticed:
+            chunk = chunk_rows.get(row["chunk_id"])
+            if chunk is None or not self.in_plan(chunk, plan):
+                continue
+            kind = str(row.get("kind"))
+            if taken[kind] >= OBSERVATIONS_PER_KIND.get(kind, 0):
+                continue
+            if kind == "tool":
+                name = str(row.get("text", "")).split(":", 1)[0].strip().lower()
+                if name in tools:
+                    continue
+                tools.add(name)
+            taken[kind] += 1
+            quote = (row.get("quotes") or [{}])[0]
+            out.append(
+                PackObservation(
+                    kind=kind,
+                    text=str(row.get("text", "")),
+                    chunk_id=str(quote.get("chunk_id") or row["chunk_id"]),
+                    quote=str(quote.get("text", "")),
+                    participant_id=row.get("participant_id"),
+                    ticket_id=row.get("ticket_id"),
+                    journey_stage=str(row.get("journey_stage") or "unknown"),
+                )
+            )
+        return out
 
     def _scan_mentions(self, plans: Sequence[SegmentPlan]) -> dict[str, dict[str, Any]]:
         wanted = {mid for p in plans for t, _ in p.themes for mid in t.mention_ids}
@@ -684,7 +795,7 @@ class PackBuilder:
             interviews=len(interviews),
             tickets=len(tickets),
             participants=report.total_participants if report else len(participants),
-            users=self.inputs.segments.total_users,
+            users=self.inputs.cohorts.total if self.inputs.scored else 0,
             mentions=report.total_mentions if report else 0,
         )
         return corpus, kept
@@ -811,6 +922,7 @@ class PackBuilder:
         themes: list[PackTheme],
         chunks: list[PackChunk],
         corpus: PackCorpus,
+        observations: list[PackObservation] | None = None,
     ) -> EvidencePack:
         seg = plan.segment
         notes = []
@@ -840,10 +952,15 @@ class PackBuilder:
                 warning=seg.warning,
                 small=plan.small,
                 categorical=seg.categorical,
+                basis=seg.basis,
+                description=seg.description,
+                traits=seg.traits,
+                members=seg.members,
             ),
-            stats=segment_stats(self.inputs.segments.stats, seg.name),
+            stats=segment_stats(self.inputs.cohorts.stats, plan.slug),
             themes=themes,
             chunks=chunks,
+            observations=observations or [],
             corpus=corpus,
             notes=notes,
         )

@@ -190,6 +190,8 @@ class PackIndex:
     chunk_notes: dict[str, list[str]] = field(default_factory=dict)
     always: list[float] = field(default_factory=list)
     locked: tuple[str, ...] = ()
+    # Chunks spoken by the persona's own people (in_segment): its quotes come from these.
+    own: set[str] = field(default_factory=set)
 
     @classmethod
     def from_pack(cls, pack: Mapping[str, Any]) -> PackIndex:
@@ -199,10 +201,18 @@ class PackIndex:
                 index.stats[str(key)] = float(value)
         for chunk in pack.get("chunks") or ():
             index.chunk_texts.setdefault(chunk["id"], []).append(chunk.get("text") or "")
+            if chunk.get("in_segment"):
+                index.own.add(chunk["id"])
+        for note in pack.get("observations") or ():
+            index.chunk_texts.setdefault(note["chunk_id"], []).append(note.get("quote") or "")
+            index.chunk_notes.setdefault(note["chunk_id"], []).append(note.get("text") or "")
+            index.own.add(note["chunk_id"])
         for theme in pack.get("themes") or ():
             index.themes[theme["id"]] = theme
             for quote in theme.get("quotes") or ():
                 index.chunk_texts.setdefault(quote["chunk_id"], []).append(quote.get("text") or "")
+                if quote.get("in_segment"):
+                    index.own.add(quote["chunk_id"])
             for note in theme.get("workarounds") or ():
                 index.chunk_notes.setdefault(note["chunk_id"], []).append(note.get("text") or "")
         segment = pack.get("segment") or {}
@@ -437,6 +447,13 @@ class Checker:
             self.add(
                 f"{path}.chunk_id",
                 f"unknown chunk id '{chunk_id}'; quote only chunks in the pack: {_list(known)}",
+            )
+            return
+        if path.startswith("quotes") and self.index.own and key not in self.index.own:
+            self.add(
+                f"{path}.chunk_id",
+                f"chunk '{key}' is not one of this persona's own people (in_segment is false): "
+                "quote the people the persona stands for",
             )
             return
         core = fold_quote(text)

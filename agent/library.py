@@ -28,6 +28,7 @@ from .decisions import (
 from .errors import InputError
 from .models import (
     Chunk,
+    CohortReport,
     Document,
     ExtractState,
     JourneyMap,
@@ -51,6 +52,7 @@ class View:
     themes: ThemeReport | None
     segments: SegmentReport | None
     store: DecisionStore
+    cohorts: CohortReport | None = None
     lineage: dict[str, str] = field(default_factory=dict)
     theme_decisions: ThemeDecisions = field(default_factory=ThemeDecisions)
     stale: list[str] = field(default_factory=list)
@@ -121,6 +123,7 @@ class Inputs:
     lineage: dict[str, str]
     stale: list[str]
     extraction: ExtractState | None = None
+    cohorts: CohortReport | None = None
 
 
 def read_inputs(workspace: Workspace) -> Inputs:
@@ -153,6 +156,11 @@ def read_inputs(workspace: Workspace) -> Inputs:
         lineage=lineage,
         stale=stale,
         extraction=extraction,
+        cohorts=(
+            CohortReport.model_validate(read_json(workspace.cohorts))
+            if workspace.cohorts.exists()
+            else None
+        ),
     )
 
 
@@ -171,6 +179,7 @@ def view_of(inputs: Inputs, store: DecisionStore) -> View:
         theme_decisions=decided,
         stale=inputs.stale,
         extraction=inputs.extraction,
+        cohorts=inputs.cohorts,
     )
 
 

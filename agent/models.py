@@ -367,6 +367,49 @@ class SegmentStats(Strict):
     warning: str | None = None
 
 
+CohortBasis = Literal["segments", "metadata", "interviews", "everyone"]
+
+
+class CohortTrait(Strict):
+    """What sets a cohort apart, with the evidence it rests on (theme:, chunk: ids)."""
+
+    text: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Cohort(Strict):
+    """The people one persona stands for: a scored segment, a metadata group, a grouping of
+    interview participants by what they do, need and raise, or everyone."""
+
+    key: str
+    name: str
+    basis: CohortBasis
+    # What makes someone a member, in words (a rule, a field value, a grouping).
+    rule: str
+    size: int
+    share: float
+    # Participant ids (metadata, interviews, everyone); empty for scored segments, whose
+    # members are the user table's rows (segment_assignments.csv).
+    members: list[str] = Field(default_factory=list)
+    description: str = ""
+    traits: list[CohortTrait] = Field(default_factory=list)
+    age_range: str | None = None
+    warning: str | None = None
+    categorical: dict[str, list[CategoryShare]] = Field(default_factory=dict)
+    small: bool = False
+    named_by: LLMMode = "offline"
+
+
+class CohortReport(Strict):
+    """cohorts.json: who the personas stand for when no user table was scored."""
+
+    basis: CohortBasis
+    cohorts: list[Cohort]
+    total: int
+    stats: dict[str, float | int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
 class SegmentReport(Strict):
     """The scorer's whole output. `stats` flattens every number under a stable citable key."""
 

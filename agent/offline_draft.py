@@ -387,47 +387,48 @@ class OfflineDrafter:
         )
 
     def quotes(self, limit: int = 4) -> list[PersonaQuote]:
-        """Interview voices first, the segment's own before others; tickets after them.
+        """The persona's own people only: interview voices first, then what they said of their
+        goals and workarounds, then their tickets, then their chunks.
 
-        One quote per theme in turn within each tier; voices from outside the segment only to
-        reach two quotes, or to bring in one interview participant when the segment's own
-        quotes are all tickets. A ticket's subject line is never a quote.
+        One quote per theme in turn within each tier. Voices from outside the persona's people
+        are used only when it has none of its own (the validators hold drafts to the same
+        rule). A ticket's subject line is never a quote.
         """
         picked: list[PersonaQuote] = []
-        voices: set[str] = set()
         seen: set[str] = set()
 
-        def take(text: str, chunk_id: str, voice: bool) -> None:
+        def take(text: str, chunk_id: str) -> None:
             # Tickets often repeat the same words: one chunk, and one wording, once.
-            if chunk_id not in seen and fold(text) not in seen:
+            if text and chunk_id not in seen and fold(text) not in seen and len(picked) < limit:
                 picked.append(PersonaQuote(text=text, chunk_id=chunk_id))
                 seen.update((chunk_id, fold(text)))
-                if voice:
-                    voices.add(chunk_id)
 
         themes = self.ranked
-        for own, voice in ((True, True), (True, False), (False, True), (False, False)):
-            cap = limit if own else 2
-            pools = [
-                [q for q in t.quotes if q.in_segment == own and (q.ticket_id is None) == voice]
-                for t in themes
-            ]
-            for depth in range(max((len(p) for p in pools), default=0)):
-                for pool in pools:
-                    if depth < len(pool) and len(picked) < cap:
-                        take(pool[depth].text, pool[depth].chunk_id, voice)
-        if not voices:
-            interview = next(
-                (q for t in themes for q in t.quotes if q.ticket_id is None and q.text), None
-            )
-            if interview is not None:
-                del picked[limit - 1 :]
-                take(interview.text, interview.chunk_id, True)
-        for own in (True, False):
-            for chunk in sorted(self.pack.chunks, key=lambda c: c.kind == "ticket"):
-                sentence = quotable_sentence(chunk.text, ticket=chunk.kind == "ticket")
-                if chunk.in_segment == own and len(picked) < 2 and sentence:
-                    take(sentence, chunk.id, chunk.kind != "ticket")
+        own_chunks = [c for c in self.pack.chunks if c.in_segment]
+        has_own = (
+            any(q.in_segment for t in themes for q in t.quotes)
+            or bool(self.pack.observations)
+            or bool(own_chunks)
+        )
+        for own in (True,) if has_own else (True, False):
+            for voice in (True, False):
+                pools = [
+                    [q for q in t.quotes if q.in_segment == own and (q.ticket_id is None) == voice]
+                    for t in themes
+                ]
+                for depth in range(max((len(p) for p in pools), default=0)):
+                    for pool in pools:
+                        if depth < len(pool):
+                            take(pool[depth].text, pool[depth].chunk_id)
+                if voice and own:
+                    for note in self.pack.observations:
+                        if note.kind in ("goal", "workaround", "positive") and len(picked) < 2:
+                            take(note.quote, note.chunk_id)
+        pool_chunks = own_chunks if has_own else self.pack.chunks
+        for chunk in sorted(pool_chunks, key=lambda c: c.kind == "ticket"):
+            if len(picked) >= 2:
+                break
+            take(quotable_sentence(chunk.text, ticket=chunk.kind == "ticket"), chunk.id)
         return picked
 
     def needs(self) -> Needs:

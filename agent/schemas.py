@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from .eval import EvalReport
 from .models import (
     Chunk,
+    CohortReport,
     Document,
     JourneyMap,
     PainPointMention,
@@ -25,6 +26,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "pain_point_mention": PainPointMention,
     "theme_report": ThemeReport,
     "segment_report": SegmentReport,
+    "cohort_report": CohortReport,
     "persona": Persona,
     "journey_map": JourneyMap,
     "step_summary": StepSummary,

@@ -71,6 +71,10 @@ class Workspace:
         return self.root / "segments.json"
 
     @property
+    def cohorts(self) -> Path:
+        return self.root / "cohorts.json"
+
+    @property
     def assignments(self) -> Path:
         return self.root / "segment_assignments.csv"
 

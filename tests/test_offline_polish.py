@@ -168,7 +168,7 @@ def test_a_stray_mention_does_not_place_a_pain_at_a_stage() -> None:
     assert stages["awareness"].emotion == 0 and stages["awareness"].actions[0].assumption
 
 
-def test_persona_quotes_prefer_interview_voices_own_segment_first() -> None:
+def test_persona_quotes_are_the_personas_own_people_interview_voices_first() -> None:
     tickets = [
         quote(f"c-t{i}", f"The receipt scan picked the wrong total {i}.", True, f"T{i}")
         for i in range(4)
@@ -178,8 +178,8 @@ def test_persona_quotes_prefer_interview_voices_own_segment_first() -> None:
     p = pack([theme("t-r", "Receipts", 1, 17, quotes=[*tickets, outside])])
     persona, _ = grounded(p)
     texts = [q.text for q in persona.quotes]
-    # Only tickets in the segment: one place goes to an interview participant anyway.
-    assert outside.text in texts and len(texts) == 4
+    # Only tickets in the segment: they are its voice; nobody from outside speaks for it.
+    assert outside.text not in texts and len(texts) == 4
     p = pack([theme("t-r", "Receipts", 1, 17, quotes=[*tickets, outside, own])])
     persona, _ = grounded(p)
     assert persona.quotes[0].text == own.text

@@ -19,6 +19,7 @@ from ..decisions import FIELDS, Mark
 from ..models import (
     Chunk,
     Claim,
+    CohortReport,
     ExtractState,
     JourneyMap,
     JourneyStage,
@@ -184,6 +185,8 @@ class ReportData:
     themes: ThemeReport | None
     segments: SegmentReport | None
     chunks: dict[str, Chunk]
+    # Who the personas stand for when no user table was scored (cohorts.json).
+    cohorts: CohortReport | None = None
     decisions: dict[str, dict[str, str]] = field(default_factory=dict)
     slugs: dict[str, str] = field(default_factory=dict)
     # Inputs (segments.json, themes.json) changed since the drafts were written; "mentions"
@@ -335,12 +338,18 @@ class ReportData:
                 chunk_source(chunk),
                 quote_window(chunk.text, focus, subject=subject),
             )
-        if kind == "stat" and self.segments and key in self.segments.stats:
-            value = exact_num(self.segments.stats[key])
-            return Evidence(ref, "stat", key, f"{key} = {value}")
+        if kind == "stat" and (value := self.stat(key)) is not None:
+            return Evidence(ref, "stat", key, f"{key} = {exact_num(value)}")
         return Evidence(
             ref, "unknown", f"Unresolved: {ref}", "not found in this workspace", found=False
         )
+
+    def stat(self, key: str) -> float | int | None:
+        """A scorer or cohort number by its citable key (None when neither holds it)."""
+        for source in (self.segments, self.cohorts):
+            if source is not None and key in source.stats:
+                return source.stats[key]
+        return None
 
     def quote_source(self, chunk_id: str) -> str:
         """Attribution line for a persona quote."""
@@ -462,6 +471,7 @@ def report_data(
         journeys={j.persona_id: j for j in view.journeys},
         themes=view.themes,
         segments=view.segments,
+        cohorts=view.cohorts,
         chunks=chunks,
         stale=view.stale,
         extraction=view.extraction,

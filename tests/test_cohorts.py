@@ -1,0 +1,223 @@
+"""Personas from interviews alone: participants grouped by what they do, need and raise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.cohorts import ParticipantGrouping, Profile, grouping_problems, propose_groups
+from agent.config import Settings
+from agent.errors import HostPending
+from agent.workspace import Workspace
+from tests._oracle import data_blocks, pending_records, write_answer
+from tests.openai_server import OpenAIServer, Reply, ok
+
+CORPUS = Path(__file__).resolve().parents[1] / "transcripts"
+
+
+def _interviews_with_roster(tmp: Path) -> Path:
+    """The sample corpus's interviews and roster, without its user table or tickets."""
+    folder = tmp / "study"
+    (folder / "interviews").mkdir(parents=True)
+    for path in (CORPUS / "interviews").iterdir():
+        (folder / "interviews" / path.name).write_bytes(path.read_bytes())
+    (folder / "participants.csv").write_bytes((CORPUS / "participants.csv").read_bytes())
+    return folder
+
+
+def _env() -> dict[str, str]:
+    return {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+
+
+@pytest.fixture(scope="module")
+def offline_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cohorts")
+    ws = tmp / "ws"
+    # Hash vectors keep the test fast; the grouping's other signals carry it.
+    result = CliRunner().invoke(
+        app, ["run", str(_interviews_with_roster(tmp)), "-w", str(ws), "--json"], env=_env()
+    )
+    assert result.exit_code == 0, result.output
+    return ws
+
+
+def test_interviews_alone_give_several_personas_none_sharing_a_participant(
+    offline_study: Path,
+) -> None:
+    cohorts = json.loads((offline_study / "cohorts.json").read_text())
+    assert cohorts["basis"] == "interviews" and 2 <= len(cohorts["cohorts"]) <= 4
+    members = [m for c in cohorts["cohorts"] for m in c["members"]]
+    assert sorted(members) == sorted(set(members)) and len(members) == 12  # a partition
+    # Sizes and shares are counted by code, and citable.
+    for c in cohorts["cohorts"]:
+        assert c["size"] == len(c["members"]) and c["share"] == round(c["size"] / 12, 4)
+        assert cohorts["stats"][f"segment.{c['key']}.size"] == c["size"]
+    personas = json.loads((offline_study / "personas.json").read_text())["personas"]
+    assert len(personas) == len(cohorts["cohorts"])
+    owner = {m: c["name"] for c in cohorts["cohorts"] for m in c["members"]}
+    chunks = {
+        row["id"]: row
+        for row in map(json.loads, (offline_study / "chunks.jsonl").read_text().splitlines())
+    }
+    for persona in personas:
+        for quote in persona["draft"]["quotes"]:
+            speaker = chunks[quote["chunk_id"]]["participant_id"]
+            # Every quote is one of the persona's own participants.
+            assert owner[speaker] == persona["segment"], (persona["segment"], speaker)
+
+
+def test_the_report_resolves_every_cohort_number(offline_study: Path) -> None:
+    report = json.loads((offline_study / "reports" / "report.json").read_text())
+    text = json.dumps(report)
+    assert "Unresolved" not in text
+    md = "\n".join(p.read_text() for p in (offline_study / "reports").glob("*.md"))
+    assert "Unresolved evidence" not in md
+
+
+def test_the_roster_names_offline_groups_by_what_their_members_are(offline_study: Path) -> None:
+    cohorts = json.loads((offline_study / "cohorts.json").read_text())["cohorts"]
+    roster = {
+        line.split(",")[0]: line.split(",")[3]
+        for line in (CORPUS / "participants.csv").read_text().splitlines()[1:]
+    }
+    for c in cohorts:
+        roles = {roster[m].replace("_", " ") for m in c["members"]}
+        # The name lists the most common roles of its own members, never another group's.
+        named = [r for r in roles if r in c["name"].lower()]
+        assert named, (c["name"], roles)
+
+
+def test_fewer_than_four_participants_give_one_persona_and_say_why(tmp_path: Path) -> None:
+    folder = tmp_path / "three"
+    folder.mkdir()
+    for path in sorted((CORPUS / "interviews").iterdir())[:3]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(app, ["run", str(folder), "-w", str(ws), "--json"], env=_env())
+    assert result.exit_code == 0, result.output
+    cohorts = json.loads((ws / "cohorts.json").read_text())
+    assert cohorts["basis"] == "everyone" and len(cohorts["cohorts"]) == 1
+    assert "a group of one or two people is a person, not a persona" in cohorts["notes"][0]
+    draft = next(s for s in json.loads(result.stdout)["steps"] if s["step"] == "draft")
+    assert draft["counts"]["personas"] == 1
+
+
+def _profile(pid: str, themes: dict[str, float], role: str) -> Profile:
+    return Profile(participant=pid, themes=themes, attributes={"role": role})
+
+
+def test_the_proposal_separates_people_who_raise_different_things() -> None:
+    a = {"t-sync": 5.0, "t-export": 3.0}
+    b = {"t-mobile": 4.0, "t-approval": 4.0}
+    profiles = [_profile(f"A{i}", a, "controller") for i in range(3)]
+    profiles += [_profile(f"B{i}", b, "manager") for i in range(3)]
+    assert propose_groups(profiles) == [["A0", "A1", "A2"], ["B0", "B1", "B2"]]
+    # Deterministic: the same evidence in another order gives the same groups.
+    assert propose_groups(list(reversed(profiles))) == [["A0", "A1", "A2"], ["B0", "B1", "B2"]]
+    assert propose_groups(profiles[:3]) == [["A0", "A1", "A2"]]  # too few to group
+
+
+EVIDENCE = {
+    "P1": ["theme:t1", "chunk:c1"],
+    "P2": ["theme:t1", "chunk:c2"],
+    "P3": ["theme:t2", "chunk:c3"],
+    "P4": ["theme:t2", "chunk:c4"],
+}
+
+
+def _group(name: str, members: list[str], evidence: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": "They do similar work.",
+        "members": members,
+        "traits": [{"text": "They raise the same thing", "evidence": evidence}],
+    }
+
+
+def test_a_grouping_must_be_a_grounded_partition() -> None:
+    def problems(groups: list[dict[str, Any]]) -> str:
+        answer = ParticipantGrouping.model_validate({"groups": groups})
+        return "; ".join(grouping_problems(answer, EVIDENCE, 2))
+
+    good = [
+        _group("Month end closers", ["P1", "P2"], ["theme:t1"]),
+        _group("Mobile approvers", ["P3", "P4"], ["chunk:c3"]),
+    ]
+    assert problems(good) == ""
+    assert "P4 in no group" in problems([good[0], _group("Mobile approvers", ["P3"], ["chunk:c3"])])
+    twice = _group("Mobile approvers", ["P2", "P3", "P4"], ["chunk:c3"])
+    assert "P2 in more than one group" in problems([good[0], twice])
+    assert "make 2-4 groups" in problems(
+        [_group("Everyone here", EVIDENCE and list(EVIDENCE), ["theme:t1"])]
+    )
+    stray = _group("Mobile approvers", ["P3", "P4"], ["theme:t1"])
+    assert "not evidence from this group's own members" in problems([good[0], stray])
+    with pytest.raises(ValidationError, match="2-8 words"):
+        ParticipantGrouping.model_validate({"groups": [_group("Closers", ["P1"], ["theme:t1"])]})
+
+
+def researcher(body: dict[str, Any]) -> Reply:
+    """Groups participants by their roster role, citing each group's first member's evidence."""
+    people = data_blocks(body["messages"])["participants"]
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for p in people:
+        role = (p.get("attributes") or {}).get("role", "other")
+        key = "approvers" if "approver" in role or role == "employee" else "finance"
+        by_role.setdefault(key, []).append(p)
+    groups = []
+    for key, members in sorted(by_role.items()):
+        cite = next(
+            (x["theme"] for m in members for x in m.get("raises", [])),
+            next(s["chunk"] for m in members for s in m.get("says", [])),
+        )
+        name = "Approvers on the go" if key == "approvers" else "Finance teams closing the books"
+        groups.append(_group(name, [m["id"] for m in members], [cite]))
+    return ok({"groups": groups})
+
+
+def test_host_mode_refines_the_grouping_and_resumes(tmp_path: Path) -> None:
+    from agent.cohorts import build_cohorts
+    from agent.host import resume_host
+
+    folder = _interviews_with_roster(tmp_path)
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(app, ["run", str(folder), "-w", str(ws)], env=_env()).exit_code == 0
+    settings = Settings.model_validate({"workspace": str(ws), "embeddings": {"provider": "hash"}})
+    workspace = Workspace(ws)
+    _, failures, pending = build_cohorts(settings, workspace, "host")
+    assert isinstance(pending, HostPending) and not failures
+    (record,) = [r for r in pending_records(workspace) if r["step"] == "group_participants"]
+    assert record["response_model"] == "group_participants"
+    write_answer(record, researcher({"messages": record["messages"]}).answer)
+    assert resume_host(settings, workspace).accepted == [record["id"]]
+    report, failures, pending = build_cohorts(settings, workspace, "host")
+    assert pending is None and not failures
+    assert [c.name for c in report.cohorts] == [
+        "Finance teams closing the books",
+        "Approvers on the go",
+    ]
+    assert all(c.named_by == "host" and c.traits for c in report.cohorts)
+
+
+def test_a_failed_grouping_call_keeps_the_proposal_and_says_so(tmp_path: Path) -> None:
+    from agent.cohorts import build_cohorts
+    from tests._llm_helpers import make_settings
+    from tests.openai_server import error
+
+    folder = _interviews_with_roster(tmp_path)
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(app, ["run", str(folder), "-w", str(ws)], env=_env()).exit_code == 0
+    with OpenAIServer(responder=lambda body: error(500)) as down:
+        settings = make_settings(tmp_path, down.base_url)
+        settings.workspace = ws
+        settings.embeddings.provider = "hash"
+        report, failures, _ = build_cohorts(settings, Workspace(ws), "openai")
+    assert failures and failures[0].step == "group_participants"
+    assert report.basis == "interviews" and all(c.named_by == "offline" for c in report.cohorts)
+    assert any("refinement failed" in note for note in report.notes)
