@@ -1,7 +1,9 @@
 """Deterministic segment scorer: a user table + a rule config -> segments and their numbers.
 
-DuckDB does the work: the file is scanned once into an in-memory table holding each user's id,
-dimension labels, rule results and persona; every statistic is an aggregate over that table.
+DuckDB does the work: the columns the config needs are read once into memory, the connection is
+then locked (no file, network or extension access; see segment_rules.lock_down), and only then are
+the rules evaluated, into a table holding each user's id, dimension labels, rule results and
+persona; every statistic is an aggregate over that table.
 
 Output conventions (segments.json and its citable `stats` keys):
 - shares are fractions 0-1 rounded to 4 decimals; other floats are rounded to 2 decimals;
@@ -24,6 +26,7 @@ import gzip
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -46,13 +49,16 @@ from .segment_rules import (
     BREADTH_COLUMN,
     FEATURE_COLUMNS,
     MAX_COLUMN,
+    SESSION_NAMES,
     TOTAL_COLUMN,
     SegmentConfig,
     case_sql,
+    lock_down,
     norm_sql,
     paren,
     quote_ident,
     quote_literal,
+    rules_connection,
     slugify,
     suggest,
 )
@@ -120,6 +126,8 @@ class Assignments:
     table: str
     id_column: str
     dimensions: list[str]
+    # The only directory the locked connection may write (see _connect); removed by close().
+    scratch: tempfile.TemporaryDirectory[str]
 
     def __len__(self) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {self.table}").fetchall()[0][0])
@@ -135,6 +143,7 @@ class Assignments:
     def close(self) -> None:
         """Free the in-memory table (the object is unusable afterwards)."""
         self.con.close()
+        self.scratch.cleanup()
 
     def write_csv(self, path: Path) -> None:
         """CSV with the id, every dimension label and the persona, sorted by id (atomic)."""
@@ -144,16 +153,22 @@ class Assignments:
             f"FROM {self.table} ORDER BY {ID_COL}"
         )
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The locked connection writes into its scratch directory only; the file moves from
+        # there (a rename on one file system) and replaces the target atomically.
+        made = Path(self.scratch.name) / "assignments.csv"
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
-        os.chmod(tmp, file_mode())
         try:
             self.con.execute(
-                f"COPY ({select}) TO {quote_literal(tmp)} (FORMAT csv, HEADER true, DELIMITER ',')"
+                f"COPY ({select}) TO {quote_literal(str(made))} "
+                "(FORMAT csv, HEADER true, DELIMITER ',')"
             ).fetchall()
+            shutil.move(made, tmp)
+            os.chmod(tmp, file_mode())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
+            made.unlink(missing_ok=True)
             raise
 
 
@@ -180,8 +195,19 @@ class _Run:
     csv_types: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     matches: dict[str, int] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+    loaded: bool = False
 
     # ---- reading
+
+    @property
+    def input(self) -> str:
+        """The in-memory table load() reads the file's needed columns into."""
+        return f"{self.table}__input"
+
+    def data(self) -> str:
+        """What to read the user table from: memory once loaded (the file is out of reach then)."""
+        return self.input if self.loaded else self.source()
 
     def source(self) -> str:
         """The table function that reads the file (the id column is always read as text)."""
@@ -218,7 +244,7 @@ class _Run:
     def ensure_rows(self) -> None:
         """Raise 'no rows' for a header-only table (checked only when something else failed)."""
         try:
-            rows = self.con.execute(f"SELECT 1 FROM {self.source()} LIMIT 1").fetchall()
+            rows = self.con.execute(f"SELECT 1 FROM {self.data()} LIMIT 1").fetchall()
         except duckdb.Error as exc:
             raise self.read_error(exc) from exc
         if not rows:
@@ -390,7 +416,7 @@ class _Run:
             return False
         expr = quote_ident(col)
         good, total = self.con.execute(
-            f"SELECT count(TRY_CAST({expr} AS DOUBLE)), count({expr}) FROM {self.source()}"
+            f"SELECT count(TRY_CAST({expr} AS DOUBLE)), count({expr}) FROM {self.data()}"
         ).fetchall()[0]
         return total > 0 and good > 0
 
@@ -406,7 +432,8 @@ class _Run:
 
     def text_in_numeric(self, col: str) -> InputError:
         expr = quote_ident(col)
-        # A default connection keeps file order, so row_number() is the data row.
+        # A default connection keeps file order, so row_number() is the data row. It runs only
+        # the scorer's own query on the file, never a rule, so it needs no lock.
         with duckdb.connect() as con:
             rows = con.execute(
                 f"SELECT rn, v, count(*) OVER () FROM (SELECT row_number() OVER () AS rn, "
@@ -497,16 +524,33 @@ class _Run:
             f"FROM (SELECT *, ({bits}) AS __rules FROM ({sql}))"
         )
 
+    def load_columns(self) -> list[str]:
+        """The table's columns the scorer reads: the id, the [table] columns and every rule's."""
+        configured = [self.id_col, *self.features, *self.numeric, *self.categorical]
+        wanted = {c.lower() for c in [*configured, *([self.age] if self.age else [])]}
+        wanted |= self.config.referenced_names()
+        return [c for c in self.types if c.lower() in wanted]
+
     def validate_rules(self) -> None:
         """Bind every expression against the table's columns before reading any data."""
-        # An empty table with the file's schema: binding against it reads no data.
-        cols = ", ".join(f"{quote_ident(c)} {t}" for c, t in self.types.items())
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table}_proto ({cols})").fetchall()
+        self.columns = self.load_columns()
+        # An empty table with the columns load() will read: binding against it reads no data,
+        # on a locked connection of its own, since binding a table function would read a file.
+        con = rules_connection()
+        try:
+            cols = ", ".join(f"{quote_ident(c)} {self.types[c]}" for c in self.columns)
+            con.execute(f"CREATE TEMP TABLE proto ({cols})").fetchall()
+            self.bind_all(con, "proto")
+        finally:
+            con.close()
+
+    def bind_all(self, con: duckdb.DuckDBPyConnection, proto: str) -> None:
         # Expressions that see the same columns are bound together in one DESCRIBE; only a
         # group that fails is bound again one by one, to name the rule.
         groups: dict[str, list[tuple[str, str, bool, set[str]]]] = {}
-        for title, expr, sql, boolean, names in self.layers(f"{self.table}_proto"):
+        for title, expr, sql, boolean, names in self.layers(proto):
             if expr is not None:
+                self.check_session_names(title, names)
                 groups.setdefault(sql, []).append((title, expr, boolean, names))
         for sql, rules in groups.items():
             try:
@@ -515,29 +559,63 @@ class _Run:
                 )
                 out_types = [
                     str(r[1])
-                    for r in self.con.execute(f"DESCRIBE SELECT {selects} FROM ({sql})").fetchall()
+                    for r in con.execute(f"DESCRIBE SELECT {selects} FROM ({sql})").fetchall()
                 ]
             except duckdb.Error:
-                out_types = [self.bind_one(sql, *rule) for rule in rules]
+                out_types = [self.bind_one(con, sql, *rule) for rule in rules]
             for (title, expr, boolean, _), out_type in zip(rules, out_types, strict=True):
                 if boolean and out_type not in ("BOOLEAN", '"NULL"', "NULL"):
                     raise ConfigError(
                         f"{self.rules()}{title} must be a true/false condition, but gives {out_type}: "
                         f"{norm_sql(expr)}"
                     )
-        self.con.execute(f"DROP TABLE {self.table}_proto").fetchall()
 
-    def bind_one(self, sql: str, title: str, expr: str, boolean: bool, names: set[str]) -> str:
+    def check_session_names(self, title: str, names: set[str]) -> None:
+        """Refuse `current_date` and kin: without a column of that name DuckDB reads the clock."""
+        for name in sorted(self.config.bare_names(title)):
+            if name.lower() in SESSION_NAMES and name.lower() not in names:
+                raise ConfigError(
+                    f"{self.rules()}{title} uses {name}, which is not a column of "
+                    f"{self.path.name} but the clock or the session: rules must give the same "
+                    "segments for the same table on any day (put the value in the table)"
+                )
+
+    def bind_one(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sql: str,
+        title: str,
+        expr: str,
+        boolean: bool,
+        names: set[str],
+    ) -> str:
         """The type of one rule expression, or the ConfigError naming it."""
         try:
-            rows = self.con.execute(f"DESCRIBE SELECT {paren(expr)} AS v FROM ({sql})").fetchall()
+            rows = con.execute(f"DESCRIBE SELECT {paren(expr)} AS v FROM ({sql})").fetchall()
         except duckdb.Error as exc:
             raise self.rule_error(title, expr, exc, names) from exc
         return str(rows[0][1])
 
+    def load(self) -> None:
+        """Read the needed columns into memory once (the CSV with the dialect sniffed once)."""
+        cols = ", ".join(quote_ident(c) for c in self.columns)
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {self.input} AS SELECT {cols} FROM {self.source()}"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise self.read_error(exc) from exc
+        self.loaded = True
+
     def rule_error(
         self, title: str, expr: str, exc: duckdb.Error, names: set[str]
     ) -> ConfigError | InputError:
+        if isinstance(exc, duckdb.PermissionException):
+            # Only a gap in the allow-list gets here: the locked connection refused the access.
+            return ConfigError(
+                f"{self.rules()}{title} tries to reach outside the table, which rules may not "
+                f"({_first_line(exc)})"
+            )
         self.ensure_rows()
         refs = self.config.column_refs(title)
         missing = sorted(r for r in refs if r.lower() not in names)
@@ -565,10 +643,12 @@ class _Run:
         self.create_types()
         try:
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {self.table} AS {self.scored_sql(self.source())}"
+                f"CREATE OR REPLACE TEMP TABLE {self.table} AS {self.scored_sql(self.data())}"
             ).fetchall()
         except duckdb.Error as exc:
             raise self.diagnose(exc) from exc
+        # The scored table keeps every column the statistics read; the input is not needed again.
+        self.con.execute(f"DROP TABLE {self.input}").fetchall()
         scored = self.con.execute(f"DESCRIBE {self.table}").fetchall()
         scored_types = {str(r[0]): str(r[1]) for r in scored}
         for col in list(self.numeric):
@@ -583,7 +663,7 @@ class _Run:
         """Find which rule failed on the data (only runs after a failure)."""
         if "CSV Error" in str(exc):
             return self.read_error(exc)
-        for title, expr, sql, _, names in self.layers(self.source()):
+        for title, expr, sql, _, names in self.layers(self.data()):
             if expr is None:
                 continue
             try:
@@ -629,10 +709,15 @@ class _Run:
             )
         return int(total)
 
-    def run(self) -> int:
+    def prepare(self) -> None:
+        """Everything that reads the file: open, resolve columns, check rules, load."""
         self.open()
         self.resolve_columns()
         self.validate_rules()
+        self.load()
+
+    def score(self) -> int:
+        """Evaluate the rules over the loaded table; call only once the connection is locked."""
         self.materialize()
         return self.check_rows()
 
@@ -656,11 +741,18 @@ def _first_ragged_row(path: Path) -> tuple[int, int, int] | None:
     return None
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def _connect(scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A scorer connection, not yet locked: the caller loads its data, then calls lock_down."""
     con = duckdb.connect(":memory:")
     # Every output is sorted explicitly, so row order inside DuckDB never matters; letting
     # it go makes the one big scan-and-score parallel without an ordering step.
     con.execute("SET preserve_insertion_order = false").fetchall()
+    if scratch is not None:
+        # The one directory the connection may still write once locked: a private, empty one
+        # for the assignments CSV (Assignments.write_csv).
+        con.execute(
+            f"SET allowed_directories = [{quote_literal(str(scratch) + os.sep)}]"
+        ).fetchall()
     return con
 
 
@@ -892,16 +984,22 @@ def score_users(
     complaints: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[SegmentReport, Assignments]:
     """Segment a user table (CSV/Parquet/JSONL) with the config's rules; report + assignments."""
-    con = _connect()
+    scratch = tempfile.TemporaryDirectory(prefix="persona-segment-")
+    con = _connect(Path(scratch.name))
     try:
         run = _Run(con=con, path=Path(path), config=config, table="scored")
-        total = run.run()
+        run.prepare()
+        lock_down(con)
+        total = run.score()
         report = _Stats(run, total).report()
     except BaseException:
         con.close()
+        scratch.cleanup()
         raise
     dims = [d.name for d in config.dimensions]
-    assignments = Assignments(con=con, table=run.table, id_column=run.id_col, dimensions=dims)
+    assignments = Assignments(
+        con=con, table=run.table, id_column=run.id_col, dimensions=dims, scratch=scratch
+    )
     if complaints:
         report = add_complaints(report, assignments, config, complaints)
     return report, assignments
@@ -922,14 +1020,19 @@ def add_complaints(
     if not pairs:
         return report
     con, t = assignments.con, assignments.table
-    data = {  # noqa: F841 - read by DuckDB's replacement scan below
+    data = {
         "id": np.array([u for u, _ in pairs], dtype=object),
         "label": np.array([lab for _, lab in pairs], dtype=object),
     }
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __complaints AS SELECT CAST(id AS VARCHAR) AS id, "
-        "CAST(label AS VARCHAR) AS label FROM data"
-    ).fetchall()
+    # Registered by name: the locked connection has no replacement scans of Python objects.
+    con.register("__complaints_in", data)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __complaints AS SELECT CAST(id AS VARCHAR) AS id, "
+            "CAST(label AS VARCHAR) AS label FROM __complaints_in"
+        ).fetchall()
+    finally:
+        con.unregister("__complaints_in")
     rows = con.execute(
         f"SELECT s.{PERSONA_COL}, c.label, count(DISTINCT c.id) FROM __complaints c "
         f"JOIN {t} s ON s.{ID_COL} = c.id GROUP BY 1, 2"
@@ -1007,9 +1110,11 @@ def compare_snapshots(old: Path, new: Path, config: SegmentConfig) -> Migration:
     try:
         runs = {}
         for tag, path in (("old", old), ("new", new)):
-            run = _Run(con=con, path=Path(path), config=config, table=f"{tag}_scored")
-            run.run()
-            runs[tag] = run
+            runs[tag] = _Run(con=con, path=Path(path), config=config, table=f"{tag}_scored")
+            runs[tag].prepare()
+        lock_down(con)
+        for run in runs.values():
+            run.score()
         return _migration(con, runs["old"], runs["new"], config)
     finally:
         con.close()
