@@ -1,9 +1,9 @@
 """Deterministic segment scorer: a user table + a rule config -> segments and their numbers.
 
-DuckDB does the work: the columns the config needs are read once into memory, the connection is
-then locked (no file, network or extension access; see segment_rules.lock_down), and only then are
-the rules evaluated, into a table holding each user's id, dimension labels, rule results and
-persona; every statistic is an aggregate over that table.
+DuckDB does the work: the file is scanned once into an in-memory table holding each user's id,
+dimension labels, rule results and persona; every statistic is an aggregate over that table. The
+connection is locked before it reads anything (see _connect): it can read the user table and
+nothing else, so a rule can never reach another file, the network or an extension.
 
 Output conventions (segments.json and its citable `stats` keys):
 - shares are fractions 0-1 rounded to 4 decimals; other floats are rounded to 2 decimals;
@@ -58,7 +58,6 @@ from .segment_rules import (
     paren,
     quote_ident,
     quote_literal,
-    rules_connection,
     slugify,
     suggest,
 )
@@ -195,19 +194,8 @@ class _Run:
     csv_types: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     matches: dict[str, int] = field(default_factory=dict)
-    columns: list[str] = field(default_factory=list)
-    loaded: bool = False
 
     # ---- reading
-
-    @property
-    def input(self) -> str:
-        """The in-memory table load() reads the file's needed columns into."""
-        return f"{self.table}__input"
-
-    def data(self) -> str:
-        """What to read the user table from: memory once loaded (the file is out of reach then)."""
-        return self.input if self.loaded else self.source()
 
     def source(self) -> str:
         """The table function that reads the file (the id column is always read as text)."""
@@ -244,7 +232,7 @@ class _Run:
     def ensure_rows(self) -> None:
         """Raise 'no rows' for a header-only table (checked only when something else failed)."""
         try:
-            rows = self.con.execute(f"SELECT 1 FROM {self.data()} LIMIT 1").fetchall()
+            rows = self.con.execute(f"SELECT 1 FROM {self.source()} LIMIT 1").fetchall()
         except duckdb.Error as exc:
             raise self.read_error(exc) from exc
         if not rows:
@@ -416,7 +404,7 @@ class _Run:
             return False
         expr = quote_ident(col)
         good, total = self.con.execute(
-            f"SELECT count(TRY_CAST({expr} AS DOUBLE)), count({expr}) FROM {self.data()}"
+            f"SELECT count(TRY_CAST({expr} AS DOUBLE)), count({expr}) FROM {self.source()}"
         ).fetchall()[0]
         return total > 0 and good > 0
 
@@ -433,7 +421,7 @@ class _Run:
     def text_in_numeric(self, col: str) -> InputError:
         expr = quote_ident(col)
         # A default connection keeps file order, so row_number() is the data row. It runs only
-        # the scorer's own query on the file, never a rule, so it needs no lock.
+        # the scorer's own query on the user table, never a rule, so it needs no lock.
         with duckdb.connect() as con:
             rows = con.execute(
                 f"SELECT rn, v, count(*) OVER () FROM (SELECT row_number() OVER () AS rn, "
@@ -524,31 +512,15 @@ class _Run:
             f"FROM (SELECT *, ({bits}) AS __rules FROM ({sql}))"
         )
 
-    def load_columns(self) -> list[str]:
-        """The table's columns the scorer reads: the id, the [table] columns and every rule's."""
-        configured = [self.id_col, *self.features, *self.numeric, *self.categorical]
-        wanted = {c.lower() for c in [*configured, *([self.age] if self.age else [])]}
-        wanted |= self.config.referenced_names()
-        return [c for c in self.types if c.lower() in wanted]
-
     def validate_rules(self) -> None:
         """Bind every expression against the table's columns before reading any data."""
-        self.columns = self.load_columns()
-        # An empty table with the columns load() will read: binding against it reads no data,
-        # on a locked connection of its own, since binding a table function would read a file.
-        con = rules_connection()
-        try:
-            cols = ", ".join(f"{quote_ident(c)} {self.types[c]}" for c in self.columns)
-            con.execute(f"CREATE TEMP TABLE proto ({cols})").fetchall()
-            self.bind_all(con, "proto")
-        finally:
-            con.close()
-
-    def bind_all(self, con: duckdb.DuckDBPyConnection, proto: str) -> None:
+        # An empty table with the file's schema: binding against it reads no data.
+        cols = ", ".join(f"{quote_ident(c)} {t}" for c, t in self.types.items())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table}_proto ({cols})").fetchall()
         # Expressions that see the same columns are bound together in one DESCRIBE; only a
         # group that fails is bound again one by one, to name the rule.
         groups: dict[str, list[tuple[str, str, bool, set[str]]]] = {}
-        for title, expr, sql, boolean, names in self.layers(proto):
+        for title, expr, sql, boolean, names in self.layers(f"{self.table}_proto"):
             if expr is not None:
                 self.check_session_names(title, names)
                 groups.setdefault(sql, []).append((title, expr, boolean, names))
@@ -559,16 +531,17 @@ class _Run:
                 )
                 out_types = [
                     str(r[1])
-                    for r in con.execute(f"DESCRIBE SELECT {selects} FROM ({sql})").fetchall()
+                    for r in self.con.execute(f"DESCRIBE SELECT {selects} FROM ({sql})").fetchall()
                 ]
             except duckdb.Error:
-                out_types = [self.bind_one(con, sql, *rule) for rule in rules]
+                out_types = [self.bind_one(sql, *rule) for rule in rules]
             for (title, expr, boolean, _), out_type in zip(rules, out_types, strict=True):
                 if boolean and out_type not in ("BOOLEAN", '"NULL"', "NULL"):
                     raise ConfigError(
                         f"{self.rules()}{title} must be a true/false condition, but gives {out_type}: "
                         f"{norm_sql(expr)}"
                     )
+        self.con.execute(f"DROP TABLE {self.table}_proto").fetchall()
 
     def check_session_names(self, title: str, names: set[str]) -> None:
         """Refuse `current_date` and kin: without a column of that name DuckDB reads the clock."""
@@ -580,32 +553,13 @@ class _Run:
                     "segments for the same table on any day (put the value in the table)"
                 )
 
-    def bind_one(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        sql: str,
-        title: str,
-        expr: str,
-        boolean: bool,
-        names: set[str],
-    ) -> str:
+    def bind_one(self, sql: str, title: str, expr: str, boolean: bool, names: set[str]) -> str:
         """The type of one rule expression, or the ConfigError naming it."""
         try:
-            rows = con.execute(f"DESCRIBE SELECT {paren(expr)} AS v FROM ({sql})").fetchall()
+            rows = self.con.execute(f"DESCRIBE SELECT {paren(expr)} AS v FROM ({sql})").fetchall()
         except duckdb.Error as exc:
             raise self.rule_error(title, expr, exc, names) from exc
         return str(rows[0][1])
-
-    def load(self) -> None:
-        """Read the needed columns into memory once (the CSV with the dialect sniffed once)."""
-        cols = ", ".join(quote_ident(c) for c in self.columns)
-        try:
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {self.input} AS SELECT {cols} FROM {self.source()}"
-            ).fetchall()
-        except duckdb.Error as exc:
-            raise self.read_error(exc) from exc
-        self.loaded = True
 
     def rule_error(
         self, title: str, expr: str, exc: duckdb.Error, names: set[str]
@@ -643,12 +597,10 @@ class _Run:
         self.create_types()
         try:
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {self.table} AS {self.scored_sql(self.data())}"
+                f"CREATE OR REPLACE TEMP TABLE {self.table} AS {self.scored_sql(self.source())}"
             ).fetchall()
         except duckdb.Error as exc:
             raise self.diagnose(exc) from exc
-        # The scored table keeps every column the statistics read; the input is not needed again.
-        self.con.execute(f"DROP TABLE {self.input}").fetchall()
         scored = self.con.execute(f"DESCRIBE {self.table}").fetchall()
         scored_types = {str(r[0]): str(r[1]) for r in scored}
         for col in list(self.numeric):
@@ -663,7 +615,7 @@ class _Run:
         """Find which rule failed on the data (only runs after a failure)."""
         if "CSV Error" in str(exc):
             return self.read_error(exc)
-        for title, expr, sql, _, names in self.layers(self.data()):
+        for title, expr, sql, _, names in self.layers(self.source()):
             if expr is None:
                 continue
             try:
@@ -709,15 +661,10 @@ class _Run:
             )
         return int(total)
 
-    def prepare(self) -> None:
-        """Everything that reads the file: open, resolve columns, check rules, load."""
+    def run(self) -> int:
         self.open()
         self.resolve_columns()
         self.validate_rules()
-        self.load()
-
-    def score(self) -> int:
-        """Evaluate the rules over the loaded table; call only once the connection is locked."""
         self.materialize()
         return self.check_rows()
 
@@ -741,18 +688,24 @@ def _first_ragged_row(path: Path) -> tuple[int, int, int] | None:
     return None
 
 
-def _connect(scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A scorer connection, not yet locked: the caller loads its data, then calls lock_down."""
+def _connect(tables: Sequence[Path], scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A locked scorer connection: it may read `tables` and write into `scratch`, nothing else.
+
+    Locked before any query runs, so neither the scorer's SQL nor a rule can read another file,
+    fetch a URL, install or load an extension, or change a setting back (segment_rules.LOCK_DOWN).
+    The user tables stay readable in place, so the scan-and-score stays one streaming pass.
+    """
     con = duckdb.connect(":memory:")
     # Every output is sorted explicitly, so row order inside DuckDB never matters; letting
     # it go makes the one big scan-and-score parallel without an ordering step.
     con.execute("SET preserve_insertion_order = false").fetchall()
+    paths = ", ".join(quote_literal(str(Path(t).absolute())) for t in tables)
+    con.execute(f"SET allowed_paths = [{paths}]").fetchall()
     if scratch is not None:
-        # The one directory the connection may still write once locked: a private, empty one
-        # for the assignments CSV (Assignments.write_csv).
         con.execute(
             f"SET allowed_directories = [{quote_literal(str(scratch) + os.sep)}]"
         ).fetchall()
+    lock_down(con)
     return con
 
 
@@ -985,12 +938,14 @@ def score_users(
 ) -> tuple[SegmentReport, Assignments]:
     """Segment a user table (CSV/Parquet/JSONL) with the config's rules; report + assignments."""
     scratch = tempfile.TemporaryDirectory(prefix="persona-segment-")
-    con = _connect(Path(scratch.name))
+    try:
+        con = _connect([Path(path)], Path(scratch.name))
+    except BaseException:
+        scratch.cleanup()
+        raise
     try:
         run = _Run(con=con, path=Path(path), config=config, table="scored")
-        run.prepare()
-        lock_down(con)
-        total = run.score()
+        total = run.run()
         report = _Stats(run, total).report()
     except BaseException:
         con.close()
@@ -1106,15 +1061,13 @@ def load_assignments(workspace: Workspace) -> dict[str, str]:
 
 def compare_snapshots(old: Path, new: Path, config: SegmentConfig) -> Migration:
     """Score two snapshots with one config and report who moved from which segment to which."""
-    con = _connect()
+    con = _connect([Path(old), Path(new)])
     try:
         runs = {}
         for tag, path in (("old", old), ("new", new)):
-            runs[tag] = _Run(con=con, path=Path(path), config=config, table=f"{tag}_scored")
-            runs[tag].prepare()
-        lock_down(con)
-        for run in runs.values():
-            run.score()
+            run = _Run(con=con, path=Path(path), config=config, table=f"{tag}_scored")
+            run.run()
+            runs[tag] = run
         return _migration(con, runs["old"], runs["new"], config)
     finally:
         con.close()

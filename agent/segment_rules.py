@@ -69,8 +69,9 @@ FEATURE_COLUMNS = (BREADTH_COLUMN, TOTAL_COLUMN, MAX_COLUMN)
 RESERVED = {"persona", "segment", *FEATURE_COLUMNS}
 CATCH_ALL_RULE = "TRUE"
 
-# Applied, in this order, to every DuckDB connection that evaluates a rule, once its data is in
-# memory: no file, network or extension access, and no SET can undo it.
+# Applied, in this order, to every DuckDB connection that parses, binds or evaluates a rule,
+# before it runs a query: no file (beyond the allowed_paths/allowed_directories set first),
+# network or extension access, and no SET can undo it.
 LOCK_DOWN = (
     "SET enable_external_access = false",
     "SET autoinstall_known_extensions = false",
@@ -249,10 +250,6 @@ class SegmentConfig(Strict):
         """Unqualified names an expression refers to (a column, or a session name if none)."""
         return {parts[0] for parts in self._refs.get(title, []) if len(parts) == 1}
 
-    def referenced_names(self) -> set[str]:
-        """Every name part of every column reference in any rule, lowercased."""
-        return {part.lower() for refs in self._refs.values() for parts in refs for part in parts}
-
 
 def _check_names(config: SegmentConfig) -> None:
     seen: dict[str, str] = {}
@@ -295,15 +292,14 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
 
 @lru_cache(maxsize=1)
 def _parser() -> duckdb.DuckDBPyConnection:
-    # Parsing and binding need no data; one private, locked in-memory connection serves every
-    # config (each caller takes its own cursor, so temp tables never meet).
+    # Parsing needs no data; one private, locked in-memory connection serves every config.
     con = duckdb.connect(":memory:")
     lock_down(con)
     return con
 
 
 def rules_connection() -> duckdb.DuckDBPyConnection:
-    """A fresh cursor on the locked connection that parses rules, for binding them to a schema."""
+    """A fresh cursor on the locked connection that parses rules."""
     return _parser().cursor()
 
 

@@ -19,7 +19,6 @@ from agent.segment_rules import (
     ALLOWED_FUNCTIONS,
     available_presets,
     load_segment_config,
-    lock_down,
     rules_connection,
 )
 
@@ -367,7 +366,7 @@ def _assert_locked(con: duckdb.DuckDBPyConnection, outside: Path) -> None:
     assert httpfs.fetchall() == [(0,)]
 
 
-def test_the_scoring_connection_is_locked_once_rules_run(tmp_path: Path) -> None:
+def test_the_connection_rules_ran_on_is_locked(tmp_path: Path) -> None:
     outside = tmp_path / "outside.csv"
     outside.write_text("a\n1\n", encoding="utf-8")
     report, assignments = score_users(USERS, load_segment_config(None, "weekly"))
@@ -385,15 +384,17 @@ def test_the_scoring_connection_is_locked_once_rules_run(tmp_path: Path) -> None
     assert report.total_users == 2400
 
 
-def test_the_connection_that_binds_rules_is_locked(tmp_path: Path) -> None:
+def test_scorer_connections_are_locked_before_their_first_query(tmp_path: Path) -> None:
     outside = tmp_path / "outside.csv"
     outside.write_text("a\n1\n", encoding="utf-8")
-    with rules_connection() as con:
+    with rules_connection() as con:  # the one that parses rules files
         _assert_locked(con, outside)
-    con = _connect(tmp_path / "scratch")
+    # The scorer's: locked as it is made; it reads the user table it was made for, no other.
+    con = _connect([USERS])
     try:
-        lock_down(con)
         _assert_locked(con, outside)
+        rows = con.execute(f"SELECT count(*) FROM read_csv('{USERS}')").fetchall()
+        assert rows == [(2400,)]
     finally:
         con.close()
 
