@@ -699,7 +699,9 @@ def _connect(tables: Sequence[Path], scratch: Path | None = None) -> duckdb.Duck
     # Every output is sorted explicitly, so row order inside DuckDB never matters; letting
     # it go makes the one big scan-and-score parallel without an ordering step.
     con.execute("SET preserve_insertion_order = false").fetchall()
-    paths = ", ".join(quote_literal(str(Path(t).absolute())) for t in tables)
+    # As typed and absolute: the file is the same, and DuckDB compares the spelling it is given.
+    spellings = dict.fromkeys(p for t in tables for p in (str(t), str(Path(t).absolute())))
+    paths = ", ".join(quote_literal(p) for p in spellings)
     con.execute(f"SET allowed_paths = [{paths}]").fetchall()
     if scratch is not None:
         con.execute(

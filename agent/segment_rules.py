@@ -400,7 +400,9 @@ def _refusal(node: dict[str, Any], kind: str, node_type: str) -> str | None:
         # DuckDB 1.1-1.3 spell the target as cast_type {"id": ...}, later ones as a TYPE node.
         legacy = node.get("cast_type")
         if isinstance(legacy, dict) and str(legacy.get("id", "")).lower() not in ALLOWED_TYPES:
-            return f"a cast to {legacy.get('id')} (only plain scalar types)"
+            info = legacy.get("type_info") or {}
+            name = info.get("user_type_name") if isinstance(info, dict) else None
+            return f"a cast to {name or legacy.get('id')} (only plain scalar types)"
         return None
     if kind == "TYPE":
         name = str(node.get("type_name", ""))
@@ -438,8 +440,11 @@ def _function_refusal(node: dict[str, Any]) -> str | None:
         close = [] if what else difflib.get_close_matches(name, ALLOWED_FUNCTIONS, n=1, cutoff=0.8)
         hint = f" (did you mean {close[0]}()?)" if close else ""
         return f"{what + ' ' if what else ''}function {name}(){hint}"
-    if node.get("schema") or node.get("catalog"):
-        return f"a qualified function name ({node.get('schema') or node.get('catalog')}.{name})"
+    # DuckDB itself spells some built-ins as main.x (EXTRACT, in 1.x); any other schema or
+    # catalog could name something that is not the built-in on the list.
+    schema, catalog = str(node.get("schema") or ""), str(node.get("catalog") or "")
+    if schema not in ("", "main") or catalog not in ("", "system"):
+        return f"a qualified function name ({schema or catalog}.{name})"
     order_bys = node.get("order_bys") or {}
     if (
         node.get("distinct")

@@ -193,7 +193,7 @@ def test_persona_run_scores_nothing_from_a_hostile_rules_file(tmp_path: Path) ->
         ("COLUMNS('sess.*') > 3", "* or COLUMNS(...)"),
         ("#2 > 3", "a column position (#n)"),
         ("role COLLATE nocase = 'admin'", "COLLATE (compare lower(...) instead)"),
-        ("main.abs(nps) > 3", "a qualified function name (main.abs)"),
+        ("other.abs(nps) > 3", "a qualified function name (other.abs)"),
         ("round(nps, precision := 1) > 3", "a named argument in round()"),
         ("abs(nps ORDER BY role) > 3", "DISTINCT, ORDER BY or FILTER inside abs()"),
         ("CAST(role AS JSON) IS NOT NULL", "a cast to JSON (only plain scalar types)"),
