@@ -1,7 +1,9 @@
 """Deterministic segment scorer: a user table + a rule config -> segments and their numbers.
 
 DuckDB does the work: the file is scanned once into an in-memory table holding each user's id,
-dimension labels, rule results and persona; every statistic is an aggregate over that table.
+dimension labels, rule results and persona; every statistic is an aggregate over that table. The
+connection is locked before it reads anything (see _connect): it can read the user table and
+nothing else, so a rule can never reach another file, the network or an extension.
 
 Output conventions (segments.json and its citable `stats` keys):
 - shares are fractions 0-1 rounded to 4 decimals; other floats are rounded to 2 decimals;
@@ -24,6 +26,7 @@ import gzip
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -46,9 +49,11 @@ from .segment_rules import (
     BREADTH_COLUMN,
     FEATURE_COLUMNS,
     MAX_COLUMN,
+    SESSION_NAMES,
     TOTAL_COLUMN,
     SegmentConfig,
     case_sql,
+    lock_down,
     norm_sql,
     paren,
     quote_ident,
@@ -120,6 +125,8 @@ class Assignments:
     table: str
     id_column: str
     dimensions: list[str]
+    # The only directory the locked connection may write (see _connect); removed by close().
+    scratch: tempfile.TemporaryDirectory[str]
 
     def __len__(self) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {self.table}").fetchall()[0][0])
@@ -135,6 +142,7 @@ class Assignments:
     def close(self) -> None:
         """Free the in-memory table (the object is unusable afterwards)."""
         self.con.close()
+        self.scratch.cleanup()
 
     def write_csv(self, path: Path) -> None:
         """CSV with the id, every dimension label and the persona, sorted by id (atomic)."""
@@ -144,16 +152,22 @@ class Assignments:
             f"FROM {self.table} ORDER BY {ID_COL}"
         )
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The locked connection writes into its scratch directory only; the file moves from
+        # there (a rename on one file system) and replaces the target atomically.
+        made = Path(self.scratch.name) / "assignments.csv"
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
-        os.chmod(tmp, file_mode())
         try:
             self.con.execute(
-                f"COPY ({select}) TO {quote_literal(tmp)} (FORMAT csv, HEADER true, DELIMITER ',')"
+                f"COPY ({select}) TO {quote_literal(str(made))} "
+                "(FORMAT csv, HEADER true, DELIMITER ',')"
             ).fetchall()
+            shutil.move(made, tmp)
+            os.chmod(tmp, file_mode())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
+            made.unlink(missing_ok=True)
             raise
 
 
@@ -406,7 +420,8 @@ class _Run:
 
     def text_in_numeric(self, col: str) -> InputError:
         expr = quote_ident(col)
-        # A default connection keeps file order, so row_number() is the data row.
+        # A default connection keeps file order, so row_number() is the data row. It runs only
+        # the scorer's own query on the user table, never a rule, so it needs no lock.
         with duckdb.connect() as con:
             rows = con.execute(
                 f"SELECT rn, v, count(*) OVER () FROM (SELECT row_number() OVER () AS rn, "
@@ -507,6 +522,7 @@ class _Run:
         groups: dict[str, list[tuple[str, str, bool, set[str]]]] = {}
         for title, expr, sql, boolean, names in self.layers(f"{self.table}_proto"):
             if expr is not None:
+                self.check_session_names(title, names)
                 groups.setdefault(sql, []).append((title, expr, boolean, names))
         for sql, rules in groups.items():
             try:
@@ -527,6 +543,16 @@ class _Run:
                     )
         self.con.execute(f"DROP TABLE {self.table}_proto").fetchall()
 
+    def check_session_names(self, title: str, names: set[str]) -> None:
+        """Refuse `current_date` and kin: without a column of that name DuckDB reads the clock."""
+        for name in sorted(self.config.bare_names(title)):
+            if name.lower() in SESSION_NAMES and name.lower() not in names:
+                raise ConfigError(
+                    f"{self.rules()}{title} uses {name}, which is not a column of "
+                    f"{self.path.name} but the clock or the session: rules must give the same "
+                    "segments for the same table on any day (put the value in the table)"
+                )
+
     def bind_one(self, sql: str, title: str, expr: str, boolean: bool, names: set[str]) -> str:
         """The type of one rule expression, or the ConfigError naming it."""
         try:
@@ -538,6 +564,12 @@ class _Run:
     def rule_error(
         self, title: str, expr: str, exc: duckdb.Error, names: set[str]
     ) -> ConfigError | InputError:
+        if isinstance(exc, duckdb.PermissionException):
+            # Only a gap in the allow-list gets here: the locked connection refused the access.
+            return ConfigError(
+                f"{self.rules()}{title} tries to reach outside the table, which rules may not "
+                f"({_first_line(exc)})"
+            )
         self.ensure_rows()
         refs = self.config.column_refs(title)
         missing = sorted(r for r in refs if r.lower() not in names)
@@ -656,11 +688,26 @@ def _first_ragged_row(path: Path) -> tuple[int, int, int] | None:
     return None
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def _connect(tables: Sequence[Path], scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A locked scorer connection: it may read `tables` and write into `scratch`, nothing else.
+
+    Locked before any query runs, so neither the scorer's SQL nor a rule can read another file,
+    fetch a URL, install or load an extension, or change a setting back (segment_rules.LOCK_DOWN).
+    The user tables stay readable in place, so the scan-and-score stays one streaming pass.
+    """
     con = duckdb.connect(":memory:")
     # Every output is sorted explicitly, so row order inside DuckDB never matters; letting
     # it go makes the one big scan-and-score parallel without an ordering step.
     con.execute("SET preserve_insertion_order = false").fetchall()
+    # As typed and absolute: the file is the same, and DuckDB compares the spelling it is given.
+    spellings = dict.fromkeys(p for t in tables for p in (str(t), str(Path(t).absolute())))
+    paths = ", ".join(quote_literal(p) for p in spellings)
+    con.execute(f"SET allowed_paths = [{paths}]").fetchall()
+    if scratch is not None:
+        con.execute(
+            f"SET allowed_directories = [{quote_literal(str(scratch) + os.sep)}]"
+        ).fetchall()
+    lock_down(con)
     return con
 
 
@@ -892,16 +939,24 @@ def score_users(
     complaints: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[SegmentReport, Assignments]:
     """Segment a user table (CSV/Parquet/JSONL) with the config's rules; report + assignments."""
-    con = _connect()
+    scratch = tempfile.TemporaryDirectory(prefix="persona-segment-")
+    try:
+        con = _connect([Path(path)], Path(scratch.name))
+    except BaseException:
+        scratch.cleanup()
+        raise
     try:
         run = _Run(con=con, path=Path(path), config=config, table="scored")
         total = run.run()
         report = _Stats(run, total).report()
     except BaseException:
         con.close()
+        scratch.cleanup()
         raise
     dims = [d.name for d in config.dimensions]
-    assignments = Assignments(con=con, table=run.table, id_column=run.id_col, dimensions=dims)
+    assignments = Assignments(
+        con=con, table=run.table, id_column=run.id_col, dimensions=dims, scratch=scratch
+    )
     if complaints:
         report = add_complaints(report, assignments, config, complaints)
     return report, assignments
@@ -922,14 +977,19 @@ def add_complaints(
     if not pairs:
         return report
     con, t = assignments.con, assignments.table
-    data = {  # noqa: F841 - read by DuckDB's replacement scan below
+    data = {
         "id": np.array([u for u, _ in pairs], dtype=object),
         "label": np.array([lab for _, lab in pairs], dtype=object),
     }
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __complaints AS SELECT CAST(id AS VARCHAR) AS id, "
-        "CAST(label AS VARCHAR) AS label FROM data"
-    ).fetchall()
+    # Registered by name: the locked connection has no replacement scans of Python objects.
+    con.register("__complaints_in", data)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __complaints AS SELECT CAST(id AS VARCHAR) AS id, "
+            "CAST(label AS VARCHAR) AS label FROM __complaints_in"
+        ).fetchall()
+    finally:
+        con.unregister("__complaints_in")
     rows = con.execute(
         f"SELECT s.{PERSONA_COL}, c.label, count(DISTINCT c.id) FROM __complaints c "
         f"JOIN {t} s ON s.{ID_COL} = c.id GROUP BY 1, 2"
@@ -1003,7 +1063,7 @@ def load_assignments(workspace: Workspace) -> dict[str, str]:
 
 def compare_snapshots(old: Path, new: Path, config: SegmentConfig) -> Migration:
     """Score two snapshots with one config and report who moved from which segment to which."""
-    con = _connect()
+    con = _connect([Path(old), Path(new)])
     try:
         runs = {}
         for tag, path in (("old", old), ("new", new)):

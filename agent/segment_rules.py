@@ -33,6 +33,11 @@ Every `when` is one DuckDB SQL boolean expression over the table's columns, the 
 columns, `feature_breadth`, `feature_total`, `feature_max`, earlier dimensions (for a dimension) or all dimensions (for a
 persona), so the same rules can be pasted into a warehouse CASE expression. A comparison with
 NULL never matches: wrap nullable columns in coalesce() where that matters.
+
+Rules files are data: each expression is checked against DuckDB's own parse tree and may hold only
+column names, constants, operators, CASE, CAST/TRY_CAST to a plain type and the scalar functions in
+ALLOWED_FUNCTIONS; subqueries, table functions, aggregates, window functions, lambdas, parameters
+and `*` are refused. The scorer also evaluates rules only on a locked connection (lock_down).
 """
 
 from __future__ import annotations
@@ -64,6 +69,70 @@ FEATURE_COLUMNS = (BREADTH_COLUMN, TOTAL_COLUMN, MAX_COLUMN)
 # Output column names the scorer owns; a dimension or derived column may not take them.
 RESERVED = {"persona", "segment", *FEATURE_COLUMNS}
 CATCH_ALL_RULE = "TRUE"
+
+# Applied, in this order, to every DuckDB connection that parses, binds or evaluates a rule,
+# before it runs a query: no file (beyond the allowed_paths/allowed_directories set first),
+# network or extension access, and no SET can undo it.
+LOCK_DOWN = (
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET lock_configuration = true",
+)
+
+# The scalar functions a rule may call (names as DuckDB's parser gives them; operators such as
+# LIKE and || arrive as functions named ~~ and ||). Each is deterministic: the same row gives the
+# same answer on any machine, any day. Left out on purpose: anything reading files, the
+# environment, settings or variables (read_*, getenv, current_setting, getvariable), the clock
+# (now, today, age with one argument), randomness (random, uuid), sequences, hashes whose values
+# change between DuckDB versions, list functions that take lambdas, and aggregates (a rule sees one
+# user's row). coalesce, CASE, CAST, IN, BETWEEN, IS NULL, NOT, AND and OR are parse-tree nodes of
+# their own and always allowed.
+ALLOWED_FUNCTIONS = frozenset(
+    {
+        # arithmetic and comparison operators
+        *("+", "-", "*", "/", "//", "%", "^", "**"),
+        # LIKE, NOT LIKE, ILIKE, NOT ILIKE, SIMILAR TO, string concatenation
+        *("~~", "!~~", "~~*", "!~~*", "regexp_full_match", "||"),
+        # numbers
+        *("abs", "sign", "round", "floor", "ceil", "ceiling", "trunc", "mod"),
+        *("least", "greatest", "nullif", "if", "isnan", "isinf", "isfinite"),
+        *("ln", "log", "log2", "log10", "exp", "sqrt", "cbrt", "pow", "power"),
+        # text
+        *("lower", "upper", "lcase", "ucase", "trim", "ltrim", "rtrim", "strip_accents"),
+        *("length", "strlen", "concat", "left", "right", "substring", "substr", "replace"),
+        *("contains", "starts_with", "ends_with", "prefix", "suffix", "regexp_matches"),
+        *("split_part", "strpos", "position", "instr"),
+        # dates and times (EXTRACT is date_part; INTERVAL n DAY uses to_days and trunc)
+        *("date_diff", "datediff", "date_sub", "datesub", "date_part", "datepart"),
+        *("date_trunc", "datetrunc", "year", "quarter", "month", "week", "weekofyear"),
+        *("day", "dayofweek", "isodow", "dayofyear", "hour", "minute", "second", "last_day"),
+        *("epoch", "epoch_ms", "make_date", "to_timestamp", "strptime", "try_strptime"),
+        *("strftime", "to_years", "to_months", "to_weeks", "to_days", "to_hours"),
+        *("to_minutes", "to_seconds"),
+    }
+)
+# CAST / TRY_CAST / :: targets: plain scalar types (nested and extension types are refused).
+ALLOWED_TYPES = frozenset(
+    {
+        *("boolean", "bool", "logical"),
+        *("tinyint", "int1", "smallint", "int2", "short", "integer", "int", "int4", "signed"),
+        *("bigint", "int8", "long", "hugeint", "int128"),
+        *("utinyint", "usmallint", "uinteger", "ubigint", "uhugeint"),
+        *("float", "float4", "real", "double", "float8", "decimal", "numeric"),
+        *("varchar", "text", "string", "char", "bpchar"),
+        *("date", "time", "timestamp", "datetime", "interval"),
+    }
+)
+# Bare names DuckDB reads as the clock or the session when no column has that name; a rule
+# using one would give different segments on another day or machine.
+SESSION_NAMES = frozenset(
+    {
+        *("current_date", "current_time", "current_timestamp", "localtime", "localtimestamp"),
+        *("current_user", "user", "session_user", "current_role"),
+        *("current_catalog", "current_schema"),
+    }
+)
 
 
 def slugify(name: str) -> str:
@@ -144,7 +213,7 @@ class SegmentConfig(Strict):
     personas: list[PersonaRule] = Field(min_length=1, max_length=63)
     origin: str = ""
 
-    _refs: dict[str, set[str]] = PrivateAttr(default_factory=dict)
+    _refs: dict[str, list[tuple[str, ...]]] = PrivateAttr(default_factory=dict)
 
     @field_validator("personas")
     @classmethod
@@ -176,7 +245,11 @@ class SegmentConfig(Strict):
 
     def column_refs(self, title: str) -> set[str]:
         """Column names an expression refers to (from DuckDB's parse tree)."""
-        return self._refs.get(title, set())
+        return {parts[-1] for parts in self._refs.get(title, [])}
+
+    def bare_names(self, title: str) -> set[str]:
+        """Unqualified names an expression refers to (a column, or a session name if none)."""
+        return {parts[0] for parts in self._refs.get(title, []) if len(parts) == 1}
 
 
 def _check_names(config: SegmentConfig) -> None:
@@ -212,10 +285,23 @@ def _unique_slugs(names: Iterable[str], what: str) -> None:
 # --------------------------------------------------------------------------- expressions
 
 
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """Switch off file, network and extension access on a connection, for good."""
+    for statement in LOCK_DOWN:
+        con.execute(statement).fetchall()
+
+
 @lru_cache(maxsize=1)
 def _parser() -> duckdb.DuckDBPyConnection:
-    # Parsing needs no data; one private in-memory connection serves every config.
-    return duckdb.connect(":memory:")
+    # Parsing needs no data; one private, locked in-memory connection serves every config.
+    con = duckdb.connect(":memory:")
+    lock_down(con)
+    return con
+
+
+def rules_connection() -> duckdb.DuckDBPyConnection:
+    """A fresh cursor on the locked connection that parses rules."""
+    return _parser().cursor()
 
 
 @atexit.register
@@ -261,6 +347,129 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(item)
 
 
+class RefusedExpression(ValueError):
+    """A construct a rules file may not use; the message names it."""
+
+
+def check_allowed(tree: dict[str, Any]) -> None:
+    """Raise RefusedExpression for the first node of the parse tree outside the allow-list.
+
+    Fail-closed: every node with a `class` is checked, and a class not named here is refused.
+    """
+    for node in _walk(tree):
+        kind = node.get("class")
+        if kind is None:
+            continue
+        problem = _refusal(node, str(kind), str(node.get("type", "")))
+        if problem:
+            raise RefusedExpression(problem)
+
+
+_ALLOWED_OPERATORS = {
+    "OPERATOR_NOT",
+    "OPERATOR_IS_NULL",
+    "OPERATOR_IS_NOT_NULL",
+    "COMPARE_IN",
+    "COMPARE_NOT_IN",
+    "OPERATOR_COALESCE",
+}
+_REFUSED = {
+    "SUBQUERY": "a subquery (SELECT ...)",
+    "WINDOW": "a window function (... OVER)",
+    "LAMBDA": "a lambda (x -> ...)",
+    "PARAMETER": "a parameter ($1 or ?)",
+    "STAR": "* or COLUMNS(...)",
+    "POSITIONAL_REFERENCE": "a column position (#n)",
+    "COLLATE": "COLLATE (compare lower(...) instead)",
+}
+
+
+# Functions the parser makes out of syntax, named as the user wrote them.
+_SPELLED = {
+    "list_value": "a list [...]",
+    "struct_pack": "a struct {...}",
+    "row": "a row (...)",
+    "count_star": "aggregate function count(*)",
+}
+
+
+def _refusal(node: dict[str, Any], kind: str, node_type: str) -> str | None:
+    """Why one parse-tree node is refused, or None when it is allowed."""
+    if kind in ("COLUMN_REF", "CONSTANT", "COMPARISON", "CONJUNCTION", "BETWEEN", "CASE"):
+        return None
+    if kind == "CAST":
+        # DuckDB 1.1-1.3 spell the target as cast_type {"id": ...}, later ones as a TYPE node.
+        legacy = node.get("cast_type")
+        if isinstance(legacy, dict) and str(legacy.get("id", "")).lower() not in ALLOWED_TYPES:
+            info = legacy.get("type_info") or {}
+            name = info.get("user_type_name") if isinstance(info, dict) else None
+            return f"a cast to {name or legacy.get('id')} (only plain scalar types)"
+        return None
+    if kind == "TYPE":
+        name = str(node.get("type_name", ""))
+        if node.get("schema") or node.get("catalog") or name.lower() not in ALLOWED_TYPES:
+            return f"a cast to {name or 'that type'} (only plain scalar types)"
+        return None
+    if kind == "OPERATOR":
+        if node_type in _ALLOWED_OPERATORS:
+            return None
+        named = {"ARRAY_EXTRACT": "indexing x[...]", "ARRAY_SLICE": "slicing x[a:b]"}
+        return named.get(node_type, f"the operator {node_type.removeprefix('OPERATOR_').lower()}")
+    if kind == "FUNCTION":
+        return _function_refusal(node)
+    if kind == "SUBQUERY":
+        # Name what the subquery would read (its table function), the part that matters.
+        kinds = _function_kinds()
+        reads = [
+            name
+            for n in _walk(node)
+            if n.get("class") == "FUNCTION"
+            and kinds.get(name := str(n.get("function_name")).lower()) == "table"
+        ]
+        return "a subquery (SELECT ...)" + (f" calling {reads[0]}()" if reads else "")
+    if kind in _REFUSED:
+        return _REFUSED[kind]
+    return f"{kind.lower()} expressions"
+
+
+def _function_refusal(node: dict[str, Any]) -> str | None:
+    name = str(node.get("function_name", "")).lower()
+    if name not in ALLOWED_FUNCTIONS:
+        if name in _SPELLED:
+            return _SPELLED[name]
+        what = _function_kinds().get(name, "")
+        close = [] if what else difflib.get_close_matches(name, ALLOWED_FUNCTIONS, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}()?)" if close else ""
+        return f"{what + ' ' if what else ''}function {name}(){hint}"
+    # DuckDB itself spells some built-ins as main.x (EXTRACT, in 1.x); any other schema or
+    # catalog could name something that is not the built-in on the list.
+    schema, catalog = str(node.get("schema") or ""), str(node.get("catalog") or "")
+    if schema not in ("", "main") or catalog not in ("", "system"):
+        return f"a qualified function name ({schema or catalog}.{name})"
+    order_bys = node.get("order_bys") or {}
+    if (
+        node.get("distinct")
+        or node.get("filter") is not None
+        or (isinstance(order_bys, dict) and order_bys.get("orders"))
+        or node.get("export_state")
+    ):
+        return f"DISTINCT, ORDER BY or FILTER inside {name}()"
+    if any(isinstance(a, dict) and a.get("name") for a in node.get("arguments") or []):
+        return f"a named argument in {name}()"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _function_kinds() -> dict[str, str]:
+    """Function name -> 'table' or 'aggregate', so a refusal says what kind of function it is."""
+    with rules_connection() as con:
+        rows = con.execute(
+            "SELECT function_name, min(function_type) FROM duckdb_functions() "
+            "WHERE function_type IN ('aggregate', 'table', 'table_macro') GROUP BY 1"
+        ).fetchall()
+    return {str(n).lower(): "table" if str(t).startswith("table") else str(t) for n, t in rows}
+
+
 def _column_name(node: dict[str, Any]) -> str | None:
     if node.get("class") == "COLUMN_REF" and node.get("column_names"):
         return str(node["column_names"][-1])
@@ -296,16 +505,32 @@ def _label_comparisons(tree: dict[str, Any]) -> Iterator[tuple[str, str]]:
                     yield col, value
 
 
-def _check_expressions(config: SegmentConfig) -> dict[str, set[str]]:
-    """Parse every rule; check string labels compared with a dimension are that dimension's."""
+def _check_expressions(config: SegmentConfig) -> dict[str, list[tuple[str, ...]]]:
+    """Parse every rule, refuse what is not data, check labels compared with a dimension are its.
+
+    Returns every column reference (all its name parts) per rule title.
+    """
     labels = {dim.name.lower(): dim for dim in config.dimensions}
-    refs: dict[str, set[str]] = {}
+    refs: dict[str, list[tuple[str, ...]]] = {}
     for title, expr in config.rules():
         try:
             tree = parse_expression(expr)
         except ValueError as exc:
             raise ConfigError(f"{title}: invalid SQL ({exc}) in: {norm_sql(expr)}") from exc
-        refs[title] = {name for node in _walk(tree) if (name := _column_name(node))}
+        try:
+            check_allowed(tree)
+        except RefusedExpression as exc:
+            # The expression is not echoed: the construct named is enough to find it.
+            raise ConfigError(
+                f"{title}: {exc} is not allowed; a rule may use only the table's columns, "
+                "constants, operators, CASE, CAST and the scalar functions listed under "
+                "'Rules files are data' in the README"
+            ) from exc
+        refs[title] = [
+            tuple(str(n) for n in node["column_names"])
+            for node in _walk(tree)
+            if node.get("class") == "COLUMN_REF" and node.get("column_names")
+        ]
         for col, value in _label_comparisons(tree):
             dim = labels.get(col.lower())
             if dim is not None and value not in dim.labels:

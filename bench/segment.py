@@ -12,8 +12,9 @@ for each format runs, each in a fresh subprocess so peak RSS belongs to that ste
   CASE expressions) and the same per-segment numbers (count, mean, min, max and exact
   quartiles of every numeric column, value counts of every categorical column and dimension),
   i.e. what DuckDB alone takes for the work the scorer does, without its checks and outputs;
-- score: agent.segment.score_users end to end with the weekly preset (read, validate rules,
-  score, every statistic), and write_segment_outputs (segments.json + 1M-row assignments CSV).
+- score: agent.segment.score_users end to end with the weekly preset (read, validate rules, load
+  the columns it needs into memory, lock the connection, score, every statistic), and
+  write_segment_outputs (segments.json + 1M-row assignments CSV).
 Before timing, a child checks that the same-work query and score_users give the same sizes,
 means, minima, maxima and quartiles (to the scorer's 2 decimals). Prints a table and the
 ratios (target <= 2x).
@@ -239,7 +240,7 @@ def step(kind: str, file: Path, repeat: int) -> dict[str, object]:
                 write_segment_outputs(report, assignments, Workspace(tmp))
             write_times.append(time.perf_counter() - t1)
             result["segments"] = {s.name: s.size for s in report.segments}
-            assignments.con.close()
+            assignments.close()
         times.append(time.perf_counter() - t0 - (write_times[-1] if write_times else 0))
     result.update(seconds=times, write_seconds=write_times, peak_rss_mb=round(peak_rss_mb(), 1))
     return result
