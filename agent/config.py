@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -206,11 +206,56 @@ class SegmentSettings(Section):
     id_column: str | None = None
 
 
+# The extracted journey stages (models.JourneyStage without 'unknown'); see agent/stages.py.
+MentionStage = Literal[
+    "awareness", "consideration", "decision", "onboarding", "retention", "advocacy"
+]
+_STAGE_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
 class DraftSettings(Section):
     personas: int = 4
     min_segment_size: int = 30
     chunks_per_persona: int = 8
     anti_persona: bool = False
+    # Journey map columns: the purchase funnel (seed 002) or product use (usability studies).
+    journey: Literal["funnel", "usage"] = "funnel"
+    # A custom list of columns (lowercase ids like "first_report"); overrides `journey`.
+    journey_stages: list[str] | None = None
+    # Which extracted stages each column shows, for custom columns (agent/stages.py).
+    stage_sources: dict[str, list[MentionStage]] = Field(default_factory=dict)
+    # Tokens an evidence pack may take in a drafting prompt; the lowest-ranked evidence goes
+    # first when it does not fit (agent/evidence.py fit_pack).
+    pack_tokens: int = Field(default=16000, ge=2000)
+
+    @field_validator("journey_stages")
+    @classmethod
+    def _stages(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not 2 <= len(value) <= 8:
+            raise ValueError(f"give 2-8 journey stages, not {len(value)}")
+        bad = [s for s in value if not _STAGE_ID.match(s)]
+        if bad:
+            raise ValueError(
+                f"stage ids are lowercase words joined by '_' (e.g. 'first_report'): {bad[0]!r}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("journey stages must be distinct")
+        return value
+
+    @model_validator(mode="after")
+    def _sources(self) -> DraftSettings:
+        from .stages import PRESETS
+
+        stages = self.journey_stages or list(PRESETS[self.journey])
+        unknown = sorted(set(self.stage_sources) - set(stages))
+        if unknown:
+            raise ValueError(
+                f"stage_sources names {unknown[0]!r}, which is not a journey stage "
+                f"({', '.join(stages)})"
+            )
+        return self
 
 
 class Settings(Section):

@@ -20,7 +20,13 @@ The rules, each failure naming the field, the offending id/quote/number and what
   the precision it is shown with (38% matches 0.3846; 4.2 matches 4.17). A text without an
   evidence list (a name, a title, a metric) may use any value in the pack. Numbers in the
   segment's own name, rule and age range are always allowed; the corpus counts are not (they
-  are in every persona's document information, and small integers would slip through).
+  are in every persona's document information, and small integers would slip through). Also
+  allowed: the number of distinct people among the chunks a claim cites ("named by 3
+  participants" citing their 3 chunks), a tool observation's `people` count when its chunk is
+  cited, and the numbers of a cohort trait when one of the trait's ids is cited.
+- A passage in double quotes must come from the persona's own people (in_segment, or an
+  observation) unless the claim says it comes from outside this persona.
+- A journey has exactly the pack's `journey.stages`, in order (the funnel when none is given).
   Assumptions may not contain numbers: invented numbers are the most misleading invention.
 - Structural numbers allowed anywhere: 1-5 right after 'top' ('top 3 pains'), and the scales
   '1-5' / 'out of 5' / '/5' (severity) and '-2 to +2' (emotion). Nothing else: no years, no
@@ -47,6 +53,7 @@ from .models import (
     PersonaQuote,
     Recommendation,
 )
+from .stages import FUNNEL
 from .verbatim import normalise, quote_core
 
 EVIDENCE_KINDS = ("theme", "chunk", "stat")
@@ -87,6 +94,12 @@ _ALLOWED_STRUCTURE = [
     re.compile(r"(?<=\d)\s*/\s*5\b"),
     re.compile(r"-\s?2\s*(?:\.\.|to)\s*\+\s?2\b", re.I),
 ]
+# A claim may quote someone outside the persona's people only when it says so.
+OUTSIDE = re.compile(
+    r"\b(?:outside (?:this|the) (?:persona|segment|cohort|group)|from (?:another|other) "
+    r"(?:segments?|cohorts?|personas?|groups?))\b",
+    re.I,
+)
 _EVIDENCE_TOKEN = re.compile(r"\b(?:theme|chunk|stat):[\w.\-/%]+")
 _DQUOTED = re.compile(r'"([^"]+)"')
 _AGE_RANGE = re.compile(
@@ -192,6 +205,15 @@ class PackIndex:
     locked: tuple[str, ...] = ()
     # Chunks spoken by the persona's own people (in_segment): its quotes come from these.
     own: set[str] = field(default_factory=set)
+    # chunk id -> counts code made about it (how many of the cohort's people name a tool)
+    chunk_counts: dict[str, list[float]] = field(default_factory=dict)
+    # theme id -> texts the pack says about it besides its own (the cohort's traits citing it)
+    theme_notes: dict[str, list[str]] = field(default_factory=dict)
+    # The journey's columns, in order (the funnel when the pack names none).
+    stages: tuple[str, ...] = FUNNEL
+    # chunk id -> who spoke it (participant, ticket, else the chunk): a claim may count the
+    # distinct people among the chunks it cites ("named by 3 participants", citing 3 chunks).
+    speakers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_pack(cls, pack: Mapping[str, Any]) -> PackIndex:
@@ -199,17 +221,29 @@ class PackIndex:
         for key, value in (pack.get("stats") or {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 index.stats[str(key)] = float(value)
+
+        def speaker(cid: str, row: Mapping[str, Any]) -> None:
+            index.speakers.setdefault(
+                cid, str(row.get("participant_id") or row.get("ticket_id") or cid)
+            )
+
         for chunk in pack.get("chunks") or ():
+            speaker(chunk["id"], chunk)
             index.chunk_texts.setdefault(chunk["id"], []).append(chunk.get("text") or "")
             if chunk.get("in_segment"):
                 index.own.add(chunk["id"])
         for note in pack.get("observations") or ():
+            speaker(note["chunk_id"], note)
             index.chunk_texts.setdefault(note["chunk_id"], []).append(note.get("quote") or "")
             index.chunk_notes.setdefault(note["chunk_id"], []).append(note.get("text") or "")
             index.own.add(note["chunk_id"])
+            if note.get("kind") == "tool":
+                people = float(note.get("people") or 1)
+                index.chunk_counts.setdefault(note["chunk_id"], []).append(people)
         for theme in pack.get("themes") or ():
             index.themes[theme["id"]] = theme
             for quote in theme.get("quotes") or ():
+                speaker(quote["chunk_id"], quote)
                 index.chunk_texts.setdefault(quote["chunk_id"], []).append(quote.get("text") or "")
                 if quote.get("in_segment"):
                     index.own.add(quote["chunk_id"])
@@ -218,6 +252,19 @@ class PackIndex:
         segment = pack.get("segment") or {}
         for part in (segment.get("name"), segment.get("rule"), segment.get("age_range")):
             index.always.extend(n.value for n in numbers_in(str(part or "")))
+        # A cohort's traits are evidence too: their ids may be cited (a chunk the pack does not
+        # otherwise hold included), and citing one licenses the trait's numbers, which code
+        # counted ("3 of 4 raise it").
+        for trait in segment.get("traits") or ():
+            for ref in trait.get("evidence") or ():
+                kind, _, key = str(ref).partition(":")
+                if kind == "chunk":
+                    index.chunk_notes.setdefault(key, []).append(trait.get("text") or "")
+                elif kind == "theme" and key in index.themes:
+                    index.theme_notes.setdefault(key, []).append(trait.get("text") or "")
+        journey = pack.get("journey") or {}
+        if journey.get("stages"):
+            index.stages = tuple(str(s) for s in journey["stages"])
         return index
 
     def exists(self, ref: str) -> bool:
@@ -246,6 +293,7 @@ class PackIndex:
         texts = [theme.get("label", ""), theme.get("description", "")]
         texts += [q.get("text", "") for q in theme.get("quotes") or ()]
         texts += [w.get("text", "") for w in theme.get("workarounds") or ()]
+        texts += self.theme_notes.get(theme_id, [])
         values += [n.value for t in texts for n in numbers_in(t)]
         return [float(v) for v in values if isinstance(v, int | float)]
 
@@ -261,7 +309,22 @@ class PackIndex:
             return self.theme_values(key)
         if kind == "chunk":
             texts = self.chunk_texts.get(key, []) + self.chunk_notes.get(key, [])
-            return [n.value for t in texts for n in numbers_in(t)]
+            return [n.value for t in texts for n in numbers_in(t)] + self.chunk_counts.get(key, [])
+        return []
+
+    def sourced_texts(self, ref: str) -> list[tuple[str, bool]]:
+        """Verbatim texts for `ref`, each with whether the persona's own people said it (a
+        theme's label and description count as its own: nobody is quoted by them)."""
+        kind, _, key = ref.partition(":")
+        if kind == "chunk":
+            return [(t, key in self.own) for t in self.chunk_texts.get(key, [])]
+        if kind == "theme" and key in self.themes:
+            theme = self.themes[key]
+            out = [(theme.get("label", ""), True), (theme.get("description", ""), True)]
+            for q in theme.get("quotes") or ():
+                own = bool(q.get("in_segment")) or q.get("chunk_id") in self.own
+                out.append((q.get("text", ""), own))
+            return out
         return []
 
     def texts_of(self, ref: str) -> list[str]:
@@ -372,9 +435,13 @@ class Checker:
 
     def numbers(self, text: str, path: str, cited: Sequence[str] | None) -> None:
         """Every number must show a value of the cited evidence (or of the pack, if cited is None)."""
+        chunks = [r[len("chunk:") :] for r in cited or () if r.startswith("chunk:")]
+        people = len({self.index.speakers.get(c, c) for c in chunks})
         for number in numbers_in(text):
             if any(number_matches(number, v) for v in self.index.always):
                 continue
+            if people > 1 and number_matches(number, float(people)):
+                continue  # how many people the claim's own citations quote
             refs = self.index.all_refs() if cited is None else list(cited)
             if any(number_matches(number, v) for ref in refs for v in self.index.values_of(ref)):
                 continue
@@ -431,11 +498,24 @@ class Checker:
             if len(passage.split()) < QUOTE_MIN_WORDS:
                 continue
             core = fold_quote(passage)
-            if not any(core in fold(t) for ref in licensed for t in self.index.texts_of(ref)):
+            found = [
+                own
+                for ref in licensed
+                for text, own in self.index.sourced_texts(ref)
+                if core in fold(text)
+            ]
+            if not found:
                 self.add(
                     f"{path}.text",
                     f'quoted passage "{passage}" is not verbatim in any chunk or theme this claim '
                     "cites; copy the exact words and cite their chunk, or drop the quote marks",
+                )
+            elif self.index.own and not any(found) and not OUTSIDE.search(claim.text):
+                self.add(
+                    f"{path}.text",
+                    f'quoted passage "{passage}" is not from this persona\'s own people '
+                    "(in_segment is false): quote their own words, or say that the quote comes "
+                    "from outside this persona",
                 )
 
     def quote(self, text: str, chunk_id: str, path: str) -> None:
@@ -483,10 +563,27 @@ class Checker:
             self.numbers(getattr(rec, name), f"{path}.{name}", cited)
             self.ages(getattr(rec, name), f"{path}.{name}")
 
+    def journey_stages(self, stages: Sequence[JourneyStageEntry]) -> None:
+        """The map has exactly the configured columns, in order (the pack's journey.stages)."""
+        if self.locked("stages"):
+            return
+        got = [s.stage for s in stages]
+        want = list(self.index.stages)
+        if got != want:
+            stray = [s for s in got if s not in want]
+            detail = f"; {_list(stray, 5)} is not one of them" if stray else ""
+            self.add(
+                "stages",
+                f"the journey's stages are {', '.join(want)} (in this order); the answer has "
+                f"{', '.join(got) or 'none'}{detail}. Write one entry per stage id, in order",
+            )
+
 
 def grounding_problems(draft: BaseModel, pack: Mapping[str, Any]) -> list[str]:
     """Every grounding problem in a persona or journey draft against its evidence pack."""
     checker = Checker(PackIndex.from_pack(pack))
+    if isinstance(draft, JourneyDraft):
+        checker.journey_stages(draft.stages)
     checker.walk(draft, "")
     return checker.problems
 

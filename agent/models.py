@@ -514,13 +514,21 @@ AGE_RANGE = re.compile(r"^\d{2}\s*[-–]\s*\d{2}$")
 class Demographics(BaseModel):
     model_config = LLM_FILLED
 
-    age_range: Claim = Field(description="An age range like '30-39', never an exact age")
+    age_range: Claim | None = Field(
+        default=None,
+        description="An age range like '30-39', never an exact age; null when the pack has no "
+        "age data",
+    )
     income_range: Claim | None = Field(default=None, description="An income band, as a range")
     company_size: Claim | None = Field(default=None, description="Company size band")
 
 
 class PersonaDraft(BaseModel):
-    """What the LLM (or the offline templates) writes for one segment."""
+    """What the LLM (or the offline templates) writes for one segment or cohort.
+
+    A field the evidence cannot fill stays empty (an empty list, or null) and the gap goes into
+    `open_questions`; only the summary is always written.
+    """
 
     model_config = LLM_FILLED
 
@@ -529,18 +537,44 @@ class PersonaDraft(BaseModel):
     )
     archetype: str = Field(description="The archetype in 2-5 words")
     summary: Claim = Field(description="Two or three sentences on who they are")
-    role: Claim = Field(description="Job role and responsibilities")
+    role: Claim | None = Field(
+        default=None, description="Job role and responsibilities; null when the pack has none"
+    )
     demographics: Demographics
-    goals: list[Claim] = Field(description="3-5 goals")
-    motivations: list[Claim] = Field(description="2-4 motivations")
+    goals: list[Claim] = Field(
+        description="Up to 5 goals their own people state (goal observations), each citing its "
+        "chunk; empty when none is stated"
+    )
+    motivations: list[Claim] = Field(
+        description="Up to 4 motivations: why they act, from goals and positive moments they "
+        "state; empty when none is stated"
+    )
     behaviors: Behaviors
     channels: list[Claim] = Field(description="Channels and information sources")
-    tools: list[Claim] = Field(default_factory=list, description="Tools they use")
-    tech_proficiency: Claim = Field(description="Technical proficiency")
+    tools: list[Claim] = Field(
+        default_factory=list,
+        description="Tools they use (tool observations), each with how many of their people "
+        "name it",
+    )
+    tech_proficiency: Claim | None = Field(
+        default=None, description="Technical proficiency; null when the pack shows none"
+    )
     pain_points: list[PersonaPainPoint] = Field(description="Top pain points, most severe first")
-    quotes: list[PersonaQuote] = Field(description="2-4 verbatim quotes from the evidence pack")
+    quotes: list[PersonaQuote] = Field(
+        description="2-4 verbatim quotes of the persona's own people from the evidence pack"
+    )
     needs: Needs
-    aha_moment: Claim = Field(description="The moment the product's value clicked for them")
+    aha_moment: Claim | None = Field(
+        default=None,
+        description="The moment the product's value clicked for them, from a positive moment "
+        "they describe; null when none is described",
+    )
+    open_questions: list[str] = Field(
+        default_factory=list,
+        description="What the evidence cannot answer about this persona, each as one research "
+        "question to ask next (e.g. 'How do they choose a tool like this?'), instead of a guess "
+        "in the field",
+    )
 
 
 class DocumentInfo(Strict):
@@ -568,15 +602,29 @@ class Persona(Strict):
 class JourneyStageEntry(BaseModel):
     model_config = LLM_FILLED
 
-    stage: Literal["awareness", "consideration", "decision", "onboarding", "advocacy"] = Field(
-        description="One of the five journey stages, in order"
+    stage: str = Field(
+        description="The stage id, one of the evidence pack's journey.stages, in that order"
     )
-    customer_goal: Claim
+    customer_goal: Claim | None = Field(
+        default=None,
+        description="What they want at this stage, from a goal they state; null when unknown",
+    )
     actions: list[Claim] = Field(description="What the customer does at this stage")
-    touchpoints: list[Claim] = Field(description="Where they meet the product or company")
+    touchpoints: list[Claim] = Field(
+        description="Where they meet the product or company: tools and channels they name"
+    )
     thoughts: list[Claim] = Field(default_factory=list, description="What they think or feel")
-    emotion: int = Field(ge=-2, le=2, description="-2 very negative ... +2 very positive")
+    emotion: int = Field(
+        ge=-2,
+        le=2,
+        description="-2 very negative ... +2 very positive: the good moments at this stage "
+        "weighed against its pains; 0 when mixed or unknown",
+    )
     pain_points: list[str] = Field(default_factory=list, description="Theme ids felt at this stage")
+    positives: list[Claim] = Field(
+        default_factory=list,
+        description="Good moments at this stage (positive observations), each citing its chunk",
+    )
     opportunities: list[Claim] = Field(default_factory=list)
     metrics: list[str] = Field(default_factory=list, description="Metrics to track this stage")
 
@@ -591,11 +639,15 @@ class Recommendation(BaseModel):
 
 
 class JourneyDraft(BaseModel):
-    """A five-stage journey map for one persona."""
+    """A journey map for one persona: one entry per configured stage, in order."""
 
     model_config = LLM_FILLED
 
-    stages: list[JourneyStageEntry] = Field(min_length=5, max_length=5)
+    stages: list[JourneyStageEntry] = Field(
+        min_length=2,
+        max_length=8,
+        description="One entry per stage of the evidence pack's journey.stages, in that order",
+    )
     key_findings: list[Claim] = Field(description="3-5 findings across the journey")
     recommendations: list[Recommendation] = Field(description="3-5 recommendations")
 
@@ -605,6 +657,9 @@ class JourneyMap(Strict):
     persona_id: str
     draft: JourneyDraft
     document_info: DocumentInfo
+    # Column -> the extracted stages it shows, as drafted (agent/stages.py); empty on maps
+    # drafted before stages were configurable, which used the funnel.
+    stage_sources: dict[str, list[str]] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- runs
