@@ -56,15 +56,24 @@ from .models import (
     ThemeSeverity,
 )
 from .segment_rules import slugify
+from .stages import FUNNEL, PRESET_SOURCES, plan_for
 from .workspace import Workspace, read_json
 
-PACK_VERSION = "1"
-# Themes a persona's pack may hold: every theme its people raised, up to this many (the pack's
-# token budget trims further; see PACK_TOKENS).
-THEMES_PER_PERSONA = 15
+PACK_VERSION = "2"
+# Themes a persona's pack may hold: every theme its people raised, up to this many; the pack's
+# token budget (`draft.pack_tokens`, see fit_pack) trims further, lowest-ranked first.
+THEMES_PER_PERSONA = 40
 WORKAROUNDS_PER_THEME = 2
-# Observations a pack holds per kind, from the cohort's own people (goals, workarounds...).
-OBSERVATIONS_PER_KIND = {"goal": 10, "workaround": 10, "tool": 15, "positive": 8}
+# Observations a pack holds per kind, from the cohort's own people (goals, workarounds...),
+# before the token budget; tools are counted per name instead (TOOLS_PER_PACK, TOOL_VOICES).
+OBSERVATIONS_PER_KIND = {"goal": 30, "workaround": 30, "positive": 30}
+TOOLS_PER_PACK = 25
+# One observation per person who names a tool, up to this many: a drafted count cites one
+# chunk per person, so a reader can check it in the footnotes.
+TOOL_VOICES = 8
+# What the budget never trims below: themes, and observations of each kind.
+MIN_THEMES = 3
+MIN_OBSERVATIONS = 3
 # Extra quotes per theme from the segment's own interview participants (see _own_voices).
 OWN_VOICES_PER_THEME = 2
 
@@ -172,6 +181,19 @@ class PackObservation(Strict):
     participant_id: str | None = None
     ticket_id: str | None = None
     journey_stage: str = "unknown"
+    # Tools: how many of the cohort's people name this tool (counted by code; one observation
+    # per person is kept, up to TOOL_VOICES). 1 for other kinds.
+    people: int = 1
+
+
+class PackJourney(Strict):
+    """The journey map's columns and the extracted stages each shows (agent/stages.py)."""
+
+    preset: str = "funnel"
+    stages: list[str] = Field(default_factory=lambda: list(FUNNEL))
+    sources: dict[str, list[str]] = Field(
+        default_factory=lambda: {s: list(v) for s, v in PRESET_SOURCES["funnel"].items()}
+    )
 
 
 class PackCorpus(Strict):
@@ -193,6 +215,7 @@ class EvidencePack(Strict):
     themes: list[PackTheme] = Field(default_factory=list)
     chunks: list[PackChunk] = Field(default_factory=list)
     observations: list[PackObservation] = Field(default_factory=list)
+    journey: PackJourney = Field(default_factory=PackJourney)
     corpus: PackCorpus = Field(default_factory=PackCorpus)
     notes: list[str] = Field(default_factory=list)
     # Field paths a human confirmed: kept as they are and skipped by the validators.
@@ -693,7 +716,8 @@ class PackBuilder:
                 self._pack_theme(plan, t, c, mention_info, chunk_rows) for t, c in plan.themes
             ]
             observations = self._observations(plan, noticed, chunk_rows)
-            packs.append(self._pack(plan, themes, chunks, corpus, observations))
+            pack = self._pack(plan, themes, chunks, corpus, observations)
+            packs.append(fit_pack(pack, self.settings.draft.pack_tokens))
         return packs
 
     def _observations(
@@ -702,36 +726,53 @@ class PackBuilder:
         noticed: Sequence[Mapping[str, Any]],
         chunk_rows: Mapping[str, Mapping[str, Any]],
     ) -> list[PackObservation]:
-        """The goals, workarounds, tools and good moments the plan's own people stated
-        (OBSERVATIONS_PER_KIND of each, in source order; a tool once)."""
+        """The goals, workarounds, tools and good moments the plan's own people stated.
+
+        Goals, workarounds and good moments: OBSERVATIONS_PER_KIND of each, in source order,
+        one per sentence. Tools: the TOOLS_PER_PACK names most of the people name, each with how
+        many do (`people`) and one observation per person (up to TOOL_VOICES) to cite.
+        """
         taken: Counter[str] = Counter()
-        tools: set[str] = set()
+        said: set[tuple[str, str]] = set()
         out: list[PackObservation] = []
+        tools: dict[str, dict[str, PackObservation]] = {}
         for row in noticed:
             chunk = chunk_rows.get(row["chunk_id"])
             if chunk is None or not self.in_plan(chunk, plan):
                 continue
             kind = str(row.get("kind"))
-            if taken[kind] >= OBSERVATIONS_PER_KIND.get(kind, 0):
-                continue
-            if kind == "tool":
-                name = str(row.get("text", "")).split(":", 1)[0].strip().lower()
-                if name in tools:
-                    continue
-                tools.add(name)
-            taken[kind] += 1
             quote = (row.get("quotes") or [{}])[0]
-            out.append(
-                PackObservation(
-                    kind=kind,
-                    text=str(row.get("text", "")),
-                    chunk_id=str(quote.get("chunk_id") or row["chunk_id"]),
-                    quote=str(quote.get("text", "")),
-                    participant_id=row.get("participant_id"),
-                    ticket_id=row.get("ticket_id"),
-                    journey_stage=str(row.get("journey_stage") or "unknown"),
-                )
+            note = PackObservation(
+                kind=kind,
+                text=str(row.get("text", "")),
+                chunk_id=str(quote.get("chunk_id") or row["chunk_id"]),
+                quote=str(quote.get("text", "")),
+                participant_id=row.get("participant_id"),
+                ticket_id=row.get("ticket_id"),
+                journey_stage=str(row.get("journey_stage") or "unknown"),
             )
+            if kind == "tool":
+                name = note.text.split(":", 1)[0].strip().lower()
+                who = str(
+                    row.get("participant_id")
+                    or row.get("user_id")
+                    or row.get("ticket_id")
+                    or row["chunk_id"]
+                )
+                tools.setdefault(name, {}).setdefault(who, note)
+                continue
+            if (
+                taken[kind] >= OBSERVATIONS_PER_KIND.get(kind, 0)
+                or (kind, fold(note.quote)) in said
+            ):
+                continue
+            said.add((kind, fold(note.quote)))
+            taken[kind] += 1
+            out.append(note)
+        ranked = sorted(tools.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOOLS_PER_PACK]
+        for _, voices in ranked:
+            for note in list(voices.values())[:TOOL_VOICES]:
+                out.append(note.model_copy(update={"people": len(voices)}))
         return out
 
     def _scan_mentions(self, plans: Sequence[SegmentPlan]) -> dict[str, dict[str, Any]]:
@@ -773,7 +814,9 @@ class PackBuilder:
             if row.get("participant_id"):
                 participants.add(row["participant_id"])
             if row["id"] in quote_ids:
-                kept[row["id"]] = {k: row.get(k) for k in ("id", "user_id", "metadata")}
+                kept[row["id"]] = {
+                    k: row.get(k) for k in ("id", "user_id", "participant_id", "metadata")
+                }
             words = None
             for plan, cand in zip(plans, cands, strict=True):
                 inside = self.in_plan(row, plan)
@@ -961,6 +1004,7 @@ class PackBuilder:
             themes=themes,
             chunks=chunks,
             observations=observations or [],
+            journey=PackJourney.model_validate(plan_for(self.settings.draft).as_dict()),
             corpus=corpus,
             notes=notes,
         )
@@ -978,6 +1022,87 @@ def _pack_chunk(row: Mapping[str, Any], inside: bool) -> PackChunk:
         user_id=row.get("user_id"),
         in_segment=inside,
     )
+
+
+def pack_tokens(pack: EvidencePack) -> int:
+    """Tokens the pack takes in a drafting prompt (its data block, as the prompts render it)."""
+    from .prompts import data_block
+    from .tokens import count_tokens
+
+    return count_tokens(data_block(pack.context(), "evidence_pack"))
+
+
+def _cost(item: Strict) -> int:
+    from .tokens import count_tokens
+
+    text = json.dumps(item.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    return count_tokens(text) + 1
+
+
+def _trim_order(pack: EvidencePack) -> list[tuple[str, list[Any], Any]]:
+    """What the budget may drop, least needed first: (what, the list holding it, the item)."""
+    order: list[tuple[str, list[Any], Any]] = []
+    order += [("chunk", pack.chunks, c) for c in reversed(pack.chunks) if not c.in_segment]
+    for theme in reversed(pack.themes):
+        order += [("quote", theme.quotes, q) for q in reversed(theme.quotes[1:])]
+        order += [("workaround", theme.workarounds, w) for w in reversed(theme.workarounds[1:])]
+    kinds: dict[str, list[PackObservation]] = {}
+    voices: list[PackObservation] = []
+    named: set[str] = set()
+    for note in pack.observations:
+        name = note.text.split(":", 1)[0].strip().lower() if note.kind == "tool" else ""
+        if name and name in named:
+            voices.append(note)  # a tool's count stays on its first voice
+            continue
+        named.add(name)
+        kinds.setdefault(note.kind, []).append(note)
+    order += [("observation", pack.observations, n) for n in reversed(voices)]
+    for notes in kinds.values():
+        order += [("observation", pack.observations, n) for n in reversed(notes[MIN_OBSERVATIONS:])]
+    order += [("chunk", pack.chunks, c) for c in reversed(pack.chunks) if c.in_segment]
+    order += [("theme", pack.themes, t) for t in reversed(pack.themes[MIN_THEMES:])]
+    return order
+
+
+def fit_pack(pack: EvidencePack, budget: int) -> EvidencePack:
+    """The pack within `budget` tokens, dropping the evidence least needed for this persona first.
+
+    Order: chunks of people outside the cohort; the lowest-ranked themes' extra quotes and
+    workarounds (each theme keeps its first quote, its own people's voice when it has one); tool
+    voices beyond each tool's first; observations beyond MIN_OBSERVATIONS per kind, latest
+    first; the cohort's own chunks, last chosen first; whole themes from the lowest-ranked
+    (MIN_THEMES are kept). The pack's notes say what went, so a drafter knows it saw a part.
+    """
+    total = pack_tokens(pack)
+    if total <= budget:
+        return pack
+    fitted = pack.model_copy(deep=True)
+    order = _trim_order(fitted)
+    notes = list(fitted.notes)
+    dropped: Counter[str] = Counter()
+
+    def note(over: bool) -> str:
+        words = ", ".join(f"{n} {what}(s)" for what, n in sorted(dropped.items()))
+        return (
+            f"evidence trimmed to the {budget}-token pack budget ({words} dropped, least "
+            "relevant to this persona first)"
+            + ("; still over budget at the minimum kept" if over else "")
+        )
+
+    while True:
+        while total > budget and order:
+            what, holder, item = order.pop(0)
+            total -= _cost(item)
+            holder[:] = [x for x in holder if x is not item]
+            dropped[what] += 1
+        # The estimate is close; the exact count, with the note itself, decides.
+        fitted.notes = [*notes, note(over=False)]
+        total = pack_tokens(fitted)
+        if total <= budget or not order:
+            break
+    if total > budget:
+        fitted.notes = [*notes, note(over=True)]
+    return fitted
 
 
 def build_evidence_packs(
