@@ -175,7 +175,12 @@ def _persona(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> Person
 def _journey(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> JourneyMap:
     plain = JourneyDraft.model_validate(draft.model_dump(mode="json"))
     return JourneyMap(
-        id=journey_id(pack.persona_id), persona_id=pack.persona_id, draft=plain, document_info=info
+        id=journey_id(pack.persona_id),
+        persona_id=pack.persona_id,
+        draft=plain,
+        document_info=info,
+        # How the map's columns read the extracted stages, for renderers counting mentions.
+        stage_sources={s: list(pack.journey.sources.get(s, [])) for s in pack.journey.stages},
     )
 
 

@@ -1,19 +1,27 @@
 """Offline drafting: deterministic templates filled from one evidence pack, no language model.
 
-Every sentence is built from a stat, a theme or a verbatim quote and cites it; whatever the pack
-cannot support (motivations, the aha moment, generic stage goals) is written as an explicit
-assumption for a reviewer to fill. The summary's closing label and the document's mode say the
-persona was drafted offline; the name never does (a reviewer confirming the name would keep it).
-Journey stages follow one rule (`clear_stage`): 'unknown' is never a stage, and a stage is named
-only when enough mentions name a stage and that stage holds a clear share of them.
-The output passes the same grounding validators as an LLM draft (tests/test_draft.py checks).
+Every sentence is built from a stat, a theme, an observation or a verbatim quote and cites it.
+What the persona's own people state fills the fields a researcher reads first: goals in words
+taken from the speaker's own sentence, motivations from the reasons they give and the moments
+they value, tools with how many of them name each, each pain's workaround from the same people,
+touchpoints, and good moments that can lift a journey stage above zero. A field the pack cannot
+fill stays empty and the gap becomes one of the persona's `open_questions`; no field carries a
+placeholder. The summary's closing label and the document's mode say the persona was drafted
+offline; the name never does (a reviewer confirming the name would keep it).
+
+Journey columns come from the pack (`journey`, agent/stages.py). Pains are placed by one rule
+(`placed_stages`): 'unknown' is never a stage, and a column shows a theme only when enough of
+its mentions name a stage and that column holds a clear share of them. Observations go to the
+column their extracted stage maps to. The output passes the same grounding validators as an LLM
+draft (tests/test_draft.py checks), and every template sentence is checked before it is kept.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 
-from .evidence import EvidencePack, PackTheme
+from .evidence import EvidencePack, PackObservation, PackTheme, terms
 from .grounding import Checker, PackIndex, fold
 from .models import (
     Behaviors,
@@ -28,34 +36,31 @@ from .models import (
     Recommendation,
 )
 from .segment_rules import slugify
+from .stages import MENTION_STAGES, StagePlan, title
 
-TEMPLATE_VERSION = "offline-3"
-STAGES = ("awareness", "consideration", "decision", "onboarding", "advocacy")
-# The stages a mention can name (models.JourneyStage without 'unknown'), in journey order.
-MENTION_STAGES = ("awareness", "consideration", "decision", "onboarding", "retention", "advocacy")
-# The map's five columns and the mention stages each shows: the fourth column is titled
-# "Onboarding & Retention" in every report (render.markdown.STAGE_TITLES), so it shows both.
-# Text never calls a retention mention an onboarding one: claims name the mention's own stage.
-STAGE_SOURCES = {
-    "awareness": ("awareness",),
-    "consideration": ("consideration",),
-    "decision": ("decision",),
-    "onboarding": ("onboarding", "retention"),
-    "advocacy": ("advocacy",),
-}
-STAGE_GOALS = {
-    "awareness": "Recognise the problem and look for a way to solve it",
-    "consideration": "Compare options and judge whether this product fits",
-    "decision": "Commit: choose a plan and get started",
-    "onboarding": "Set the product up and get value from it week after week",
-    "advocacy": "Recommend the product, or warn others off it",
-}
+TEMPLATE_VERSION = "offline-4"
 ROLE_COLUMNS = re.compile(r"role|job|title|occupation|position|function", re.I)
 CHANNEL_COLUMNS = re.compile(r"channel|source|referr|acquisition|utm", re.I)
 TOOL_COLUMNS = re.compile(r"tool|integration|platform|device|os$|browser|app", re.I)
 INCOME_COLUMNS = re.compile(r"income|salary|revenue", re.I)
 COMPANY_COLUMNS = re.compile(r"company|employees|team_size|org", re.I)
+# Tool names that are channels: where people talk, learn and ask, more than what they work in.
+CHANNEL_NAMES = re.compile(
+    r"\b(?:slack|teams|e-?mail|phone|chat|google|youtube|reddit|linkedin|twitter|facebook|"
+    r"community|forums?|webinars?|docs|documentation|help (?:center|centre)|support|g2|capterra|"
+    r"app store|google play|whatsapp|zoom|newsletters?|blogs?|podcasts?|word of mouth|referrals?)\b",
+    re.I,
+)
+# Capitalised words a tool cue catches that name no tool ("since January", "on Monday").
+_CALENDAR = (
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday"
+)
+# ISO currency codes read as tools after "in" ("receipts in JPY").
+_CURRENCIES = "usd eur gbp jpy cad aud chf cny inr mxn brl sek nok dkk nzd sgd hkd zar"
+NOT_TOOLS = frozenset(_CALENDAR.split() + _CURRENCIES.split())
 BREADTH = "feature_breadth"
+# The placeholder prefix older drafts wrote (decisions.PLACEHOLDER_PREFIX reads it).
 NOT_IN_EVIDENCE = "Not in the evidence pack"
 OFFLINE_LABEL = "(Offline template draft.)"
 # What a severity means, in the words of the extraction scale (models.MentionDraft.severity).
@@ -72,9 +77,83 @@ SEVERITY_WORDS = {
 # whose mentions mostly name no stage, or name one a couple of times, is placed nowhere.
 MIN_STAGED = 3
 STAGE_SHARE = 0.4
-# Fewer mentions than this at a stage cannot make its emotion "very negative".
+# Fewer mentions (or people with a good moment) than this cannot make a stage "very" anything.
 STRONG_EVIDENCE = 5
-NUMERIC_STATS = ("median",)
+# How far good moments and pains must tip a stage's balance ((good - pain) / both) before its
+# emotion leaves neutral, and before it is strong.
+LEAN = 0.2
+TILT = 0.5
+MAX_GOALS = 5
+MAX_MOTIVATIONS = 4
+MAX_TOOLS = 8
+# Longer than this, a stated sentence is not shown whole as a behaviour, thought or good moment.
+QUOTE_WORDS = 40
+
+# Where a goal, a reason or a responsibility starts in a speaker's sentence; the words after it,
+# up to the end of the clause, are the goal in their own words. Strongest cues first.
+_APOS = "['\u2019]"
+GOAL_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.I))
+    for kind, pattern in (
+        (
+            "goal",
+            r"\b(?:my|our) (?:main |real |whole |only |big )?(?:goal|aim|priority) (?:is|was) (?:to )?",
+        ),
+        ("goal", r"\b(?:the|my|our) (?:whole )?point (?:is|was) to "),
+        ("goal", r"\bwhat (?:I|we) (?:really )?(?:care about|need|want) is (?:to )?"),
+        ("goal", r"\b(?:I|we) (?:really |just |always )?(?:want|need|have|had) to (?=make sure\b)"),
+        (
+            "goal",
+            rf"\b(?:I|we|I{_APOS}m|we{_APOS}re|I am|we are) (?:really |just |always )?"
+            r"(?:want|wanted|trying|try|tried|hope|hoping) to (?:be able to )?",
+        ),
+        ("goal", rf"\b(?:I{_APOS}d|we{_APOS}d|I would|we would) (?:really )?like to "),
+        ("why", r"\bso (?:that )?(?:I|we) can "),
+        (
+            "role",
+            rf"\b(?:I{_APOS}m|I am|we{_APOS}re|we are) (?=(?:responsible|in charge) (?:for|of)\b)",
+        ),
+        ("role", r"\bmy job is (?:to )?"),
+        ("goal", r"\b(?:I|we) (?:really |just )?need to (?:be able to )?"),
+    )
+)
+_PRONOUNS = frozenset(["it", "this", "that", "them", "these", "those", "there"])
+# Clauses that start like a goal but are a figure of speech ("I have to say", "to be honest").
+_NOT_GOALS = re.compile(r"^(?:say|be honest|be fair|admit|mention|tell|ask|add|know|think)\b", re.I)
+_CLAUSE_END = re.compile(
+    r"[.;:!?(\"\u201c\u201d]|\s[-\u2013\u2014]\s|,\s(?:but|and then|because|so|which|although|"
+    r"though|while|or)\b|\s(?:but|because|although)\s"
+)
+# What a sentence must say to show how they found, weighed or chose a product.
+BEHAVIOUR_CUES = {
+    "awareness": re.compile(
+        r"\b(?:found|heard|came across|recommended|referred|googled|searched|saw an? |"
+        r"told (?:me|us) about|word of mouth)\b",
+        re.I,
+    ),
+    "consideration": re.compile(
+        r"\b(?:compared|comparing|trial|demo|evaluat\w*|shortlist\w*|reviews?|tested|"
+        r"looked at|alternatives?|competitors?)\b",
+        re.I,
+    ),
+    "decision": re.compile(
+        r"\b(?:signed up|bought|chose|picked|decided|switched|went with|because|so we)\b", re.I
+    ),
+}
+# Words that make a pain's quote a statement of what they do about it.
+_COPING = re.compile(
+    r"\b(?:end(?:ed)? up|by hand|manually|instead|re-?key|re-?type|retype|re-?enter|"
+    r"spreadsheet|work ?around|copy and paste)\b",
+    re.I,
+)
+# Where a workaround starts in a sentence that states one ("..., so I end up exporting ...").
+_WORKAROUND_AT = re.compile(
+    r"\b(?:I|we|my team|our team|they)\s+(?:just |usually |always |still "
+    r"|now |often )?(?:end(?:ed)? up|have to|had to|manually|keep|kept|export|copy|re-?key|"
+    r"re-?type|re-?enter|retype|type|paste|track|check|use|go back|write|print|email|download|"
+    r"call|build|save|pull|split|reconnect|re-?import)\b",
+    re.I,
+)
 
 
 def pct(share: float) -> str:
@@ -98,6 +177,95 @@ def assumption(text: str) -> Claim:
     return Claim(text=text, evidence=[], assumption=True)
 
 
+def capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def clause(text: str, max_words: int = 18) -> str:
+    """The clause `text` opens with, verbatim: up to its end, or its last comma within
+    `max_words`; '' when too short or too long to read as one phrase."""
+    end = _CLAUSE_END.search(text)
+    part = text[: end.start()] if end else text
+    words = part.split()
+    if len(words) > max_words:
+        head = " ".join(words[:max_words])
+        if "," not in head:
+            return ""
+        part = head[: head.rindex(",")]
+    part = part.strip(" ,")
+    return part if 2 <= len(part.split()) <= max_words else ""
+
+
+def goal_phrases(sentence: str) -> list[tuple[str, str]]:
+    """(kind, clause) for each goal, reason ('why') or responsibility ('role') the sentence
+    states, strongest cue first; each clause is the speaker's own words.
+
+    A question states no goal ("do I need to create every account by hand?"), and a short
+    clause about "it" or "this" means nothing out of its context ("raise this formally").
+    """
+    if sentence.rstrip().rstrip("\"'\u201d").endswith("?"):
+        return []
+    found: list[tuple[str, str]] = []
+    for kind, cue in GOAL_CUES:
+        for match in cue.finditer(sentence):
+            phrase = clause(sentence[match.end() :])
+            words = phrase.lower().split()
+            # "raise this formally", "tag expenses there": nothing without their context.
+            vague = len(words) < 6 and bool({*words[1:2], *words[-1:]} & _PRONOUNS)
+            if (
+                len(words) >= 3
+                and not vague
+                and not _NOT_GOALS.match(phrase)
+                and all(phrase != p for _, p in found)
+            ):
+                found.append((kind, phrase))
+    return found
+
+
+def workaround_clause(sentence: str) -> str:
+    """The part of a sentence that says what the speaker does to cope, verbatim: from the
+    workaround's first words ("I end up ..."), else from the clause holding a coping word ("...,
+    and I typed them in by hand"), else the whole sentence."""
+    match = _WORKAROUND_AT.search(sentence)
+    if match:
+        text = sentence[match.start() :]
+    elif coping := _COPING.search(sentence):
+        start = sentence.rfind(", ", 0, coping.start())
+        text = sentence[start + 2 :] if start >= 0 else sentence
+        text = re.sub(r"^(?:(?:and|so|but|then)\s+)+", "", text, flags=re.I)
+    else:
+        text = sentence
+    return " ".join(text.split()).rstrip()
+
+
+def known_tool(name: str) -> bool:
+    """Is the name in the offline extractor's tools list (not merely capitalised)?"""
+    from .offline_extract import vocabulary
+
+    return any(p.fullmatch(name) for p in vocabulary().tools)
+
+
+def extractive(note: PackObservation) -> bool:
+    """Is the observation's text the speaker's sentence itself (offline extraction), rather than
+    a model's summary of it?"""
+    text = note.text.split(":", 1)[1] if note.kind == "tool" and ":" in note.text else note.text
+    return fold(text) == fold(note.quote)
+
+
+def who(note: PackObservation) -> str:
+    return note.participant_id or note.ticket_id or note.chunk_id
+
+
+def tool_name(note: PackObservation) -> str:
+    return note.text.split(":", 1)[0].strip()
+
+
+def short_quote(text: str) -> str:
+    """A stated sentence, whole and on one line, when it is short enough to show ('' if not)."""
+    flat = " ".join(text.split())
+    return flat if 3 <= len(flat.split()) <= QUOTE_WORDS else ""
+
+
 class OfflineDrafter:
     """Fills the persona and journey templates from one pack."""
 
@@ -106,6 +274,26 @@ class OfflineDrafter:
         self.seg = pack.segment
         self.prefix = f"segment.{pack.segment.slug}."
         self.checker = Checker(PackIndex.from_pack(pack.context()))
+        self.plan = StagePlan.from_dict(pack.journey.model_dump())
+        self._workarounds: dict[str, Claim] = {}
+
+    # ------------------------------------------------------------------ who they are
+    @property
+    def scored(self) -> bool:
+        """A scored segment of a user table (its people are 'users'), not a cohort of people."""
+        return self.seg.basis == "segments"
+
+    @property
+    def noun(self) -> str:
+        """What the persona's people are called in its text."""
+        if self.scored:
+            return "users"
+        return "participants" if self.seg.members or self.pack.corpus.tickets == 0 else "people"
+
+    @property
+    def among(self) -> str:
+        """'users of this segment' / 'of these participants'."""
+        return "users of this segment" if self.scored else f"of these {self.noun}"
 
     # ------------------------------------------------------------------ lookups
     def stat(self, suffix: str) -> str | None:
@@ -151,12 +339,23 @@ class OfflineDrafter:
         return sorted(cols - {"age_range"})
 
     def grounded(self, claim: Claim, path: str = "claim") -> bool:
-        """Does this template claim pass the validators? (texts copied from mentions may not)."""
+        """Does this template claim pass the validators? (texts copied from evidence may not)."""
         before = len(self.checker.problems)
         self.checker.claim(claim, path)
         ok = len(self.checker.problems) == before
         del self.checker.problems[before:]
         return ok
+
+    def kept(self, claims: Iterable[Claim]) -> list[Claim]:
+        """The claims that pass the validators, first wording of each once."""
+        out: list[Claim] = []
+        for claim in claims:
+            if self.grounded(claim) and all(fold(c.text) != fold(claim.text) for c in out):
+                out.append(claim)
+        return out
+
+    def observed(self, kind: str) -> list[PackObservation]:
+        return [o for o in self.pack.observations if o.kind == kind]
 
     @property
     def themes(self) -> list[PackTheme]:
@@ -181,7 +380,9 @@ class OfflineDrafter:
     def persona(self) -> PersonaDraft:
         anti = self.pack.is_anti_persona
         name = self.seg.name
-        return PersonaDraft(
+        self._workarounds = self.workarounds(self.ranked[:4])
+        pains = [self.pain_point(t) for t in self.ranked[:4]]
+        draft = PersonaDraft(
             # No offline marker here: the document's mode and the summary's label carry it.
             name=f"{name} (anti-persona)" if anti else name,
             archetype=f"Not our customer: {name}" if anti else f"The {name}",
@@ -189,81 +390,121 @@ class OfflineDrafter:
             role=self.role(),
             demographics=self.demographics(),
             goals=self.goals(),
-            motivations=[
-                assumption(
-                    f"{NOT_IN_EVIDENCE}: motivations need interview answers about why; "
-                    "fill in during review"
-                )
-            ],
+            motivations=self.motivations(),
             behaviors=self.behaviors(),
             channels=self.channels(),
             tools=self.tools(),
             tech_proficiency=self.proficiency(),
-            pain_points=[self.pain_point(t) for t in self.ranked[:4]],
+            pain_points=pains,
             quotes=self.quotes(),
             needs=self.needs(),
-            aha_moment=assumption(
-                f"{NOT_IN_EVIDENCE}: ask this segment when the product's value clicked"
-                if not anti
-                else f"{NOT_IN_EVIDENCE}: this segment left or never found the product's value"
-            ),
+            aha_moment=None if anti else self.aha(),
         )
+        draft.open_questions = self.open_questions(draft)
+        return draft
 
     def summary(self) -> Claim:
-        # Substance first: a card shows only the opening lines, and already shows the
-        # segment's size. The offline banner and the name say how it was drafted, so a short
-        # label closes the text instead of opening it.
+        # Substance first: a card shows only the opening lines. The offline banner and the
+        # name say how it was drafted, so a short label closes the text instead of opening it.
         parts: list[str] = []
         evidence: list[str] = []
+
+        def add(text: str, refs: Sequence[str]) -> None:
+            refs = [r for r in refs if self.checker.index.exists(r)]
+            if self.grounded(Claim(text=text, evidence=refs, assumption=not refs)):
+                parts.append(text)
+                evidence.extend(r for r in refs if r not in evidence)
+
         if self.pack.is_anti_persona:
             parts.append("Anti-persona: it stands for who the product is not for.")
+        size, share = self.stat("size"), self.stat("share")
+        sized = [f"stat:{k}" for k in (size, share) if k]
+        if not self.scored:
+            self.cohort_summary(add, sized)
         if self.themes:
             top = self.ranked[0]
-            raised = f"{top.segment_count} of the segment's users; " if top.segment_count else ""
-            parts.append(
+            if self.scored:
+                raised = (
+                    f"{top.segment_count} of the segment's users; " if top.segment_count else ""
+                )
+            else:
+                raised = f"{top.segment_count} of them; " if top.segment_count else ""
+            add(
                 f"Their most raised pain is '{top.label}' ({raised}mean severity "
-                f"{top.severity.mean:.1f}/5)."
+                f"{top.severity.mean:.1f}/5).",
+                [f"theme:{top.id}"],
             )
-            evidence.append(f"theme:{top.id}")
         for col in self.numeric_columns()[:2]:
             mine, overall = self.stat(f"{col}.median"), f"overall.{col}.median"
             if mine and overall in self.pack.stats:
-                parts.append(
+                add(
                     f"Median {col.replace('_', ' ')}: {num(self.pack.stats[mine])} "
-                    f"(all users: {num(self.pack.stats[overall])})."
+                    f"(all users: {num(self.pack.stats[overall])}).",
+                    [f"stat:{mine}", f"stat:{overall}"],
                 )
-                evidence += [f"stat:{mine}", f"stat:{overall}"]
-        size, share = self.stat("size"), self.stat("share")
-        if size and share:
-            parts.append(
+        if self.scored and size and share:
+            add(
                 f"{self.seg.size} users ({pct(self.seg.share)} of all users) are in the segment "
-                f"'{self.seg.name}' (rule: {self.seg.rule})."
+                f"'{self.seg.name}' (rule: {self.seg.rule}).",
+                sized,
             )
-            evidence += [f"stat:{size}", f"stat:{share}"]
         if self.seg.small:
             parts.append("Small sample: treat every number as indicative.")
         parts.append(OFFLINE_LABEL)
         return Claim(text=" ".join(parts), evidence=evidence, assumption=not evidence)
 
-    def role(self) -> Claim:
+    def cohort_summary(self, add: Callable[[str, Sequence[str]], None], sized: list[str]) -> None:
+        """Who a cohort of people is: its description, its size, what sets it apart."""
+        description = " ".join(self.seg.description.split())
+        trait_refs = [r for t in self.seg.traits for r in t.evidence]
+        if description:
+            add(description if description.endswith(".") else description + ".", sized)
+        if self.seg.basis == "everyone":
+            add(f"Everyone in the corpus: {self.seg.size} {self.noun}.", sized)
+        elif f"{self.seg.size} {self.noun}" not in description:
+            add(f"{self.seg.size} {self.noun} ({pct(self.seg.share)} of all {self.noun}).", sized)
+        traits = [t for t in self.seg.traits if t.evidence]
+        if traits:
+            text = "What sets them apart: " + "; ".join(
+                " ".join(t.text.split()).rstrip(".") for t in traits
+            )
+            add(text + ".", trait_refs)
+
+    def role(self) -> Claim | None:
         column = self.column(ROLE_COLUMNS)
         if column:
             text, keys = self.top_values(column)
             if keys:
                 return Claim(text=f"Most common {column.replace('_', ' ')}: {text}.", evidence=keys)
-        return assumption(
-            f"{NOT_IN_EVIDENCE}: the user table has no role column; fill in during review"
-        )
+        parts: list[str] = []
+        evidence: list[str] = []
+        for trait in self.seg.traits:
+            key = trait.text.split(":", 1)[0]
+            if ":" in trait.text and ROLE_COLUMNS.search(key) and trait.evidence:
+                claim = Claim(
+                    text=" ".join(trait.text.split()).rstrip(".") + ".", evidence=trait.evidence
+                )
+                if self.grounded(claim):
+                    parts.append(claim.text)
+                    evidence += claim.evidence
+        for note, kind, phrase in self.phrases():
+            if kind == "role" and len(parts) < 3:
+                claim = Claim(text=capital(phrase) + ".", evidence=[f"chunk:{note.chunk_id}"])
+                if self.grounded(claim) and claim.text not in parts:
+                    parts.append(claim.text)
+                    evidence += claim.evidence
+        if not parts:
+            return None
+        return Claim(text=" ".join(parts), evidence=list(dict.fromkeys(evidence)))
 
     def demographics(self) -> Demographics:
         low, high = self.stat("age_range.low"), self.stat("age_range.high")
+        age = None
         if self.seg.age_range and low and high:
             age = Claim(
                 text=f"{self.seg.age_range} (middle half of the segment's ages)",
                 evidence=[f"stat:{low}", f"stat:{high}"],
             )
-        else:
-            age = assumption(f"{NOT_IN_EVIDENCE}: no age data for this segment")
         return Demographics(
             age_range=age,
             income_range=self.band(INCOME_COLUMNS),
@@ -281,27 +522,129 @@ class OfflineDrafter:
             else None
         )
 
-    def goals(self) -> list[Claim]:
-        if not self.themes:
-            return [assumption(f"{NOT_IN_EVIDENCE}: no pain-point themes to derive goals from")]
-        verb = "Needed, and did not get:" if self.pack.is_anti_persona else "Get work done without"
-        return [
-            Claim(text=f"{verb} '{t.label}'", evidence=[f"theme:{t.id}"])
-            for t in self.own_themes[:3]
-        ]
+    # ------------------------------------------------------------------ what they state
+    def phrases(self) -> list[tuple[PackObservation, str, str]]:
+        """(observation, kind, phrase) for every goal, reason and responsibility the persona's
+        people state: the clause from their own sentence, or a model's summary of it."""
+        out: list[tuple[PackObservation, str, str]] = []
+        # Interviewees first: what someone says of their work outweighs a ticket's request.
+        for note in sorted(self.observed("goal"), key=lambda o: o.ticket_id is not None):
+            if extractive(note):
+                out += [(note, kind, phrase) for kind, phrase in goal_phrases(note.quote)]
+            else:
+                out.append((note, "goal", note.text.strip().rstrip(".")))
+        return out
 
-    def behaviors(self) -> Behaviors:
-        column = self.column(CHANNEL_COLUMNS)
-        discovery = []
+    def round_robin(
+        self, items: Sequence[tuple[PackObservation, Claim]], limit: int
+    ) -> list[Claim]:
+        """Up to `limit` grounded claims, one person's at a time so no one speaks for all."""
+        people: dict[str, list[Claim]] = {}
+        for note, claim in items:
+            people.setdefault(who(note), []).append(claim)
+        out: list[Claim] = []
+        depth = 0
+        while len(out) < limit and any(depth < len(c) for c in people.values()):
+            for claims in people.values():
+                if depth < len(claims) and len(out) < limit:
+                    claim = claims[depth]
+                    head = " ".join(claim.text.lower().split()[:5])
+                    if self.grounded(claim) and all(
+                        " ".join(c.text.lower().split()[:5]) != head for c in out
+                    ):
+                        out.append(claim)
+            depth += 1
+        return out
+
+    def goals(self) -> list[Claim]:
+        found = [
+            (note, Claim(text=capital(phrase), evidence=[f"chunk:{note.chunk_id}"]))
+            for note, kind, phrase in self.phrases()
+            if kind == "goal"
+        ]
+        return self.round_robin(found, MAX_GOALS)
+
+    def motivations(self) -> list[Claim]:
+        found = [
+            (note, Claim(text=f"Being able to {phrase}", evidence=[f"chunk:{note.chunk_id}"]))
+            for note, kind, phrase in self.phrases()
+            if kind == "why"
+        ]
+        for note in self.observed("positive"):
+            said = short_quote(note.quote)
+            text = (
+                f'Values what works for them: "{said}"'
+                if extractive(note) and said
+                else f"Values: {note.text.strip().rstrip('.')}"
+            )
+            found.append((note, Claim(text=text, evidence=[f"chunk:{note.chunk_id}"])))
+        return self.round_robin(found, MAX_MOTIVATIONS)
+
+    def tool_counts(self) -> list[tuple[str, int, list[PackObservation]]]:
+        """(name as first written, people who name it, their observations), most named first.
+
+        Offline extraction also takes any capitalised word after "with" or "in" for a tool
+        ("with Fiona", "in Lisbon"): such a name counts only when two people name it, or when
+        it is in the known tools list. A model's tool observations are taken as they are.
+        """
+        tools: dict[str, list[PackObservation]] = {}
+        for note in self.observed("tool"):
+            name = tool_name(note)
+            if name and name.lower() not in NOT_TOOLS:
+                tools.setdefault(name.lower(), []).append(note)
+        rows = []
+        for notes in tools.values():
+            name = notes[0].text.split(":", 1)[0].strip()
+            people = max(n.people for n in notes)
+            if people >= 2 or not all(extractive(n) for n in notes) or known_tool(name):
+                rows.append((name, people, notes))
+        return sorted(rows, key=lambda r: (-r[1], r[0].lower()))
+
+    def tool_claim(self, name: str, people: int, notes: list[PackObservation]) -> Claim:
+        """'Excel: named by 3 of the 6 participants', citing one chunk per person, so the count
+        is the number of people the footnotes show ('at least' when the pack holds fewer
+        voices than people)."""
+        voices: dict[str, str] = {}
+        for n in notes:
+            voices.setdefault(who(n), n.chunk_id)
+        refs = [f"chunk:{c}" for c in voices.values()]
+        cited = len(voices)
+        count = (
+            "one"
+            if cited == 1 and people == 1
+            else f"{cited}"
+            if cited >= people
+            else f"at least {cited}"
+        )
+        size = self.stat("size")
+        if not self.scored and self.seg.members and size:
+            text = f"{name}: named by {count} of the {self.seg.size} {self.noun}"
+            refs.append(f"stat:{size}")
+        else:
+            unit = "person" if count == "one" else "people"
+            text = f"{name}: named by {count} {unit}" + (" in this segment" if self.scored else "")
+        # A model's observation says what the tool is for ("Excel: keeps the receipts list").
+        what = next(
+            (n.text.split(":", 1)[1].strip() for n in notes if not extractive(n) and ":" in n.text),
+            "",
+        )
+        if what:
+            text += f" ({what.rstrip('.')})"
+        return Claim(text=text, evidence=refs)
+
+    def tools(self) -> list[Claim]:
+        claims = []
+        column = self.column(TOOL_COLUMNS)
         if column:
             text, keys = self.top_values(column)
             if keys:
-                discovery = [Claim(text=f"Arrive through: {text}", evidence=keys)]
-        return Behaviors(
-            discovery=discovery or [assumption(f"{NOT_IN_EVIDENCE}: how they find products")],
-            evaluation=[assumption(f"{NOT_IN_EVIDENCE}: how they evaluate products")],
-            purchase_triggers=[assumption(f"{NOT_IN_EVIDENCE}: what makes them buy")],
-        )
+                claims.append(
+                    Claim(text=f"Most common {column.replace('_', ' ')}: {text}", evidence=keys)
+                )
+        for name, people, notes in self.tool_counts():
+            if not CHANNEL_NAMES.search(name):
+                claims.append(self.tool_claim(name, people, notes))
+        return self.kept(claims)[:MAX_TOOLS]
 
     def channels(self) -> list[Claim]:
         claims = []
@@ -312,24 +655,53 @@ class OfflineDrafter:
                 claims.append(
                     Claim(text=f"Top {column.replace('_', ' ')} values: {text}", evidence=keys)
                 )
+        for name, people, notes in self.tool_counts():
+            if CHANNEL_NAMES.search(name):
+                claims.append(self.tool_claim(name, people, notes))
         tickets = [c for c in self.pack.chunks if c.kind == "ticket" and c.in_segment]
         if tickets:
             claims.append(
                 Claim(text="Contacts support through tickets", evidence=[f"chunk:{tickets[0].id}"])
             )
-        return claims or [assumption(f"{NOT_IN_EVIDENCE}: channels and information sources")]
+        return self.kept(claims)
 
-    def tools(self) -> list[Claim]:
-        column = self.column(TOOL_COLUMNS)
+    def said(self, note: PackObservation) -> Claim | None:
+        """An observation as a claim: the speaker's sentence in quotes, or a model's summary."""
+        if extractive(note):
+            text = short_quote(note.quote)
+            return Claim(text=f'"{text}"', evidence=[f"chunk:{note.chunk_id}"]) if text else None
+        return Claim(text=note.text.strip(), evidence=[f"chunk:{note.chunk_id}"])
+
+    def behaviors(self) -> Behaviors:
+        """Discovery, evaluation and purchase triggers: what the persona's people say at the
+        awareness, consideration and decision stages (and the user table's channel column)."""
+
+        def at(stage: str) -> list[Claim]:
+            # A tool observation lists tools, not what they did; a sentence offline extraction
+            # tagged with a stage must also say the behaviour itself (a stage cue alone, like
+            # "purchase" in a request, is not a purchase trigger).
+            notes = [
+                o
+                for o in self.pack.observations
+                if o.journey_stage == stage
+                and o.kind != "tool"
+                and (not extractive(o) or BEHAVIOUR_CUES[stage].search(o.quote))
+            ]
+            return self.kept(c for o in notes if (c := self.said(o)) is not None)[:3]
+
+        discovery = []
+        column = self.column(CHANNEL_COLUMNS)
         if column:
             text, keys = self.top_values(column)
             if keys:
-                return [
-                    Claim(text=f"Most common {column.replace('_', ' ')}: {text}", evidence=keys)
-                ]
-        return []
+                discovery = [Claim(text=f"Arrive through: {text}", evidence=keys)]
+        return Behaviors(
+            discovery=discovery + at("awareness"),
+            evaluation=at("consideration"),
+            purchase_triggers=at("decision"),
+        )
 
-    def proficiency(self) -> Claim:
+    def proficiency(self) -> Claim | None:
         mine, overall = self.stat(f"{BREADTH}.median"), f"overall.{BREADTH}.median"
         if mine and overall in self.pack.stats:
             return Claim(
@@ -341,7 +713,73 @@ class OfflineDrafter:
                 ),
                 evidence=[f"stat:{mine}", f"stat:{overall}"],
             )
-        return assumption(f"{NOT_IN_EVIDENCE}: technical proficiency")
+        return None
+
+    def aha(self) -> Claim | None:
+        """A good moment at the start of use (onboarding, decision), in their words; the
+        moment value clicked is rarely said outright, so nothing else stands in for it."""
+        for note in self.observed("positive"):
+            if note.journey_stage in ("onboarding", "decision"):
+                claim = self.said(note)
+                if claim is not None:
+                    claim.text = f"An early good moment they describe: {claim.text}"
+                    if self.grounded(claim):
+                        return claim
+        return None
+
+    # ------------------------------------------------------------------ pains
+    def workarounds(self, themes: Sequence[PackTheme]) -> dict[str, Claim]:
+        """Each pain's workaround, from the persona's own people; each statement used once.
+
+        In order of strength, over all the pains before a weaker tier is tried (so a statement
+        goes to the pain it was said about): the extractor's note on one of the theme's
+        mentions; a workaround observation in a chunk quoted on the theme; one of the theme's
+        own quotes that says what they do instead ("by hand", "end up"); a workaround
+        observation by someone quoted on the theme that shares words with it.
+        """
+        found: dict[str, Claim] = {}
+        used: set[str] = set()
+
+        def take(theme: PackTheme, text: str, chunk_id: str) -> None:
+            if theme.id in found or chunk_id in used or not text:
+                return
+            claim = Claim(
+                text=f"Reported workaround: {text}",
+                evidence=[f"chunk:{chunk_id}", f"theme:{theme.id}"],
+            )
+            if self.grounded(claim):
+                found[theme.id] = claim
+                used.add(chunk_id)
+
+        def said(note: PackObservation) -> str:
+            if not extractive(note):
+                return note.text.strip()
+            text = short_quote(workaround_clause(note.quote))
+            return f'"{text}"' if text else ""
+
+        notes = self.observed("workaround")
+        for theme in themes:
+            for note in theme.workarounds:
+                take(theme, note.text, note.chunk_id)
+        for theme in themes:
+            own = {q.chunk_id for q in theme.quotes if q.in_segment}
+            for note in notes:
+                if note.chunk_id in own:
+                    take(theme, said(note), note.chunk_id)
+        for theme in themes:
+            for q in theme.quotes:
+                if q.in_segment and _COPING.search(q.text):
+                    text = short_quote(workaround_clause(q.text))
+                    take(theme, f'"{text}"' if text else "", q.chunk_id)
+        for theme in themes:
+            speakers = {q.participant_id or q.ticket_id for q in theme.quotes if q.in_segment}
+            about = terms(
+                " ".join([theme.label, theme.description, *(q.text for q in theme.quotes)])
+            )
+            for note in notes:
+                if who(note) in speakers and len(terms(note.quote) & about) >= 2:
+                    take(theme, said(note), note.chunk_id)
+        return found
 
     def pain_point(self, theme: PackTheme) -> PersonaPainPoint:
         ref = f"theme:{theme.id}"
@@ -366,24 +804,18 @@ class OfflineDrafter:
                 + f" ({pct(freq.ticket_share)} of all tickets)"
             )
         text = "Raised " + (" and ".join(reach) or "in " + plural(theme.mentions, "mention"))
-        if theme.segment_count:
+        if theme.segment_count and self.scored:
             text += f"; {plural(theme.segment_count, 'user')} of this segment among them"
+        elif theme.segment_count:
+            text += f"; {theme.segment_count} {self.among} among them"
         else:
-            text += "; not linked to this segment's users"
-        workaround = None
-        for note in theme.workarounds:
-            claim = Claim(
-                text=f"Reported workaround: {note.text}", evidence=[f"chunk:{note.chunk_id}", ref]
-            )
-            if self.grounded(claim):
-                workaround = claim
-                break
+            text += f"; not linked to this persona's {self.noun}"
         return PersonaPainPoint(
             theme_id=theme.id,
             title=theme.label,
             impact=impact,
             frequency=Claim(text=text + ".", evidence=[ref]),
-            workaround=workaround,
+            workaround=self._workarounds.get(theme.id),
         )
 
     def quotes(self, limit: int = 4) -> list[PersonaQuote]:
@@ -445,50 +877,167 @@ class OfflineDrafter:
             nice=[need(t) for t in rest[2:4]],
         )
 
+    # ------------------------------------------------------------------ open questions
+    def open_questions(self, draft: PersonaDraft) -> list[str]:
+        """One research question per gap the evidence leaves, in the order a reader meets them."""
+        anti = self.pack.is_anti_persona
+        people = self.noun
+        out: list[str] = []
+        if draft.role is None:
+            out.append(
+                f"What is their role, and what are they responsible for? No role is recorded for these {people}."
+            )
+        demo = draft.demographics
+        missing = [
+            label
+            for label, value in (
+                ("age", demo.age_range),
+                ("income", demo.income_range),
+                ("company size", demo.company_size),
+            )
+            if value is None
+        ]
+        if missing:
+            out.append(
+                f"Does {', '.join(missing)} matter for this persona? The evidence has none; "
+                "add it to the roster or the user table if it does."
+            )
+        if not draft.goals:
+            out.append(
+                "What are they trying to achieve?"
+                + (" What did they come to the product for?" if anti else "")
+                + " None of their words in the evidence states a goal."
+            )
+        if not draft.motivations:
+            out.append(
+                "Why do they do it: what do they value, and what would make them switch or stay?"
+            )
+        if not draft.tools:
+            out.append(
+                "Which tools do they use alongside the product (spreadsheets, accounting or other software)?"
+            )
+        if not draft.channels:
+            out.append("Where do they learn about tools like this, and where do they go for help?")
+        behaviours = draft.behaviors
+        if (
+            not behaviours.discovery
+            and not behaviours.evaluation
+            and not behaviours.purchase_triggers
+        ):
+            out.append(
+                "How did they find, compare and choose the product? Nothing they say covers it."
+            )
+        if draft.tech_proficiency is None:
+            out.append("How comfortable are they with the product and tools like it?")
+        bare = [p.title for p in draft.pain_points if p.workaround is None][:2]
+        if bare:
+            out.append(
+                "What do they do today when "
+                + " or when ".join(f"'{t}'" for t in bare)
+                + " happens? No workaround is stated."
+            )
+        if draft.aha_moment is None:
+            out.append(
+                "What would have made the product's value clear to them before they left?"
+                if anti
+                else "When did the product's value click for them, if it did?"
+            )
+        empty = [title(s) for s in self.plan.stages if not self.stage_evidence(s)]
+        if empty:
+            out.append(
+                "What happens at the "
+                + ", ".join(f"'{t}'" for t in empty)
+                + f" stage{'s' if len(empty) > 1 else ''} of their journey? Nothing in the evidence is placed there."
+            )
+        return out
+
     # ------------------------------------------------------------------ journey
     def journey(self) -> JourneyDraft:
-        stages = [self.stage(s) for s in STAGES]
+        stages = [self.stage(s) for s in self.plan.stages]
         return JourneyDraft(
             stages=stages,
-            key_findings=self.findings(),
+            key_findings=self.findings(stages),
             recommendations=[self.recommendation(t) for t in self.ranked[:3]]
             or [
                 Recommendation(
-                    action="Collect pain points for this segment before acting on it",
+                    action=f"Collect pain points for these {self.noun} before acting on them",
                     goal="A grounded journey map",
-                    metric="Themes linked to this segment",
+                    metric=f"Themes linked to these {self.noun}",
                     evidence=[f"stat:{k}" for k in [self.stat("size")] if k],
                 )
             ],
         )
 
+    def columns(self, theme: PackTheme) -> dict[str, int]:
+        """The theme's mentions in each map column (a column may show several extracted stages)."""
+        return {
+            s: sum(theme.journey_stages.get(src, 0) for src in self.plan.sources_of(s))
+            for s in self.plan.stages
+        }
+
     def stage_count(self, theme: PackTheme, stage: str) -> int:
-        """The theme's mentions in one map column (the fourth shows onboarding and retention)."""
-        return sum(theme.journey_stages.get(s, 0) for s in STAGE_SOURCES[stage])
+        return self.columns(theme)[stage]
 
     def places(self, theme: PackTheme, stage: str) -> bool:
         """Does this map column show the theme? Only by the one rule (see `clear_stage`)."""
-        return stage in placed_stages({s: self.stage_count(theme, s) for s in STAGES})
+        return stage in placed_stages(self.columns(theme))
 
     def stage_themes(self, stage: str) -> list[PackTheme]:
         themes = [t for t in self.ranked if self.places(t, stage)]
         return sorted(themes, key=lambda t: -self.stage_count(t, stage))
 
+    def notes_at(self, stage: str, kind: str | None = None) -> list[PackObservation]:
+        """Observations whose extracted stage this column shows."""
+        return [
+            o
+            for o in self.pack.observations
+            if (kind is None or o.kind == kind) and self.plan.column_of(o.journey_stage) == stage
+        ]
+
+    def stage_evidence(self, stage: str) -> bool:
+        return bool(self.stage_themes(stage) or self.notes_at(stage))
+
     def counted(self, theme: PackTheme, stage: str) -> str:
         """' (7 onboarding mentions, 22 retention mentions)': each count as the theme records it.
 
-        A column showing two mention stages names each, so a retention mention is never
+        A column showing several extracted stages names each, so a retention mention is never
         called an onboarding one.
         """
-        sources = [(s, theme.journey_stages.get(s, 0)) for s in STAGE_SOURCES[stage]]
-        sources = [(s, n) for s, n in sources if n]
-        if len(STAGE_SOURCES[stage]) == 1:
-            return f" ({plural(sources[0][1], 'mention')} at this stage)" if sources else ""
-        return " (" + ", ".join(plural(n, f"{s} mention") for s, n in sources) + ")"
+        sources = self.plan.sources_of(stage)
+        found = [(s, theme.journey_stages.get(s, 0)) for s in sources]
+        found = [(s, n) for s, n in found if n]
+        if len(sources) == 1 and sources[0] == stage:
+            return f" ({plural(found[0][1], 'mention')} at this stage)" if found else ""
+        return " (" + ", ".join(plural(n, f"{s} mention") for s, n in found) + ")" if found else ""
+
+    def touchpoints(self, stage: str, themes: list[PackTheme]) -> list[Claim]:
+        """Tools and channels the persona's people name at this stage: tool observations tagged
+        with it, the persona's tools named in the quotes cited here, and support tickets."""
+        claims: list[Claim] = []
+        names = [name for name, _, _ in self.tool_counts()]
+        trusted = {n.lower() for n in names}
+        for note in self.notes_at(stage, "tool"):
+            if tool_name(note).lower() in trusted:
+                claims.append(Claim(text=tool_name(note), evidence=[f"chunk:{note.chunk_id}"]))
+        said = [(q.text, q.chunk_id) for t in themes for q in t.quotes if q.in_segment]
+        said += [(o.quote, o.chunk_id) for o in self.notes_at(stage) if o.kind != "tool"]
+        for name in names:
+            pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.I)
+            hit = next((cid for text, cid in said if pattern.search(text)), None)
+            if hit:
+                claims.append(Claim(text=name, evidence=[f"chunk:{hit}"]))
+        tickets = [q.chunk_id for t in themes for q in t.quotes if q.ticket_id and q.in_segment]
+        if tickets:
+            claims.append(Claim(text="Support tickets", evidence=[f"chunk:{tickets[0]}"]))
+        out: list[Claim] = []
+        for claim in self.kept(claims):
+            if all(c.text.lower() != claim.text.lower() for c in out):
+                out.append(claim)
+        return out[:4]
 
     def stage(self, stage: str) -> JourneyStageEntry:
         themes = self.stage_themes(stage)
-        actions, thoughts, touchpoints = [], [], []
+        actions, thoughts = [], []
         for t in themes[:2]:
             # Only counts the theme itself records are written (the validators check them).
             actions.append(
@@ -497,25 +1046,47 @@ class OfflineDrafter:
                     evidence=[f"theme:{t.id}"],
                 )
             )
-            if t.quotes:
-                # The segment's own voice first, an interviewee before a ticket.
-                q = min(t.quotes, key=lambda q: (not q.in_segment, q.ticket_id is not None))
-                thoughts.append(Claim(text=f'"{q.text}"', evidence=[f"chunk:{q.chunk_id}"]))
-        ticket_ids = {c.id for c in self.pack.chunks if c.kind == "ticket"}
-        cited = [q.chunk_id for t in themes for q in t.quotes if q.chunk_id in ticket_ids]
-        if cited:
-            touchpoints.append(Claim(text="Support tickets", evidence=[f"chunk:{cited[0]}"]))
-        return JourneyStageEntry(
-            stage=stage,  # type: ignore[arg-type]
-            customer_goal=assumption(
-                f"{STAGE_GOALS[stage]} (generic stage goal, not from the evidence)"
+            # The persona's own voice only: an interviewee before a ticket.
+            own = sorted(
+                (q for q in t.quotes if q.in_segment), key=lambda q: q.ticket_id is not None
+            )
+            if own:
+                thoughts.append(
+                    Claim(text=f'"{own[0].text}"', evidence=[f"chunk:{own[0].chunk_id}"])
+                )
+        for note in self.notes_at(stage, "workaround")[:2]:
+            text = (
+                short_quote(workaround_clause(note.quote))
+                if extractive(note)
+                else note.text.strip()
+            )
+            if text:
+                body = f'"{text}"' if extractive(note) else text
+                actions.append(
+                    Claim(
+                        text=f"Works around a problem: {body}", evidence=[f"chunk:{note.chunk_id}"]
+                    )
+                )
+        positives = self.kept(
+            c for o in self.notes_at(stage, "positive") if (c := self.said(o)) is not None
+        )[:3]
+        goal = next(
+            (
+                Claim(text=capital(phrase), evidence=[f"chunk:{note.chunk_id}"])
+                for note, kind, phrase in self.phrases()
+                if kind == "goal" and self.plan.column_of(note.journey_stage) == stage
             ),
-            actions=actions or [assumption(f"{NOT_IN_EVIDENCE}: no theme is tied to this stage")],
-            touchpoints=touchpoints
-            or [assumption(f"{NOT_IN_EVIDENCE}: touchpoints at the {stage} stage")],
-            thoughts=thoughts,
+            None,
+        )
+        return JourneyStageEntry(
+            stage=stage,
+            customer_goal=goal if goal is not None and self.grounded(goal) else None,
+            actions=self.kept(actions),
+            touchpoints=self.touchpoints(stage, themes),
+            thoughts=self.kept(thoughts),
             emotion=self.emotion(themes, stage),
             pain_points=[t.id for t in themes],
+            positives=positives,
             opportunities=[
                 Claim(text=f"Remove the cause of '{t.label}'", evidence=[f"theme:{t.id}"])
                 for t in themes[:2]
@@ -524,9 +1095,26 @@ class OfflineDrafter:
         )
 
     def emotion(self, themes: list[PackTheme], stage: str) -> int:
-        """0 with no evidence (renderers show the stage as a gap); never -2 on thin evidence."""
-        if not themes:
+        """Good moments weighed against pains, both counted in people of this persona.
+
+        Pains: for each theme placed here, the persona's people who raised it (at least one).
+        Good moments: the persona's people with a positive observation at this stage. 0 with no
+        evidence (renderers show the stage as a gap) and when the two balance; never 'very'
+        anything on fewer than STRONG_EVIDENCE mentions or people.
+        """
+        pain = sum(max(1, t.segment_count) for t in themes)
+        good = len({who(o) for o in self.notes_at(stage, "positive")})
+        if not pain and not good:
             return 0
+        balance = (good - pain) / (good + pain)
+        if balance >= TILT:
+            return 2 if good >= STRONG_EVIDENCE else 1
+        if balance > LEAN:
+            return 1
+        if balance > -LEAN:
+            return 0
+        if balance > -TILT:
+            return -1
         mentions = sum(self.stage_count(t, stage) for t in themes)
         worst = max(t.severity.mean for t in themes)
         return -2 if mentions >= STRONG_EVIDENCE and worst >= 3.0 else -1
@@ -542,7 +1130,8 @@ class OfflineDrafter:
         else:
             text = f"Tickets about {what}, every segment: now {freq.tickets}"
         if theme.segment_count:
-            text += f"; users of this segment raising it: now {theme.segment_count}"
+            who_ = "users of this segment" if self.scored else f"{self.noun} of this persona"
+            text += f"; {who_} raising it: now {theme.segment_count}"
         return text
 
     def stage_finding(self) -> Claim | None:
@@ -561,30 +1150,31 @@ class OfflineDrafter:
             return None
         return Claim(
             text=(
-                "Where mentions of this segment's main pains name a journey stage, "
-                f"most name the {stage} stage"
+                f"Where mentions of this {'segment' if self.scored else 'persona'}'s main pains "
+                f"name a journey stage, most name the {stage} stage"
             ),
             evidence=[f"theme:{t.id}" for t in cited],
         )
 
-    def findings(self) -> list[Claim]:
+    def findings(self, stages: Sequence[JourneyStageEntry] = ()) -> list[Claim]:
         findings = []
         if self.themes:
             top = self.ranked[0]
-            where = (
-                f"in this segment ({plural(top.segment_count, 'user')})"
-                if top.segment_count
-                else "in the corpus"
-            )
+            if not top.segment_count:
+                where = "in the corpus"
+            elif self.scored:
+                where = f"in this segment ({plural(top.segment_count, 'user')})"
+            else:
+                where = f"among these {self.noun} ({top.segment_count} of them)"
             findings.append(
                 Claim(
                     text=f"'{top.label}' is the most raised pain {where}",
                     evidence=[f"theme:{top.id}"],
                 )
             )
-        staged = self.stage_finding()
-        if staged is not None:
-            findings.append(staged)
+        staged_claim = self.stage_finding()
+        if staged_claim is not None:
+            findings.append(staged_claim)
         for t in self.ranked[1:3]:
             findings.append(
                 Claim(
@@ -592,7 +1182,17 @@ class OfflineDrafter:
                     evidence=[f"theme:{t.id}"],
                 )
             )
-        placed = {t.id for s in STAGES for t in self.stage_themes(s)}
+        bright = [s for s in stages if s.emotion > 0 and s.positives]
+        if bright:
+            findings.append(
+                Claim(
+                    text="Good moments outweigh the pains at the "
+                    + ", ".join(f"'{title(s.stage)}'" for s in bright)
+                    + f" stage{'s' if len(bright) > 1 else ''}",
+                    evidence=[e for s in bright for c in s.positives for e in c.evidence],
+                )
+            )
+        placed = {t.id for s in self.plan.stages for t in self.stage_themes(s)}
         unplaced = [t for t in self.ranked if t.id not in placed]
         if unplaced:
             findings.append(
@@ -602,13 +1202,18 @@ class OfflineDrafter:
                     evidence=[f"theme:{t.id}" for t in unplaced],
                 )
             )
-        return findings or [assumption(f"{NOT_IN_EVIDENCE}: no themes to draw findings from")]
+        return self.kept(findings)
 
     def recommendation(self, theme: PackTheme) -> Recommendation:
         metric = self.metric(theme, "it")
+        goal = (
+            f"Fewer {self.seg.name} users hit '{theme.label}'"
+            if self.scored
+            else f"Fewer {self.noun} like these hit '{theme.label}'"
+        )
         return Recommendation(
             action=f"Fix the root cause of '{theme.label}'",
-            goal=f"Fewer {self.seg.name} users hit '{theme.label}'",
+            goal=goal,
             metric=metric[0].upper() + metric[1:],
             evidence=[f"theme:{theme.id}"],
         )
