@@ -176,6 +176,16 @@ class Evidence:
     found: bool = True
 
 
+@dataclass(frozen=True)
+class People:
+    """Who a persona stands for, as a reader is told: how many, what share, called what."""
+
+    size: int
+    share: float
+    noun: str
+    rule: str
+
+
 @dataclass
 class ReportData:
     """The inputs of every renderer, with evidence lookups."""
@@ -229,6 +239,23 @@ class ReportData:
 
     def segment(self, name: str) -> SegmentStats | None:
         return self._segments.get(name)
+
+    def people(self, persona: Persona) -> People | None:
+        """Who the persona stands for: a scored segment's users, or a cohort's participants
+        ('people' for everyone in a ticket corpus); None when neither file names it."""
+        segment = self.segment(persona.segment)
+        if segment is not None:
+            return People(segment.size, segment.share, "users", segment.rule)
+        for cohort in self.cohorts.cohorts if self.cohorts else ():
+            if cohort.name == persona.segment:
+                tickets = self.themes.total_tickets if self.themes else 0
+                noun = (
+                    "people"
+                    if cohort.basis == "everyone" and not cohort.members and tickets
+                    else "participants"
+                )
+                return People(cohort.size, cohort.share, noun, cohort.rule)
+        return None
 
     def journey(self, persona: Persona) -> JourneyMap | None:
         return self.journeys.get(persona.id)

@@ -25,6 +25,7 @@ from .markdown import (
     REVIEW_MARKS,
     STAGE_TITLES,
     doc_basis,
+    emotion_basis,
     has_evidence,
     plural,
     stage_mentions,
@@ -304,7 +305,7 @@ def matrix_svg(themes: list[Theme], report: ThemeReport | None = None) -> Markup
 
 
 def emotion_svg(journey: JourneyMap, label: str, data: ReportData | None = None) -> Markup:
-    """The persona's emotion (-2..+2) across the five stages as a line, with its evidence.
+    """The persona's emotion (-2..+2) across its journey's stages as a line, with its evidence.
 
     A stage with no evidence is a gap in the line (a hollow marker on the axis, labelled
     "no evidence"), never a measured "neutral"; each point says how many mentions it rests on.
@@ -358,8 +359,9 @@ def emotion_svg(journey: JourneyMap, label: str, data: ReportData | None = None)
             y = py(stage.emotion)
             tone = "pos" if stage.emotion > 0 else "neg" if stage.emotion < 0 else "neu"
             word = EMOTION_WORDS.get(stage.emotion, "")
-            count = stage_mentions(data, stage) if data is not None else 0
-            basis = plural(count, "mention") if count else "from the draft's claims"
+            basis = (emotion_basis(data, stage) if data is not None else "") or (
+                "from the draft's claims"
+            )
             parts.append(
                 f'<g class="pt {tone}"><title>{escape(title)}: {word} ({basis})</title>'
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7"/></g>'

@@ -11,16 +11,10 @@ from collections.abc import Iterable, Sequence
 
 from .. import refs
 from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
-from ..offline_draft import STAGE_SOURCES
+from ..stages import PRESET_SOURCES, STAGE_TITLES
 from .context import OFFLINE_NOTICE, ReportData, fmt_num, focus_texts, pct
 
-STAGE_TITLES = {
-    "awareness": "Awareness",
-    "consideration": "Consideration",
-    "decision": "Decision",
-    "onboarding": "Onboarding & Retention",
-    "advocacy": "Advocacy",
-}
+__all__ = ["STAGE_TITLES"]  # re-exported: every renderer titles columns from agent/stages.py
 REVIEW_MARKS = {
     "confirmed": "✓ confirmed by reviewer",
     "corrected": "✎ corrected by reviewer",
@@ -174,6 +168,7 @@ def claim_md(
     mark: str | None = None,
     human: bool = False,
     added: str | None = None,
+    missing: str = "_not stated_",
 ) -> str:
     """A claim's text with its footnotes and, where it applies, an assumption or review marker.
 
@@ -182,7 +177,7 @@ def claim_md(
     its footnotes as the reviewer's (see ReportData.split_addition).
     """
     if claim is None:
-        text = "_not stated_"
+        text = missing
     else:
         text = md(claim.text) + notes.cite(claim.evidence, focus_texts(claim.text))
         if claim.assumption:
@@ -273,11 +268,16 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         # An extended field's addition is shown apart as the reviewer's (see `field`, `items`).
         return data.human(persona, path, split=True)
 
+    # An empty field says where its gap went, rather than a bare "not stated".
+    gap = "_not in the evidence (see Open research questions)_" if d.open_questions else None
+
     def field(path: str, claim: Claim | None) -> str:
         """A claim field, a reviewer's addition set apart from the drafted claim."""
         drafted, added = data.split_addition(persona, path, claim)
         human_text = data.human(persona, path, split=added is not None)
-        return claim_md(drafted, notes, human=human_text, added=added)
+        return claim_md(
+            drafted, notes, human=human_text, added=added, missing=gap or "_not stated_"
+        )
 
     def item(path: str, claim: Claim | None, human_list: bool = False) -> str:
         """One list item (or pain point part): the draft's, or marked as a reviewer's."""
@@ -322,8 +322,12 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         seg_text += (
             f" — {plural(segment.size, 'user')} ({pct(segment.share)}), rule {code(segment.rule)}"
         )
+    elif (people := data.people(persona)) is not None:
+        seg_text += (
+            f" — {fmt_num(people.size)} {people.noun} ({pct(people.share)}), {md(people.rule)}"
+        )
     validation = validation_text(data, persona)
-    extra = [("Segment", seg_text), ("Validation", validation)]
+    extra = [("Segment" if segment else "Group", seg_text), ("Validation", validation)]
     if data.journey(persona):
         extra.append(("Journey map", f"[journey-{slug}.md](journey-{slug}.md)"))
     out += ["## Document Information", "", *info_table(persona.document_info, extra)]
@@ -434,6 +438,25 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         field("aha_moment", d.aha_moment),
     ]
 
+    out += ["", "### " + heading("Open Research Questions", mark("open_questions")), ""]
+    if d.open_questions:
+        out += [
+            "What the evidence does not answer yet: ask these before relying on the fields "
+            "they concern.",
+            "",
+        ]
+        reviewer_added = data.added_items(persona, "open_questions", d.open_questions)
+        first_added = len(d.open_questions) - reviewer_added
+        for i, question in enumerate(d.open_questions, 1):
+            note = (
+                f" _({ADDED_IN_REVIEW})_"
+                if i > first_added
+                else item_note(f"open_questions.{i - 1}")
+            )
+            out.append(f"{i}. {md(question)}{note}")
+    else:
+        out += ["_None: the evidence covers every field._"]
+
     journey = data.journey(persona)
     if journey:
         out += ["", "### Journey Touchpoints", ""]
@@ -477,14 +500,25 @@ def mermaid_score(emotion: int) -> int:
 
 
 def has_evidence(stage: JourneyStageEntry) -> bool:
-    """Does anything at this stage rest on evidence? (An emotion without it is a placeholder.)"""
-    claims = [*stage.actions, *stage.touchpoints, *stage.thoughts, *stage.opportunities]
+    """Does the stage's emotion rest on evidence: pains placed there, good moments, or cited
+    thoughts? (Actions and touchpoints say what they do, not how it feels; an emotion without
+    such evidence is a placeholder, shown as a gap.)"""
+    claims = [*stage.thoughts, *stage.positives]
     return bool(stage.pain_points) or any(c.evidence and not c.assumption for c in claims)
 
 
+def stage_sources(data: ReportData, stage: JourneyStageEntry) -> tuple[str, ...]:
+    """The extracted stages a column shows: as its journey map recorded them when drafted, else
+    the funnel's (maps drafted before stages were configurable), else the column's own name."""
+    for journey in data.journeys.values():
+        if journey.stage_sources and any(s is stage for s in journey.draft.stages):
+            return tuple(journey.stage_sources.get(stage.stage, ()))
+    return PRESET_SOURCES["funnel"].get(stage.stage, (stage.stage,))
+
+
 def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
-    """Mentions the stage's emotion rests on: its pain themes' mentions placed at this stage."""
-    sources = STAGE_SOURCES.get(stage.stage, (stage.stage,))
+    """Mentions the stage's pains rest on: its pain themes' mentions placed at this stage."""
+    sources = stage_sources(data, stage)
     total = 0
     for theme_id in stage.pain_points:
         theme = data.theme(theme_id)
@@ -493,14 +527,20 @@ def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
     return total
 
 
+def emotion_basis(data: ReportData, stage: JourneyStageEntry) -> str:
+    """'3 good moments, 12 mentions': what a stage's emotion weighs ('' when neither)."""
+    n = stage_mentions(data, stage)
+    parts = [plural(len(stage.positives), "good moment")] if stage.positives else []
+    return ", ".join([*parts, *([plural(n, "mention")] if n else [])])
+
+
 def emotion_text(data: ReportData, stage: JourneyStageEntry) -> str:
     """'-1 (negative; 12 mentions)', or 'no evidence' where the score is only a placeholder."""
     if not has_evidence(stage):
         return "no evidence"
     word = EMOTION_WORDS.get(stage.emotion, "")
-    n = stage_mentions(data, stage)
-    basis = f"; {plural(n, 'mention')}" if n else ""
-    return f"{stage.emotion:+d} ({word}{basis})"
+    basis = emotion_basis(data, stage)
+    return f"{stage.emotion:+d} ({word}{'; ' + basis if basis else ''})"
 
 
 def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
@@ -513,8 +553,15 @@ def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
             lines.append(f"      No evidence for this stage: 3: {actor}")
             continue
         score = mermaid_score(stage.emotion)
-        tasks = [stage.customer_goal.text] + [a.text for a in stage.actions[:2]]
+        goal = [stage.customer_goal.text] if stage.customer_goal else []
+        tasks = goal + [a.text for a in stage.actions[:2]]
+        tasks = tasks or (
+            [] if stage.positives else [f"{STAGE_TITLES[stage.stage]} (see the table)"]
+        )
         lines += [f"      {mermaid_text(t)}: {score}: {actor}" for t in tasks]
+        # A good moment is drawn as good, whatever the stage's balance.
+        good = mermaid_score(max(1, stage.emotion))
+        lines += [f"      {mermaid_text(p.text)}: {good}: {actor}" for p in stage.positives[:1]]
     lines.append("```")
     return lines
 
@@ -536,10 +583,14 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         return "<br>".join(claim_md(c, notes) for c in claims) or "—"
 
     rows = [
-        ["**Customer goal**", *[claim_md(s.customer_goal, notes) for s in stages]],
+        [
+            "**Customer goal**",
+            *[claim_md(s.customer_goal, notes) if s.customer_goal else "—" for s in stages],
+        ],
         ["**Actions**", *[join(s.actions) for s in stages]],
         ["**Touchpoints**", *[join(s.touchpoints) for s in stages]],
         ["**Thoughts**", *[join(s.thoughts) for s in stages]],
+        ["**Good moments**", *[join(s.positives) for s in stages]],
         ["**Emotion**", *[emotion_text(data, s) for s in stages]],
         [
             "**Pain points**",
