@@ -9,6 +9,7 @@ from agent.ids import content_hash
 from agent.models import (
     CategoryShare,
     Chunk,
+    Observation,
     PainPointMention,
     Quote,
     SegmentReport,
@@ -208,6 +209,54 @@ MENTIONS = [
 ]
 
 
+def _observation(
+    oid: str, kind: str, chunk: Chunk, quote: str, text: str, stage: str = "unknown"
+) -> Observation:
+    """An observation as a model would report it: its own words, the speaker's verbatim quote."""
+    return Observation(
+        id=oid,
+        kind=kind,  # type: ignore[arg-type]
+        text=text,
+        journey_stage=stage,  # type: ignore[arg-type]
+        quotes=[_quote(chunk, quote)],
+        chunk_id=chunk.id,
+        document_id=chunk.document_id,
+        source_kind=chunk.kind,
+        participant_id=chunk.participant_id,
+        ticket_id=chunk.ticket_id,
+        user_id=chunk.user_id,
+    )
+
+
+# What the Finance Power Users state besides pains (the other segments state nothing: their
+# drafts show the gaps as open questions).
+OBSERVATIONS = [
+    _observation(
+        "o1",
+        "goal",
+        BANK1,
+        "I had to re-import 3 statements by hand",
+        "Keep the bank feed complete without re-importing statements",
+        "retention",
+    ),
+    _observation(
+        "o2",
+        "workaround",
+        BANK2,
+        "Every week I reconnect it manually.",
+        "Reconnects the bank feed by hand every week",
+        "retention",
+    ),
+    _observation(
+        "o3",
+        "tool",
+        EXPORT1,
+        "The CSV export caps at 500 rows so I split every report in pieces.",
+        "CSV export: splits every report to fit its row cap",
+    ),
+]
+
+
 def _theme(
     tid: str,
     label: str,
@@ -387,6 +436,7 @@ def make_workspace(root: Path, with_segments: bool = True) -> Workspace:
     ws = Workspace(root).ensure()
     write_models(ws.chunks, CHUNKS)
     write_models(ws.mentions, MENTIONS)
+    write_models(ws.observations, OBSERVATIONS)
     write_json(ws.themes, theme_report())
     if with_segments:
         write_json(ws.segments, segment_report())

@@ -303,7 +303,10 @@ INVENTED_QUOTE = "Honestly I would pay double for Tallyflow if it had a dark mod
 def with_invented_number(draft: dict[str, Any]) -> dict[str, Any]:
     """A persona or journey answer with a number no evidence holds, in a cited claim."""
     draft = json.loads(json.dumps(draft))
-    claim = draft["goals"][0] if "goals" in draft else draft["key_findings"][0]
+    # Goals may be empty (the gap is an open question): the summary carries it then.
+    claim = (
+        (draft["goals"] or [draft["summary"]])[0] if "goals" in draft else draft["key_findings"][0]
+    )
     claim["text"] += f"; {INVENTED_NUMBER} of them say so"
     return draft
 
@@ -634,6 +637,10 @@ class Finished:
                             if licensed is None
                             else [v for r in licensed for v in values_of(r)]
                         )
+                        # How many people the claim's cited chunks quote ("named by 3").
+                        cited = [r for r in licensed or () if r.startswith("chunk:")]
+                        if len({self.speaker(r) for r in cited}) > 1:
+                            pool.append(float(len({self.speaker(r) for r in cited})))
                         for number in numbers_in(text):
                             if not any(number_matches(number, v) for v in pool):
                                 problems.append(
@@ -641,6 +648,11 @@ class Finished:
                                     f"value of {licensed if licensed is not None else 'the workspace'}"
                                 )
         return problems
+
+    def speaker(self, ref: str) -> str:
+        """Who spoke a cited chunk: its participant or ticket, else the chunk itself."""
+        row = self.chunks.get(ref.partition(":")[2], {})
+        return str(row.get("participant_id") or row.get("ticket_id") or ref)
 
     def stat_citations(self) -> list[tuple[str, list[str], str]]:
         """(where, evidence, text) of every claim or recommendation citing a `stat:<key>`."""

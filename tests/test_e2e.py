@@ -417,7 +417,7 @@ def test_the_workspace_checks_catch_invented_numbers_and_quotes(
     (ws / "segments.json").write_bytes((source.root / "segments.json").read_bytes())
     personas = json.loads(json.dumps(source.personas))
     draft = personas["personas"][0]["draft"]
-    draft["goals"][0]["text"] += f" ({INVENTED_NUMBER} users)"
+    (draft["goals"] or [draft["summary"]])[0]["text"] += f" ({INVENTED_NUMBER} users)"
     draft["quotes"][0]["text"] = INVENTED_QUOTE
     (ws / "personas.json").write_text(json.dumps(personas), encoding="utf-8")
     broken = Finished.load(ws)

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.models import CategoryShare, Claim
 from agent.render.markdown import STAGE_TITLES, md, mermaid_text
+from agent.stages import FUNNEL
 from agent.workspace import Workspace, read_models, write_json, write_models
 
 from ._render_helpers import chunks, journey, make_workspace, personas, segments, themes
@@ -202,7 +203,7 @@ def test_hostile_text_cannot_leave_or_steer_the_mermaid_block(hostile_reports: P
     assert lines[0] == "journey" and lines[1].startswith("    title ")
     tasks = [line for line in lines[2:] if not line.startswith("    section ")]
     sections = [line.strip() for line in lines[2:] if line.startswith("    section ")]
-    assert sections == [f"section {title}" for title in STAGE_TITLES.values()]
+    assert sections == [f"section {STAGE_TITLES[stage]}" for stage in FUNNEL]
     assert len(tasks) == 5 * 2  # the goal and one action per stage
     for line in lines:
         assert "%%" not in line and "{" not in line and "<" not in line, line
