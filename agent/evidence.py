@@ -970,7 +970,8 @@ class PackBuilder:
         seg = plan.segment
         notes = []
         if plan.small or seg.warning:
-            notes.append(seg.warning or f"small sample: only {seg.size} users in this segment")
+            people = "users in this segment" if seg.basis == "segments" else "participants"
+            notes.append(seg.warning or f"small sample: only {seg.size} {people}")
         if not themes:
             notes.append("no themes.json: no pain-point themes to draw on")
         if themes and not any(t.segment_count for t in themes):

@@ -107,6 +107,8 @@ GOAL_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             rf"\b(?:I|we|I{_APOS}m|we{_APOS}re|I am|we are) (?:really |just |always )?"
             r"(?:want|wanted|trying|try|tried|hope|hoping) to (?:be able to )?",
         ),
+        # "I spent a whole weekend trying to set up the approval chains".
+        ("goal", r"\b(?:I|we)\b[^.,;!?]{0,40}?\b(?:trying|tried) to "),
         ("goal", rf"\b(?:I{_APOS}d|we{_APOS}d|I would|we would) (?:really )?like to "),
         ("why", r"\bso (?:that )?(?:I|we) can "),
         (
@@ -123,6 +125,8 @@ _NOT_GOALS = re.compile(r"^(?:say|be honest|be fair|admit|mention|tell|ask|add|k
 _CLAUSE_END = re.compile(
     r"[.;:!?(\"\u201c\u201d]|\s[-\u2013\u2014]\s|,\s(?:but|and then|because|so|which|although|"
     r"though|while|or)\b|\s(?:but|because|although)\s"
+    # A comma before a new subject starts a new clause ("..., the import kept failing").
+    r"|,\s(?:the|I|we|it|my|our|they|he|she|that|this|there)\s"
 )
 # What a sentence must say to show how they found, weighed or chose a product.
 BEHAVIOUR_CUES = {
@@ -525,14 +529,41 @@ class OfflineDrafter:
     # ------------------------------------------------------------------ what they state
     def phrases(self) -> list[tuple[PackObservation, str, str]]:
         """(observation, kind, phrase) for every goal, reason and responsibility the persona's
-        people state: the clause from their own sentence, or a model's summary of it."""
+        people state: the clause from their own sentence, or a model's summary of it.
+
+        Goal observations first; then the persona's other sentences in the pack (its other
+        observations, its own quotes on its pains), where a goal is often said in passing
+        ("I spent a weekend trying to set up the approval chains"). Interviewees before tickets:
+        what someone says of their work outweighs a ticket's request.
+        """
+        goals = self.observed("goal")
+        others = [o for o in self.pack.observations if o.kind not in ("goal", "tool")]
+        others += [
+            PackObservation(
+                kind="goal",
+                text=q.text,
+                chunk_id=q.chunk_id,
+                quote=q.text,
+                participant_id=q.participant_id,
+                ticket_id=q.ticket_id,
+            )
+            for t in self.ranked
+            for q in t.quotes
+            if q.in_segment
+        ]
         out: list[tuple[PackObservation, str, str]] = []
-        # Interviewees first: what someone says of their work outweighs a ticket's request.
-        for note in sorted(self.observed("goal"), key=lambda o: o.ticket_id is not None):
-            if extractive(note):
-                out += [(note, kind, phrase) for kind, phrase in goal_phrases(note.quote)]
-            else:
-                out.append((note, "goal", note.text.strip().rstrip(".")))
+        seen: set[str] = set()
+        for note in sorted(goals, key=lambda o: o.ticket_id is not None) + sorted(
+            others, key=lambda o: o.ticket_id is not None
+        ):
+            if not extractive(note):
+                if note.kind == "goal":
+                    out.append((note, "goal", note.text.strip().rstrip(".")))
+                continue
+            if fold(note.quote) in seen:
+                continue
+            seen.add(fold(note.quote))
+            out += [(note, kind, phrase) for kind, phrase in goal_phrases(note.quote)]
         return out
 
     def round_robin(
@@ -885,7 +916,8 @@ class OfflineDrafter:
         out: list[str] = []
         if draft.role is None:
             out.append(
-                f"What is their role, and what are they responsible for? No role is recorded for these {people}."
+                "What is their role, and what are they responsible for? Neither their words "
+                f"in the evidence nor a shared trait of these {people} states it."
             )
         demo = draft.demographics
         missing = [

@@ -264,6 +264,12 @@ def test_goal_phrases_are_the_speakers_clause_never_a_question_or_a_pronoun() ->
     ]
     assert goal_phrases("Setup question: do I need to create every GL account manually?") == []
     assert goal_phrases("I want to raise this formally because it happened 6 times.") == []
+    # A goal said in passing, inside a pain, is still the speaker's goal.
+    assert goal_phrases(
+        "I spent a whole weekend trying to set up categories, policies and approval chains, "
+        "the import kept rejecting my file."
+    ) == [("goal", "set up categories, policies and approval chains")]
+    assert goal_phrases("It keeps trying to reconnect the feed.") == []
     assert goal_phrases("I'm responsible for payroll and the monthly close.") == [
         ("role", "responsible for payroll and the monthly close")
     ]

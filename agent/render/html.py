@@ -419,6 +419,7 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         matrix=matrix_svg(plotted, data.themes) if plotted else None,
         reach=lambda t: reach(t, data.themes),
         basis=doc_basis(interviews, tickets, users),
+        doc_basis=doc_basis,
         counts={"interviews": interviews, "tickets": tickets, "users": users},
         theme_report=data.themes if isinstance(data.themes, ThemeReport) else None,
         offline=data.offline,
