@@ -122,24 +122,30 @@ def own_window(mention: PainPointMention, around: int = 1) -> str:
     return text[spans[lo][0] : spans[hi][1]].strip()
 
 
-def threshold_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> float:
-    """The cosine cut for these mentions: statements have theirs; extractive mentions, embedded
-    with their whole context, get a cut that follows how long those contexts are.
+def cut_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> tuple[float, float]:
+    """(cosine cut, neighbour smoothing) for these mentions: statements have their cut;
+    extractive mentions, embedded with their whole context, get a cut and a smoothing that
+    follow how long those contexts are.
 
     A paragraph of interview shares topic words with many others and sits far from any one
-    pain; a one-line ticket ("my card has not arrived") sits close to its own kind only. One
-    fixed cut merged up to 23 banking intents into one theme, so the cut runs from
-    `short_distance_threshold` for contexts of SHORT_WORDS (median) to
-    `context_distance_threshold` for LONG_WORDS and longer (README: measured on BANKING77 and
-    transcripts/). An explicit --threshold sets both ends.
+    pain; a one-line ticket ("my card has not arrived") sits close to its own kind only, in a
+    noisy cloud. One fixed cut merged up to 23 banking intents into one theme, so from contexts
+    of SHORT_WORDS (median) to LONG_WORDS the cut runs from `short_distance_threshold` (on
+    vectors averaged with their neighbours, cluster.smooth) to `context_distance_threshold`
+    (no smoothing). README: measured on BANKING77 and transcripts/. --threshold sets every cut.
     """
     if not (mentions and all(m.context for m in mentions)):
-        return settings.distance_threshold
+        return settings.distance_threshold, 0.0
     words = sorted(len((m.context or "").split()) for m in mentions)
     median = words[len(words) // 2]
     reach = min(1.0, max(0.0, (median - SHORT_WORDS) / (LONG_WORDS - SHORT_WORDS)))
     low, high = settings.short_distance_threshold, settings.context_distance_threshold
-    return round(low + (high - low) * reach, 4)
+    return round(low + (high - low) * reach, 4), round(1.0 - reach, 4)
+
+
+def threshold_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> float:
+    """The cosine cut for these mentions (see cut_for)."""
+    return cut_for(mentions, settings)[0]
 
 
 def mention_vectors(
@@ -389,9 +395,8 @@ def propose(corpus: _Corpus) -> list[Unit]:
     units: list[Unit] = []
     for product in sorted(by_product):
         rows = by_product[product]
-        labels = cluster_vectors(
-            corpus.vectors[rows], threshold_for([mentions[i] for i in rows], corpus.settings)
-        )
+        cut, smoothing = cut_for([mentions[i] for i in rows], corpus.settings)
+        labels = cluster_vectors(corpus.vectors[rows], cut, smoothing=smoothing)
         groups: dict[int, list[int]] = defaultdict(list)
         for row, label in zip(rows, labels.tolist(), strict=True):
             groups[label].append(row)
@@ -609,6 +614,7 @@ def build_themes(
         score_formula=SCORE_FORMULA,
         settings={
             "distance_threshold": threshold_for(mentions, settings),
+            "neighbour_smoothing": cut_for(mentions, settings)[1],
             "min_mentions": settings.min_mentions,
             "quotes_per_theme": settings.quotes_per_theme,
             "linkage": "average",
