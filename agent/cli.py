@@ -616,6 +616,7 @@ def themes(
                 "themes.distance_threshold": threshold,
                 "themes.context_distance_threshold": threshold,
                 "themes.short_distance_threshold": threshold,
+                "themes.proposal_distance_threshold": threshold,
                 "themes.min_mentions": min_mentions,
             },
         )

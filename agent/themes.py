@@ -30,7 +30,7 @@ import numpy as np
 
 from .cluster import EXACT_LIMIT, cluster_vectors, normalise
 from .config import Settings, ThemeSettings
-from .consolidate import STATEMENTS_SHOWN, Describe, LLMConsolidator, Unit, UnitView
+from .consolidate import Describe, LLMConsolidator, Unit, UnitView, statements_shown
 from .embeddings import Embedder, get_embedder
 from .errors import InputError
 from .grounding import fold
@@ -122,7 +122,9 @@ def own_window(mention: PainPointMention, around: int = 1) -> str:
     return text[spans[lo][0] : spans[hi][1]].strip()
 
 
-def cut_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> tuple[float, float]:
+def cut_for(
+    mentions: Sequence[PainPointMention], settings: ThemeSettings, consolidating: bool = False
+) -> tuple[float, float]:
     """(cosine cut, neighbour smoothing) for these mentions: statements have their cut;
     extractive mentions, embedded with their whole context, get a cut and a smoothing that
     follow how long those contexts are.
@@ -135,6 +137,10 @@ def cut_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> tu
     (no smoothing). README: measured on BANKING77 and transcripts/. --threshold sets every cut.
     """
     if not (mentions and all(m.context for m in mentions)):
+        # A model consolidates what clustering proposes: merging candidates it sees is easy,
+        # splitting a lumped one from a few shown statements is not, so the proposal is tight.
+        if consolidating:
+            return settings.proposal_distance_threshold, 0.0
         return settings.distance_threshold, 0.0
     words = sorted(len((m.context or "").split()) for m in mentions)
     median = words[len(words) // 2]
@@ -360,7 +366,7 @@ class _Corpus:
                 continue  # tickets repeat one wording word for word: once is enough
             seen.add(fold(text))
             shown.append((i, text))
-            if len(shown) == STATEMENTS_SHOWN:
+            if len(shown) == statements_shown(len(ordered)):
                 break
         quoted = next(
             ((m, q) for m in members for q in m.quotes if not subject_only(q, m, self.subjects)),
@@ -385,7 +391,7 @@ class _Corpus:
         return self.product_totals.get(product or "", self.totals) if product else self.totals
 
 
-def propose(corpus: _Corpus) -> list[Unit]:
+def propose(corpus: _Corpus, consolidating: bool = False) -> list[Unit]:
     """Candidate themes: threshold clustering within each product (rows sorted by id)."""
     mentions = corpus.mentions
     order = sorted(range(len(mentions)), key=lambda i: mentions[i].id)
@@ -395,7 +401,7 @@ def propose(corpus: _Corpus) -> list[Unit]:
     units: list[Unit] = []
     for product in sorted(by_product):
         rows = by_product[product]
-        cut, smoothing = cut_for([mentions[i] for i in rows], corpus.settings)
+        cut, smoothing = cut_for([mentions[i] for i in rows], corpus.settings, consolidating)
         labels = cluster_vectors(corpus.vectors[rows], cut, smoothing=smoothing)
         groups: dict[int, list[int]] = defaultdict(list)
         for row, label in zip(rows, labels.tolist(), strict=True):
@@ -570,7 +576,8 @@ def build_themes(
         segment_of=segment_of or {},
         subjects=subjects or {},
     )
-    units = propose(corpus)
+    consolidating = consolidator is not None and not isinstance(consolidator, KeepProposal)
+    units = propose(corpus, consolidating)
     for unit, candidate in zip(units, _candidates(corpus, units), strict=True):
         unit.label = offline_naming(candidate).label
     units = (consolidator or KeepProposal()).consolidate(units, corpus.describe, corpus.vectors)
@@ -613,8 +620,8 @@ def build_themes(
         embedder=str(getattr(embedder, "name", "unknown")),
         score_formula=SCORE_FORMULA,
         settings={
-            "distance_threshold": threshold_for(mentions, settings),
-            "neighbour_smoothing": cut_for(mentions, settings)[1],
+            "distance_threshold": cut_for(mentions, settings, consolidating)[0],
+            "neighbour_smoothing": cut_for(mentions, settings, consolidating)[1],
             "min_mentions": settings.min_mentions,
             "quotes_per_theme": settings.quotes_per_theme,
             "linkage": "average",
