@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -162,11 +162,19 @@ def _praise(sentence: str) -> re.Match[str] | None:
 
 def _cues(sentence: str, kind: str = "interview") -> tuple[float, list[str]]:
     """Pain score of one sentence from a document of this kind, and the cue kinds it carries."""
+    score, found = _scored(sentence, kind)
+    return score, list(found)
+
+
+# Pains and observations both score every sentence; the cue patterns are most of the time spent.
+@lru_cache(maxsize=1 << 14)
+def _scored(sentence: str, kind: str) -> tuple[float, tuple[str, ...]]:
     if _INTERVIEWER_LINE.match(sentence):
-        return 0.0, []
+        return 0.0, ()
     # Blank, not delete: the words around a denial keep their boundaries.
     sentence = vocabulary().denials.sub(lambda m: " " * len(m.group()), sentence)
-    found, score = [], 0.0
+    found: list[str] = []
+    score = 0.0
     for cue in vocabulary().cues:
         if not cue.applies(kind):
             continue
@@ -183,7 +191,7 @@ def _cues(sentence: str, kind: str = "interview") -> tuple[float, list[str]]:
     asked_back = kind == "interview" and sentence.rstrip().endswith("?")
     if asked_back and score < 3.5 and "confusion" not in found:
         score = 0.0
-    return score, found
+    return score, tuple(found)
 
 
 def _category(sentence: str) -> str:
