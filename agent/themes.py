@@ -493,6 +493,65 @@ def _summarise(corpus: _Corpus, unit: Unit) -> Theme:
     )
 
 
+def merge_groups(
+    merges: Sequence[tuple[str, str]], previous: ThemeReport | None
+) -> dict[str, list[str]]:
+    """Each reviewer merge (stored source id, stored target id) as the mention ids it joins.
+
+    The first run after a merge takes them from the two themes (followed through lineage); later
+    runs keep the set themes.json recorded, since the merged theme no longer has its halves' ids.
+    """
+    from .refs import follow
+
+    if previous is None:
+        return {}
+    earlier = {t.id: t for t in previous.themes}
+    out: dict[str, list[str]] = {}
+    for source, target in merges:
+        key = f"{source}->{target}"
+        if key in previous.reviewer_merges:
+            out[key] = previous.reviewer_merges[key]
+            continue
+        held: set[str] = set()
+        for stored in (source, target):
+            theme = earlier.get(follow(stored, previous.lineage))
+            held |= set(theme.mention_ids) if theme else set()
+        if held:
+            out[key] = sorted(held)
+    return out
+
+
+def apply_merges(
+    units: list[Unit], groups: Mapping[str, Sequence[str]], mentions: Sequence[PainPointMention]
+) -> list[Unit]:
+    """Units joined wherever a reviewer merge's mentions fall in more than one of them (never
+    across products)."""
+    row_of = {m.id: i for i, m in enumerate(mentions)}
+    unit_of = {row: u for u, unit in enumerate(units) for row in unit.members}
+    parent = list(range(len(units)))
+
+    def root(u: int) -> int:
+        while parent[u] != u:
+            u = parent[u]
+        return u
+
+    for key in sorted(groups):
+        holders = sorted({unit_of[row_of[m]] for m in groups[key] if m in row_of})
+        for other in holders[1:]:
+            a, b = root(holders[0]), root(other)
+            if a != b and units[a].product == units[b].product:
+                parent[b] = a
+    joined: dict[int, list[int]] = defaultdict(list)
+    for u in range(len(units)):
+        joined[root(u)].append(u)
+    out = []
+    for head, members in sorted(joined.items()):
+        unit = units[head]
+        rows = sorted({r for u in members for r in units[u].members})
+        out.append(Unit(rows, unit.product, unit.label, unit.naming, unit.splittable))
+    return out
+
+
 def _rank_key(theme: Theme) -> tuple[Any, ...]:
     reach = theme.frequency.participants + theme.frequency.tickets
     return (-theme.score, -theme.severity.max, -reach, -len(theme.mention_ids), theme.id)
@@ -555,6 +614,7 @@ def build_themes(
     subjects: Mapping[str, str] | None = None,
     product_totals: Mapping[str, tuple[int, int]] | None = None,
     previous: ThemeReport | None = None,
+    merges: Sequence[tuple[str, str]] | None = None,
 ) -> ThemeReport:
     """Mentions -> ranked, named themes: propose (cluster) -> consolidate -> summarise -> rank
     -> name. `embeddings` rows follow `mentions` order.
@@ -563,6 +623,8 @@ def build_themes(
     a subject line is never a representative quote. `product_totals`: product -> (participants,
     tickets), so a theme of one product is counted against that product's corpus. `previous`:
     the last themes.json, for lineage and for keeping a model's names when a call fails.
+    `merges`: a reviewer's theme merges (stored source id, stored target id), applied after
+    consolidation on every run so they stick; themes.json records the mentions each one joins.
     """
     _check(mentions, embeddings)
     if embeddings is None:
@@ -581,6 +643,9 @@ def build_themes(
     for unit, candidate in zip(units, _candidates(corpus, units), strict=True):
         unit.label = offline_naming(candidate).label
     units = (consolidator or KeepProposal()).consolidate(units, corpus.describe, corpus.vectors)
+    joined = merge_groups(merges or (), previous)
+    if joined:
+        units = apply_merges(units, joined, mentions)
     themes = [_summarise(corpus, u) for u in units]
     namings: list[Naming | None] = [u.naming for u in units]
     for i, theme in enumerate(themes):
@@ -637,6 +702,7 @@ def build_themes(
             for p, (a, b) in sorted((product_totals or {}).items())
         },
         lineage=theme_lineage(previous, ranked),
+        reviewer_merges=joined,
         stale_mentions=sum(m.stale for m in mentions),
     )
 
@@ -812,6 +878,7 @@ def run_themes(
         ),
         product_totals=per_product if len(per_product) > 1 else None,
         previous=previous,
+        merges=_reviewer_merges(workspace),
     )
     write_json(workspace.themes, report)
     if progress:
@@ -833,6 +900,20 @@ def run_themes(
             # themes.json holds the unconsolidated candidates until the host answers.
             raise consolidator.pending
     return summary
+
+
+def _reviewer_merges(workspace: Workspace) -> list[tuple[str, str]]:
+    """Theme merges a reviewer decided, as stored (source id, target id), oldest first."""
+    from .decisions import load_store, store_path
+
+    if not store_path(workspace).exists():
+        return []
+    store = load_store(workspace)
+    return [
+        (source, d.merged_into)
+        for source, d in sorted(store.themes.items(), key=lambda kv: kv[1].rev)
+        if d.merged_into
+    ]
 
 
 def _summary(report: ThemeReport, path: Path, cache_hits: int, seconds: float) -> StepSummary:
