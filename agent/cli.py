@@ -593,13 +593,19 @@ def themes(
     min_mentions: Annotated[
         int | None, typer.Option("--min-mentions", help="Flag themes with fewer mentions")
     ] = None,
+    product: Annotated[
+        str | None,
+        typer.Option("--product", help="Show only this product's themes (ranked within it)"),
+    ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Consolidate pain-point mentions into ranked themes (frequency x severity).
 
-    Example: persona themes --json
+    When the corpus has a product (or app) column, themes are clustered, counted, scored and
+    ranked within each product; the table groups them by product.
+    Example: persona themes --json;  persona themes --product "Acme Mobile"
     """
     with _errors(json_out):
         settings, ws = _settings(
@@ -610,6 +616,7 @@ def themes(
                 "themes.distance_threshold": threshold,
                 "themes.context_distance_threshold": threshold,
                 "themes.short_distance_threshold": threshold,
+                "themes.proposal_distance_threshold": threshold,
                 "themes.min_mentions": min_mentions,
             },
         )
@@ -627,17 +634,37 @@ def themes(
         from .models import ThemeReport
 
         report = ThemeReport.model_validate_json(ws.themes.read_text(encoding="utf-8"))
+        _print_themes(report, product, ws)
+
+
+def _print_themes(report: Any, product: str | None, ws: Workspace, limit: int = 25) -> None:
+    """The ranked themes table, one block per product when the corpus has several."""
+    products = sorted({t.product or "" for t in report.themes})
+    if product is not None:
+        if product not in products:
+            known = ", ".join(p for p in products if p) or "none"
+            raise PersonaError(f"no product {product!r} among the themes (products: {known})")
+        products = [product]
+    for name in products:
+        themes = [t for t in report.themes if (t.product or "") == name]
+        if name:
+            totals = report.product_totals.get(name)
+            size = (
+                f" ({totals.participants} participants, {totals.tickets} tickets)" if totals else ""
+            )
+            typer.echo(f"  product: {_printable(name)}{size}")
         typer.echo(
             f"  {'#':>3}  {'theme':<44} {'people':>6} {'tickets':>7} {'sev':>4} {'score':>6}"
         )
-        for theme in report.themes[:25]:
+        for theme in themes[:limit]:
             f = theme.frequency
+            rank = theme.product_rank if theme.product_rank is not None else theme.rank
             typer.echo(
-                f"  {theme.rank:>3}  {theme.label[:44]:<44} {f.participants:>6} {f.tickets:>7} "
-                f"{theme.severity.mean:>4.1f} {theme.score:>6.3f}"
+                f"  {rank:>3}  {_printable(theme.label)[:44]:<44} {f.participants:>6} "
+                f"{f.tickets:>7} {theme.severity.mean:>4.1f} {theme.score:>6.3f}"
             )
-        if len(report.themes) > 25:
-            typer.echo(f"  ... {len(report.themes) - 25} more themes (see --json or {ws.themes})")
+        if len(themes) > limit:
+            typer.echo(f"  ... {len(themes) - limit} more themes (see --json or {ws.themes})")
 
 
 @app.command()

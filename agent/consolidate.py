@@ -39,8 +39,10 @@ PROMPT = "consolidate_themes"
 # Data tokens per request: room for ~60-80 candidates with their statements, inside a
 # 16k-context local model with the prompt and the answer.
 BATCH_TOKENS = 8000
-STATEMENTS_SHOWN = 6
-HIGHER_STATEMENTS = 4
+# Statements shown per candidate: more for bigger candidates, since a model can only split what
+# it sees (4 + the square root of its size, at most 12).
+MAX_STATEMENTS_SHOWN = 12
+HIGHER_STATEMENTS = 2
 MAX_LEVELS = 4
 NAME_WORDS = (2, 9)
 
@@ -191,6 +193,11 @@ Describe = Callable[[Sequence[int]], UnitView]
 class _Request:
     units: list[Unit]
     views: list[UnitView]
+
+
+def statements_shown(members: int) -> int:
+    """How many of a candidate's most typical statements the model sees."""
+    return min(MAX_STATEMENTS_SHOWN, 4 + math.isqrt(max(members, 0)))
 
 
 def leaf_order(centroids: np.ndarray) -> list[int]:

@@ -332,6 +332,9 @@ class ThemeReport(Strict):
     lineage: dict[str, str] = Field(default_factory=dict)
     # Per product when the corpus has several: a theme's shares and score use its product's.
     product_totals: dict[str, CorpusTotals] = Field(default_factory=dict)
+    # Reviewer merges applied ("<source id>-><target id>" -> the mention ids it joins), kept so
+    # the merge holds on every re-run after the halves' own ids are gone.
+    reviewer_merges: dict[str, list[str]] = Field(default_factory=dict)
     stale_mentions: int = 0
 
 

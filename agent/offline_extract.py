@@ -1,11 +1,15 @@
 """Offline extraction: deterministic cues instead of a language model.
 
 A sentence said by a participant or customer becomes a mention when it carries pain cues
-(failure, frustration, effort, wish, cost, or a negation next to one of them). Its quote is the
-sentence itself; severity rises with intensity cues; category comes from a keyword table, else the
-sentence's most salient word; the journey stage from stage words, else `unknown`. Questions end
-a sentence's claim in interviews (they are usually asked back), but count in tickets, where a
-question is often the need itself.
+(failure, frustration, effort, wish, cost, or a negation next to one of them; in interviews and
+surveys also confusion, "I'm not sure what this is for", and suggestions, "maybe you could add
+a legend"). Its quote is the sentence itself; severity rises with intensity cues; category comes
+from a keyword table, else the sentence's most salient word; the journey stage from stage words,
+else `unknown`. Questions end a sentence's claim in interviews (they are usually asked back)
+unless they say the speaker is lost ("Where is the export?"), but count in tickets, where a
+question is often the need itself. Denials ("without any problems", "I don't think I got
+stuck") and talk about the session ("I don't know if you can see my screen") count for nothing,
+nor does an interviewer's line inside a participant's paragraph ("MODERATOR: ...").
 
 The ticket is the unit of evidence: a ticket (or review) with no pain cue that asks for
 something or asks how to do something still yields one mention, of nature "request" or
@@ -16,7 +20,8 @@ kind per sentence; a tool is a name from the tools list or a capitalised word af
 
 Same input, same output, always; everything says origin="offline". The vocabulary lives in
 agent/data/offline_cues.yaml; it was first tuned on the transcripts/ sample corpus, so recall
-measured there is in-sample (README: out-of-sample numbers from `persona eval`).
+measured there is in-sample, and its interview cues on one public think-aloud study (README:
+out-of-sample numbers from `persona eval` on another).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -49,6 +54,11 @@ class Cue:
     base_severity: int
     label: str
     pattern: re.Pattern[str]
+    # Document kinds the cue applies to (empty: every kind).
+    kinds: frozenset[str] = frozenset()
+
+    def applies(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Vocabulary:
     cues: tuple[Cue, ...]
     intensity: re.Pattern[str]
     positive: re.Pattern[str]
+    denials: re.Pattern[str]
     categories: tuple[tuple[str, re.Pattern[str]], ...]
     stages: tuple[tuple[str, re.Pattern[str]], ...]
     stopwords: frozenset[str]
@@ -73,12 +84,18 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(
         cues=tuple(
             Cue(
-                name, float(c["weight"]), int(c["base_severity"]), c["label"], _words(c["patterns"])
+                name,
+                float(c["weight"]),
+                int(c["base_severity"]),
+                c["label"],
+                _words(c["patterns"]),
+                frozenset(c.get("kinds", [])),
             )
             for name, c in data["cues"].items()
         ),
         intensity=_words(data["intensity"]),
         positive=_words(data["positive"]),
+        denials=_words(data["denials"]),
         categories=tuple((name, _words(items)) for name, items in data["categories"].items()),
         stages=tuple((name, _words(items)) for name, items in data["stages"].items()),
         stopwords=frozenset(data["stopwords"].split()),
@@ -116,30 +133,65 @@ def _sentences(text: str) -> Iterable[tuple[int, int]]:
 _BUT = re.compile(r"\b(?:but|however|except|although|though)\b", re.IGNORECASE)
 
 
-def _pain_after_but(sentence: str, praise_end: int) -> bool:
+def _pain_after_but(sentence: str, praise_end: int, kind: str) -> bool:
     """'The scanner is great but the app crashes': the praise is conceded, the pain stands."""
     turn = _BUT.search(sentence, praise_end)
     if turn is None:
         return False
     rest = sentence[turn.end() :]
-    return any(c.weight > 0 and c.pattern.search(rest) for c in vocabulary().cues)
+    return any(
+        c.weight > 0 and c.applies(kind) and c.pattern.search(rest) for c in vocabulary().cues
+    )
 
 
-def _cues(sentence: str, question_penalty: bool = True) -> tuple[float, list[str]]:
-    found, score = [], 0.0
+# Words that turn the praise after them around ("not clear", "never easy").
+_NEGATED = re.compile(r"(?:\b(?:not|no|never|hardly|barely)|n't)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
+# An interviewer's words inside a participant's paragraph ("MODERATOR: ...") are not theirs.
+_INTERVIEWER_LINE = re.compile(
+    r"^\W*(?:interviewer|moderator|facilitator|researcher)\s*:", re.IGNORECASE
+)
+
+
+def _praise(sentence: str) -> re.Match[str] | None:
+    """The first praise (or over-and-done pain) in a sentence that no negation turns around."""
+    for match in vocabulary().positive.finditer(sentence):
+        if not _NEGATED.search(sentence[: match.start()]):
+            return match
+    return None
+
+
+def _cues(sentence: str, kind: str = "interview") -> tuple[float, list[str]]:
+    """Pain score of one sentence from a document of this kind, and the cue kinds it carries."""
+    score, found = _scored(sentence, kind)
+    return score, list(found)
+
+
+# Pains and observations both score every sentence; the cue patterns are most of the time spent.
+@lru_cache(maxsize=1 << 14)
+def _scored(sentence: str, kind: str) -> tuple[float, tuple[str, ...]]:
+    if _INTERVIEWER_LINE.match(sentence):
+        return 0.0, ()
+    # Blank, not delete: the words around a denial keep their boundaries.
+    sentence = vocabulary().denials.sub(lambda m: " " * len(m.group()), sentence)
+    found: list[str] = []
+    score = 0.0
     for cue in vocabulary().cues:
+        if not cue.applies(kind):
+            continue
         hits = {m.group().lower() for m in cue.pattern.finditer(sentence)}
         if hits:
             found.append(cue.name)
             score += cue.weight * min(2, len(hits))
-    praise = vocabulary().positive.search(sentence)
-    if praise and "frustration" not in found and not _pain_after_but(sentence, praise.end()):
+    praise = _praise(sentence)
+    if praise and "frustration" not in found and not _pain_after_but(sentence, praise.end(), kind):
         score -= THRESHOLD
-    # A question back to the interviewer is rarely a pain statement on its own; a question in
-    # a ticket is a need, so tickets keep theirs.
-    if question_penalty and sentence.rstrip().endswith("?") and score < 3.5:
+    # A question back to the interviewer is rarely a pain statement on its own, unless it says
+    # the speaker is lost ("Where is the export?"); a question in a ticket is a need, so
+    # tickets keep theirs.
+    asked_back = kind == "interview" and sentence.rstrip().endswith("?")
+    if asked_back and score < 3.5 and "confusion" not in found:
         score = 0.0
-    return score, found
+    return score, tuple(found)
 
 
 def _category(sentence: str) -> str:
@@ -225,7 +277,7 @@ def extract_chunk(chunk: Chunk) -> list[PainPointMention]:
     last_end = -1
     for start, end in _sentences(chunk.text):
         sentence = chunk.text[start:end]
-        score, kinds = _cues(sentence, question_penalty=chunk.kind == "interview")
+        score, kinds = _cues(sentence, chunk.kind)
         if score < THRESHOLD:
             last_end = -1
             continue
@@ -422,7 +474,7 @@ def observe_chunk(chunk: Chunk) -> list[Observation]:
     for start, end in _sentences(chunk.text):
         sentence = chunk.text[start:end]
         said = " ".join(sentence.split())
-        pain, _ = _cues(sentence, question_penalty=chunk.kind == "interview")
+        pain, _ = _cues(sentence, chunk.kind)
         for kind, pattern in vocab.observations:
             if not pattern.search(sentence):
                 continue

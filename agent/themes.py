@@ -30,7 +30,7 @@ import numpy as np
 
 from .cluster import EXACT_LIMIT, cluster_vectors, normalise
 from .config import Settings, ThemeSettings
-from .consolidate import STATEMENTS_SHOWN, Describe, LLMConsolidator, Unit, UnitView
+from .consolidate import Describe, LLMConsolidator, Unit, UnitView, statements_shown
 from .embeddings import Embedder, get_embedder
 from .errors import InputError
 from .grounding import fold
@@ -122,24 +122,36 @@ def own_window(mention: PainPointMention, around: int = 1) -> str:
     return text[spans[lo][0] : spans[hi][1]].strip()
 
 
-def threshold_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> float:
-    """The cosine cut for these mentions: statements have theirs; extractive mentions, embedded
-    with their whole context, get a cut that follows how long those contexts are.
+def cut_for(
+    mentions: Sequence[PainPointMention], settings: ThemeSettings, consolidating: bool = False
+) -> tuple[float, float]:
+    """(cosine cut, neighbour smoothing) for these mentions: statements have their cut;
+    extractive mentions, embedded with their whole context, get a cut and a smoothing that
+    follow how long those contexts are.
 
     A paragraph of interview shares topic words with many others and sits far from any one
-    pain; a one-line ticket ("my card has not arrived") sits close to its own kind only. One
-    fixed cut merged up to 23 banking intents into one theme, so the cut runs from
-    `short_distance_threshold` for contexts of SHORT_WORDS (median) to
-    `context_distance_threshold` for LONG_WORDS and longer (README: measured on BANKING77 and
-    transcripts/). An explicit --threshold sets both ends.
+    pain; a one-line ticket ("my card has not arrived") sits close to its own kind only, in a
+    noisy cloud. One fixed cut merged up to 23 banking intents into one theme, so from contexts
+    of SHORT_WORDS (median) to LONG_WORDS the cut runs from `short_distance_threshold` (on
+    vectors averaged with their neighbours, cluster.smooth) to `context_distance_threshold`
+    (no smoothing). README: measured on BANKING77 and transcripts/. --threshold sets every cut.
     """
     if not (mentions and all(m.context for m in mentions)):
-        return settings.distance_threshold
+        # A model consolidates what clustering proposes: merging candidates it sees is easy,
+        # splitting a lumped one from a few shown statements is not, so the proposal is tight.
+        if consolidating:
+            return settings.proposal_distance_threshold, 0.0
+        return settings.distance_threshold, 0.0
     words = sorted(len((m.context or "").split()) for m in mentions)
     median = words[len(words) // 2]
     reach = min(1.0, max(0.0, (median - SHORT_WORDS) / (LONG_WORDS - SHORT_WORDS)))
     low, high = settings.short_distance_threshold, settings.context_distance_threshold
-    return round(low + (high - low) * reach, 4)
+    return round(low + (high - low) * reach, 4), round(1.0 - reach, 4)
+
+
+def threshold_for(mentions: Sequence[PainPointMention], settings: ThemeSettings) -> float:
+    """The cosine cut for these mentions (see cut_for)."""
+    return cut_for(mentions, settings)[0]
 
 
 def mention_vectors(
@@ -354,7 +366,7 @@ class _Corpus:
                 continue  # tickets repeat one wording word for word: once is enough
             seen.add(fold(text))
             shown.append((i, text))
-            if len(shown) == STATEMENTS_SHOWN:
+            if len(shown) == statements_shown(len(ordered)):
                 break
         quoted = next(
             ((m, q) for m in members for q in m.quotes if not subject_only(q, m, self.subjects)),
@@ -379,7 +391,7 @@ class _Corpus:
         return self.product_totals.get(product or "", self.totals) if product else self.totals
 
 
-def propose(corpus: _Corpus) -> list[Unit]:
+def propose(corpus: _Corpus, consolidating: bool = False) -> list[Unit]:
     """Candidate themes: threshold clustering within each product (rows sorted by id)."""
     mentions = corpus.mentions
     order = sorted(range(len(mentions)), key=lambda i: mentions[i].id)
@@ -389,9 +401,8 @@ def propose(corpus: _Corpus) -> list[Unit]:
     units: list[Unit] = []
     for product in sorted(by_product):
         rows = by_product[product]
-        labels = cluster_vectors(
-            corpus.vectors[rows], threshold_for([mentions[i] for i in rows], corpus.settings)
-        )
+        cut, smoothing = cut_for([mentions[i] for i in rows], corpus.settings, consolidating)
+        labels = cluster_vectors(corpus.vectors[rows], cut, smoothing=smoothing)
         groups: dict[int, list[int]] = defaultdict(list)
         for row, label in zip(rows, labels.tolist(), strict=True):
             groups[label].append(row)
@@ -482,6 +493,65 @@ def _summarise(corpus: _Corpus, unit: Unit) -> Theme:
     )
 
 
+def merge_groups(
+    merges: Sequence[tuple[str, str]], previous: ThemeReport | None
+) -> dict[str, list[str]]:
+    """Each reviewer merge (stored source id, stored target id) as the mention ids it joins.
+
+    The first run after a merge takes them from the two themes (followed through lineage); later
+    runs keep the set themes.json recorded, since the merged theme no longer has its halves' ids.
+    """
+    from .refs import follow
+
+    if previous is None:
+        return {}
+    earlier = {t.id: t for t in previous.themes}
+    out: dict[str, list[str]] = {}
+    for source, target in merges:
+        key = f"{source}->{target}"
+        if key in previous.reviewer_merges:
+            out[key] = previous.reviewer_merges[key]
+            continue
+        held: set[str] = set()
+        for stored in (source, target):
+            theme = earlier.get(follow(stored, previous.lineage))
+            held |= set(theme.mention_ids) if theme else set()
+        if held:
+            out[key] = sorted(held)
+    return out
+
+
+def apply_merges(
+    units: list[Unit], groups: Mapping[str, Sequence[str]], mentions: Sequence[PainPointMention]
+) -> list[Unit]:
+    """Units joined wherever a reviewer merge's mentions fall in more than one of them (never
+    across products)."""
+    row_of = {m.id: i for i, m in enumerate(mentions)}
+    unit_of = {row: u for u, unit in enumerate(units) for row in unit.members}
+    parent = list(range(len(units)))
+
+    def root(u: int) -> int:
+        while parent[u] != u:
+            u = parent[u]
+        return u
+
+    for key in sorted(groups):
+        holders = sorted({unit_of[row_of[m]] for m in groups[key] if m in row_of})
+        for other in holders[1:]:
+            a, b = root(holders[0]), root(other)
+            if a != b and units[a].product == units[b].product:
+                parent[b] = a
+    joined: dict[int, list[int]] = defaultdict(list)
+    for u in range(len(units)):
+        joined[root(u)].append(u)
+    out = []
+    for head, members in sorted(joined.items()):
+        unit = units[head]
+        rows = sorted({r for u in members for r in units[u].members})
+        out.append(Unit(rows, unit.product, unit.label, unit.naming, unit.splittable))
+    return out
+
+
 def _rank_key(theme: Theme) -> tuple[Any, ...]:
     reach = theme.frequency.participants + theme.frequency.tickets
     return (-theme.score, -theme.severity.max, -reach, -len(theme.mention_ids), theme.id)
@@ -544,6 +614,7 @@ def build_themes(
     subjects: Mapping[str, str] | None = None,
     product_totals: Mapping[str, tuple[int, int]] | None = None,
     previous: ThemeReport | None = None,
+    merges: Sequence[tuple[str, str]] | None = None,
 ) -> ThemeReport:
     """Mentions -> ranked, named themes: propose (cluster) -> consolidate -> summarise -> rank
     -> name. `embeddings` rows follow `mentions` order.
@@ -552,6 +623,8 @@ def build_themes(
     a subject line is never a representative quote. `product_totals`: product -> (participants,
     tickets), so a theme of one product is counted against that product's corpus. `previous`:
     the last themes.json, for lineage and for keeping a model's names when a call fails.
+    `merges`: a reviewer's theme merges (stored source id, stored target id), applied after
+    consolidation on every run so they stick; themes.json records the mentions each one joins.
     """
     _check(mentions, embeddings)
     if embeddings is None:
@@ -565,10 +638,14 @@ def build_themes(
         segment_of=segment_of or {},
         subjects=subjects or {},
     )
-    units = propose(corpus)
+    consolidating = consolidator is not None and not isinstance(consolidator, KeepProposal)
+    units = propose(corpus, consolidating)
     for unit, candidate in zip(units, _candidates(corpus, units), strict=True):
         unit.label = offline_naming(candidate).label
     units = (consolidator or KeepProposal()).consolidate(units, corpus.describe, corpus.vectors)
+    joined = merge_groups(merges or (), previous)
+    if joined:
+        units = apply_merges(units, joined, mentions)
     themes = [_summarise(corpus, u) for u in units]
     namings: list[Naming | None] = [u.naming for u in units]
     for i, theme in enumerate(themes):
@@ -608,7 +685,8 @@ def build_themes(
         embedder=str(getattr(embedder, "name", "unknown")),
         score_formula=SCORE_FORMULA,
         settings={
-            "distance_threshold": threshold_for(mentions, settings),
+            "distance_threshold": cut_for(mentions, settings, consolidating)[0],
+            "neighbour_smoothing": cut_for(mentions, settings, consolidating)[1],
             "min_mentions": settings.min_mentions,
             "quotes_per_theme": settings.quotes_per_theme,
             "linkage": "average",
@@ -624,6 +702,7 @@ def build_themes(
             for p, (a, b) in sorted((product_totals or {}).items())
         },
         lineage=theme_lineage(previous, ranked),
+        reviewer_merges=joined,
         stale_mentions=sum(m.stale for m in mentions),
     )
 
@@ -799,6 +878,7 @@ def run_themes(
         ),
         product_totals=per_product if len(per_product) > 1 else None,
         previous=previous,
+        merges=_reviewer_merges(workspace),
     )
     write_json(workspace.themes, report)
     if progress:
@@ -820,6 +900,20 @@ def run_themes(
             # themes.json holds the unconsolidated candidates until the host answers.
             raise consolidator.pending
     return summary
+
+
+def _reviewer_merges(workspace: Workspace) -> list[tuple[str, str]]:
+    """Theme merges a reviewer decided, as stored (source id, target id), oldest first."""
+    from .decisions import load_store, store_path
+
+    if not store_path(workspace).exists():
+        return []
+    store = load_store(workspace)
+    return [
+        (source, d.merged_into)
+        for source, d in sorted(store.themes.items(), key=lambda kv: kv[1].rev)
+        if d.merged_into
+    ]
 
 
 def _summary(report: ThemeReport, path: Path, cache_hits: int, seconds: float) -> StepSummary:

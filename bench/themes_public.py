@@ -29,7 +29,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
-THRESHOLDS = [0.35, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
+THRESHOLDS = [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
 
 
 # --------------------------------------------------------------------------- in the bench venv
@@ -75,7 +75,27 @@ def load_chatterbot() -> dict[str, list[str]]:
     return {"texts": texts, "labels": [next(iter(found[t])) for t in texts]}
 
 
-LOADERS = {"trec": load_trec, "chatterbot": load_chatterbot}
+def load_banking77() -> dict[str, list[str]]:
+    """BANKING77's 3,080 test queries with their intents, as bench/eval_public.py converted them
+    (tickets.csv + labels.csv under $PERSONA_BENCH_DATA/banking77, default /work/data)."""
+    import csv
+
+    root = Path(os.environ.get("PERSONA_BENCH_DATA", "/work/data")) / "banking77"
+    if not (root / "labels.csv").exists():
+        raise SystemExit(f"{root}: run bench/eval_public.py first (it converts BANKING77)")
+    with (root / "labels.csv").open(encoding="utf-8") as fh:
+        label = {row["id"]: row["intent"] for row in csv.DictReader(fh)}
+    texts, labels = [], []
+    for path in sorted((root / "inputs").glob("*.csv")):
+        with path.open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row["id"] in label:
+                    texts.append(row["text"])
+                    labels.append(label[row["id"]])
+    return {"texts": texts, "labels": labels}
+
+
+LOADERS = {"trec": load_trec, "chatterbot": load_chatterbot, "banking77": load_banking77}
 
 
 def run_baselines(vectors_path: Path, texts_path: Path, out_path: Path, seed: int) -> None:

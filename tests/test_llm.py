@@ -339,13 +339,13 @@ def test_concurrency_is_bounded(tmp_path):
     with OpenAIServer(responder=quoting_responder, latency=0.15) as srv:
         settings = make_settings(tmp_path, srv.base_url, concurrency=3)
         workspace = write_chunks(settings, interview_chunks(9))
-        began = time.perf_counter()
         extract_mentions(settings, workspace)
-        elapsed = time.perf_counter() - began
         times = sorted(r.time for r in srv.chat_requests())
         # Never more than 3 requests inside any 0.15 s latency window.
         assert all(times[i + 3] - times[i] >= 0.14 for i in range(len(times) - 3))
-        assert elapsed < 9 * 0.15  # and yet concurrent
+        # And yet concurrent: the server holds every request 0.15 s, so two that arrived closer
+        # than that were in flight together (wall-clock totals would depend on the machine's load).
+        assert any(times[i + 1] - times[i] < 0.1 for i in range(len(times) - 1))
 
 
 def test_first_sentence_helper_is_what_the_responder_quotes():

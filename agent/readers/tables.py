@@ -42,6 +42,9 @@ TICKET_ALIASES: dict[str, tuple[str, ...]] = {
         "reference id",
         "number",
         "conversation_id",
+        "review id",
+        "feedback id",
+        "response id",
     ),
     "text": (
         "description",
@@ -52,6 +55,12 @@ TICKET_ALIASES: dict[str, tuple[str, ...]] = {
         "content",
         "details",
         "first_message",
+        # Feedback and review exports without a rating column (those with one are app-store
+        # reviews, read by _read_reviews).
+        "review",
+        "review text",
+        "feedback",
+        "comments",
     ),
     "subject": ("subject", "title", "summary"),
     "customer": (

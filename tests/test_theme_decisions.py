@@ -1,0 +1,122 @@
+"""Reviewer decisions outlive re-runs: a theme merge sticks, and a confirmed pain point still
+resolves after consolidation gives its theme a new id (lineage)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from agent.cli import app
+from tests._llm_helpers import generic_responder, identity_consolidation
+from tests._oracle import data_blocks, request_kind
+from tests.openai_server import OpenAIServer, Reply, ok
+
+CORPUS = Path(__file__).resolve().parents[1] / "transcripts"
+
+
+def _study(tmp: Path) -> Path:
+    folder = tmp / "study"
+    (folder / "interviews").mkdir(parents=True)
+    for path in sorted((CORPUS / "interviews").iterdir())[:6]:
+        (folder / "interviews" / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def merging(body: dict[str, Any]) -> Reply:
+    """A model that merges everything it is shown into one theme (every other step as usual)."""
+    messages = body["messages"]
+    if request_kind(messages) != "consolidate_themes":
+        return generic_responder(body)
+    candidates = data_blocks(messages)["candidates"]
+    answer = identity_consolidation(candidates)
+    first = answer["themes"][0]
+    first["candidates"] = [c["id"] for c in candidates]
+    return ok({"themes": [first]})
+
+
+def _themes(ws: Path) -> list[dict[str, Any]]:
+    return json.loads((ws / "themes.json").read_text())["themes"]
+
+
+def test_a_reviewer_merge_sticks_across_re_runs(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(_study(tmp_path)), "-w", str(ws)], env=env).exit_code == 0
+    before = _themes(ws)
+    source, target = before[0], before[1]
+    result = runner.invoke(
+        app,
+        [
+            "review",
+            "theme",
+            source["id"],
+            "--merge-into",
+            target["id"],
+            "--by",
+            "Ana",
+            "-w",
+            str(ws),
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    for _ in range(2):  # the themes step itself, then a whole run: the merge holds each time
+        assert runner.invoke(app, ["themes", "-w", str(ws)], env=env).exit_code == 0
+        after = _themes(ws)
+        merged = [t for t in after if set(source["mention_ids"]) & set(t["mention_ids"])]
+        assert len(merged) == 1
+        assert set(source["mention_ids"]) | set(target["mention_ids"]) <= set(
+            merged[0]["mention_ids"]
+        )
+        assert len(after) == len(before) - 1
+    assert runner.invoke(app, ["run", "-w", str(ws)], env=env).exit_code == 0
+    assert len(_themes(ws)) == len(before) - 1
+
+
+def test_a_confirmed_pain_point_resolves_after_consolidation_changes_its_theme(
+    tmp_path: Path,
+) -> None:
+    ws = tmp_path / "ws"
+    offline = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["run", str(_study(tmp_path)), "-w", str(ws)], env=offline).exit_code
+        == 0
+    )
+    persona = json.loads((ws / "personas.json").read_text())["personas"][0]
+    theme_id = persona["draft"]["pain_points"][0]["theme_id"]
+    done = runner.invoke(
+        app,
+        [
+            "review",
+            "set",
+            persona["id"],
+            "pain_points.0",
+            "--confirm",
+            "--by",
+            "Ana",
+            "-w",
+            str(ws),
+        ],
+        env=offline,
+    )
+    assert done.exit_code == 0, done.output
+    # A model now consolidates the themes: every theme is rebuilt, so ids change.
+    with OpenAIServer(responder=merging) as server:
+        env = {
+            "PERSONA_EMBEDDER": "hash",
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "test",
+            "PERSONA_REDACT": "off",
+        }
+        assert runner.invoke(app, ["themes", "-w", str(ws)], env=env).exit_code == 0
+    report = json.loads((ws / "themes.json").read_text())
+    assert theme_id not in {t["id"] for t in report["themes"]}
+    assert report["lineage"][theme_id] in {t["id"] for t in report["themes"]}
+    assert runner.invoke(app, ["report", "-w", str(ws)], env=offline).exit_code == 0
+    text = "\n".join(p.read_text() for p in (ws / "reports").glob("*.md"))
+    assert "Unresolved" not in text
