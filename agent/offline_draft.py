@@ -485,9 +485,9 @@ class OfflineDrafter:
         for trait in self.seg.traits:
             key = trait.text.split(":", 1)[0]
             if ":" in trait.text and ROLE_COLUMNS.search(key) and trait.evidence:
-                claim = Claim(
-                    text=" ".join(trait.text.split()).rstrip(".") + ".", evidence=trait.evidence
-                )
+                # "Role: approver_manager (P03, P08)" -> "Approver manager (P03, P08)."
+                value = " ".join(trait.text.split(":", 1)[1].replace("_", " ").split())
+                claim = Claim(text=capital(value).rstrip(".") + ".", evidence=trait.evidence)
                 if self.grounded(claim):
                     parts.append(claim.text)
                     evidence += claim.evidence
@@ -626,6 +626,7 @@ class OfflineDrafter:
         rows = []
         for notes in tools.values():
             name = notes[0].text.split(":", 1)[0].strip()
+            name = capital(name) if name.islower() else name  # "email" -> "Email", "iPhone" kept
             people = max(n.people for n in notes)
             if people >= 2 or not all(extractive(n) for n in notes) or known_tool(name):
                 rows.append((name, people, notes))
@@ -930,9 +931,13 @@ class OfflineDrafter:
             if value is None
         ]
         if missing:
+            named = (
+                missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " or " + missing[-1]
+            )
+            verb = "Does" if len(missing) == 1 else "Do"
             out.append(
-                f"Does {', '.join(missing)} matter for this persona? The evidence has none; "
-                "add it to the roster or the user table if it does."
+                f"{verb} {named} matter for this persona? The evidence has none; add it to the "
+                "roster or the user table if it does."
             )
         if not draft.goals:
             out.append(
@@ -1047,10 +1052,10 @@ class OfflineDrafter:
         with it, the persona's tools named in the quotes cited here, and support tickets."""
         claims: list[Claim] = []
         names = [name for name, _, _ in self.tool_counts()]
-        trusted = {n.lower() for n in names}
+        trusted = {n.lower(): n for n in names}
         for note in self.notes_at(stage, "tool"):
-            if tool_name(note).lower() in trusted:
-                claims.append(Claim(text=tool_name(note), evidence=[f"chunk:{note.chunk_id}"]))
+            if (shown := trusted.get(tool_name(note).lower())) is not None:
+                claims.append(Claim(text=shown, evidence=[f"chunk:{note.chunk_id}"]))
         said = [(q.text, q.chunk_id) for t in themes for q in t.quotes if q.in_segment]
         said += [(o.quote, o.chunk_id) for o in self.notes_at(stage) if o.kind != "tool"]
         for name in names:
