@@ -1,9 +1,11 @@
 """Evidence packs: everything one persona may be drafted from, and nothing else.
 
 A pack holds one segment's scorer stats (its own `segment.<slug>.*` keys plus the corpus-level
-ones), its top themes with frequency, severity, quotes and workarounds, and the participant
-chunks most relevant to it. The grounding validators (agent/grounding.py) check a draft against
-exactly this pack, and the report can resolve a draft's evidence ids against it.
+ones), the themes its people raised with frequency, severity, quotes and workarounds, what its
+own people state besides pains (observations; tools counted per person), the journey's columns,
+and the participant chunks most relevant to it, within `draft.pack_tokens` (fit_pack). The
+grounding validators (agent/grounding.py) check a draft against exactly this pack, and the
+report can resolve a draft's evidence ids against it.
 
 Choosing segments (documented decisions):
 - Primary personas are the largest segments (`draft.personas`, default 4), ties broken by name.
