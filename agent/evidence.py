@@ -1047,7 +1047,13 @@ def _trim_order(pack: EvidencePack) -> list[tuple[str, list[Any], Any]]:
     order: list[tuple[str, list[Any], Any]] = []
     order += [("chunk", pack.chunks, c) for c in reversed(pack.chunks) if not c.in_segment]
     for theme in reversed(pack.themes):
-        order += [("quote", theme.quotes, q) for q in reversed(theme.quotes[1:])]
+        # The quote kept is the persona's own interviewee when the theme has one (an interview
+        # says more than a ticket about how the pain is lived with); tickets go first.
+        keep = next((q for q in theme.quotes if q.in_segment and q.ticket_id is None), None)
+        keep = keep or (theme.quotes[0] if theme.quotes else None)
+        extra = [q for q in theme.quotes if q is not keep]
+        extra.sort(key=lambda q: (q.ticket_id is None, q.in_segment))  # stable: latest last
+        order += [("quote", theme.quotes, q) for q in extra]
         order += [("workaround", theme.workarounds, w) for w in reversed(theme.workarounds[1:])]
     kinds: dict[str, list[PackObservation]] = {}
     voices: list[PackObservation] = []
@@ -1070,8 +1076,9 @@ def _trim_order(pack: EvidencePack) -> list[tuple[str, list[Any], Any]]:
 def fit_pack(pack: EvidencePack, budget: int) -> EvidencePack:
     """The pack within `budget` tokens, dropping the evidence least needed for this persona first.
 
-    Order: chunks of people outside the cohort; the lowest-ranked themes' extra quotes and
-    workarounds (each theme keeps its first quote, its own people's voice when it has one); tool
+    Order: chunks of people outside the cohort; the lowest-ranked themes' extra quotes (tickets
+    and outside voices before the persona's interviewees; each theme keeps one quote, an own
+    interviewee's when it has one) and workarounds; tool
     voices beyond each tool's first; observations beyond MIN_OBSERVATIONS per kind, latest
     first; the cohort's own chunks, last chosen first; whole themes from the lowest-ranked
     (MIN_THEMES are kept). The pack's notes say what went, so a drafter knows it saw a part.

@@ -84,6 +84,9 @@ STRONG_EVIDENCE = 5
 LEAN = 0.2
 TILT = 0.5
 MAX_GOALS = 5
+# Content words a workaround must share with a pain to be taken as about it, when its speaker
+# is not quoted on that pain.
+SAME_PAIN_WORDS = 3
 MAX_MOTIVATIONS = 4
 MAX_TOOLS = 8
 # Longer than this, a stated sentence is not shown whole as a behaviour, thought or good moment.
@@ -767,7 +770,8 @@ class OfflineDrafter:
         goes to the pain it was said about): the extractor's note on one of the theme's
         mentions; a workaround observation in a chunk quoted on the theme; one of the theme's
         own quotes that says what they do instead ("by hand", "end up"); a workaround
-        observation by someone quoted on the theme that shares words with it.
+        observation by someone quoted on the theme that shares words with it; any of the
+        persona's workarounds sharing SAME_PAIN_WORDS content words with it.
         """
         found: dict[str, Claim] = {}
         used: set[str] = set()
@@ -803,13 +807,19 @@ class OfflineDrafter:
                 if q.in_segment and _COPING.search(q.text):
                     text = short_quote(workaround_clause(q.text))
                     take(theme, f'"{text}"' if text else "", q.chunk_id)
+        about = {
+            t.id: terms(" ".join([t.label, t.description, *(q.text for q in t.quotes)]))
+            for t in themes
+        }
         for theme in themes:
             speakers = {q.participant_id or q.ticket_id for q in theme.quotes if q.in_segment}
-            about = terms(
-                " ".join([theme.label, theme.description, *(q.text for q in theme.quotes)])
-            )
             for note in notes:
-                if who(note) in speakers and len(terms(note.quote) & about) >= 2:
+                if who(note) in speakers and len(terms(note.quote) & about[theme.id]) >= 2:
+                    take(theme, said(note), note.chunk_id)
+        # Last, anyone of the persona's people whose workaround is plainly about the pain.
+        for theme in themes:
+            for note in notes:
+                if len(terms(note.quote) & about[theme.id]) >= SAME_PAIN_WORDS:
                     take(theme, said(note), note.chunk_id)
         return found
 
