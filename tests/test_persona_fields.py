@@ -365,6 +365,14 @@ def test_a_pack_over_its_token_budget_drops_the_least_relevant_evidence_first() 
     assert any("pack budget" in n for n in fitted.notes)
     # The original pack is never changed.
     assert pack_tokens(pack) == full
+    # A theme whose first quote is a ticket keeps its interviewee's quote instead.
+    ticket = PackQuote(chunk_id="c-t", text="Ticket words " * 30, ticket_id="T1", in_segment=True)
+    voice = PackQuote(
+        chunk_id="c-v", text="Interview words " * 30, participant_id="P1", in_segment=True
+    )
+    mixed = [*themes[:-1], themes[-1].model_copy(update={"quotes": [ticket, voice]})]
+    trimmed = fit_pack(pack.model_copy(update={"themes": mixed}), budget)
+    assert [q.chunk_id for q in trimmed.themes[-1].quotes] == ["c-v"]
 
 
 def test_the_budget_setting_reaches_the_packs(tmp_path: Path) -> None:
