@@ -706,6 +706,12 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: WORKSPACE/reports)")
     ] = None,
+    product: Annotated[
+        str | None,
+        typer.Option(
+            "--product", help="One product's themes only (default folder: reports/product-NAME)"
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -720,7 +726,11 @@ def report(
         from .render import render_report
 
         summary = render_report(
-            settings, ws, out_dir=out, formats=[f.strip() for f in fmt.split(",") if f.strip()]
+            settings,
+            ws,
+            out_dir=out,
+            formats=[f.strip() for f in fmt.split(",") if f.strip()],
+            product=product,
         )
         _emit(summary, json_out)
 

@@ -68,3 +68,29 @@ def test_shares_scores_and_ranks_are_per_product(tmp_path: Path) -> None:
     assert "product: Big Mail" in both.stdout and "product: Tiny Notes" in both.stdout
     missing = runner.invoke(app, ["themes", "-w", str(ws), "--product", "Nope"], env=env)
     assert missing.exit_code == 1 and "products: Big Mail, Tiny Notes" in missing.stderr
+
+
+def test_the_report_groups_themes_by_product_and_renders_one(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env).exit_code
+        == 0
+    )
+    summary = (ws / "reports" / "summary.md").read_text(encoding="utf-8")
+    assert "## Top Pain Points by Product" in summary
+    assert "### Big Mail" in summary and "### Tiny Notes" in summary
+    html = (ws / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "in its product" in html
+    one = runner.invoke(
+        app, ["report", "-w", str(ws), "--product", "Tiny Notes", "--json"], env=env
+    )
+    assert one.exit_code == 0, one.output
+    folder = ws / "reports" / "product-tiny_notes"
+    data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    themes = data["themes"]["themes"]
+    assert {t["product"] for t in themes} == {"Tiny Notes"}
+    assert sorted(t["rank"] for t in themes) == list(range(1, len(themes) + 1))
+    bad = runner.invoke(app, ["report", "-w", str(ws), "--product", "Nope"], env=env)
+    assert bad.exit_code == 1 and "products: Big Mail, Tiny Notes" in bad.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -13,6 +14,7 @@ from ..config import Settings
 from ..errors import ConfigError, OutputError
 from ..lock import writes_workspace
 from ..models import StepSummary
+from ..segment_rules import slugify
 from ..workspace import Workspace, dump_json, remove_stale_temps, write_text_atomic
 from .context import ReportData, load_report_data
 from .html import render_html
@@ -123,17 +125,42 @@ def _remove_stale(
     return removed, kept
 
 
+def only_product(data: ReportData, product: str) -> ReportData:
+    """The report data with one product's themes, ranked within it."""
+    themes = data.themes
+    products = sorted({t.product or "" for t in themes.themes}) if themes else []
+    if themes is None or product not in products:
+        known = ", ".join(p for p in products if p) or "none"
+        raise ConfigError(f"no product {product!r} among the themes (products: {known})")
+    mine = [
+        t.model_copy(update={"rank": t.product_rank or t.rank})
+        for t in themes.themes
+        if t.product == product
+    ]
+    mine.sort(key=lambda t: (t.rank, t.id))
+    return dataclasses.replace(data, themes=themes.model_copy(update={"themes": mine}))
+
+
 @writes_workspace("report")
 def render_report(
     settings: Settings,
     workspace: Workspace,
     out_dir: Path | None = None,
     formats: Sequence[str] = FORMATS,
+    product: str | None = None,
 ) -> StepSummary:
-    """Render the workspace's personas into out_dir (default: the workspace's reports folder)."""
+    """Render the workspace's personas into out_dir (default: the workspace's reports folder).
+
+    `product`: only that product's themes (ranked within it), into reports/product-<slug>/
+    unless out_dir is given.
+    """
     started = time.perf_counter()
     data = load_report_data(workspace)
-    target = Path(out_dir) if out_dir is not None else workspace.reports_dir
+    default = workspace.reports_dir
+    if product is not None:
+        data = only_product(data, product)
+        default = workspace.reports_dir / f"product-{slugify(product)}"
+    target = Path(out_dir) if out_dir is not None else default
     files = render_files(data, formats)
     _prepare(target)
     notes = []

@@ -431,4 +431,5 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         review_marks=REVIEW_MARKS,
         added_in_review=ADDED_IN_REVIEW,
         provenance=provenance,
+        multi_product=len({t.product for t in themes}) > 1,
     )

@@ -19,6 +19,7 @@ from .markdown import (
     table,
 )
 
+TOP_THEMES_PER_PRODUCT = 5
 TOP_THEMES = 10
 
 
@@ -41,6 +42,8 @@ class ExecutiveSummary:
     recommendations: list[tuple[str, Recommendation]]
     warnings: list[str] = field(default_factory=list)
     score_formula: str = ""
+    # Product -> its top themes, ranked within it, when the corpus has several products.
+    by_product: dict[str, list[Theme]] = field(default_factory=dict)
 
 
 def build_summary(data: ReportData) -> ExecutiveSummary:
@@ -59,6 +62,12 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
     themes = (
         sorted(data.themes.themes, key=lambda t: (t.rank, t.id))[:TOP_THEMES] if data.themes else []
     )
+    by_product: dict[str, list[Theme]] = {}
+    if data.themes and len({t.product for t in data.themes.themes}) > 1:
+        for theme in sorted(data.themes.themes, key=lambda t: (t.product or "", t.rank, t.id)):
+            group = by_product.setdefault(theme.product or "(no product)", [])
+            if len(group) < TOP_THEMES_PER_PRODUCT:
+                group.append(theme)
     findings: list[tuple[str, Claim]] = []
     seen_findings: set[str] = set()
     for persona in data.personas:
@@ -79,6 +88,7 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
         recommendations=_recommendations(data),
         warnings=warnings,
         score_formula=data.themes.score_formula if data.themes else "",
+        by_product=by_product,
     )
 
 
@@ -201,24 +211,35 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
                 for s in summary.segments
             ],
         )
-    if summary.themes:
-        out += ["", "## Top Pain Points", ""]
-        out += table(
-            ["Rank", "Theme", "Participants", "Tickets", "Severity (mean / max)", "Score"],
+
+    def theme_rows(themes: list[Theme], within: bool) -> list[list[str]]:
+        return [
             [
-                [
-                    str(t.rank),
-                    md(t.label) + notes.cite([f"theme:{t.id}"]),
-                    f"{t.frequency.participants} ({pct(t.frequency.participant_share)})",
-                    f"{t.frequency.tickets:,} ({pct(t.frequency.ticket_share)})",
-                    f"{t.severity.mean:.1f} / {t.severity.max}",
-                    f"{t.score:.2f}",
-                ]
-                for t in summary.themes
-            ],
-        )
-        if summary.score_formula:
-            out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
+                str(t.product_rank if within and t.product_rank else t.rank),
+                md(t.label) + notes.cite([f"theme:{t.id}"]),
+                f"{t.frequency.participants} ({pct(t.frequency.participant_share)})",
+                f"{t.frequency.tickets:,} ({pct(t.frequency.ticket_share)})",
+                f"{t.severity.mean:.1f} / {t.severity.max}",
+                f"{t.score:.2f}",
+            ]
+            for t in themes
+        ]
+
+    header = ["Rank", "Theme", "Participants", "Tickets", "Severity (mean / max)", "Score"]
+    if summary.by_product:
+        out += ["", "## Top Pain Points by Product", ""]
+        out += [
+            "Each product's themes are counted against its own participants and tickets, and "
+            "ranked within it."
+        ]
+        for product, themes in summary.by_product.items():
+            out += ["", f"### {md(product)}", ""]
+            out += table(header, theme_rows(themes, within=True))
+    elif summary.themes:
+        out += ["", "## Top Pain Points", ""]
+        out += table(header, theme_rows(summary.themes, within=False))
+    if summary.themes and summary.score_formula:
+        out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
     if summary.findings:
         out += ["", "## Key Findings", ""]
         out += [f"- **{md(who)}**: {claim_md(c, notes)}" for who, c in summary.findings]
