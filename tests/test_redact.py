@@ -120,3 +120,15 @@ def test_restore_only_what_this_call_redacted(tmp_path):
     assert redactor.retokenize(message, emitted) == (
         "quote 'from a@x.io, then call [PHONE_1]' is not in chunk c1"
     )
+
+
+def test_ids_with_long_digit_runs_are_never_taken_for_card_numbers(tmp_path):
+    from agent.redact import Redactor
+
+    redactor = Redactor(tmp_path / "map.json")
+    card = "4111111111111111"  # passes Luhn
+    chunk_id = f"d{card}e"
+    text = f"chunk:{chunk_id} and theme:{card}ab; my card is {card}."
+    out = redactor.redact(text)
+    assert f"chunk:{chunk_id}" in out and f"theme:{card}ab" in out
+    assert out.endswith("my card is [CARD_1].")
