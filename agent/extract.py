@@ -418,26 +418,9 @@ def _product(chunk: Chunk) -> str | None:
 
 def to_mentions(value: PainPointExtraction, batch: Batch, origin: str) -> list[PainPointMention]:
     """Validated drafts -> stored mentions with exact spans (quotes re-read from the chunk)."""
-    aliases = batch.aliases
     out = []
     for draft in value.mentions:
-        quotes = []
-        for q in draft.quotes:
-            chunk = aliases.get(q.chunk_id)
-            span = find_span(chunk.text, q.text) if chunk is not None else None
-            if chunk is None or span is None:
-                continue
-            quotes.append(
-                Quote(
-                    text=chunk.text[span[0] : span[1]],
-                    chunk_id=chunk.id,
-                    start=span[0],
-                    end=span[1],
-                    participant_id=chunk.participant_id,
-                    ticket_id=chunk.ticket_id,
-                    source=chunk.source,
-                )
-            )
+        quotes = _quotes(list(draft.quotes), batch)
         if not quotes:
             continue
         home = next(c for c in batch.chunks if c.id == quotes[0].chunk_id)
@@ -474,24 +457,15 @@ def to_mentions(value: PainPointExtraction, batch: Batch, origin: str) -> list[P
 
 def _quotes(drafts: list[Any], batch: Batch) -> list[Quote]:
     """Validated quote drafts as stored quotes, their exact spans re-read from the chunk."""
+    from .offline_extract import quote_at
+
     aliases = batch.aliases
     out = []
     for q in drafts:
         chunk = aliases.get(q.chunk_id)
         span = find_span(chunk.text, q.text) if chunk is not None else None
-        if chunk is None or span is None:
-            continue
-        out.append(
-            Quote(
-                text=chunk.text[span[0] : span[1]],
-                chunk_id=chunk.id,
-                start=span[0],
-                end=span[1],
-                participant_id=chunk.participant_id,
-                ticket_id=chunk.ticket_id,
-                source=chunk.source,
-            )
-        )
+        if chunk is not None and span is not None:
+            out.append(quote_at(chunk, span))
     return out
 
 

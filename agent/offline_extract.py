@@ -229,6 +229,24 @@ def _severity(sentence: str, kinds: list[str]) -> tuple[int, str]:
     return level, f"offline estimate from cues ({cues}){extra}"
 
 
+def quote_at(chunk: Chunk, span: tuple[int, int]) -> Quote:
+    """The chunk's words at `span` as a stored quote (who said them, and where)."""
+    return Quote(
+        text=chunk.text[span[0] : span[1]],
+        chunk_id=chunk.id,
+        start=span[0],
+        end=span[1],
+        participant_id=chunk.participant_id,
+        ticket_id=chunk.ticket_id,
+        source=chunk.source,
+    )
+
+
+def _product(chunk: Chunk) -> str | None:
+    product = chunk.metadata.get("product") or chunk.metadata.get("app")
+    return str(product) if product not in (None, "") else None
+
+
 def _mention(chunk: Chunk, spans: list[tuple[int, int]], kinds: list[str]) -> PainPointMention:
     text = " ".join(chunk.text[a:b] for a, b in spans)
     category = _category(text)
@@ -236,19 +254,7 @@ def _mention(chunk: Chunk, spans: list[tuple[int, int]], kinds: list[str]) -> Pa
     first = chunk.text[spans[0][0] : spans[0][1]]
     label = next(c.label for c in vocabulary().cues if c.name == kinds[0])
     statement = f"{label} ({category}): {' '.join(first.split())}"
-    quotes = [
-        Quote(
-            text=chunk.text[a:b],
-            chunk_id=chunk.id,
-            start=a,
-            end=b,
-            participant_id=chunk.participant_id,
-            ticket_id=chunk.ticket_id,
-            source=chunk.source,
-        )
-        for a, b in spans
-    ]
-    product = chunk.metadata.get("product") or chunk.metadata.get("app")
+    quotes = [quote_at(chunk, (a, b)) for a, b in spans]
     return PainPointMention(
         id=content_hash({"offline": [chunk.id, spans], "statement": statement}),
         statement=statement,
@@ -263,7 +269,7 @@ def _mention(chunk: Chunk, spans: list[tuple[int, int]], kinds: list[str]) -> Pa
         participant_id=chunk.participant_id,
         ticket_id=chunk.ticket_id,
         user_id=chunk.user_id,
-        product=str(product) if product not in (None, "") else None,
+        product=_product(chunk),
         origin="offline",
         context=chunk.text,
     )
@@ -375,7 +381,6 @@ def _need(chunk: Chunk, span: tuple[int, int], nature: str) -> PainPointMention:
     statement = (
         f"{NATURE_LABELS.get(nature, 'Reports a problem')} ({category}): {' '.join(text.split())}"
     )
-    product = chunk.metadata.get("product") or chunk.metadata.get("app")
     return PainPointMention(
         id=content_hash({"offline": [chunk.id, [span]], "statement": statement}),
         statement=statement,
@@ -383,24 +388,14 @@ def _need(chunk: Chunk, span: tuple[int, int], nature: str) -> PainPointMention:
         severity={"question": 1, "request": 2}.get(nature, 2),
         severity_rationale=f"offline estimate: a ticket's {nature}, no stronger pain cue",
         journey_stage=_stage(text),  # type: ignore[arg-type]
-        quotes=[
-            Quote(
-                text=text,
-                chunk_id=chunk.id,
-                start=span[0],
-                end=span[1],
-                participant_id=chunk.participant_id,
-                ticket_id=chunk.ticket_id,
-                source=chunk.source,
-            )
-        ],
+        quotes=[quote_at(chunk, span)],
         chunk_id=chunk.id,
         document_id=chunk.document_id,
         kind=chunk.kind,
         participant_id=chunk.participant_id,
         ticket_id=chunk.ticket_id,
         user_id=chunk.user_id,
-        product=str(product) if product not in (None, "") else None,
+        product=_product(chunk),
         origin="offline",
         context=chunk.text,
         nature=nature,  # type: ignore[arg-type]
@@ -436,30 +431,19 @@ def tools_in(sentence: str) -> list[str]:
 
 def _observation(chunk: Chunk, span: tuple[int, int], kind: str, text: str) -> Observation:
     quote = chunk.text[span[0] : span[1]]
-    product = chunk.metadata.get("product") or chunk.metadata.get("app")
     return Observation(
         id=content_hash({"offline": [chunk.id, [span]], "kind": kind, "text": text}),
         kind=kind,  # type: ignore[arg-type]
         text=text,
         journey_stage=_stage(quote),  # type: ignore[arg-type]
-        quotes=[
-            Quote(
-                text=quote,
-                chunk_id=chunk.id,
-                start=span[0],
-                end=span[1],
-                participant_id=chunk.participant_id,
-                ticket_id=chunk.ticket_id,
-                source=chunk.source,
-            )
-        ],
+        quotes=[quote_at(chunk, span)],
         chunk_id=chunk.id,
         document_id=chunk.document_id,
         source_kind=chunk.kind,
         participant_id=chunk.participant_id,
         ticket_id=chunk.ticket_id,
         user_id=chunk.user_id,
-        product=str(product) if product not in (None, "") else None,
+        product=_product(chunk),
         origin="offline",
     )
 
