@@ -547,6 +547,21 @@ class Checker:
                 f'(the chunk begins: "{sample}"); never paraphrase, shorten with "..." or join passages',
             )
 
+    def distinct_pains(self, pains: Sequence[PersonaPainPoint]) -> None:
+        """One pain point per theme: a second title on the same theme_id shows another
+        theme's name over this one's numbers and quotes (seen in a model's answer)."""
+        first: dict[str, int] = {}
+        for i, pain in enumerate(pains):
+            key = pain.theme_id.removeprefix("theme:")
+            if key in first:
+                self.add(
+                    f"pain_points[{i}].theme_id",
+                    f"theme '{key}' is already pain_points[{first[key]}]; each pain point is one "
+                    "theme: cite the theme this pain point is about, or drop it",
+                )
+            else:
+                first[key] = i
+
     def theme_ref(self, ref: str, path: str) -> None:
         key = ref[len("theme:") :] if ref.startswith("theme:") else ref
         if key not in self.index.themes:
@@ -584,6 +599,8 @@ def grounding_problems(draft: BaseModel, pack: Mapping[str, Any]) -> list[str]:
     checker = Checker(PackIndex.from_pack(pack))
     if isinstance(draft, JourneyDraft):
         checker.journey_stages(draft.stages)
+    if isinstance(draft, PersonaDraft):
+        checker.distinct_pains(draft.pain_points)
     checker.walk(draft, "")
     return checker.problems
 

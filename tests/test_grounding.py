@@ -331,3 +331,15 @@ def test_the_span_map_agrees_with_the_normaliser() -> None:
     for text, quote in QUOTE_CASES:
         for sample in (text, quote, f"  {text}\n\t{quote}  "):
             assert _normalise_with_map(sample)[0] == normalise(sample)
+
+
+def test_two_pain_points_on_one_theme_are_rejected(
+    persona: dict[str, Any], pack: EvidencePack
+) -> None:
+    pains = persona["pain_points"]
+    assert len(pains) >= 2
+    # A second title over the first pain point's theme: the report would show that theme's
+    # name, numbers and quotes under a title about something else.
+    pains[1] = {**pains[1], "theme_id": pains[0]["theme_id"], "title": "Something else"}
+    message = errors_of(persona, pack)
+    assert "pain_points[1].theme_id" in message and "is already pain_points[0]" in message
