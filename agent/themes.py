@@ -597,7 +597,9 @@ def theme_lineage(previous: ThemeReport | None, themes: Sequence[Theme]) -> dict
         target = out.get(then, then)
         if target in current and target != old_id and old_id not in out:
             out[old_id] = target
-    return dict(sorted(out.items()))
+    # An id that is a theme again today (the same members came back) is itself, not a
+    # pointer elsewhere: following it must not lead to another theme.
+    return {k: v for k, v in sorted(out.items()) if k not in current}
 
 
 def build_themes(

@@ -296,3 +296,14 @@ def test_names_must_have_two_to_nine_words(words: int) -> None:
         ThemeConsolidation.model_validate(
             {"themes": [{"name": name, "definition": "d.", "candidates": ["k1"]}]}
         )
+
+
+def test_lineage_never_sends_a_current_theme_elsewhere() -> None:
+    from agent.themes import theme_lineage
+
+    first = _build(None)
+    # A lineage entry from an older run points one of today's themes at another theme.
+    now = [t.id for t in first.themes]
+    old = first.model_copy(update={"lineage": {now[1]: now[0], "gone": now[0]}})
+    lineage = theme_lineage(old, first.themes)
+    assert now[1] not in lineage and lineage["gone"] == now[0]
