@@ -645,7 +645,7 @@ def build_cohorts(
     )
     profiles = participant_profiles(workspace, themes, chunk_vectors(settings, workspace))
     if not profiles:
-        report = everyone(workspace)
+        report = product_cohorts(workspace) or everyone(workspace)
         write_json(workspace.cohorts, report)
         return report, [], None
     total = len(profiles)
@@ -703,6 +703,63 @@ def _earlier(
     return [
         (c.members, Named(c.name, c.description, c.traits, c.named_by)) for c in earlier.cohorts
     ]
+
+
+def product_cohorts(workspace: Workspace) -> CohortReport | None:
+    """One cohort per product when tickets or reviews name several (None otherwise): the people
+    who write about one app are the evidence for that app's persona, not for the others'."""
+    from .themes import PRODUCT_KEYS
+
+    tickets: dict[str, set[str]] = defaultdict(set)
+    everyone_: set[str] = set()
+    for row in _rows(workspace.chunks):
+        if row.get("role") not in QUOTABLE_ROLES:
+            continue
+        who = row.get("ticket_id") or row.get("user_id") or row["document_id"]
+        everyone_.add(who)
+        meta = row.get("metadata") or {}
+        product = next((str(meta[k]) for k in PRODUCT_KEYS if meta.get(k) not in (None, "")), "")
+        if product:
+            tickets[product].add(who)
+    if len(tickets) < 2:
+        return None
+    total = len(everyone_)
+    report = _cohort_report(
+        "products",
+        [
+            (
+                [],
+                Named(
+                    f"{product} customers",
+                    f"Customers whose tickets or reviews are about {product}.",
+                    [],
+                ),
+            )
+            for product in sorted(tickets)
+        ],
+        total,
+        [f"no user table and no interviews: one persona per product ({len(tickets)} products)"],
+        "tickets and reviews about one product",
+    )
+    # Members are tickets (possibly millions): counted, not listed.
+    cohorts, stats = [], dict(report.stats)
+    for cohort, product in zip(report.cohorts, sorted(tickets), strict=True):
+        size = len(tickets[product])
+        share = round(size / total, 4) if total else 0.0
+        cohorts.append(
+            cohort.model_copy(
+                update={
+                    "size": size,
+                    "share": share,
+                    "product": product,
+                    "rule": f"tickets and reviews about {product}",
+                    "small": False,
+                }
+            )
+        )
+        stats[f"segment.{cohort.key}.size"] = size
+        stats[f"segment.{cohort.key}.share"] = share
+    return report.model_copy(update={"cohorts": cohorts, "stats": dict(sorted(stats.items()))})
 
 
 def everyone(

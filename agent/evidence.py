@@ -594,13 +594,16 @@ class PackBuilder:
             m: c.name for c in self.inputs.cohorts.cohorts for m in c.members
         }
         self._theme_people: dict[str, set[str]] | None = None
+        self._by_product = {
+            c.product: c.name for c in self.inputs.cohorts.cohorts if c.product is not None
+        }
 
     # ------------------------------------------------------------------ planning
     def plans(self, anti_persona: bool | None = None) -> list[SegmentPlan]:
         """The personas to draft, primary ones first, the anti-persona (if any) last."""
         anti = self.settings.draft.anti_persona if anti_persona is None else anti_persona
         report = self.inputs.cohorts
-        if report.basis in ("interviews", "everyone"):
+        if report.basis in ("interviews", "products", "everyone"):
             # The grouping already decided how many personas the evidence supports.
             plans = [
                 SegmentPlan(c, False, small=c.small, match_all=c.basis == "everyone")
@@ -650,6 +653,15 @@ class PackBuilder:
 
     def themes_for(self, plan: SegmentPlan) -> list[tuple[Theme, int]]:
         """The plan's themes with how many of its people raised each (see segment_themes)."""
+        if plan.segment.basis == "products" and self.inputs.themes is not None:
+            # A product's persona draws on its own product's themes only, in their product rank.
+            mine = sorted(
+                (t for t in self.inputs.themes.themes if t.product == plan.segment.product),
+                key=lambda t: (t.product_rank or t.rank, t.id),
+            )
+            return [(t, t.frequency.tickets + t.frequency.participants) for t in mine][
+                :THEMES_PER_PERSONA
+            ]
         people = None
         if plan.segment.basis in ("interviews", "metadata") and self.inputs.themes is not None:
             people = self.theme_people()
@@ -679,6 +691,10 @@ class PackBuilder:
         who = row.get("participant_id")
         if who and who in self._member:
             return self._member[who]
+        if self._by_product:
+            meta = row.get("metadata") or {}
+            product = next((str(meta[k]) for k in ("product", "app") if meta.get(k)), "")
+            return self._by_product.get(product)
         from .cohorts import metadata_segment
 
         meta = metadata_segment(row)

@@ -370,7 +370,7 @@ class SegmentStats(Strict):
     warning: str | None = None
 
 
-CohortBasis = Literal["segments", "metadata", "interviews", "everyone"]
+CohortBasis = Literal["segments", "metadata", "interviews", "products", "everyone"]
 
 
 class CohortTrait(Strict):
@@ -401,6 +401,8 @@ class Cohort(Strict):
     categorical: dict[str, list[CategoryShare]] = Field(default_factory=dict)
     small: bool = False
     named_by: LLMMode = "offline"
+    # For a products cohort: the product whose tickets and reviews it stands for.
+    product: str | None = None
 
 
 class CohortReport(Strict):

@@ -94,3 +94,24 @@ def test_the_report_groups_themes_by_product_and_renders_one(tmp_path: Path) -> 
     assert sorted(t["rank"] for t in themes) == list(range(1, len(themes) + 1))
     bad = runner.invoke(app, ["report", "-w", str(ws), "--product", "Nope"], env=env)
     assert bad.exit_code == 1 and "products: Big Mail, Tiny Notes" in bad.stderr
+
+
+def test_tickets_alone_from_several_products_give_a_persona_per_product(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    result = CliRunner().invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env)
+    assert result.exit_code == 0, result.output
+    cohorts = json.loads((ws / "cohorts.json").read_text())
+    assert cohorts["basis"] == "products"
+    assert {(c["product"], c["size"]) for c in cohorts["cohorts"]} == {
+        ("Big Mail", 12),
+        ("Tiny Notes", 4),
+    }
+    personas = json.loads((ws / "personas.json").read_text())["personas"]
+    themes = {t["id"]: t for t in json.loads((ws / "themes.json").read_text())["themes"]}
+    product_of = {c["name"]: c["product"] for c in cohorts["cohorts"]}
+    assert {p["segment"] for p in personas} == set(product_of)
+    for persona in personas:
+        # Each persona's pains are its own product's themes only.
+        mine = {themes[pain["theme_id"]]["product"] for pain in persona["draft"]["pain_points"]}
+        assert mine <= {product_of[persona["segment"]]}
