@@ -247,7 +247,7 @@ def run_pipeline(
             workspace.assignments.unlink(missing_ok=True)
             counts = {} if scoring_failed else {"users": 0}
             add(StepSummary(step="segment", ok=not scoring_failed, counts=counts, notes=[note]))
-        add(run_themes(settings, workspace, provider=provider))
+        add(run_themes(settings, workspace, provider=provider, progress=progress))
         if scored is not None:
             refreshed = scored.add_complaints()
             summary.steps[

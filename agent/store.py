@@ -238,13 +238,32 @@ class EvidenceStore:
         return True
 
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Id -> stored vector for the ids present (an id asked twice is fetched once)."""
         col = self._collection(collection)
         out: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(ids))
         step = self._batch_size()
-        for begin in range(0, len(ids), step):
-            got = col.get(ids=list(ids[begin : begin + step]), include=["embeddings"])
+        for begin in range(0, len(unique), step):
+            got = col.get(ids=unique[begin : begin + step], include=["embeddings"])
             for id_, vec in zip(got["ids"], got["embeddings"], strict=True):
                 out[id_] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def vectors_of_texts(self, collection: str, wanted: Mapping[str, str]) -> dict[str, np.ndarray]:
+        """Id -> stored vector, for the ids in `wanted` (id -> text) whose stored text is that text.
+
+        A record embeds its own stored text, so its vector stands for that exact text and need
+        not be computed again; a record whose text differs (or that is gone) is left out.
+        """
+        col = self._collection(collection)
+        out: dict[str, np.ndarray] = {}
+        ids = sorted(wanted)
+        step = self._batch_size()
+        for begin in range(0, len(ids), step):
+            got = col.get(ids=ids[begin : begin + step], include=["embeddings", "documents"])
+            for id_, vec, text in zip(got["ids"], got["embeddings"], got["documents"], strict=True):
+                if text is not None and text == wanted[id_]:
+                    out[id_] = np.asarray(vec, dtype=np.float32)
         return out
 
     def count(self, collection: str) -> int:

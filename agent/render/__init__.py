@@ -131,9 +131,20 @@ def render_report(
     formats: Sequence[str] = FORMATS,
 ) -> StepSummary:
     """Render the workspace's personas into out_dir (default: the workspace's reports folder)."""
+    from ..rerun import forget, kept, record
+
     started = time.perf_counter()
-    data = load_report_data(workspace)
     target = Path(out_dir) if out_dir is not None else workspace.reports_dir
+    inputs = _inputs(workspace, target, formats)
+    unchanged = kept(workspace, STEP, inputs)
+    if unchanged is not None:
+        # The files are this render's own, byte for byte; only a killed write's leftovers go.
+        temps = remove_stale_temps(target)
+        if temps:
+            unchanged.notes.append(f"removed {len(temps)} temp file(s) an interrupted write left")
+        return unchanged
+    forget(workspace, STEP)
+    data = load_report_data(workspace)
     files = render_files(data, formats)
     _prepare(target)
     notes = []
@@ -168,6 +179,8 @@ def render_report(
         )
     if temps:
         notes.append(f"removed {len(temps)} temp file(s) an interrupted write left")
+    # What this render cleaned up is said once; the rest is true of the files as long as they last.
+    once, notes = notes, []
     modes = {p.document_info.mode for p in data.personas}
     if data.stale:
         # Still rendered (a reader may want the old drafts), but never silently.
@@ -177,8 +190,8 @@ def render_report(
     if not data.personas:
         notes.append("no personas in the workspace: the report is empty")
     outputs = {name: str(target / name) for name in sorted(files)}
-    return StepSummary(
-        step="report",
+    summary = StepSummary(
+        step=STEP,
         mode=modes.pop() if len(modes) == 1 else None,
         counts={
             "personas": len(data.personas),
@@ -191,3 +204,29 @@ def render_report(
         outputs=outputs,
         notes=notes,
     )
+    written_paths = [target / name for name in sorted(files)] + [target / MANIFEST]
+    record(workspace, STEP, inputs, written_paths, summary)
+    summary.notes = once + notes
+    return summary
+
+
+STEP = "report"
+
+
+def _inputs(workspace: Workspace, target: Path, formats: Sequence[str]) -> str:
+    """Fingerprint of what a render reads: drafts, themes, segments, extraction state, review
+    decisions, the chunks and documents it quotes, and where and in which formats it writes."""
+    from ..decisions import store_path
+    from ..rerun import fingerprint
+
+    files = [
+        workspace.personas,
+        workspace.themes,
+        workspace.segments,
+        workspace.extract_state,
+        store_path(workspace),
+        workspace.chunks,
+        workspace.documents,
+    ]
+    where = {"formats": sorted(set(formats)), "target": str(target.absolute())}
+    return fingerprint(workspace, files, where)
