@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .ids import content_hash
+from .ids import canonical_json
 from .models import StepSummary
 from .workspace import Workspace, read_json, write_json
 
@@ -85,7 +85,7 @@ def code_version() -> str:
 
 def fingerprint(workspace: Workspace, files: Sequence[Path], settings: Any = None) -> str:
     """What a step read: these files' contents, the given settings, the code."""
-    return content_hash(
+    text = canonical_json(
         {
             "version": STATE_VERSION,
             "code": code_version(),
@@ -93,6 +93,8 @@ def fingerprint(workspace: Workspace, files: Sequence[Path], settings: Any = Non
             "settings": settings,
         }
     )
+    # A file name that is not valid UTF-8 arrives as lone surrogates: hashed, not refused.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _name(workspace: Workspace, path: Path) -> str:

@@ -76,7 +76,8 @@ def run_once(
         _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - began
     child.returncode = os.waitstatus_to_exitcode(status)
-    summary = json.loads((workspace.parent / "stdout.json").read_text(encoding="utf-8"))
+    # The run's own record (stdout may carry py-spy's chatter when profiling).
+    summary = json.loads((workspace / "last_run.json").read_text(encoding="utf-8"))
     progress = (workspace.parent / "stderr.txt").read_text(encoding="utf-8").splitlines()
     return {
         "exit_code": child.returncode,
@@ -90,7 +91,8 @@ def run_once(
 
 
 def _profile(args: argparse.Namespace, name: str) -> Path | None:
-    return (args.out / f"{name}.pyspy.txt").absolute() if args.profile else None
+    wanted = args.profile == "all" or (args.profile == "reruns" and name != "first")
+    return (args.out / f"{name}.pyspy.txt").absolute() if wanted else None
 
 
 def main() -> None:
@@ -101,7 +103,10 @@ def main() -> None:
     parser.add_argument("--code", type=Path, help="run this checkout of the package instead")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
-        "--profile", action="store_true", help="record each run with py-spy (raw stacks in --out)"
+        "--profile",
+        choices=["none", "reruns", "all"],
+        default="none",
+        help="record runs with py-spy (raw stacks in --out)",
     )
     args = parser.parse_args()
     corpus = build_corpus(args.out / "corpus", args.tickets, args.vary)

@@ -11,6 +11,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from agent import rerun
 from agent.cli import app
 from agent.models import StepSummary
 from agent.rerun import UNCHANGED
@@ -25,6 +28,8 @@ from agent.workspace import Workspace
 from tests.conftest import CORPUS
 
 KEPT = UNCHANGED
+# The steps that keep their outputs when nothing they read changed (segment and draft run).
+SKIPPING = ["ingest", "extract", "themes", "report"]
 INTERVIEWS = ("P01-dana-finance-lead.txt", "P02-marcus-controller.txt")
 LINE = re.compile(r"^(?P<stage>[a-z ]+): (?P<done>\d+)/(?P<total>\d+) \(\d+%\) \d+\.\ds$")
 
@@ -92,13 +97,21 @@ def test_an_unchanged_rerun_keeps_extraction_themes_and_report(
     before = _outputs(ws)
     stamps = {n: _stamp(ws / n) for n in ("mentions.jsonl", "themes.json", "reports/index.html")}
     second = _run(inputs, ws, env)
-    assert [s for s, summary in second.items() if _kept(summary)] == ["extract", "themes", "report"]
+    assert [s for s, summary in second.items() if _kept(summary)] == SKIPPING
     for step in ("extract", "themes", "report"):
         # --json still reports what the kept outputs hold.
         assert second[step].counts == first[step].counts, step
         assert second[step].outputs == first[step].outputs, step
     assert {n: _stamp(ws / n) for n in stamps} == stamps  # not even rewritten
     assert _outputs(ws) == before
+    # The kept ingest says what an ingest that looked at every file again says.
+    rerun.forget(Workspace(ws), "ingest")
+    looked = _run(inputs, ws, env)["ingest"]
+    assert not _kept(looked) and looked.counts["files_unchanged"] == looked.counts["files"]
+    assert looked.counts["chunks_embedded"] == 0
+    for field in ("counts", "tokens", "skipped", "outputs", "ok"):
+        assert getattr(second["ingest"], field) == getattr(looked, field), field
+    assert second["ingest"].notes[1:] == looked.notes
 
 
 def test_a_changed_transcript_recomputes_every_step_after_it(
@@ -120,7 +133,47 @@ def test_a_changed_transcript_recomputes_every_step_after_it(
     assert "crashes every time I attach a receipt photo" in mentions
     assert second["themes"].counts["mentions"] == second["extract"].counts["mentions"]
     third = _run(inputs, ws, env)
-    assert [s for s, summary in third.items() if _kept(summary)] == ["extract", "themes", "report"]
+    assert [s for s, summary in third.items() if _kept(summary)] == SKIPPING
+
+
+def test_ingest_looks_again_when_a_file_a_setting_or_the_store_changes(
+    inputs: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    ws = tmp_path / "ws"
+    _run(inputs, ws, env)
+    ingest = ["ingest", str(inputs), "-w", str(ws)]
+    assert _kept(StepSummary.model_validate_json(_cli(env, *ingest).stdout))
+    # A new file nobody can read is named in skipped[] (exit 2: partial).
+    (inputs / "notes.xlsx").write_bytes(b"PK\x03\x04")
+    result = CliRunner().invoke(app, [*ingest, "--json"], env=env)
+    assert result.exit_code == 2
+    summary = StepSummary.model_validate_json(result.stdout)
+    assert not _kept(summary) and [s.path for s in summary.skipped if "xlsx" in s.path]
+    (inputs / "notes.xlsx").unlink()
+    assert not _kept(StepSummary.model_validate_json(_cli(env, *ingest).stdout))
+    assert _kept(StepSummary.model_validate_json(_cli(env, *ingest).stdout))
+    # Who may be quoted is a setting: the same files are cut again.
+    names = dict(env)
+    config = tmp_path / "persona.toml"
+    config.write_text('[ingest]\nparticipant_names = ["Dana"]\n', encoding="utf-8")
+    named = _cli(names, *ingest, "-c", str(config))
+    assert not _kept(StepSummary.model_validate_json(named.stdout))
+    assert _kept(StepSummary.model_validate_json(_cli(names, *ingest, "-c", str(config)).stdout))
+    # A deleted evidence store is filled again, whatever the files say (a new process: this
+    # one's Chroma client still holds the old store in memory).
+    shutil.rmtree(ws / "chroma")
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", *ingest, "-c", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **names},
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    refilled = StepSummary.model_validate_json(proc.stdout)
+    assert not _kept(refilled) and refilled.counts["chunks_embedded"] == refilled.counts["chunks"]
 
 
 def test_an_output_changed_by_another_writer_is_rebuilt(
@@ -313,6 +366,13 @@ def test_minilm_vectors_do_not_depend_on_the_batch() -> None:
     alone = np.vstack([model.embed([t]) for t in texts])
     assert np.array_equal(together, alone)
     assert np.array_equal(MiniLMEmbedder(batch_size=3).embed(texts[::-1])[::-1], together)
+    # So a text given twice is embedded once, and both rows hold its vector.
+    seen: list[str] = []
+    embed_batch = model._embed_batch
+    model._embed_batch = lambda batch: (seen.extend(batch), embed_batch(batch))[1]  # type: ignore[method-assign]
+    twice = model.embed([texts[1], *texts, texts[2]])
+    assert sorted(seen) == sorted(texts)
+    assert np.array_equal(twice, together[[1, 0, 1, 2, 3, 2]])
 
 
 def test_the_step_state_holds_no_words(inputs: Path, tmp_path: Path, env: dict[str, str]) -> None:
