@@ -159,6 +159,7 @@ def ingest(
         if unchanged is not None and _store_holds(settings, workspace, unchanged):
             if progress:
                 progress("read", len(files), len(files))
+            unchanged.seconds = round(time.perf_counter() - began, 3)
             return unchanged
     rerun.forget(workspace, STEP)
     previous = {d.id: d for d in read_models(workspace.documents, Document)}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -117,8 +116,8 @@ def _load(workspace: Workspace) -> dict[str, Any]:
 
 
 def kept(workspace: Workspace, step: str, inputs: str) -> StepSummary | None:
-    """The recorded summary when `step` ran on these very inputs and its outputs are untouched."""
-    began = time.perf_counter()
+    """The recorded summary when `step` ran on these very inputs and its outputs are untouched
+    (its `seconds` are the caller's to set)."""
     entry = _load(workspace).get(step)
     if not isinstance(entry, dict) or entry.get("inputs") != inputs:
         return None
@@ -136,7 +135,6 @@ def kept(workspace: Workspace, step: str, inputs: str) -> StepSummary | None:
     names = sorted(Path(n).name for n in outputs)
     listed = ", ".join(names) if len(names) <= 3 else f"its {len(names)} files"
     summary.notes.insert(0, f"{UNCHANGED}: {listed} reused as written then")
-    summary.seconds = round(time.perf_counter() - began, 3)
     return summary
 
 

@@ -155,16 +155,17 @@ def mention_vectors(
     if not mentions:
         return np.zeros((0, 1), dtype=np.float32)
     table = dict(zip(texts, normalise(embed(texts)), strict=True))
-    rows = []
-    for m, window in zip(mentions, windows, strict=True):
-        vector = table[embedding_text(m)].copy()
+    # Filled in place, row by row (no list of row copies: 78,000 mentions are 120 MB of rows).
+    out = np.empty((len(mentions), len(next(iter(table.values())))), dtype=np.float32)
+    for row, (m, window) in enumerate(zip(mentions, windows, strict=True)):
+        vector = out[row]
+        vector[:] = table[embedding_text(m)]
         if window:
             vector += WINDOW_WEIGHT * table[window]
         weight = category_weight(m)
         if weight > 0:
             vector += weight * table[m.category.strip()]
-        rows.append(vector)
-    return normalise(np.stack(rows))
+    return normalise(out)
 
 
 # --------------------------------------------------------------------------- counting
@@ -760,20 +761,36 @@ class CachedEmbed:
         except ImportError:  # the store is optional for this step: embed without a cache
             return self.embedder.embed(texts)
         store = open_store(self.settings, self.workspace)
-        found: dict[str, np.ndarray] = {}
-        wanted = {self.sources[t]: t for t in dict.fromkeys(texts) if t in self.sources}
+        # Each distinct text's row in the answer; vectors go straight into it as they arrive.
+        rows: dict[str, list[int]] = defaultdict(list)
+        for i, text in enumerate(texts):
+            rows[text].append(i)
+        out: np.ndarray | None = None
+
+        def put(text: str, vector: np.ndarray) -> None:
+            nonlocal out
+            if out is None:
+                out = np.zeros((len(texts), len(vector)), dtype=np.float32)
+            out[rows[text]] = vector
+
+        done: set[str] = set()
+        wanted = {self.sources[t]: t for t in rows if t in self.sources}
         if wanted:
             # Bit for bit the vector ingest computed for these words: the model's output does
-            # not depend on the batch a text is embedded in (tests/test_themes.py checks it).
-            stored = store.vectors_of_texts(CHUNKS, wanted)
-            found.update({wanted[chunk]: vector for chunk, vector in stored.items()})
-            self.reused += len(stored)
-        rest = [t for t in dict.fromkeys(texts) if t not in found]
+            # not depend on the batch a text is embedded in (tests/test_rerun.py checks it).
+            for chunk, vector in store.vectors_of_texts(CHUNKS, wanted).items():
+                put(wanted[chunk], vector)
+                done.add(wanted[chunk])
+            self.reused += len(done)
+        rest = [t for t in rows if t not in done]
         keys = {t: content_hash([self.embedder.name, t]) for t in rest}
         cached = store.get_embeddings(MENTIONS, list(keys.values()))
         missing = [t for t in rest if keys[t] not in cached]
         self.hits += len(rest) - len(missing)
-        found.update({t: cached[keys[t]] for t in rest if keys[t] in cached})
+        for t in rest:
+            if keys[t] in cached:
+                put(t, cached[keys[t]])
+        del cached
         # Short texts first, as the embedder batches them, so each block pads little.
         missing.sort(key=len)
         for begin in range(0, len(missing), EMBED_BLOCK):
@@ -792,11 +809,13 @@ class CachedEmbed:
             # 1.5e-8 with MiniLM); reading the fresh ones back makes the first run cluster on
             # exactly the vectors every later run reads from the cache.
             back = store.get_embeddings(MENTIONS, ids)
-            found.update({t: back.get(keys[t], fresh[j]) for j, t in enumerate(block)})
+            for j, t in enumerate(block):
+                put(t, back.get(keys[t], fresh[j]))
             self.embedded += len(block)
             if self.progress:
                 self.progress(begin + len(block), len(missing))
-        return np.stack([found[t] for t in texts])
+        assert out is not None
+        return out
 
 
 def _segment_map(workspace: Workspace) -> dict[str, str]:
@@ -833,6 +852,7 @@ def run_themes(
         inputs = _offline_inputs(settings, workspace)
         unchanged = kept(workspace, STEP, inputs)
         if unchanged is not None:
+            unchanged.seconds = round(time.perf_counter() - started, 3)
             return unchanged
     from .rerun import forget, record
 

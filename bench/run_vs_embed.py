@@ -45,8 +45,7 @@ print(json.dumps({"load": loaded - began, "embed": done - loaded}))
 def _env(code: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PERSONA_EMBEDDER", None)
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
+    env["PYTHONPATH"] = str(code or ROOT)
     return env
 
 
@@ -85,7 +84,8 @@ def bare_once(texts_file: Path, code: Path | None) -> dict[str, float]:
         capture_output=True,
         text=True,
         env=_env(code),
-        cwd=ROOT,
+        # Not the checkout: `python -c` puts its folder first on sys.path, before PYTHONPATH.
+        cwd=texts_file.parent,
         check=True,
     )
     return json.loads(proc.stdout)

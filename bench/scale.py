@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,7 @@ def run_once(
     corpus: Path, workspace: Path, code: Path | None, profile: Path | None = None
 ) -> dict[str, Any]:
     """One `persona run` in a fresh process: wall, peak RSS, step seconds, themes progress."""
-    env = dict(os.environ, PERSONA_PROGRESS_SECONDS="15")
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
+    env = dict(os.environ, PERSONA_PROGRESS_SECONDS="15", PYTHONPATH=str(code or ROOT))
     command = [sys.executable, "-m", "agent", "run", str(corpus), "--llm", "offline"]
     command += ["-w", str(workspace), "--json"]
     if profile is not None:
@@ -68,26 +67,69 @@ def run_once(
         spy = Path(sys.executable).with_name("py-spy")
         command = [str(spy), "record", "-r", "20", "-f", "raw", "-o", str(profile), "--", *command]
     began = time.perf_counter()
+    samples: list[tuple[float, int]] = []
     with (
         (workspace.parent / "stdout.json").open("w") as out,
         (workspace.parent / "stderr.txt").open("w") as err,
     ):
-        child = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
+        # Not the checkout as cwd: `python -m` puts it first on sys.path, before PYTHONPATH.
+        child = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=workspace.parent)
+        watch = None if profile else threading.Thread(target=_sample, args=(child, samples))
+        if watch:
+            watch.start()
         _, status, usage = os.wait4(child.pid, 0)
+        if watch:
+            watch.join()
     wall = time.perf_counter() - began
     child.returncode = os.waitstatus_to_exitcode(status)
     # The run's own record (stdout may carry py-spy's chatter when profiling).
     summary = json.loads((workspace / "last_run.json").read_text(encoding="utf-8"))
     progress = (workspace.parent / "stderr.txt").read_text(encoding="utf-8").splitlines()
+    steps = {s["step"]: s["seconds"] for s in summary.get("steps", [])}
     return {
         "exit_code": child.returncode,
         "wall_seconds": round(wall, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "in_process_seconds": summary.get("seconds"),
-        "steps": {s["step"]: s["seconds"] for s in summary.get("steps", [])},
+        "steps": steps,
+        "step_peak_rss_mb": _step_peaks(samples, steps, wall - summary.get("seconds", 0)),
         "counts": {s["step"]: s.get("counts", {}) for s in summary.get("steps", [])},
         "themes_progress": [line for line in progress if line.startswith("themes")],
     }
+
+
+def _sample(child: subprocess.Popen[bytes], samples: list[tuple[float, int]]) -> None:
+    """(seconds since start, RSS MB) every 0.2 s while the child runs."""
+    began = time.perf_counter()
+    status = Path(f"/proc/{child.pid}/status")
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        if "State:\tZ" in text:
+            return  # exited, waiting to be reaped
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                samples.append((time.perf_counter() - began, int(line.split()[1]) // 1024))
+        time.sleep(0.2)
+
+
+def _step_peaks(
+    samples: list[tuple[float, int]], steps: dict[str, float], startup: float
+) -> dict[str, int]:
+    """Highest RSS sampled during each step, placing steps by their seconds (after start-up).
+
+    Approximate at the edges (a step's seconds start after its imports), exact enough to say
+    which step holds the peak.
+    """
+    peaks: dict[str, int] = {}
+    at = startup
+    for step, seconds in steps.items():
+        inside = [rss for t, rss in samples if at <= t <= at + seconds]
+        peaks[step] = max(inside, default=0)
+        at += seconds
+    return peaks
 
 
 def _profile(args: argparse.Namespace, name: str) -> Path | None:

@@ -142,6 +142,7 @@ def render_report(
         temps = remove_stale_temps(target)
         if temps:
             unchanged.notes.append(f"removed {len(temps)} temp file(s) an interrupted write left")
+        unchanged.seconds = round(time.perf_counter() - started, 3)
         return unchanged
     forget(workspace, STEP)
     data = load_report_data(workspace)
