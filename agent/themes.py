@@ -914,7 +914,10 @@ def run_themes(
             # themes.json holds the unconsolidated candidates until the host answers.
             raise consolidator.pending
     if inputs:
-        record(workspace, STEP, inputs, [workspace.themes], summary)
+        # Replayed by a run that embeds nothing: the counts of work done are that run's, 0.
+        again = summary.model_copy(deep=True)
+        again.counts.update(embeddings_cached=0, chunk_vectors_reused=0, texts_embedded=0)
+        record(workspace, STEP, inputs, [workspace.themes], again)
     return summary
 
 

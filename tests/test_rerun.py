@@ -98,10 +98,14 @@ def test_an_unchanged_rerun_keeps_extraction_themes_and_report(
     stamps = {n: _stamp(ws / n) for n in ("mentions.jsonl", "themes.json", "reports/index.html")}
     second = _run(inputs, ws, env)
     assert [s for s, summary in second.items() if _kept(summary)] == SKIPPING
+    work = {"embeddings_cached", "chunk_vectors_reused", "texts_embedded"}
     for step in ("extract", "themes", "report"):
-        # --json still reports what the kept outputs hold.
-        assert second[step].counts == first[step].counts, step
+        # --json still reports what the kept outputs hold; nothing was embedded this time.
+        held = {k: v for k, v in first[step].counts.items() if k not in work}
+        assert {k: v for k, v in second[step].counts.items() if k not in work} == held, step
         assert second[step].outputs == first[step].outputs, step
+    assert first["themes"].counts["texts_embedded"] > 0
+    assert {second["themes"].counts[k] for k in work} == {0}
     assert {n: _stamp(ws / n) for n in stamps} == stamps  # not even rewritten
     assert _outputs(ws) == before
     # The kept ingest says what an ingest that looked at every file again says.
@@ -203,7 +207,7 @@ def test_theme_settings_and_segments_are_inputs_of_the_themes_step(
     tighter = StepSummary.model_validate_json(_cli(env, *themes, "--threshold", "0.2").stdout)
     assert not _kept(tighter)
     again = StepSummary.model_validate_json(_cli(env, *themes, "--threshold", "0.2").stdout)
-    assert _kept(again) and again.counts == tighter.counts
+    assert _kept(again) and again.counts["themes"] == tighter.counts["themes"]
     default = StepSummary.model_validate_json(_cli(env, *themes).stdout)
     assert not _kept(default) and default.counts["themes"] < tighter.counts["themes"]
     # Other segment rules put the same users in other segments: the per-segment counts change.
@@ -379,5 +383,11 @@ def test_the_step_state_holds_no_words(inputs: Path, tmp_path: Path, env: dict[s
     ws = tmp_path / "ws"
     _run(inputs, ws, env)
     state = (ws / "step_state.json").read_text(encoding="utf-8")
-    # Digests and counts only: a withdrawal has nothing to scrub here.
+    # Digests and summaries: nothing quoted, so a withdrawal has nothing to scrub here.
+    quotes = [
+        q["text"]
+        for line in (ws / "mentions.jsonl").read_text(encoding="utf-8").splitlines()
+        for q in json.loads(line)["quotes"]
+    ]
+    assert quotes and not [q for q in quotes if q in state]
     assert "Dana" not in state and os.path.getsize(ws / "step_state.json") < 20_000
