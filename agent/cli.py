@@ -624,7 +624,8 @@ def themes(
         from .themes import run_themes
 
         try:
-            summary = run_themes(settings, ws)
+            with _Progress() as bar:
+                summary = run_themes(settings, ws, progress=bar)
         except HostPending as exc:
             _host_exit(exc, json_out)
         if json_out:

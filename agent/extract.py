@@ -574,19 +574,29 @@ def extract_mentions(
 ) -> StepSummary:
     """Extract pain-point mentions from workspace.chunks into workspace.mentions."""
     began = time.perf_counter()
+    mode = provider or settings.llm.resolved_provider()
+    inputs = ""
+    if mode == "offline" and not dry_run:
+        from .rerun import fingerprint, kept
+
+        # Offline extraction is a function of chunks.jsonl and the code alone.
+        inputs = fingerprint(workspace, [workspace.chunks], {"mode": "offline"})
+        unchanged = kept(workspace, STEP, inputs)
+        if unchanged is not None:
+            unchanged.seconds = round(time.perf_counter() - began, 3)
+            return unchanged
     chunks = read_models(workspace.chunks, Chunk)
     if not chunks:
         raise InputError(str(workspace.chunks), "no chunks yet; run `persona ingest` first")
     by_id = {c.id: c for c in chunks}
     quotable = [c for c in chunks if c.role in QUOTABLE_ROLES]
-    mode = provider or settings.llm.resolved_provider()
     tokens = {
         "source": sum(c.token_count for c in quotable),
         "context": sum(c.token_count for c in chunks if c.role not in QUOTABLE_ROLES),
     }
 
     if mode == "offline":
-        return _extract_offline(chunks, by_id, workspace, dry_run, tokens, began)
+        return _extract_offline(chunks, by_id, workspace, dry_run, tokens, began, inputs)
 
     requests, batches = build_requests(chunks, settings)
     # The runner reads speaker and participant names from chunks.jsonl when names are redacted.
@@ -710,8 +720,10 @@ def _extract_offline(
     dry_run: bool,
     tokens: dict[str, int],
     began: float,
+    inputs: str = "",
 ) -> StepSummary:
     from .offline_extract import extract_offline
+    from .rerun import forget, record
 
     quotable = sum(c.role in QUOTABLE_ROLES for c in chunks)
     note = "offline mode: deterministic cue-based extraction, no language model used"
@@ -723,13 +735,14 @@ def _extract_offline(
             tokens=tokens,
             notes=[note + "; nothing to estimate"],
         )
+    forget(workspace, STEP)
     found, noticed = extract_offline(chunks)
     mentions = dedupe_and_sort(found, by_id)
     write_models(workspace.mentions, mentions)
     observations = sort_observations(noticed, by_id)
     write_models(workspace.observations, observations)
     write_json(workspace.extract_state, ExtractState(mode="offline", chunks=quotable))
-    return StepSummary(
+    summary = StepSummary(
         step=STEP,
         mode="offline",
         counts={
@@ -743,3 +756,7 @@ def _extract_offline(
         outputs={"mentions": str(workspace.mentions), "observations": str(workspace.observations)},
         notes=[note],
     )
+    if inputs:
+        outputs = [workspace.mentions, workspace.observations, workspace.extract_state]
+        record(workspace, STEP, inputs, outputs, summary)
+    return summary

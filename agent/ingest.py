@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import rerun
 from .chunking import Chunker
 from .config import Settings, is_loopback_url
 from .errors import InputError
@@ -150,6 +151,17 @@ def ingest(
     skipped = [s for s in skipped if _key(s.path) not in withdrawn]
     if not files and not removed:
         raise _nothing_to_read(given, skipped)
+    digests = {_key(p): _quick_digest(p) for p in files}
+    inputs = ""
+    if not reread_all and not removed and not withdrawn:
+        inputs = _inputs(settings, workspace, given, found, digests, fingerprint)
+        unchanged = rerun.kept(workspace, STEP, inputs)
+        if unchanged is not None and _store_holds(settings, workspace, unchanged):
+            if progress:
+                progress("read", len(files), len(files))
+            unchanged.seconds = round(time.perf_counter() - began, 3)
+            return unchanged
+    rerun.forget(workspace, STEP)
     previous = {d.id: d for d in read_models(workspace.documents, Document)}
 
     results: list[FileResult] = []
@@ -165,14 +177,14 @@ def ingest(
             and old
             and old.get("digest")
             and "raw" in old  # indexes written before rosters were re-applied: read once more
-            and old["digest"] == _quick_digest(path)
+            and old["digest"] == digests[key]
             and all(d in previous for d in old["documents"])
         ):
             unchanged += 1
             # Rows skipped last time are still skipped: report them again (and the notes).
             skipped.extend(SkippedInput.model_validate(s) for s in old.get("skipped", []))
             file_notes.extend(old.get("notes", []))
-        elif not reread_all and table and is_table and table["digest"] == _quick_digest(path):
+        elif not reread_all and table and is_table and table["digest"] == digests[key]:
             unchanged += 1
             skipped.extend(SkippedInput.model_validate(s) for s in table.get("skipped", []))
         else:
@@ -281,7 +293,9 @@ def ingest(
     scrubbed = False
     if stale:
         # Deleted records keep their words in Chroma's log and free pages until rewritten.
-        scrubbed = store.scrub(CHUNKS) and store.scrub(MENTIONS, keep_texts=False)
+        scrubbed = store.scrub(CHUNKS, drop=stale) and store.scrub(
+            MENTIONS, keep_texts=False, drop=stale
+        )
 
     write_models(workspace.documents, ordered)
     write_models(workspace.chunks, chunks)
@@ -289,7 +303,9 @@ def ingest(
     # Words that left the corpus (a withdrawn participant, a struck passage) also leave the
     # LLM cache, host files, logged errors and the redaction map.
     purged = purge_chunks(workspace, gone)
-    end_withdrawal(workspace)
+    unscrubbed = bool(stale) and store.local_db is not None and not scrubbed
+    if not unscrubbed:
+        end_withdrawal(workspace)
 
     kinds = {"interview": 0, "ticket": 0, "survey": 0}
     for doc in ordered:
@@ -298,6 +314,8 @@ def ingest(
     notes = [f"user table for `persona segment`: {p}" for p in tables] + file_notes
     notes.extend(role_notes)
     notes.extend(_discovery_notes(found))
+    # What an unchanged re-run would say again (the notes below are about this run's changes).
+    lasting = list(notes)
     if removed:
         notes.append(
             f"forgot {len(removed)} file(s) that no longer exist (their chunks were deleted): "
@@ -307,6 +325,13 @@ def ingest(
         notes.append(
             f"rewrote the local evidence store after removing {len(stale)} chunk(s), so their "
             "text is gone from its files too"
+        )
+    elif unscrubbed:
+        # The journal stays: the next command that writes this workspace tries again.
+        notes.append(
+            f"removed {len(stale)} chunk(s), but the local evidence store could not be rewritten "
+            "(its file stayed busy), so their text may remain in its files; the next persona "
+            "command that writes this workspace tries again"
         )
     elif stale and settings.chroma.url:
         notes.append(
@@ -322,8 +347,8 @@ def ingest(
     ok = not skipped
     # The workspace inside a folder given is named once; it is not an input that went unread.
     skipped = skipped + found.not_inputs
-    return StepSummary(
-        step="ingest",
+    summary = StepSummary(
+        step=STEP,
         ok=ok,
         counts={
             "files": len(files),
@@ -345,6 +370,62 @@ def ingest(
         outputs={"documents": str(workspace.documents), "chunks": str(workspace.chunks)},
         notes=notes,
     )
+    if inputs:
+        # Recorded as the next run with nothing changed would report it: every file unchanged.
+        again = summary.model_copy(deep=True)
+        again.counts.update(
+            files_unchanged=len(files), files_removed=0, chunks_embedded=0, chunks_deleted=0
+        )
+        again.tokens["embedded"] = 0
+        again.notes = lasting
+        outputs = [workspace.documents, workspace.chunks, workspace.ingest_index]
+        if workspace.redaction_map.exists():
+            outputs.append(workspace.redaction_map)
+        rerun.record(workspace, STEP, inputs, outputs, again)
+    return summary
+
+
+STEP = "ingest"
+
+
+def _inputs(
+    settings: Settings,
+    workspace: Workspace,
+    given: Sequence[Path],
+    found: Discovery,
+    digests: dict[str, str],
+    reader: str,
+) -> str:
+    """Fingerprint of an ingest: the paths given, what discovery made of them, every file's
+    bytes, and the settings that change reading, chunking, redaction, embedding and storage."""
+    return rerun.fingerprint(
+        workspace,
+        [],
+        {
+            "given": sorted(_key(p) for p in given),
+            "files": digests,
+            "skipped": [s.model_dump(mode="json") for s in found.skipped + found.not_inputs],
+            "ignored": found.ignored,
+            "duplicates": found.duplicates,
+            "reader": reader,
+            # Participant and interviewer names, label folding: who may be quoted.
+            "ingest": settings.ingest.model_dump(mode="json"),
+            "redact": redaction_on(settings),
+            "chroma": settings.chroma.model_dump(mode="json"),
+            "embeddings": settings.embeddings.model_dump(mode="json"),
+        },
+    )
+
+
+def _store_holds(settings: Settings, workspace: Workspace, summary: StepSummary) -> bool:
+    """The evidence store still holds every chunk the kept chunks.jsonl lists (a deleted or
+    emptied store means embedding again)."""
+    if not settings.chroma.url and not (workspace.chroma_dir / "chroma.sqlite3").is_file():
+        return False  # the local store's folder is gone (a client may still hold it in memory)
+    try:
+        return open_store(settings, workspace).count(CHUNKS) == summary.counts.get("chunks", -1)
+    except Exception:  # an unreadable store: ingest properly, which says what is wrong
+        return False
 
 
 def _under_any(root: str, keys: Sequence[str]) -> bool:

@@ -7,6 +7,7 @@ each segment's top complaints, added to the scored table still in memory (they n
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -17,8 +18,8 @@ from pydantic import BaseModel, Field
 from .config import Settings
 from .errors import ConfigError, HostPending, InputError
 from .lock import writes_workspace
-from .models import PainPointMention, StepSummary, ThemeReport
-from .workspace import Workspace, read_models, write_json
+from .models import StepSummary, ThemeReport
+from .workspace import Workspace, write_json
 
 Progress = Callable[[str, int, int], None]
 
@@ -40,9 +41,17 @@ def complaints_by_user(workspace: Workspace) -> dict[str, list[str]]:
     report = ThemeReport.model_validate_json(workspace.themes.read_text(encoding="utf-8"))
     theme_of = {m: t.label for t in report.themes for m in t.mention_ids}
     out: dict[str, set[str]] = defaultdict(set)
-    for mention in read_models(workspace.mentions, PainPointMention):
-        if mention.user_id and mention.id in theme_of:
-            out[mention.user_id].add(theme_of[mention.id])
+    if not workspace.mentions.exists():
+        return {}
+    with workspace.mentions.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            # Two fields per mention: raw JSON, not models (78,000 mentions: 2.2-2.8 s -> 0.8-1.0 s).
+            row = json.loads(line)
+            user, mention = row.get("user_id"), row.get("id")
+            if user and mention in theme_of:
+                out[str(user)].add(theme_of[mention])
     return {user: sorted(labels) for user, labels in sorted(out.items())}
 
 
@@ -247,7 +256,7 @@ def run_pipeline(
             workspace.assignments.unlink(missing_ok=True)
             counts = {} if scoring_failed else {"users": 0}
             add(StepSummary(step="segment", ok=not scoring_failed, counts=counts, notes=[note]))
-        add(run_themes(settings, workspace, provider=provider))
+        add(run_themes(settings, workspace, provider=provider, progress=progress))
         if scored is not None:
             refreshed = scored.add_complaints()
             summary.steps[

@@ -186,9 +186,11 @@ def finish_withdrawal(workspace: Workspace, settings: Settings | None) -> PurgeR
         store.delete(COLLECTIONS[0], gone)
         # Deleting is not enough: the words stay in Chroma's log and free pages. The theme
         # cache is keyed by text hashes, not chunk ids; rewriting it drops any text it held.
-        store.scrub(COLLECTIONS[0])
-        store.scrub(COLLECTIONS[1], keep_texts=False)
-        store_pending = False
+        scrubbed = store.scrub(COLLECTIONS[0], drop=gone) and store.scrub(
+            COLLECTIONS[1], keep_texts=False, drop=gone
+        )
+        # A local file that stayed busy keeps the journal: the next command tries again.
+        store_pending = store.local_db is not None and not scrubbed
     result = purge_chunks(workspace, gone)
     if store_pending:
         write_text_atomic(path, dump_json({"chunks": gone, "store": True}))

@@ -14,7 +14,8 @@ import re
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,9 @@ from .config import EmbeddingSettings, Settings, redact_url
 from .embeddings import Embedder, get_embedder
 from .errors import ConfigError
 from .workspace import Workspace, read_json, write_json
+
+# Withdrawn ids looked for in the vacuumed file, at most (see EvidenceStore._absent).
+SCRUB_CHECK_IDS = 256
 
 # Chroma names a segment's folder by the segment's UUID.
 UUID_DIR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -198,38 +202,41 @@ class EvidenceStore:
             for begin in range(0, len(ids), step):
                 col.delete(ids=list(ids[begin : begin + step]))
 
-    def scrub(self, collection: str, keep_texts: bool = True) -> bool:
+    def scrub(self, collection: str, keep_texts: bool = True, drop: Collection[str] = ()) -> bool:
         """Rewrite a local collection so deleted records leave no text on disk.
 
         Chroma keeps every record it was given in its write-ahead log (embeddings_queue) and
         freed pages keep bytes until a VACUUM; a withdrawn participant's words would survive
-        their deletion there. The collection is rebuilt from what it holds now (vectors reused,
-        nothing embedded again; `keep_texts=False` drops stored texts too), which drops its log,
-        and the file is vacuumed. A server's
-        storage is its operator's to manage: False there, and when the file is busy.
+        their deletion there. The collection is rebuilt from what it holds now, less the ids in
+        `drop` whatever Chroma still returns for them (vectors reused, nothing embedded again;
+        `keep_texts=False` drops stored texts too), which drops its log, and the file is
+        vacuumed. True only when the file was vacuumed and none of `drop` is left in it; a
+        server's storage is its operator's to manage (False there).
         """
         if self.local_db is None:
             return False
         col = self._collection(collection)
         step = self._batch_size()
         kept = col.get(include=["embeddings", "documents", "metadatas"])
-        texts = kept["documents"] if keep_texts else None
+        gone = set(drop)
+        rows = [i for i, id_ in enumerate(kept["ids"]) if id_ not in gone]
+        ids = [kept["ids"][i] for i in rows]
+        vectors = [kept["embeddings"][i] for i in rows]
+        metadatas = [kept["metadatas"][i] for i in rows]
+        texts = [kept["documents"][i] for i in rows] if keep_texts else None
         self.client.delete_collection(col.name)
         self._collections.pop(col.name, None)
         fresh = self._collection(collection)
-        for begin in range(0, len(kept["ids"]), step):
+        for begin in range(0, len(ids), step):
             end = begin + step
             fresh.upsert(
-                ids=kept["ids"][begin:end],
-                embeddings=kept["embeddings"][begin:end],
+                ids=ids[begin:end],
+                embeddings=vectors[begin:end],
                 documents=None if texts is None else texts[begin:end],
-                metadatas=kept["metadatas"][begin:end],
+                metadatas=metadatas[begin:end],
             )
-        try:
-            with closing(sqlite3.connect(self.local_db, timeout=30)) as db:
-                db.execute("VACUUM")
-                live = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
-        except sqlite3.Error:
+        live = self._vacuum()
+        if live is None or not self._absent(gone):
             return False
         # The dropped collection's vector-index folders stay behind: its vectors go too.
         for folder in self.local_db.parent.iterdir():
@@ -237,14 +244,62 @@ class EvidenceStore:
                 shutil.rmtree(folder, ignore_errors=True)
         return True
 
+    def _vacuum(self, attempts: int = 3) -> set[str] | None:
+        """VACUUM the local file; the ids of its live segments, or None when it stayed busy."""
+        assert self.local_db is not None
+        for attempt in range(attempts):
+            try:
+                with closing(sqlite3.connect(self.local_db, timeout=30)) as db:
+                    db.execute("VACUUM")
+                    return {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+            except sqlite3.Error:
+                time.sleep(0.2 * (attempt + 1))
+        return None
+
+    def _absent(self, ids: Collection[str]) -> bool:
+        """None of these record ids is anywhere in the file's bytes (read back, not assumed)."""
+        if not ids:
+            return True
+        assert self.local_db is not None
+        # A sample bounds the cost on a large withdrawal: a scrub that failed leaves them all.
+        wanted = [i.encode("utf-8") for i in sorted(ids)[:SCRUB_CHECK_IDS]]
+        pattern = re.compile(b"|".join(re.escape(w) for w in wanted))
+        tail = max(len(w) for w in wanted)
+        previous = b""
+        with self.local_db.open("rb") as fh:
+            while block := fh.read(1 << 22):
+                if pattern.search(previous + block):
+                    return False
+                previous = block[-tail:]
+        return True
+
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Id -> stored vector for the ids present (an id asked twice is fetched once)."""
         col = self._collection(collection)
         out: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(ids))
         step = self._batch_size()
-        for begin in range(0, len(ids), step):
-            got = col.get(ids=list(ids[begin : begin + step]), include=["embeddings"])
+        for begin in range(0, len(unique), step):
+            got = col.get(ids=unique[begin : begin + step], include=["embeddings"])
             for id_, vec in zip(got["ids"], got["embeddings"], strict=True):
                 out[id_] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def vectors_of_texts(self, collection: str, wanted: Mapping[str, str]) -> dict[str, np.ndarray]:
+        """Id -> stored vector, for the ids in `wanted` (id -> text) whose stored text is that text.
+
+        A record embeds its own stored text, so its vector stands for that exact text and need
+        not be computed again; a record whose text differs (or that is gone) is left out.
+        """
+        col = self._collection(collection)
+        out: dict[str, np.ndarray] = {}
+        ids = sorted(wanted)
+        step = self._batch_size()
+        for begin in range(0, len(ids), step):
+            got = col.get(ids=ids[begin : begin + step], include=["embeddings", "documents"])
+            for id_, vec, text in zip(got["ids"], got["embeddings"], got["documents"], strict=True):
+                if text is not None and text == wanted[id_]:
+                    out[id_] = np.asarray(vec, dtype=np.float32)
         return out
 
     def count(self, collection: str) -> int:

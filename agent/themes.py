@@ -21,7 +21,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
@@ -167,16 +167,17 @@ def mention_vectors(
     if not mentions:
         return np.zeros((0, 1), dtype=np.float32)
     table = dict(zip(texts, normalise(embed(texts)), strict=True))
-    rows = []
-    for m, window in zip(mentions, windows, strict=True):
-        vector = table[embedding_text(m)].copy()
+    # Filled in place, row by row (no list of row copies: 78,000 mentions are 120 MB of rows).
+    out = np.empty((len(mentions), len(next(iter(table.values())))), dtype=np.float32)
+    for row, (m, window) in enumerate(zip(mentions, windows, strict=True)):
+        vector = out[row]
+        vector[:] = table[embedding_text(m)]
         if window:
             vector += WINDOW_WEIGHT * table[window]
         weight = category_weight(m)
         if weight > 0:
             vector += weight * table[m.category.strip()]
-        rows.append(vector)
-    return normalise(np.stack(rows))
+    return normalise(out)
 
 
 # --------------------------------------------------------------------------- counting
@@ -391,14 +392,22 @@ class _Corpus:
         return self.product_totals.get(product or "", self.totals) if product else self.totals
 
 
-def propose(corpus: _Corpus, consolidating: bool = False) -> list[Unit]:
-    """Candidate themes: threshold clustering within each product (rows sorted by id)."""
+def propose(
+    corpus: _Corpus,
+    consolidating: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Unit]:
+    """Candidate themes: threshold clustering within each product (rows sorted by id);
+    `progress(rows clustered, rows)` after each product."""
     mentions = corpus.mentions
     order = sorted(range(len(mentions)), key=lambda i: mentions[i].id)
     by_product: dict[str, list[int]] = defaultdict(list)
     for i in order:
         by_product[mentions[i].product or ""].append(i)
     units: list[Unit] = []
+    done = 0
+    if progress:
+        progress(0, len(order))
     for product in sorted(by_product):
         rows = by_product[product]
         cut, smoothing = cut_for([mentions[i] for i in rows], corpus.settings, consolidating)
@@ -407,6 +416,9 @@ def propose(corpus: _Corpus, consolidating: bool = False) -> list[Unit]:
         for row, label in zip(rows, labels.tolist(), strict=True):
             groups[label].append(row)
         units.extend(Unit(members, product or None) for members in groups.values())
+        done += len(rows)
+        if progress:
+            progress(done, len(order))
     return units
 
 
@@ -617,9 +629,11 @@ def build_themes(
     product_totals: Mapping[str, tuple[int, int]] | None = None,
     previous: ThemeReport | None = None,
     merges: Sequence[tuple[str, str]] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ThemeReport:
     """Mentions -> ranked, named themes: propose (cluster) -> consolidate -> summarise -> rank
-    -> name. `embeddings` rows follow `mentions` order.
+    -> name. `embeddings` rows follow `mentions` order; `progress(stage, done, total)` hears
+    about clustering, counting and naming.
 
     `subjects`: ticket document id -> subject line (see `ticket_subjects`); a quote that is only
     a subject line is never a representative quote. `product_totals`: product -> (participants,
@@ -641,21 +655,35 @@ def build_themes(
         subjects=subjects or {},
     )
     consolidating = consolidator is not None and not isinstance(consolidator, KeepProposal)
-    units = propose(corpus, consolidating)
-    for unit, candidate in zip(units, _candidates(corpus, units), strict=True):
+    units = propose(corpus, consolidating, _stage(progress, "themes cluster"))
+    proposed = [(unit, list(unit.members)) for unit in units]
+    candidates = _candidates(corpus, units)
+    for unit, candidate in zip(units, candidates, strict=True):
         unit.label = offline_naming(candidate).label
     units = (consolidator or KeepProposal()).consolidate(units, corpus.describe, corpus.vectors)
     joined = merge_groups(merges or (), previous)
     if joined:
         units = apply_merges(units, joined, mentions)
-    themes = [_summarise(corpus, u) for u in units]
+    counted = _stage(progress, "themes count")
+    themes = []
+    for n, unit in enumerate(units, start=1):
+        themes.append(_summarise(corpus, unit))
+        if counted and (n % 100 == 0 or n == len(units)):
+            counted(n, len(units))
     namings: list[Naming | None] = [u.naming for u in units]
     for i, theme in enumerate(themes):
         if namings[i] is None:
             namings[i] = _earlier_naming(theme, previous)
     unnamed = [i for i, n in enumerate(namings) if n is None]
     if unnamed:
-        fill = (namer or OfflineNamer()).name(_candidates(corpus, [units[i] for i in unnamed]))
+        todo = [units[i] for i in unnamed]
+        # Offline every proposed unit stays a theme and none is named yet: the candidates the
+        # labels were made from are these very ones (distinctive terms weigh the same units).
+        same = len(todo) == len(proposed) and all(
+            unit is was and unit.members == members
+            for unit, (was, members) in zip(todo, proposed, strict=True)
+        )
+        fill = (namer or OfflineNamer()).name(candidates if same else _candidates(corpus, todo))
         if len(fill) != len(unnamed):
             raise ValueError(f"namer returned {len(fill)} names for {len(unnamed)} themes")
         for i, naming in zip(unnamed, fill, strict=True):
@@ -784,43 +812,95 @@ def ticket_subjects(workspace: Workspace, document_ids: set[str]) -> dict[str, s
     return out
 
 
+# Texts embedded per block when the themes step embeds (progress is reported per block).
+EMBED_BLOCK = 256
+# The evidence store's collections this step reads (named as in agent/ingest.py).
+CHUNKS = "chunks"
+MENTIONS = "mentions"
+
+
 @dataclass
 class CachedEmbed:
-    """Embeds texts through the store's `mentions` collection: a text is never embedded twice."""
+    """Embeds texts through the evidence store: a text is never embedded twice.
+
+    `sources` maps a text to the chunk whose words it is (an offline mention's context is its
+    chunk's text): ingest stored that chunk's vector, which is read back instead of embedding
+    the text again. Other texts go through the store's `mentions` collection, a cache keyed by
+    a hash of embedder and text.
+    """
 
     settings: Settings
     workspace: Workspace
     embedder: Embedder
+    sources: Mapping[str, str] = field(default_factory=dict)
+    progress: Callable[[int, int], None] | None = None
     hits: int = 0
+    reused: int = 0
+    embedded: int = 0
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
-        keys = [content_hash([self.embedder.name, t]) for t in texts]
         try:
             from .store import open_store
         except ImportError:  # the store is optional for this step: embed without a cache
             return self.embedder.embed(texts)
         store = open_store(self.settings, self.workspace)
-        cached = store.get_embeddings("mentions", keys)
-        missing = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in cached]
-        self.hits += len(keys) - len(missing)
-        if missing:
-            fresh = self.embedder.embed([t for _, t in missing])
+        # Each distinct text's row in the answer; vectors go straight into it as they arrive.
+        rows: dict[str, list[int]] = defaultdict(list)
+        for i, text in enumerate(texts):
+            rows[text].append(i)
+        out: np.ndarray | None = None
+
+        def put(text: str, vector: np.ndarray) -> None:
+            nonlocal out
+            if out is None:
+                out = np.zeros((len(texts), len(vector)), dtype=np.float32)
+            out[rows[text]] = vector
+
+        done: set[str] = set()
+        wanted = {self.sources[t]: t for t in rows if t in self.sources}
+        if wanted:
+            # Bit for bit the vector ingest computed for these words: the model's output does
+            # not depend on the batch a text is embedded in (tests/test_rerun.py checks it).
+            for chunk, vector in store.vectors_of_texts(CHUNKS, wanted).items():
+                put(wanted[chunk], vector)
+                done.add(wanted[chunk])
+            self.reused += len(done)
+        rest = [t for t in rows if t not in done]
+        keys = {t: content_hash([self.embedder.name, t]) for t in rest}
+        cached = store.get_embeddings(MENTIONS, list(keys.values()))
+        missing = [t for t in rest if keys[t] not in cached]
+        self.hits += len(rest) - len(missing)
+        for t in rest:
+            if keys[t] in cached:
+                put(t, cached[keys[t]])
+        del cached
+        # Short texts first, as the embedder batches them, so each block pads little.
+        missing.sort(key=len)
+        for begin in range(0, len(missing), EMBED_BLOCK):
+            block = missing[begin : begin + EMBED_BLOCK]
+            fresh = self.embedder.embed(block)
+            ids = [keys[t] for t in block]
             store.upsert(
-                "mentions",
-                ids=[k for k, _ in missing],
+                MENTIONS,
+                ids=ids,
                 # Vectors by hashed key only: the cache holds no participant's words.
                 texts=None,
                 embeddings=fresh,
-                metadatas=[{"embedder": self.embedder.name} for _ in missing],
+                metadatas=[{"embedder": self.embedder.name} for _ in block],
             )
             # The store may hand back a vector one float32 ulp away from what went in (measured:
             # 1.5e-8 with MiniLM); reading the fresh ones back makes the first run cluster on
             # exactly the vectors every later run reads from the cache.
-            stored = store.get_embeddings("mentions", [k for k, _ in missing])
-            cached.update({k: stored.get(k, fresh[j]) for j, (k, _) in enumerate(missing)})
-        return np.stack([cached[k] for k in keys])
+            back = store.get_embeddings(MENTIONS, ids)
+            for j, t in enumerate(block):
+                put(t, back.get(keys[t], fresh[j]))
+            self.embedded += len(block)
+            if self.progress:
+                self.progress(begin + len(block), len(missing))
+        assert out is not None
+        return out
 
 
 def _segment_map(workspace: Workspace) -> dict[str, str]:
@@ -841,20 +921,39 @@ def run_themes(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> StepSummary:
     """`persona themes`: mentions.jsonl -> themes.json; consolidated and named by the model in
-    openai/host mode, by the clustering and offline labels otherwise."""
+    openai/host mode, by the clustering and offline labels otherwise.
+
+    Offline, themes.json is kept as it is when nothing it was built from changed (agent/rerun.py).
+    """
     started = time.perf_counter()
     if not workspace.mentions.exists():
         raise InputError(str(workspace.mentions), "no mentions yet: run `persona extract` first")
+    mode = provider or settings.llm.resolved_provider()
+    inputs = ""
+    if mode not in ("openai", "host"):
+        from .rerun import kept
+
+        # A model's answers (and failures) are not a function of the files: only offline skips.
+        inputs = _offline_inputs(settings, workspace)
+        unchanged = kept(workspace, STEP, inputs)
+        if unchanged is not None:
+            unchanged.seconds = round(time.perf_counter() - started, 3)
+            return unchanged
+    from .rerun import forget, record
+
+    forget(workspace, STEP)
     mentions = read_models(workspace.mentions, PainPointMention)
     (participants, tickets), per_product = corpus_counts(workspace)
     embedder = get_embedder(settings.embeddings, settings.llm)
-    cached_embed = CachedEmbed(settings, workspace, embedder)
-    if progress:
-        progress("themes", 0, 3)
+    cached_embed = CachedEmbed(
+        settings,
+        workspace,
+        embedder,
+        # An offline mention's context is its chunk's text: ingest has its vector already.
+        sources={m.context: m.chunk_id for m in mentions if m.context},
+        progress=_stage(progress, "themes embed"),
+    )
     vectors = mention_vectors(mentions, cached_embed)
-    if progress:
-        progress("themes", 1, 3)
-    mode = provider or settings.llm.resolved_provider()
     consolidator = (
         LLMConsolidator(settings, workspace, mode, embed=cached_embed)
         if mode in ("openai", "host")
@@ -881,11 +980,10 @@ def run_themes(
         product_totals=per_product if len(per_product) > 1 else None,
         previous=previous,
         merges=_reviewer_merges(workspace),
+        progress=progress,
     )
     write_json(workspace.themes, report)
-    if progress:
-        progress("themes", 3, 3)
-    summary = _summary(report, workspace.themes, cached_embed.hits, time.perf_counter() - started)
+    summary = _summary(report, workspace.themes, cached_embed, time.perf_counter() - started)
     summary.mode = consolidator.mode if consolidator is not None else "offline"
     if consolidator is not None:
         summary.failures.extend(consolidator.failures)
@@ -901,6 +999,11 @@ def run_themes(
         if consolidator.pending is not None:
             # themes.json holds the unconsolidated candidates until the host answers.
             raise consolidator.pending
+    if inputs:
+        # Replayed by a run that embeds nothing: the counts of work done are that run's, 0.
+        again = summary.model_copy(deep=True)
+        again.counts.update(embeddings_cached=0, chunk_vectors_reused=0, texts_embedded=0)
+        record(workspace, STEP, inputs, [workspace.themes], again)
     return summary
 
 
@@ -918,7 +1021,40 @@ def _reviewer_merges(workspace: Workspace) -> list[tuple[str, str]]:
     ]
 
 
-def _summary(report: ThemeReport, path: Path, cache_hits: int, seconds: float) -> StepSummary:
+STEP = "themes"
+
+
+def _offline_inputs(settings: Settings, workspace: Workspace) -> str:
+    """Fingerprint of everything an offline theme build reads (themes.json itself is the
+    output: rerun.kept checks it is still the file this step wrote)."""
+    from .decisions import store_path
+    from .rerun import fingerprint
+
+    # The review store: a reviewer's theme merges are applied on every build.
+    files = [
+        workspace.mentions,
+        workspace.documents,
+        workspace.chunks,
+        workspace.assignments,
+        store_path(workspace),
+    ]
+    used = {
+        "mode": "offline",
+        "themes": settings.themes.model_dump(mode="json"),
+        "embeddings": settings.embeddings.model_dump(mode="json"),
+    }
+    return fingerprint(workspace, files, used)
+
+
+def _stage(
+    progress: Callable[[str, int, int], None] | None, name: str
+) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(name, done, total)
+
+
+def _summary(report: ThemeReport, path: Path, embed: CachedEmbed, seconds: float) -> StepSummary:
     themes = report.themes
     singletons = sum(1 for t in themes if len(t.mention_ids) == 1)
     notes = ["score = reach x mean severity (the full formula is in themes.json)"]
@@ -933,7 +1069,9 @@ def _summary(report: ThemeReport, path: Path, cache_hits: int, seconds: float) -
             "below_min_mentions": sum(1 for t in themes if t.below_min_mentions),
             "llm_named": sum(1 for t in themes if t.named_by != "offline"),
             "stale_mentions": report.stale_mentions,
-            "embeddings_cached": cache_hits,
+            "embeddings_cached": embed.hits,
+            "chunk_vectors_reused": embed.reused,
+            "texts_embedded": embed.embedded,
             "participants": report.total_participants,
             "tickets": report.total_tickets,
         },

@@ -92,6 +92,23 @@ def test_the_report_groups_themes_by_product_and_renders_one(tmp_path: Path) -> 
     themes = data["themes"]["themes"]
     assert {t["product"] for t in themes} == {"Tiny Notes"}
     assert sorted(t["rank"] for t in themes) == list(range(1, len(themes) + 1))
+    # Rendered again unchanged, the product's files are kept, and so are the whole report's.
+    again = runner.invoke(
+        app, ["report", "-w", str(ws), "--product", "Tiny Notes", "--json"], env=env
+    )
+    assert json.loads(again.stdout)["notes"][0].startswith("nothing changed since the last run")
+    whole = runner.invoke(app, ["report", "-w", str(ws), "--json"], env=env)
+    assert json.loads(whole.stdout)["notes"][0].startswith("nothing changed since the last run")
+    other = runner.invoke(
+        app, ["report", "-w", str(ws), "--product", "Big Mail", "--json"], env=env
+    )
+    assert not json.loads(other.stdout)["notes"][0].startswith("nothing changed")
+    assert {
+        t["product"]
+        for t in json.loads(
+            (ws / "reports" / "product-big_mail" / "report.json").read_text(encoding="utf-8")
+        )["themes"]["themes"]
+    } == {"Big Mail"}
     bad = runner.invoke(app, ["report", "-w", str(ws), "--product", "Nope"], env=env)
     assert bad.exit_code == 1 and "products: Big Mail, Tiny Notes" in bad.stderr
 

@@ -171,7 +171,7 @@ def test_a_crash_during_the_scrub_is_finished_by_the_next_command(
 
     (corpus / "ana.md").unlink()  # Ana withdraws consent
 
-    def killed(self: EvidenceStore, collection: str, keep_texts: bool = True) -> bool:
+    def killed(self: EvidenceStore, collection: str, **_: object) -> bool:
         raise _Killed
 
     with monkeypatch.context() as patch:
@@ -190,3 +190,39 @@ def test_a_crash_during_the_scrub_is_finished_by_the_next_command(
     assert not journal_path(ws).exists()
     assert SECRET.encode() not in _stores(ws)
     assert b"zebra" not in _stores(ws)
+
+
+def test_a_store_that_stays_busy_keeps_the_withdrawal_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scrub that cannot vacuum the file never ends the withdrawal as if it had."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from agent.purge import journal_path
+    from agent.store import EvidenceStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ana.md").write_text(ANA, encoding="utf-8")
+    (corpus / "bo.md").write_text(BO, encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(corpus), "-w", str(ws.root)], env=env).exit_code == 0
+    (corpus / "ana.md").unlink()
+
+    with monkeypatch.context() as patch:
+        # The file stays locked by someone else through every attempt.
+        patch.setattr(EvidenceStore, "_vacuum", lambda self, attempts=3: None)
+        busy = runner.invoke(app, ["ingest", str(corpus), "-w", str(ws.root), "--json"], env=env)
+        assert busy.exit_code == 0, busy.output
+        assert "could not be rewritten" in busy.stdout
+        assert journal_path(ws).exists()
+        # Still busy on the next command: the journal still stays.
+        assert runner.invoke(app, ["extract", "-w", str(ws.root)], env=env).exit_code == 0
+        assert journal_path(ws).exists()
+
+    assert runner.invoke(app, ["extract", "-w", str(ws.root)], env=env).exit_code == 0
+    assert not journal_path(ws).exists()
+    assert SECRET.encode() not in _stores(ws) and b"zebra" not in _stores(ws)

@@ -17,6 +17,7 @@ from agent.errors import InputError
 from agent.ids import content_hash
 from agent.models import Document, PainPointMention, Theme, ThemeReport, Turn
 from agent.naming import Naming, distinctive_terms
+from agent.rerun import forget
 from agent.themes import (
     SCORE_FORMULA,
     build_themes,
@@ -396,6 +397,8 @@ def test_run_themes_writes_themes_json_and_reuses_embeddings(tmp_path: Path) -> 
     report = ThemeReport.model_validate(read_json(ws.themes))
     assert report.total_participants == 4 and report.total_tickets == 2
     assert report.themes[0].frequency.participant_share == 0.5
+    assert any(n.startswith("nothing changed") for n in run_themes(settings, ws).notes)
+    forget(ws, "themes")  # built again (as after an upstream change): the cache is under test
     second = run_themes(settings, ws)
     assert second.counts["embeddings_cached"] == 4  # 3 statements + 1 category, all reused
     assert ws.themes.read_text(encoding="utf-8") == text
@@ -659,6 +662,7 @@ def test_run_themes_twice_on_a_fresh_workspace_is_byte_identical(
     settings = _hash_settings(ws)
     first = run_themes(settings, ws)
     text = ws.themes.read_bytes()
+    forget(ws, "themes")  # built again, from the cached vectors this time
     second = run_themes(settings, ws)
     assert first.counts["embeddings_cached"] == 0 and second.counts["embeddings_cached"] > 0
     assert ws.themes.read_bytes() == text

@@ -154,13 +154,26 @@ def render_report(
     `product`: only that product's themes (ranked within it), into reports/product-<slug>/
     unless out_dir is given.
     """
+    from ..rerun import forget, kept, record
+
     started = time.perf_counter()
-    data = load_report_data(workspace)
     default = workspace.reports_dir
     if product is not None:
-        data = only_product(data, product)
         default = workspace.reports_dir / f"product-{slugify(product)}"
     target = Path(out_dir) if out_dir is not None else default
+    inputs = _inputs(workspace, target, formats, product)
+    unchanged = kept(workspace, _step(product), inputs)
+    if unchanged is not None:
+        # The files are this render's own, byte for byte; only a killed write's leftovers go.
+        temps = remove_stale_temps(target)
+        if temps:
+            unchanged.notes.append(f"removed {len(temps)} temp file(s) an interrupted write left")
+        unchanged.seconds = round(time.perf_counter() - started, 3)
+        return unchanged
+    forget(workspace, _step(product))
+    data = load_report_data(workspace)
+    if product is not None:
+        data = only_product(data, product)
     files = render_files(data, formats)
     _prepare(target)
     notes = []
@@ -195,6 +208,8 @@ def render_report(
         )
     if temps:
         notes.append(f"removed {len(temps)} temp file(s) an interrupted write left")
+    # What this render cleaned up is said once; the rest is true of the files as long as they last.
+    once, notes = notes, []
     modes = {p.document_info.mode for p in data.personas}
     if data.stale:
         # Still rendered (a reader may want the old drafts), but never silently.
@@ -204,8 +219,8 @@ def render_report(
     if not data.personas:
         notes.append("no personas in the workspace: the report is empty")
     outputs = {name: str(target / name) for name in sorted(files)}
-    return StepSummary(
-        step="report",
+    summary = StepSummary(
+        step=STEP,
         mode=modes.pop() if len(modes) == 1 else None,
         counts={
             "personas": len(data.personas),
@@ -218,3 +233,42 @@ def render_report(
         outputs=outputs,
         notes=notes,
     )
+    written_paths = [target / name for name in sorted(files)] + [target / MANIFEST]
+    record(workspace, _step(product), inputs, written_paths, summary)
+    summary.notes = once + notes
+    return summary
+
+
+STEP = "report"
+
+
+def _step(product: str | None) -> str:
+    """Each product's report is its own step: rendering one never discards another's state."""
+    return STEP if product is None else f"{STEP}:{product}"
+
+
+def _inputs(
+    workspace: Workspace, target: Path, formats: Sequence[str], product: str | None = None
+) -> str:
+    """Fingerprint of what a render reads: drafts, themes, segments, cohorts, extraction state,
+    review decisions, the chunks and documents it quotes, and where, for which product and in
+    which formats it writes."""
+    from ..decisions import store_path
+    from ..rerun import fingerprint
+
+    files = [
+        workspace.personas,
+        workspace.themes,
+        workspace.segments,
+        workspace.cohorts,
+        workspace.extract_state,
+        store_path(workspace),
+        workspace.chunks,
+        workspace.documents,
+    ]
+    where = {
+        "formats": sorted(set(formats)),
+        "target": str(target.absolute()),
+        "product": product,
+    }
+    return fingerprint(workspace, files, where)
