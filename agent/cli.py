@@ -988,7 +988,10 @@ def review_set(
         str,
         typer.Argument(
             help="Field path (goals, role, needs.must) or one list item, numbered from 0 "
-            "(goals.1, quotes.0, pain_points.0, pain_points.0.workaround)"
+            "(goals.1, quotes.0, pain_points.0, pain_points.0.workaround); a part of the "
+            "journey map starts with journey. (journey.key_findings.0, "
+            "journey.stages.1.emotion, journey.stages[stage:onboarding].actions.0, "
+            "journey.recommendations.0.metric)"
         ),
     ],
     confirm: Annotated[bool, typer.Option("--confirm", help="The draft is right")] = False,
@@ -1006,9 +1009,10 @@ def review_set(
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Confirm, correct or extend one persona field, or one item of a list field.
+    """Confirm, correct or extend one persona field or journey map part, or one list item.
 
     Example: persona review set Dana pain_points.0.workaround --correct "Exports to CSV" --by Ana
+    Example: persona review set Dana journey.stages.0.actions.1 --confirm --by Ana
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)

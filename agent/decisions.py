@@ -39,7 +39,18 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from . import refs
 from .errors import InputError, PersonaError
 from .ids import content_hash
-from .models import Claim, Persona, PersonaDraft, PersonaPainPoint, PersonaQuote, Strict
+from .models import (
+    Claim,
+    JourneyDraft,
+    JourneyMap,
+    JourneyStageEntry,
+    Persona,
+    PersonaDraft,
+    PersonaPainPoint,
+    PersonaQuote,
+    Recommendation,
+    Strict,
+)
 from .workspace import Workspace, read_json, write_json, write_text_atomic
 
 DecisionKind = Literal["confirmed", "corrected", "extended", "pending"]
@@ -688,7 +699,9 @@ def entry(store: DecisionStore, persona: Persona) -> PersonaDecisions:
 
 
 def related(
-    held: PersonaDecisions | None, address: Address, lineage: Mapping[str, str] | None = None
+    held: PersonaDecisions | None,
+    address: Address | JourneyAddress,
+    lineage: Mapping[str, str] | None = None,
 ) -> list[tuple[str, Decision]]:
     """Decisions on the address, the field holding it or the items inside it, newest first."""
     if held is None:
@@ -698,16 +711,18 @@ def related(
     out = []
     for text, decision in held.fields.items():
         try:
-            other = parse_address(text)
+            other = parse_target(text)
         except ReviewError:
             continue
-        if other.normal(lineage).overlaps(mine):
+        if type(other) is type(mine) and other.normal(lineage).overlaps(mine):  # type: ignore[arg-type]
             out.append((text, decision))
     return sorted(out, key=lambda pair: -pair[1].rev)
 
 
 def seen_revision(
-    held: PersonaDecisions | None, address: Address, lineage: Mapping[str, str] | None = None
+    held: PersonaDecisions | None,
+    address: Address | JourneyAddress,
+    lineage: Mapping[str, str] | None = None,
 ) -> int:
     """The revision an editor of this address saw: the newest overlapping decision's (0: none)."""
     found = related(held, address, lineage)
@@ -740,7 +755,7 @@ def _short(value: Any, limit: int = 120) -> str:
 def put(
     store: DecisionStore,
     persona: Persona,
-    address: Address,
+    address: Address | JourneyAddress,
     decision: Decision,
     expected: int | None = None,
     lineage: Mapping[str, str] | None = None,
@@ -781,13 +796,13 @@ def _same_decision(a: Decision, b: Decision) -> bool:
 def record(
     workspace: Workspace,
     persona: Persona,
-    target: str | Address,
+    target: str | Address | JourneyAddress,
     decision: Decision,
     expected: int | None = None,
     lineage: Mapping[str, str] | None = None,
 ) -> Decision:
     """Record one decision under the store's lock (see `put`); returns it with its revision."""
-    address = target if isinstance(target, Address) else parse_address(target)
+    address = parse_target(target) if isinstance(target, str) else target
     with edit_store(workspace) as store:
         return put(store, persona, address, decision, expected, lineage)
 
@@ -877,22 +892,37 @@ def _stored_value(address: Address, decision: Decision) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Where decisions apply: a persona draft, or one part of a journey map (see JOURNEY_*)."""
+
+    specs: Mapping[str, FieldSpec]
+    # The content key of an item of a field (the field decides how: a theme id, a text hash).
+    key: Callable[[str, Any, Mapping[str, str]], str]
+    addr_prefix: str = ""
+    pos_prefix: str = ""
+
+
+PERSONA_SCOPE = Scope(FIELDS, lambda _field, item, lineage: item_key(item, lineage))
+
+
 def _apply_one(
     data: dict[str, Any],
     address: Address,
     decision: Decision,
     marks: dict[str, Mark],
     lineage: Mapping[str, str],
+    scope: Scope = PERSONA_SCOPE,
 ) -> bool:
     """Apply one decision to a draft (JSON) in place; False when its item is not there."""
     value = refs.remap_themes(_stored_value(address, decision), lineage)
-    spec = FIELDS[address.field]
-    key = str(address)
+    spec = scope.specs[address.field]
+    key = scope.addr_prefix + str(address)
     if address.item is None:
         set_path(data, address.field, value)
-        marks[address.field] = Mark.of(key, decision)
+        marks[scope.pos_prefix + address.field] = Mark.of(key, decision)
         if spec.kind == "list" and isinstance(value, list):
-            _mark_list_items(address.field, value, decision, marks, lineage)
+            _mark_list_items(address.field, value, decision, marks, lineage, scope)
         return True
     items = get_path(data, address.field)
     if not isinstance(items, list):
@@ -901,7 +931,7 @@ def _apply_one(
         (
             i
             for i, item in enumerate(items)
-            if _same_key(item_key(item, lineage), address.item or "", lineage)
+            if _same_key(scope.key(address.field, item, lineage), address.item or "", lineage)
         ),
         None,
     )
@@ -917,7 +947,7 @@ def _apply_one(
         if not isinstance(items[index], dict):
             return False
         items[index][address.sub] = value
-    marks[_position(address, index)] = Mark.of(key, decision)
+    marks[scope.pos_prefix + _position(address, index)] = Mark.of(key, decision)
     return True
 
 
@@ -927,18 +957,21 @@ def _mark_list_items(
     decision: Decision,
     marks: dict[str, Mark],
     lineage: Mapping[str, str],
+    scope: Scope = PERSONA_SCOPE,
 ) -> None:
     """Per-item marks for a decided list: which items a reviewer wrote, which the draft did."""
-    drafted = Counter(item_key(item, lineage) for item in decision.base or [])
+    drafted = Counter(scope.key(field, item, lineage) for item in decision.base or [])
     added = len(decision.addition or []) if decision.decision == "extended" else 0
     for i, item in enumerate(value):
-        key = item_key(item, lineage)
+        key = scope.key(field, item, lineage)
+        at = f"{scope.pos_prefix}{field}.{i}"
+        address = f"{scope.addr_prefix}{field}[{key}]"
         if added and i >= len(value) - added:
-            marks[f"{field}.{i}"] = Mark.of(f"{field}[{key}]", decision, "added")
+            marks[at] = Mark.of(address, decision, "added")
         elif drafted[key] > 0:
             drafted[key] -= 1  # the draft's own item, kept: model-written
         elif decision.decision == "corrected":
-            marks[f"{field}.{i}"] = Mark.of(f"{field}[{key}]", decision)
+            marks[at] = Mark.of(address, decision)
 
 
 def _ordered(held: PersonaDecisions) -> list[tuple[Address, Decision]]:
@@ -1023,6 +1056,331 @@ def locked_fields(personas: Iterable[Persona], store: DecisionStore) -> dict[str
             paths = sorted({a.field for a, _ in _ordered(found[1]) if a.item is None})
             if paths:
                 out[persona.id] = paths
+    return out
+
+
+# --------------------------------------------------------------------------- journey maps
+
+# A persona's journey map is reviewed through the persona's own decisions, under addresses
+# that start with JOURNEY_PREFIX: `journey.key_findings[c:1a2b3c4d]`,
+# `journey.recommendations[c:…].metric`, `journey.stages[stage:onboarding].customer_goal`,
+# `journey.stages[stage:onboarding].actions[c:…]`, `journey.stages[stage:setup].pain_points[theme:t1]`.
+# Stages are keyed by their stage id and items by content, as persona items are, so a decision
+# follows its item through a re-draft. Older readers skip these keys (not persona fields), so
+# the file format is unchanged.
+JOURNEY_PREFIX = "journey."
+STAGE_KEY = "stage:"
+JOURNEY_ADDRESS = re.compile(r"^journey\.(?:stages\[stage:(?P<stage>[^\]]+)\]\.)?(?P<rest>.+)$")
+JOURNEY_STAGE_POSITION = re.compile(r"^journey\.stages\.(?P<index>\d+)\.(?P<rest>.+)$")
+
+
+def _journey_specs(model: type[BaseModel], skip: str) -> dict[str, FieldSpec]:
+    """The reviewable fields of a journey part; a field's bounds (emotion's -2..2) go with it."""
+    specs: dict[str, FieldSpec] = {}
+    for name, info in model.model_fields.items():
+        if name == skip:
+            continue
+        inner, optional = unwrap_optional(info.annotation)
+        annotation = (
+            typing.Annotated[info.annotation, *info.metadata]  # type: ignore[valid-type]
+            if info.metadata
+            else info.annotation
+        )
+        kind = _kind_of(info.annotation)
+        item = typing.get_args(inner)[0] if kind == "list" else None
+        specs[name] = FieldSpec(name, annotation, kind, item, optional=optional)  # type: ignore[arg-type]
+    return specs
+
+
+JOURNEY_FIELDS: dict[str, FieldSpec] = _journey_specs(JourneyDraft, "stages")
+STAGE_FIELDS: dict[str, FieldSpec] = _journey_specs(JourneyStageEntry, "stage")
+JOURNEY_ITEM_PARTS: dict[str, tuple[str, ...]] = {
+    "recommendations": tuple(f for f in Recommendation.model_fields if f != "evidence"),
+}
+
+
+def journey_item_key(field: str, item: Any, lineage: Mapping[str, str]) -> str:
+    """A journey list item's content key: a stage's pain point by its theme, a recommendation
+    by its action, a claim by its text."""
+    if field == "pain_points" and isinstance(item, str):
+        return refs.theme(refs.follow(item, lineage))
+    if isinstance(item, dict) and "action" in item:
+        return "c:" + content_hash(str(item.get("action", "")), 8)
+    return item_key(item, lineage)
+
+
+@dataclass(frozen=True)
+class JourneyAddress:
+    """A field, list item or item part of a persona's journey map, or of one of its stages."""
+
+    stage: str | None
+    inner: Address
+
+    def __str__(self) -> str:
+        return JOURNEY_PREFIX + self.stage_part + str(self.inner)
+
+    @property
+    def stage_part(self) -> str:
+        return f"stages[{STAGE_KEY}{self.stage}]." if self.stage is not None else ""
+
+    @property
+    def item(self) -> str | None:
+        """Set when the target sits in a list: an item, or anything in a stage (keyed by id)."""
+        return self.inner.item if self.inner.item is not None else self.stage
+
+    @property
+    def specs(self) -> dict[str, FieldSpec]:
+        return STAGE_FIELDS if self.stage is not None else JOURNEY_FIELDS
+
+    def overlaps(self, other: JourneyAddress) -> bool:
+        return self.stage == other.stage and self.inner.overlaps(other.inner)
+
+    def normal(self, lineage: Mapping[str, str]) -> JourneyAddress:
+        return replace(self, inner=self.inner.normal(lineage))
+
+
+def journey_help(journey: Any = None) -> str:
+    """Every journey address form, with this journey's stage ids when known."""
+    stage_fields = ", ".join(STAGE_FIELDS)
+    parts = "/".join(JOURNEY_ITEM_PARTS["recommendations"])
+    text = (
+        "journey addresses are journey.key_findings, journey.recommendations (an item: "
+        f"journey.recommendations[c:<hash>] or journey.recommendations.0, parts {parts}) and "
+        f"journey.stages[stage:<id>].<field> (or journey.stages.0.<field>) with <field> one of "
+        f"{stage_fields}, items as <field>[<key>] or <field>.0"
+    )
+    stages = _journey_json(journey).get("stages") if journey is not None else None
+    if stages:
+        text += "; this journey's stages: " + ", ".join(str(s.get("stage")) for s in stages)
+    return text
+
+
+def _journey_json(journey: Any) -> dict[str, Any]:
+    if isinstance(journey, BaseModel):
+        dumped = journey.model_dump(mode="json")
+        return dumped.get("draft", dumped) if "draft" in dumped else dumped
+    return journey if isinstance(journey, dict) else {}
+
+
+def parse_journey_address(text: str, journey: Any = None) -> JourneyAddress:
+    """'journey.stages[stage:onboarding].actions[c:1a2b3c4d]' -> JourneyAddress (ReviewError
+    listing the valid forms otherwise)."""
+    match = JOURNEY_ADDRESS.match(text.strip())
+    inner = ADDRESS.match(match["rest"]) if match else None
+    stage = match["stage"] if match else None
+    specs = STAGE_FIELDS if stage is not None else JOURNEY_FIELDS
+    if match is None or inner is None or inner["field"] not in specs:
+        raise ReviewError(f"unknown journey address '{text}'; {journey_help(journey)}")
+    address = Address(inner["field"], inner["item"], inner["sub"])
+    spec = specs[address.field]
+    if address.item is not None and spec.kind != "list":
+        raise ReviewError(f"'{text}': {address.field} is not a list: it has no items")
+    if address.sub is not None:
+        parts = JOURNEY_ITEM_PARTS.get(address.field, ())
+        if address.sub not in parts:
+            allowed = ", ".join(parts) if parts else "none: decide the item as a whole"
+            raise ReviewError(
+                f"'{text}': {address.field} items have no part '{address.sub}' (parts: {allowed})"
+            )
+    return JourneyAddress(stage, address)
+
+
+def parse_target(text: str) -> Address | JourneyAddress:
+    """A stored or typed address of a persona field or of a part of its journey map."""
+    if text.strip().startswith(JOURNEY_PREFIX):
+        return parse_journey_address(text)
+    return parse_address(text)
+
+
+def journey_spec_for(address: JourneyAddress) -> FieldSpec:
+    """The spec of what a journey address names (a stage's pain point is a theme id: it can be
+    confirmed or corrected to another theme, not extended)."""
+    spec = address.specs[address.inner.field]
+    path = str(address)
+    if address.inner.item is None:
+        return replace(spec, path=path)
+    if address.inner.sub is None:
+        kind = "other" if address.inner.field == "pain_points" else _kind_of(spec.item)
+        return FieldSpec(path, spec.item, kind)  # type: ignore[arg-type]
+    info = spec.item.model_fields[address.inner.sub]
+    return FieldSpec(path, info.annotation, _kind_of(info.annotation))  # type: ignore[arg-type]
+
+
+def _stage_of(data: dict[str, Any], stage: str | None) -> tuple[dict[str, Any] | None, str]:
+    """The part of a journey draft (JSON) an address is in, and its positional prefix."""
+    if stage is None:
+        return data, JOURNEY_PREFIX
+    for i, entry_ in enumerate(data.get("stages") or []):
+        if isinstance(entry_, dict) and entry_.get("stage") == stage:
+            return entry_, f"{JOURNEY_PREFIX}stages.{i}."
+    return None, ""
+
+
+def journey_position(
+    data: dict[str, Any], address: JourneyAddress, lineage: Mapping[str, str] | None = None
+) -> str:
+    """Where a journey address sits in a journey draft (JSON): 'journey.stages.0.actions.2',
+    or '' when its stage or item is not there."""
+    container, prefix = _stage_of(data, address.stage)
+    if container is None:
+        return ""
+    inner = address.inner
+    if inner.item is None:
+        return prefix + inner.field
+    for i, item in enumerate(get_path(container, inner.field) or []):
+        if _same_key(journey_item_key(inner.field, item, lineage or {}), inner.item, lineage or {}):
+            return prefix + _position(inner, i)
+    return ""
+
+
+def resolve_journey_target(
+    journey: Any, target: str, lineage: Mapping[str, str] | None = None
+) -> tuple[JourneyAddress, str]:
+    """A journey address and its positional path, from a position ('journey.stages.0.actions.1',
+    'journey.key_findings.2') or an address; an item not in the draft lists the ones that are."""
+    data = _journey_json(journey)
+    lineage = lineage or {}
+    text = target.strip()
+    by_index = JOURNEY_STAGE_POSITION.match(text)
+    if by_index:
+        stages = data.get("stages") or []
+        index = int(by_index["index"])
+        if index >= len(stages):
+            raise ReviewError(
+                f"'{text}': the journey has {len(stages)} stage(s), numbered from 0"
+                + (f" to {len(stages) - 1}" if stages else "")
+            )
+        text = f"{JOURNEY_PREFIX}stages[{STAGE_KEY}{stages[index]['stage']}].{by_index['rest']}"
+    match = JOURNEY_ADDRESS.match(text)
+    if match is None:
+        raise ReviewError(f"unknown journey address '{target}'; {journey_help(data)}")
+    stage = match["stage"]
+    container, _ = _stage_of(data, stage)
+    if stage is not None and container is None:
+        raise ReviewError(f"'{target}': no stage '{stage}' in this journey; {journey_help(data)}")
+    position = POSITION.match(match["rest"])
+    specs = STAGE_FIELDS if stage is not None else JOURNEY_FIELDS
+    if position and position["field"] in specs and container is not None:
+        field, index = position["field"], int(position["index"])
+        if specs[field].kind != "list":
+            raise ReviewError(f"'{target}': {field} is not a list: it has no items")
+        items = get_path(container, field) or []
+        if index >= len(items):
+            raise ReviewError(
+                f"'{target}': {field} has {len(items)} item(s), numbered from 0"
+                + (f" to {len(items) - 1}" if items else "")
+            )
+        key = journey_item_key(field, items[index], lineage)
+        sub = f".{position['sub']}" if position["sub"] else ""
+        prefix = (
+            f"{JOURNEY_PREFIX}stages[{STAGE_KEY}{stage}]." if stage is not None else JOURNEY_PREFIX
+        )
+        text = f"{prefix}{field}[{key}]{sub}"
+    address = parse_journey_address(text, data)
+    return address, journey_position(data, address, lineage)
+
+
+def journey_items(journey: Any, address: JourneyAddress, lineage: Mapping[str, str]) -> list[str]:
+    """The addresses of the items of the list an address points into (for error messages)."""
+    data = _journey_json(journey)
+    container, _ = _stage_of(data, address.stage)
+    items = get_path(container, address.inner.field) if container is not None else None
+    base = JOURNEY_PREFIX + address.stage_part + address.inner.field
+    return [
+        f"{base}[{journey_item_key(address.inner.field, item, lineage)}]"
+        for item in (items if isinstance(items, list) else [])
+    ]
+
+
+@dataclass(frozen=True)
+class ReviewedJourney:
+    """A journey map with its persona's journey decisions applied; `marks` maps positional
+    paths ('journey.stages.0.actions.1', 'journey.key_findings') to marks."""
+
+    journey: JourneyMap
+    marks: dict[str, Mark]
+    items_decided: int = 0
+    unapplied: tuple[str, ...] = ()
+
+
+def _journey_ordered(held: PersonaDecisions) -> list[tuple[JourneyAddress, Decision]]:
+    """Journey decisions: field decisions first, then item decisions, each oldest first."""
+    out = []
+    for text, decision in held.active().items():
+        if not text.startswith(JOURNEY_PREFIX):
+            continue
+        try:
+            address = parse_journey_address(text)
+        except ReviewError:
+            continue  # a field a later model dropped: the decision stays stored, unapplied
+        out.append((address, decision))
+    return sorted(out, key=lambda p: (p[0].inner.item is not None, p[1].rev, str(p[0])))
+
+
+def _apply_journey_one(
+    data: dict[str, Any],
+    address: JourneyAddress,
+    decision: Decision,
+    marks: dict[str, Mark],
+    lineage: Mapping[str, str],
+) -> bool:
+    container, prefix = _stage_of(data, address.stage)
+    if container is None:
+        return False  # the stage is not in this draft
+    scope = Scope(address.specs, journey_item_key, JOURNEY_PREFIX + address.stage_part, prefix)
+    return _apply_one(container, address.inner, decision, marks, lineage, scope)
+
+
+def apply_journey(
+    journey: JourneyMap, held: PersonaDecisions | None, lineage: Mapping[str, str] | None = None
+) -> ReviewedJourney:
+    """One journey map with its persona's journey decisions applied (a value that no longer
+    fits is skipped and kept in the store, as for personas)."""
+    lineage = lineage or {}
+    ordered = _journey_ordered(held) if held is not None else []
+    if not ordered:
+        return ReviewedJourney(journey, {})
+    data = journey.draft.model_dump(mode="json")
+    marks: dict[str, Mark] = {}
+    trial = json_copy(data)
+    unapplied = [str(a) for a, d in ordered if not _apply_journey_one(trial, a, d, marks, lineage)]
+    try:
+        draft = JourneyDraft.model_validate(trial)
+    except ValidationError:
+        marks, unapplied = {}, []
+        for address, decision in ordered:
+            attempt, attempt_marks = json_copy(data), dict(marks)
+            ok = _apply_journey_one(attempt, address, decision, attempt_marks, lineage)
+            try:
+                JourneyDraft.model_validate(attempt)
+            except ValidationError:
+                ok = False
+            if ok:
+                data, marks = attempt, attempt_marks
+            else:
+                unapplied.append(str(address))
+        draft = JourneyDraft.model_validate(data)
+    return ReviewedJourney(
+        journey.model_copy(update={"draft": draft}),
+        marks,
+        items_decided=sum(1 for a, _ in ordered if a.inner.item is not None),
+        unapplied=tuple(unapplied),
+    )
+
+
+def apply_journeys(
+    journeys: Iterable[JourneyMap],
+    personas: Iterable[Persona],
+    store: DecisionStore,
+    lineage: Mapping[str, str] | None = None,
+) -> list[ReviewedJourney]:
+    """Journey drafts + their personas' decisions -> the reviewed journeys, in the same order."""
+    by_id = {p.id: p for p in personas}
+    out = []
+    for journey in journeys:
+        persona = by_id.get(journey.persona_id)
+        found = entry_for(store, persona) if persona is not None else None
+        out.append(apply_journey(journey, found[1] if found else None, lineage))
     return out
 
 

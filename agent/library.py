@@ -20,8 +20,10 @@ from . import refs
 from .decisions import (
     DecisionStore,
     Reviewed,
+    ReviewedJourney,
     ThemeDecisions,
     apply_decisions,
+    apply_journeys,
     load_store,
     resolve_themes,
 )
@@ -43,7 +45,8 @@ ID_MARK = '"id": "'
 
 @dataclass
 class View:
-    """personas.json read through the decision store."""
+    """personas.json read through the decision store; `journeys` are reviewed too (their
+    drafts and per-item marks are in `journey_reviews`)."""
 
     raw: dict[str, Any]
     drafts: list[Persona]
@@ -57,10 +60,15 @@ class View:
     theme_decisions: ThemeDecisions = field(default_factory=ThemeDecisions)
     stale: list[str] = field(default_factory=list)
     extraction: ExtractState | None = None
+    journey_reviews: list[ReviewedJourney] = field(default_factory=list)
 
     @property
     def personas(self) -> list[Persona]:
         return [r.persona for r in self.reviewed]
+
+    def journey_of(self, persona_id: str) -> ReviewedJourney | None:
+        """A persona's reviewed journey map, or None when it has none."""
+        return next((r for r in self.journey_reviews if r.journey.persona_id == persona_id), None)
 
 
 def load_drafts(workspace: Workspace) -> tuple[dict[str, Any], list[Persona], list[JourneyMap]]:
@@ -165,13 +173,16 @@ def read_inputs(workspace: Workspace) -> Inputs:
 
 
 def view_of(inputs: Inputs, store: DecisionStore) -> View:
-    """The read view: drafts with the store's decisions applied, themes renamed."""
+    """The read view: persona and journey drafts with the store's decisions applied, themes
+    renamed."""
     decided = resolve_themes(store, inputs.lineage)
+    journeys = apply_journeys(inputs.journeys, inputs.drafts, store, inputs.lineage)
     return View(
         raw=inputs.raw,
         drafts=inputs.drafts,
         reviewed=apply_decisions(inputs.drafts, store, inputs.lineage),
-        journeys=inputs.journeys,
+        journeys=[r.journey for r in journeys],
+        journey_reviews=journeys,
         themes=renamed(inputs.themes, decided),
         segments=inputs.segments,
         store=store,

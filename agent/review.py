@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from . import refs
 from .decisions import (
     FIELDS,
+    JOURNEY_PREFIX,
     POSITION,
     Address,
     ConflictError,
@@ -27,6 +28,7 @@ from .decisions import (
     DecisionStore,
     ExportRecord,
     FieldSpec,
+    JourneyAddress,
     PersonaDecisions,
     Reviewed,
     ReviewError,
@@ -38,6 +40,8 @@ from .decisions import (
     entry_for,
     get_path,
     item_key,
+    journey_items,
+    journey_spec_for,
     load_store,
     now,
     parse_address,
@@ -45,6 +49,7 @@ from .decisions import (
     position_of,
     put,
     record_theme,
+    resolve_journey_target,
     resolve_target,
     reviewer,
     save_store,
@@ -220,18 +225,50 @@ class Target:
     """What an edit is about, resolved against the reviewed view the editor saw."""
 
     persona: Persona
-    address: Address
+    address: Address | JourneyAddress
     position: str
     spec: FieldSpec
     current: Any
+    # What is there instead, when an addressed item is not (listed in the error).
+    missing: str = ""
 
 
 def locate(view: View, persona: str, target: str) -> Target:
-    """Find the persona and the field or item an edit names (by position or by address)."""
+    """Find the persona and the field or item an edit names (by position or by address); a
+    target starting with 'journey.' is a part of the persona's journey map."""
     found = find_persona(view.personas, persona)
+    if target.strip().startswith(JOURNEY_PREFIX):
+        return locate_journey(view, found, target)
     address, position = resolve_target(found.draft, target, view.lineage)
     spec = spec_for(address)
     return Target(found, address, position, spec, value_at(found.draft, spec, position))
+
+
+def locate_journey(view: View, persona: Persona, target: str) -> Target:
+    """A part of a persona's journey map, as the reviewed journey shows it."""
+    reviewed = view.journey_of(persona.id)
+    if reviewed is None:
+        raise ReviewError(f"{persona.draft.name} has no journey map: run `persona draft` first")
+    journey = reviewed.journey
+    address, position = resolve_journey_target(journey.draft, target, view.lineage)
+    if not position:
+        # A reworded item reads differently now: find it by its decision's address.
+        position = next(
+            (p for p, m in sorted(reviewed.marks.items()) if m.address == str(address)), ""
+        )
+    missing = ""
+    if address.inner.item is not None and not position:
+        listed = journey_items(journey.draft, address, view.lineage)
+        missing = (
+            f"{address.inner.field} items are: {', '.join(listed)}"
+            if listed
+            else f"{address.inner.field} has no items"
+        )
+    spec = journey_spec_for(address)
+    data = journey.draft.model_dump(mode="json")
+    raw = get_path(data, position.removeprefix(JOURNEY_PREFIX)) if position else None
+    current = None if raw is None else spec.adapter.validate_python(raw)
+    return Target(persona, address, position, spec, current, missing)
 
 
 def decide_on(
@@ -248,6 +285,7 @@ def decide_on(
     if target.address.item is not None and not target.position and kind != "pending":
         raise ReviewError(
             f"{target.persona.draft.name}: '{target.address}' is not in the current draft"
+            + (f"; {target.missing}" if target.missing else "")
         )
     try:
         return decide(
@@ -476,6 +514,8 @@ def _blocks(
     data = reviewed.persona.draft.model_dump(mode="json")
     items: dict[str, list[tuple[str, Address]]] = {}
     for text in sorted(held.active() if held else {}):
+        if text.startswith(JOURNEY_PREFIX):
+            continue  # journey decisions are made with `persona review set` or the web app
         address = parse_address(text)
         if address.item is None:
             continue

@@ -37,6 +37,7 @@ from markupsafe import Markup
 from . import refs
 from .decisions import (
     FIELDS,
+    JOURNEY_PREFIX,
     POSITION,
     ConflictError,
     DecisionStore,
@@ -45,9 +46,12 @@ from .decisions import (
     entry_for,
     get_path,
     item_key,
+    journey_spec_for,
     load_store,
     parse_address,
+    parse_journey_address,
     position_of,
+    resolve_journey_target,
     seen_revision,
     spec_for,
 )
@@ -62,6 +66,7 @@ from .library import (
     read_inputs,
     view_of,
 )
+from .models import Recommendation
 from .render.context import (
     ReportData,
     cited_chunk_ids,
@@ -174,9 +179,18 @@ class PageView(PersonaView):
     def origin(self, pos: str) -> tuple[str, str]:
         """('human' | 'model', who and when) for a field or item as shown."""
         found = self.item_mark(pos)
-        match = POSITION.match(pos)
-        field = match["field"] if match and pos not in FIELDS else pos
-        if found is None and field in FIELDS and field != pos:
+        if pos.startswith(JOURNEY_PREFIX):
+            # A journey list item's list: the position without its trailing index (and part).
+            parts = pos.split(".")
+            while parts and (parts[-1].isdigit() or parts[-1] in ("action", "goal", "metric")):
+                parts.pop()
+            field = ".".join(parts)
+            known = True
+        else:
+            match = POSITION.match(pos)
+            field = match["field"] if match and pos not in FIELDS else pos
+            known = field in FIELDS
+        if found is None and known and field != pos:
             whole = self.item_mark(field)
             if whole is not None:  # the item as drafted, in a list a reviewer decided
                 return "model", f"written by the drafter; the list was {provenance(whole)}"
@@ -194,13 +208,52 @@ class PageView(PersonaView):
             cached = self.__dict__["_data"] = self.persona.draft.model_dump(mode="json")
         return cached
 
+    @property
+    def journey_data(self) -> dict[str, Any]:
+        """The reviewed journey draft as JSON, dumped once per page."""
+        cached = self.__dict__.get("_journey_data")
+        if cached is None:
+            draft = self.journey.draft.model_dump(mode="json") if self.journey else {}
+            cached = self.__dict__["_journey_data"] = draft
+        return cached
+
+    def journey_ctl(
+        self, pos: str, mark: Mark | None, held: Any, lineage: dict[str, str]
+    ) -> Control:
+        """The review control of a journey part ('journey.stages.0.actions.1')."""
+        data = self.journey_data
+        address, _ = resolve_journey_target(data, pos, lineage)
+        if mark is not None and held is not None and mark.address in held.fields:
+            address = parse_journey_address(mark.address)  # its item may read otherwise now
+        spec = journey_spec_for(address)
+        value = get_path(data, pos.removeprefix(JOURNEY_PREFIX))
+        text, lines = _text_of(spec.kind, value)
+        # A recommendation is corrected part by part (action, goal, metric).
+        whole_item = isinstance(value, dict) and "action" in value
+        return Control(
+            pos=pos,
+            address=Raw(str(address)),
+            rev=seen_revision(held, address, lineage),
+            kind=spec.kind,
+            text=text,
+            lines=lines,
+            can_correct=not whole_item
+            and spec.kind in ("text", "claim", "list", "other")
+            and not (spec.kind == "list" and spec.item is Recommendation),
+            can_extend=spec.kind in ("text", "claim", "list")
+            and address.inner.field not in ("pain_points", "recommendations"),
+            mark=mark,
+        )
+
     def ctl(self, pos: str) -> Control:
         """The review control of a positional path ('summary', 'goals.1', 'pain_points.0.impact')."""
-        data = self.data
         mark = self.item_mark(pos)
         found = entry_for(self.store, self.persona) if self.store else None
         held = found[1] if found else None
         lineage = self.lineage or {}
+        if pos.startswith(JOURNEY_PREFIX):
+            return self.journey_ctl(pos, mark, held, lineage)
+        data = self.data
         if pos in FIELDS:
             address = parse_address(pos)
         else:
@@ -555,7 +608,9 @@ class Site:
             review_paths=FIELDS,
         )
 
-    def journey_page(self, req: Request, slug: str) -> Any:
+    def journey_page(
+        self, req: Request, slug: str, status: HTTPStatus = HTTPStatus.OK, notice: Any = None
+    ) -> Any:
         snap = self.snapshot()
         view = self.find(snap, slug)
         if view.journey is None:
@@ -568,7 +623,16 @@ class Site:
             (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s)) if has_evidence(s) else None
             for s in view.journey.draft.stages
         ]
-        return self.render(req, "journey.html.j2", snap=snap, v=view)
+        reviewed = snap.view.journey_of(view.persona.id)
+        return self.render(
+            req,
+            "journey.html.j2",
+            status,
+            snap=snap,
+            v=view,
+            notice=notice,
+            unapplied=reviewed.unapplied if reviewed else (),
+        )
 
     def print_page(self, req: Request, slug: str) -> Any:
         snap = self.snapshot()
@@ -662,20 +726,35 @@ class Site:
         if action not in kinds:
             raise HTTPError(HTTPStatus.BAD_REQUEST, f"unknown action '{action}'")
         by = self._remember_reviewer(req)
+        persona = view.persona
+        on_journey = form.get("address", "").startswith(JOURNEY_PREFIX)
+        page = self.journey_page if on_journey else self.persona_page
+        back = f"/p/{slug}/journey" if on_journey else f"/p/{slug}"
         try:
-            address = parse_address(form.get("address", ""))
             expected = int(form.get("rev", "0"))
+            if on_journey:
+                from .review import locate_journey
+
+                # Journey positions read 'journey.stages.0…': the draft sits under 'journey'.
+                target = locate_journey(snap.view, persona, form.get("address", ""))
+                address = target.address
+                spec, position = target.spec, target.position
+                data = {"journey": view.journey_data}
+            else:
+                address = parse_address(form.get("address", ""))
+                data = persona.draft.model_dump(mode="json")
+                marks = snap.data.marks.get(persona.id, {})
+                # An item a reviewer reworded reads differently now: find it by its decision's
+                # address.
+                position = position_of(data, address, snap.view.lineage) or next(
+                    (p for p, m in sorted(marks.items()) if m.address == str(address)), ""
+                )
+                spec = spec_for(address)
+                target = Target(
+                    persona, address, position, spec, value_at(persona.draft, spec, position)
+                )
         except (ReviewError, ValueError) as exc:
             raise HTTPError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
-        persona = view.persona
-        data = persona.draft.model_dump(mode="json")
-        marks = snap.data.marks.get(persona.id, {})
-        # An item a reviewer reworded reads differently now: find it by its decision's address.
-        position = position_of(data, address, snap.view.lineage) or next(
-            (p for p, m in sorted(marks.items()) if m.address == str(address)), ""
-        )
-        spec = spec_for(address)
-        target = Target(persona, address, position, spec, value_at(persona.draft, spec, position))
         text = form.get("text", "") if action == "correct" else form.get("addition", "")
         value: Any = text.strip()
         if spec.kind == "list":
@@ -687,7 +766,7 @@ class Site:
             }
             lines = [line.strip() for line in text.splitlines() if line.strip()]
             value = [drafted.get(line, line) if action == "correct" else line for line in lines]
-        anchor = "r-" + (position or address.field).replace(".", "-")
+        anchor = "r-" + (position or str(address).split("[")[0]).replace(".", "-")
         try:
             decision = decide_on(
                 target,
@@ -702,20 +781,20 @@ class Site:
 
             record(self.workspace, persona, address, decision, expected, snap.view.lineage)
         except ConflictError as exc:
-            return self.persona_page(
+            return page(
                 req,
                 slug,
                 HTTPStatus.CONFLICT,
                 {"kind": "conflict", "message": str(exc), "yours": text},
             )
         except ReviewError as exc:
-            return self.persona_page(
+            return page(
                 req,
                 slug,
                 HTTPStatus.BAD_REQUEST,
                 {"kind": "error", "message": str(exc), "yours": text},
             )
-        return self.redirect(req, f"/p/{slug}#{anchor}")
+        return self.redirect(req, f"{back}#{anchor}")
 
     def mark_action(self, req: Request, slug: str) -> Any:
         from .decisions import mark, now

@@ -489,6 +489,15 @@ def ticket_subjects_for(workspace: Workspace, chunks: dict[str, Chunk]) -> dict[
     return ticket_subjects(workspace, tickets)
 
 
+def _all_marks(view: View) -> dict[str, dict[str, Mark]]:
+    """persona id -> its fields' marks and its journey's ('journey.stages.0.actions.1')."""
+    out = {r.persona.id: dict(r.marks) for r in view.reviewed if r.marks}
+    for reviewed in view.journey_reviews:
+        if reviewed.marks:
+            out.setdefault(reviewed.journey.persona_id, {}).update(reviewed.marks)
+    return out
+
+
 def report_data(
     view: View, chunks: dict[str, Chunk], subjects: dict[str, str], apply_decisions: bool = True
 ) -> ReportData:
@@ -504,6 +513,6 @@ def report_data(
         extraction=view.extraction,
         review_fields=len(FIELDS) if apply_decisions else 0,
         subjects=subjects,
-        marks={r.persona.id: r.marks for r in view.reviewed if r.marks},
+        marks=_all_marks(view),
         items_decided={r.persona.id: r.items_decided for r in view.reviewed if r.items_decided},
     )

@@ -7,9 +7,10 @@ the theme with its frequency and severity, or the stat with its value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .. import refs
+from ..decisions import JOURNEY_PREFIX
 from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
 from ..stages import PRESET_SOURCES, STAGE_TITLES
 from .context import OFFLINE_NOTICE, ReportData, fmt_num, focus_texts, pct
@@ -579,40 +580,92 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
 
     stages = journey.draft.stages
 
-    def join(claims: list[Claim]) -> str:
-        return "<br>".join(claim_md(c, notes) for c in claims) or "—"
+    # Reviewed parts are marked as persona items are, by positional path under `journey.`.
+    def note(path: str) -> str:
+        """The marker of a decided journey part (a whole list, an emotion, a theme, a text)."""
+        found = data.mark(persona, JOURNEY_PREFIX + path)
+        if found is None:
+            return ""
+        if found.kind == "added":
+            return f" _({ADDED_IN_REVIEW})_"
+        return f" _({REVIEW_MARKS[found.kind]})_" if found.kind in REVIEW_MARKS else ""
+
+    def item(path: str, claim: Claim | None) -> str:
+        found = data.mark(persona, JOURNEY_PREFIX + path)
+        if found is None:
+            return claim_md(claim, notes)
+        if found.kind == "extended":
+            drafted, added = data.split_addition(persona, JOURNEY_PREFIX + path, claim)
+            return claim_md(drafted, notes, mark="extended", human=added is None, added=added)
+        if found.kind == "confirmed":
+            return claim_md(claim, notes, mark="confirmed")
+        if found.kind == "added":
+            return claim_md(claim, notes, mark="added") + note(path)
+        return claim_md(claim, notes, human=True) + note(path)  # corrected: the reviewer's words
+
+    def join(path: str, claims: list[Claim]) -> str:
+        cell = "<br>".join(item(f"{path}.{i}", c) for i, c in enumerate(claims)) or "—"
+        return cell + note(path)
+
+    def texts(path: str, values: list[str], show: Callable[[str], str] = md) -> str:
+        cell = "<br>".join(show(v) + note(f"{path}.{i}") for i, v in enumerate(values)) or "—"
+        return cell + note(path)
+
+    def theme_cell(tid: str) -> str:
+        return md(data.theme_label(tid)) + notes.cite([refs.theme(tid)])
+
+    def goal(i: int, s: JourneyStageEntry) -> str:
+        at = f"stages.{i}.customer_goal"
+        return item(at, s.customer_goal) if s.customer_goal else "—" + note(at)
 
     rows = [
-        [
-            "**Customer goal**",
-            *[claim_md(s.customer_goal, notes) if s.customer_goal else "—" for s in stages],
+        ["**Customer goal**", *[goal(i, s) for i, s in enumerate(stages)]],
+        *[
+            [
+                f"**{title}**",
+                *[join(f"stages.{i}.{key}", getattr(s, key)) for i, s in enumerate(stages)],
+            ]
+            for title, key in (
+                ("Actions", "actions"),
+                ("Touchpoints", "touchpoints"),
+                ("Thoughts", "thoughts"),
+                ("Good moments", "positives"),
+            )
         ],
-        ["**Actions**", *[join(s.actions) for s in stages]],
-        ["**Touchpoints**", *[join(s.touchpoints) for s in stages]],
-        ["**Thoughts**", *[join(s.thoughts) for s in stages]],
-        ["**Good moments**", *[join(s.positives) for s in stages]],
-        ["**Emotion**", *[emotion_text(data, s) for s in stages]],
+        [
+            "**Emotion**",
+            *[emotion_text(data, s) + note(f"stages.{i}.emotion") for i, s in enumerate(stages)],
+        ],
         [
             "**Pain points**",
             *[
-                "<br>".join(
-                    md(data.theme_label(t)) + notes.cite([refs.theme(t)]) for t in s.pain_points
-                )
-                or "—"
-                for s in stages
+                texts(f"stages.{i}.pain_points", s.pain_points, theme_cell)
+                for i, s in enumerate(stages)
             ],
         ],
-        ["**Opportunities**", *[join(s.opportunities) for s in stages]],
-        ["**Metrics**", *["<br>".join(md(m) for m in s.metrics) or "—" for s in stages]],
+        [
+            "**Opportunities**",
+            *[join(f"stages.{i}.opportunities", s.opportunities) for i, s in enumerate(stages)],
+        ],
+        ["**Metrics**", *[texts(f"stages.{i}.metrics", s.metrics) for i, s in enumerate(stages)]],
     ]
     out += ["## Stages", "", *table(["", *[STAGE_TITLES[s.stage] for s in stages]], rows)]
-    out += ["", "## Key Findings", "", *claim_list(journey.draft.key_findings, notes)]
-    out += ["", "## Recommendations", ""]
+    findings = journey.draft.key_findings
+    out += ["", "## Key Findings" + note("key_findings"), ""]
+    out += [f"- {item(f'key_findings.{i}', c)}" for i, c in enumerate(findings)] or [
+        "_None stated._"
+    ]
+    out += ["", "## Recommendations" + note("recommendations"), ""]
     out += table(
         ["#", "Action", "Goal", "Metric"],
         [
-            [str(i), md(r.action) + notes.cite(r.evidence), md(r.goal), md(r.metric)]
-            for i, r in enumerate(journey.draft.recommendations, 1)
+            [
+                str(i + 1) + note(f"recommendations.{i}"),
+                md(r.action) + notes.cite(r.evidence) + note(f"recommendations.{i}.action"),
+                md(r.goal) + note(f"recommendations.{i}.goal"),
+                md(r.metric) + note(f"recommendations.{i}.metric"),
+            ]
+            for i, r in enumerate(journey.draft.recommendations)
         ],
     )
     out += notes.section()
