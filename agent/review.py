@@ -350,7 +350,13 @@ def set_field(
         put(store, target.persona, target.address, decision, expected, view.lineage)
     (state,) = _states(workspace, [target.persona.id])
     state.changed = [str(target.address)]
-    return ReviewSummary(personas=[state])
+    summary = ReviewSummary(personas=[state])
+    if isinstance(target.address, JourneyAddress):
+        # The counts above are the persona's fields: say what happened to the journey map.
+        from .decisions import describe
+
+        summary.notes.append(f"journey map: {describe(str(target.address), decision)}")
+    return summary
 
 
 def mark_reviewed(

@@ -166,6 +166,13 @@ def test_review_flow_in_the_browser(site: tuple[Workspace, Running], browser: An
     assert "someone else changed this first" in notice.text
     assert "corrected by Bo" in notice.text and "per CEO" in notice.text
     assert load_store(ws).personas["p-dana"].fields["summary"].by == "Bo"
+
+    # The journey map: its parts have the same review controls.
+    browser.get(srv.base + "/p/dana/journey")
+    review(browser, "journey.stages.3.emotion", "correct", text="1", by="Ana")
+    wait.until(ec.url_contains("#r-journey-stages-3-emotion"))
+    tag = item(browser, "r-journey-stages-3-emotion").find_element(By.CSS_SELECTOR, ".origin")
+    assert tag.get_attribute("data-origin") == "human" and tag.text == "✎ Ana"
     assert errors(browser) == []
 
 
