@@ -954,7 +954,8 @@ def _print_review(summary: Any, json_out: bool) -> None:
     for state in summary.personas:
         counts = ", ".join(f"{v} {k}" for k, v in state.counts.items())
         items = f"; {state.items} list item(s) decided" if state.items else ""
-        typer.echo(f"{state.name} [{state.status}]: {counts}{items}")
+        journey = f"; {state.journey} journey map part(s) decided" if state.journey else ""
+        typer.echo(f"{state.name} [{state.status}]: {counts}{items}{journey}")
     for note in getattr(summary, "notes", []):
         typer.echo(f"  note: {note}")
 

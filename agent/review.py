@@ -31,6 +31,7 @@ from .decisions import (
     JourneyAddress,
     PersonaDecisions,
     Reviewed,
+    ReviewedJourney,
     ReviewError,
     ThemeDecisions,
     apply_reviews,
@@ -111,6 +112,8 @@ class PersonaReviewState(_Strict):
     total: int
     counts: dict[str, int]
     items: int = 0
+    # Journey map parts a reviewer decided (fields and items; see decisions.JOURNEY_PREFIX).
+    journey: int = 0
     changed: list[str] = Field(default_factory=list)
     file: str | None = None
 
@@ -163,7 +166,9 @@ def value_at(draft: PersonaDraft, spec: FieldSpec, position: str) -> Any:
 # --------------------------------------------------------------------------- state
 
 
-def _state(reviewed: Reviewed, file: str | None = None) -> PersonaReviewState:
+def _state(
+    reviewed: Reviewed, file: str | None = None, journey: ReviewedJourney | None = None
+) -> PersonaReviewState:
     persona = reviewed.persona
     counts = {kind: 0 for kind in DECISIONS}
     for path in FIELDS:
@@ -177,13 +182,21 @@ def _state(reviewed: Reviewed, file: str | None = None) -> PersonaReviewState:
         total=len(FIELDS),
         counts=counts,
         items=reviewed.items_decided,
+        # An item an extension added carries its own mark; the decision is the extension's.
+        journey=len({m.address for m in journey.marks.values() if m.kind != "added"})
+        if journey
+        else 0,
         file=file,
     )
 
 
 def _states(workspace: Workspace, ids: list[str] | None = None) -> list[PersonaReviewState]:
     view = load_view(workspace)
-    return [_state(r) for r in view.reviewed if ids is None or r.persona.id in ids]
+    return [
+        _state(r, journey=view.journey_of(r.persona.id))
+        for r in view.reviewed
+        if ids is None or r.persona.id in ids
+    ]
 
 
 def find_persona(personas: list[Persona], query: str) -> Persona:

@@ -103,6 +103,10 @@ def test_cli_confirms_corrects_and_extends_journey_parts(ws: Workspace) -> None:
     assert "+1 (positive) _(✎ corrected by reviewer)_" in journey_md
     assert "Sync tickets per account _(✎ corrected by reviewer)_" in journey_md
     assert "Worries about price _(added in review)_" in journey_md
+    # `review status` counts the journey parts decided (5 decisions above).
+    status = json.loads(cli("review", "status", "-w", root, "--json").stdout)
+    assert {p["persona_id"]: p["journey"] for p in status["personas"]}["p-dana"] == 5
+    assert "5 journey map part(s) decided" in cli("review", "status", "-w", root).stdout
     # The HTML report marks the same items.
     html = render_files(load_report_data(ws), ["html"])["index.html"]
     assert 'data-origin="human" title="corrected by Ana, 2026-01-01T00:00:00Z: the sync' in html
