@@ -27,7 +27,7 @@ import threading
 import types
 import typing
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -986,6 +986,41 @@ def _ordered(held: PersonaDecisions) -> list[tuple[Address, Decision]]:
     return sorted(out, key=lambda p: (p[0].item is not None, p[1].rev, str(p[0])))
 
 
+_Draft = typing.TypeVar("_Draft", PersonaDraft, JourneyDraft)
+
+
+def _apply_all(
+    data: dict[str, Any],
+    ordered: Sequence[tuple[Any, Decision]],
+    apply: Callable[..., bool],
+    model: type[_Draft],
+    lineage: Mapping[str, str],
+) -> tuple[_Draft, dict[str, Mark], list[str]]:
+    """Apply decisions to a draft's JSON: (the validated draft, marks, addresses not applied).
+    A stored value that no longer fits the model is skipped (and kept in the store)."""
+    marks: dict[str, Mark] = {}
+    trial = json_copy(data)
+    unapplied = [str(a) for a, d in ordered if not apply(trial, a, d, marks, lineage)]
+    try:
+        return model.model_validate(trial), marks, unapplied
+    except ValidationError:
+        pass
+    # Slow path: one decision at a time, each kept only if the draft still validates.
+    marks, unapplied = {}, []
+    for address, decision in ordered:
+        attempt, attempt_marks = json_copy(data), dict(marks)
+        ok = apply(attempt, address, decision, attempt_marks, lineage)
+        try:
+            model.model_validate(attempt)
+        except ValidationError:
+            ok = False
+        if ok:
+            data, marks = attempt, attempt_marks
+        else:
+            unapplied.append(str(address))
+    return model.model_validate(data), marks, unapplied
+
+
 def apply_persona(
     persona: Persona, held: PersonaDecisions | None, lineage: Mapping[str, str] | None = None
 ) -> Reviewed:
@@ -997,26 +1032,7 @@ def apply_persona(
         draft = PersonaDraft.model_validate(data) if lineage else persona.draft
         return Reviewed(persona.model_copy(update={"draft": draft}), {})
     ordered = _ordered(held)
-    marks: dict[str, Mark] = {}
-    trial = json_copy(data)
-    unapplied = [str(a) for a, d in ordered if not _apply_one(trial, a, d, marks, lineage)]
-    try:
-        draft = PersonaDraft.model_validate(trial)
-    except ValidationError:
-        # Slow path: one decision at a time, each kept only if the draft still validates.
-        marks, unapplied = {}, []
-        for address, decision in ordered:
-            attempt, attempt_marks = json_copy(data), dict(marks)
-            ok = _apply_one(attempt, address, decision, attempt_marks, lineage)
-            try:
-                PersonaDraft.model_validate(attempt)
-            except ValidationError:
-                ok = False
-            if ok:
-                data, marks = attempt, attempt_marks
-            else:
-                unapplied.append(str(address))
-        draft = PersonaDraft.model_validate(data)
+    draft, marks, unapplied = _apply_all(data, ordered, _apply_one, PersonaDraft, lineage)
     fields = {a.field for a, _ in ordered if a.item is None}
     reviewed = held.marked_reviewed or all(p in fields for p in FIELDS)
     info = persona.document_info.model_copy(update={"status": "reviewed" if reviewed else "draft"})
@@ -1341,25 +1357,7 @@ def apply_journey(
     if not ordered:
         return ReviewedJourney(journey, {})
     data = journey.draft.model_dump(mode="json")
-    marks: dict[str, Mark] = {}
-    trial = json_copy(data)
-    unapplied = [str(a) for a, d in ordered if not _apply_journey_one(trial, a, d, marks, lineage)]
-    try:
-        draft = JourneyDraft.model_validate(trial)
-    except ValidationError:
-        marks, unapplied = {}, []
-        for address, decision in ordered:
-            attempt, attempt_marks = json_copy(data), dict(marks)
-            ok = _apply_journey_one(attempt, address, decision, attempt_marks, lineage)
-            try:
-                JourneyDraft.model_validate(attempt)
-            except ValidationError:
-                ok = False
-            if ok:
-                data, marks = attempt, attempt_marks
-            else:
-                unapplied.append(str(address))
-        draft = JourneyDraft.model_validate(data)
+    draft, marks, unapplied = _apply_all(data, ordered, _apply_journey_one, JourneyDraft, lineage)
     return ReviewedJourney(
         journey.model_copy(update={"draft": draft}),
         marks,
