@@ -237,7 +237,9 @@ class _Progress:
             state = self.stages.get(stage)
             began, self.last = self.last, now
             if state is None or (state.finished and done < total):
-                state = self.stages[stage] = _Stage(started=began, printed=began)
+                # A report of 0 done announces the stage's start: its clock starts now.
+                start = now if done == 0 else began
+                state = self.stages[stage] = _Stage(started=start, printed=start)
             elif state.finished:
                 return
             state.done, state.total = done, total

@@ -665,6 +665,8 @@ def build_themes(
     if joined:
         units = apply_merges(units, joined, mentions)
     counted = _stage(progress, "themes count")
+    if counted:
+        counted(0, len(units))
     themes = []
     for n, unit in enumerate(units, start=1):
         themes.append(_summarise(corpus, unit))
@@ -878,6 +880,8 @@ class CachedEmbed:
         del cached
         # Short texts first, as the embedder batches them, so each block pads little.
         missing.sort(key=len)
+        if self.progress and missing:
+            self.progress(0, len(missing))
         for begin in range(0, len(missing), EMBED_BLOCK):
             block = missing[begin : begin + EMBED_BLOCK]
             fresh = self.embedder.embed(block)

@@ -414,7 +414,9 @@ def measure(ws: Workspace, repeat: int) -> dict[str, Any]:
         for k in range(repeat):
             _, page, _ = client.get(pages["persona"])
             text = page.decode()
-            target = "goals.0" if k % 2 == 0 else "goals.1"
+            # Two list items the page offers (which fields have items depends on the drafts).
+            items = re.findall(r'data-target="([a-z_]+\.\d+)"', text)[:2]
+            target = items[k % len(items)]
             at = text.index(f'data-target="{target}"')
             hidden = dict(
                 re.findall(r'name="(\w+)" value="([^"]*)"', text[at : text.index("</form>", at)])

@@ -111,3 +111,21 @@ def test_a_bar_and_no_plain_lines_on_a_terminal(inputs: Path, tmp_path: Path) ->
     assert "\x1b[" in terminal and "5/5" in terminal  # rich drew its bar, with M/N
     plain = [line for line in terminal.splitlines() if LINE.match(line.strip())]
     assert plain == []
+
+
+def test_a_stage_that_announces_its_start_is_timed_from_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A stage of a later step must not count the earlier steps' time as its own.
+    with _Progress(interval=60) as progress:
+        progress("extract", 1, 1)
+        time.sleep(0.4)  # the rest of the earlier step, reporting nothing
+        progress("themes embed", 0, 2)
+        progress("themes embed", 2, 2)
+        progress("themes count", 1, 1)  # no start announced: timed from the report before
+    timed = re.compile(r"^(?P<stage>[a-z ]+): \d+/\d+ \(\d+%\) (?P<secs>\d+\.\d)s$")
+    err = capsys.readouterr().err.splitlines()
+    lines = {m["stage"]: float(m["secs"]) for m in map(timed.match, err) if m}
+    assert set(lines) == {"extract", "themes embed", "themes count"}
+    assert lines["themes embed"] < 0.2
+    assert lines["themes count"] < 0.2
