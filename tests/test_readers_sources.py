@@ -453,3 +453,48 @@ def test_pdf_without_text_or_broken_is_named(tmp_path: Path) -> None:
     assert code == 2 and summary["counts"]["interviews"] == 1
     assert reasons["scan.pdf"].startswith("no text in this PDF (a scan?)")
     assert reasons["broken.pdf"].startswith("not a readable PDF")
+
+
+def test_pdf_with_each_label_on_its_own_line(tmp_path: Path) -> None:
+    """As many published studies lay turns out: "Dan:" on a line, the words on the lines below,
+    a page counter ("1/2") and an "Interview" heading on top (PDPilot's transcripts do this)."""
+    files = (
+        ("P1.pdf", ("We plot", "ICE curves daily."), "Participant:"),
+        ("P2.pdf", ("Rarely.",), "Particpant:"),
+    )
+    for name, answers, label in files:
+        lines = [
+            "Interview",
+            "Dan:",
+            "Do you use ICE plots in your work?",
+            "Participant:",
+            *answers,
+            "Dan:",
+            "And two-way plots?",
+            "Participant:",
+            "Sometimes.",
+            "Dan:",
+            "What is hardest about them?",
+            label,  # P2's is typo'd: folded into Participant, with a note
+            "Finding the interactions takes me hours.",
+        ]
+        pages = [[Text(300, 770, "1/1", 9), *transcript_pages(lines, numbered=False)[0]]]
+        _pdf(tmp_path / "in", name, pages)
+    code, summary = _ingest(tmp_path / "in", tmp_path / "ws")
+    assert code == 0, summary
+    assert summary["counts"]["interviews"] == 2 and summary["counts"]["skipped"] == 0
+    notes = summary["notes"]
+    assert any(n.startswith("interviewer: Dan, in 2 of 2 transcripts") for n in notes), notes
+    assert any("P2.pdf" in n and "'Particpant'" in n for n in notes), notes
+    docs = _documents(tmp_path / "ws")
+    (one,) = docs["P1.pdf"]
+    (two,) = docs["P2.pdf"]
+    assert {t["speaker"] for t in two["turns"]} == {"Dan", "Participant"}
+    assert [(t["speaker"], t["role"], t["text"]) for t in one["turns"]] == [
+        ("Dan", "interviewer", "Do you use ICE plots in your work?"),
+        ("Participant", "participant", "We plot ICE curves daily."),
+        ("Dan", "interviewer", "And two-way plots?"),
+        ("Participant", "participant", "Sometimes."),
+        ("Dan", "interviewer", "What is hardest about them?"),
+        ("Participant", "participant", "Finding the interactions takes me hours."),
+    ]

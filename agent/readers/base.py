@@ -15,13 +15,18 @@ from ..models import TURN_SEPARATOR, Document, DocumentKind, SpeakerRole, Turn
 
 # "Dana: text", "**Dana:** text", "Dana (P01): text", "[00:01:02] Dana: text", "Dr. Li: text",
 # "Sam [Interviewer]: text", "Sam - Moderator: text" (the tag or role after the name is kept apart).
-SPEAKER_LINE = re.compile(
-    r"^\s*(?:\[(?P<time>[\d:.,]+)\]\s*)?(?:\*\*|__)?"
+_LABEL = (
     r"(?P<speaker>[A-Z][\w.'’-]*(?:[ ][A-Z][\w.'’-]*){0,3}|[A-Z][\w]*[ ]\d+)"
     r"(?:\s*\((?P<tag>[^)]{1,40})\)|\s*\[(?P<btag>[A-Za-z][^\]]{0,39})\]|\s+[-–—]\s+(?P<dtag>(?i:"
     r"interviewer|moderator|researcher|facilitator|uxr|ux researcher|research|host)))?"
-    r"\s*(?:\*\*|__)?:(?:\*\*|__)?\s+(?P<text>\S.*)$"
+    r"\s*(?:\*\*|__)?:(?:\*\*|__)?"
 )
+SPEAKER_LINE = re.compile(
+    r"^\s*(?:\[(?P<time>[\d:.,]+)\]\s*)?(?:\*\*|__)?" + _LABEL + r"\s+(?P<text>\S.*)$"
+)
+# A label alone on its line, the words on the lines below ("Dan:" then "Okay. So now ..."), as
+# PDF and Word transcripts often lay turns out; a format only when it recurs (see _label_lines).
+LABEL_LINE = re.compile(r"^\s*(?:\*\*|__)?" + _LABEL + r"\s*$")
 # A label's role marker: "Sam (UXR)", "Sam [Interviewer]", "Sam - Moderator".
 LABEL_TAG = re.compile(
     r"^(?P<name>.*?\S)\s*"
@@ -181,6 +186,7 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
     """Group `Name: text` lines (or Otter/Rev heading lines) and their continuations into turns."""
     turns: list[RawTurn] = []
     headings = _headings(lines) >= 2
+    labels = sum(1 for line in lines if LABEL_LINE.match(line)) >= 2
     pending_time: str | None = None
     for offset, raw in enumerate(lines):
         line = raw.rstrip()
@@ -195,6 +201,15 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
             speaker = heading["speaker"] or heading["cspeaker"]
             time = heading["time"] or heading["ptime"] or heading["ctime"]
             turns.append(RawTurn(speaker.strip(), [], first_line + offset, time))
+            pending_time = None
+            continue
+        alone = LABEL_LINE.match(line) if labels else None
+        if alone:
+            # Its words are the lines below; a label with none is dropped with its empty turn.
+            tag = alone["tag"] or alone["btag"] or alone["dtag"]
+            turns.append(
+                RawTurn(alone["speaker"].strip(), [], first_line + offset, pending_time, tag)
+            )
             pending_time = None
             continue
         match = SPEAKER_LINE.match(line)
