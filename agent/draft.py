@@ -393,7 +393,7 @@ def draft_personas(
     Offline output is byte-stable for the same inputs.
     """
     from .decisions import apply_reviews, lineage_of, load_store, locked_fields
-    from .review import diff_personas, format_diff
+    from .review import count_diff, diff_personas
 
     began = time.perf_counter()
     chosen = provider if provider not in (None, "auto") else settings.llm.resolved_provider()
@@ -478,7 +478,9 @@ def draft_personas(
         changes = diff_personas(list(decided.values()), apply_reviews(personas, store, lineage))
         counts["fields_changed"] = len(changes)
         if changes:
-            notes.append("changes since the previous draft:\n" + format_diff(changes))
+            # Counts only: the words (old ones maybe withdrawn since) are in personas.json and
+            # `persona review diff`, not in a note that last_run.json keeps.
+            notes.append("changes since the previous draft:\n" + count_diff(changes))
     return StepSummary(
         step="draft",
         ok=not drafts.failures and not cohort_failures,

@@ -10,6 +10,7 @@ re-draft moved.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -79,6 +80,7 @@ __all__ = [
     "ReviewSummary",
     "apply_review_file",
     "apply_reviews",
+    "count_diff",
     "diff_personas",
     "export_review",
     "find_persona",
@@ -1097,6 +1099,28 @@ def diff_personas(old: list[Persona], new: list[Persona]) -> list[FieldChange]:
                     )
                 )
     return changes
+
+
+def count_diff(changes: list[FieldChange]) -> str:
+    """Which fields changed, counted per persona, without their words: for a run's notes, which
+    last_run.json keeps (a withdrawn participant's quote must not live on there)."""
+    out: list[str] = []
+    by_persona: dict[str, list[FieldChange]] = {}
+    for change in changes:
+        by_persona.setdefault(change.persona_id, []).append(change)
+    for persona_id, items in by_persona.items():
+        fields: dict[str, Counter[str]] = {}
+        for change in items:
+            fields.setdefault(change.field.split(".")[0], Counter())[change.change] += 1
+        parts = []
+        for field, kinds in fields.items():
+            if field == "persona":
+                parts.append(f"persona {next(iter(kinds))}")
+                continue
+            done = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            parts.append(f"{field} ({done})")
+        out.append(f"{items[0].persona} ({persona_id}): " + "; ".join(parts))
+    return "\n".join(out)
 
 
 def format_diff(changes: list[FieldChange]) -> str:

@@ -226,3 +226,30 @@ def test_a_store_that_stays_busy_keeps_the_withdrawal_open(
     assert runner.invoke(app, ["extract", "-w", str(ws.root)], env=env).exit_code == 0
     assert not journal_path(ws).exists()
     assert SECRET.encode() not in _stores(ws) and b"zebra" not in _stores(ws)
+
+
+def test_a_withdrawal_run_leaves_no_word_in_any_workspace_file(tmp_path: Path) -> None:
+    """The whole workspace after `persona run` following a withdrawal, last_run.json included
+    (the draft step's note on what changed once quoted the withdrawn words there)."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ana.md").write_text(ANA, encoding="utf-8")
+    (corpus / "bo.md").write_text(BO, encoding="utf-8")
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", str(corpus), "-w", str(ws), "--json"], env=env)
+    assert first.exit_code == 0, first.output
+    everything = b"".join(p.read_bytes() for p in ws.rglob("*") if p.is_file())
+    assert b"zebra" in everything  # the words were there to withdraw
+
+    (corpus / "ana.md").unlink()
+    again = runner.invoke(app, ["run", str(corpus), "-w", str(ws), "--json"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "zebra" not in again.stdout
+    left = [p for p in ws.rglob("*") if p.is_file() and b"zebra" in p.read_bytes()]
+    assert left == []
