@@ -1089,7 +1089,10 @@ def review_theme(
             typer.echo(f"rename {source}: {label}")
         for source, target in sorted(result.merges.items()):
             typer.echo(f"merge {source} -> {target}")
-        typer.echo("applied in reports now; the themes step keeps them on every re-run")
+        typer.echo(
+            "recorded: `persona serve` shows it now, report files when next written (`persona "
+            "report`); `persona run` applies it to themes.json and the drafts, on every re-run"
+        )
 
 
 @review_app.command("status")

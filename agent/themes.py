@@ -986,6 +986,7 @@ def run_themes(
         merges=_reviewer_merges(workspace),
         progress=progress,
     )
+    report = _with_reviewer_names(workspace, report)
     write_json(workspace.themes, report)
     summary = _summary(report, workspace.themes, cached_embed, time.perf_counter() - started)
     summary.mode = consolidator.mode if consolidator is not None else "offline"
@@ -1009,6 +1010,18 @@ def run_themes(
         again.counts.update(embeddings_cached=0, chunk_vectors_reused=0, texts_embedded=0)
         record(workspace, STEP, inputs, [workspace.themes], again)
     return summary
+
+
+def _with_reviewer_names(workspace: Workspace, report: ThemeReport) -> ThemeReport:
+    """The report with reviewers' renames as the labels, so drafts written from themes.json
+    and `persona themes` use the reviewer's name, not only the reports."""
+    from .decisions import load_store, resolve_themes, store_path
+    from .library import renamed
+
+    if not store_path(workspace).exists():
+        return report
+    decided = resolve_themes(load_store(workspace), report.lineage)
+    return renamed(report, decided) or report
 
 
 def _reviewer_merges(workspace: Workspace) -> list[tuple[str, str]]:

@@ -77,6 +77,29 @@ def test_a_reviewer_merge_sticks_across_re_runs(tmp_path: Path) -> None:
     assert len(_themes(ws)) == len(before) - 1
 
 
+def test_a_reviewer_rename_reaches_themes_json_the_drafts_and_persona_themes(
+    tmp_path: Path,
+) -> None:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(_study(tmp_path)), "-w", str(ws)], env=env).exit_code == 0
+    top = _themes(ws)[0]
+    named = "Approval crash PLUGH"
+    result = runner.invoke(
+        app, ["review", "theme", top["label"], "--rename", named, "-w", str(ws)], env=env
+    )
+    assert result.exit_code == 0 and "persona report" in result.stdout, result.output
+    assert runner.invoke(app, ["run", "-w", str(ws)], env=env).exit_code == 0
+    renamed = next(t for t in _themes(ws) if t["id"] == top["id"])
+    assert renamed["label"] == named
+    shown = runner.invoke(app, ["themes", "-w", str(ws)], env=env).stdout
+    assert named in shown and top["label"] not in shown
+    # The drafts' own words name it as the reviewer did, as the reports' tables do.
+    drafts = (ws / "personas.json").read_text(encoding="utf-8")
+    assert named in drafts and top["label"] not in drafts
+
+
 def test_a_confirmed_pain_point_resolves_after_consolidation_changes_its_theme(
     tmp_path: Path,
 ) -> None:
