@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import rerun
 from .chunking import Chunker
 from .config import Settings, is_loopback_url
@@ -99,6 +101,26 @@ def _forget_missing(index: dict[str, Any], given: Sequence[Path]) -> list[str]:
     for key in [k for k in index["tables"] if not Path(k).exists()]:
         del index["tables"][key]
     return sorted(set(removed))
+
+
+# Distinct texts per embedding call inside a block: small enough that progress moves every few
+# seconds on 2 cores, while each block still embeds a repeated text once.
+PROGRESS_STEP = 128
+
+
+def _embed_reporting(embedder: Any, texts: list[str], report: Callable[[int], None]) -> np.ndarray:
+    """The block's vectors, its distinct texts embedded PROGRESS_STEP at a time, reporting how
+    many of `texts` are done after each (a text's vector does not depend on its batch)."""
+    distinct = list(dict.fromkeys(texts))
+    row = {text: i for i, text in enumerate(distinct)}
+    parts = []
+    for begin in range(0, len(distinct), PROGRESS_STEP):
+        parts.append(embedder.embed(distinct[begin : begin + PROGRESS_STEP]))
+        # Repeats are embedded with their first copy: the share of distinct texts done.
+        end = min(begin + PROGRESS_STEP, len(distinct))
+        report(round(len(texts) * end / len(distinct)))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+    return vectors[[row[t] for t in texts]]
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
@@ -272,7 +294,13 @@ def ingest(
     new_sorted = sorted(new, key=lambda c: len(c.text))
     for begin in range(0, len(new_sorted), EMBED_BLOCK):
         batch = new_sorted[begin : begin + EMBED_BLOCK]
-        vectors = store.embedder.embed([c.text for c in batch])
+        done = begin
+
+        def report(k: int, done: int = done) -> None:
+            if progress:
+                progress("embed", done + k, len(new))
+
+        vectors = _embed_reporting(store.embedder, [c.text for c in batch], report)
         store.upsert(
             CHUNKS,
             [c.id for c in batch],
@@ -281,8 +309,6 @@ def ingest(
             [_chunk_metadata(c) for c in batch],
         )
         embedded_tokens += sum(c.token_count for c in batch)
-        if progress:
-            progress("embed", min(begin + EMBED_BLOCK, len(new)), len(new))
     # Safe: the collection belongs to this workspace alone (see store.collection_name).
     stale = sorted(store.existing_ids(CHUNKS) - set(current_ids))
     gone = set(old_chunks) - set(current_ids)

@@ -132,7 +132,8 @@ def kept(workspace: Workspace, step: str, inputs: str) -> StepSummary | None:
         summary = StepSummary.model_validate(entry.get("summary"))
     except ValueError:
         return None
-    names = sorted(Path(n).name for n in outputs)
+    # Hidden bookkeeping (the report's manifest) is not one of the files a reader counts.
+    names = sorted(n for n in (Path(o).name for o in outputs) if not n.startswith("."))
     listed = ", ".join(names) if len(names) <= 3 else f"its {len(names)} files"
     summary.notes.insert(0, f"{UNCHANGED}: {listed} reused as written then")
     return summary

@@ -129,3 +129,21 @@ def test_a_stage_that_announces_its_start_is_timed_from_it(
     assert set(lines) == {"extract", "themes embed", "themes count"}
     assert lines["themes embed"] < 0.2
     assert lines["themes count"] < 0.2
+
+
+def test_embedding_reports_as_it_goes_well_below_a_block(tmp_path: Path) -> None:
+    # 300 distinct tickets: one embedding block, yet progress moves every PROGRESS_STEP texts.
+    data = tmp_path / "in"
+    data.mkdir()
+    rows = "\n".join(f"T{i},The export number {i} failed at step {i * 7}." for i in range(300))
+    (data / "tickets.csv").write_text("id,description\n" + rows + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["ingest", str(data), "-w", str(tmp_path / "ws"), "--embedder", "hash", "--json"],
+        env={"PERSONA_PROGRESS_SECONDS": "0"},
+    )
+    assert result.exit_code == 0, result.stderr
+    embed = [
+        (int(m["done"]), int(m["total"])) for m in _lines(result.stderr) if m["stage"] == "embed"
+    ]
+    assert embed == [(128, 300), (256, 300), (300, 300)]
