@@ -601,7 +601,7 @@ def parse_addition(spec: FieldSpec, raw: Any) -> Any:
         raise ValueError(f"extend one part of the pain point instead ({parts})")
     if spec.kind == "quote":
         raise ValueError("a quote is verbatim: correct it, or add a quote to the list")
-    raise ValueError(f"'{spec.path}' cannot be extended; use `corrected` instead")
+    raise ValueError(f"'{spec.path}' cannot be extended: correct it instead")
 
 
 def extend_value(spec: FieldSpec, base: Any, addition: Any) -> Any:
@@ -901,6 +901,10 @@ class Scope:
     key: Callable[[str, Any, Mapping[str, str]], str]
     addr_prefix: str = ""
     pos_prefix: str = ""
+    # Re-drafted under its decisions (journey maps; persona fields a human decided are locked
+    # instead): an extension is re-applied to the new draft's value, and a confirmation holds
+    # only while the draft still says what was confirmed.
+    redrafted: bool = False
 
 
 PERSONA_SCOPE = Scope(FIELDS, lambda _field, item, lineage: item_key(item, lineage))
@@ -918,6 +922,8 @@ def _apply_one(
     value = refs.remap_themes(_stored_value(address, decision), lineage)
     spec = scope.specs[address.field]
     key = scope.addr_prefix + str(address)
+    if scope.redrafted and address.item is None:
+        return _apply_redrafted_field(data, address, decision, value, marks, lineage, scope)
     if address.item is None:
         set_path(data, address.field, value)
         marks[scope.pos_prefix + address.field] = Mark.of(key, decision)
@@ -938,9 +944,14 @@ def _apply_one(
     if index is None:
         if address.sub is not None or decision.decision == "extended":
             return False
+        if scope.redrafted and decision.decision == "confirmed":
+            return False  # the confirmed words are gone from the new draft: nothing to endorse
         # A confirmed or corrected item the new draft left out stays: a human decided it.
         items.append(value)
         index = len(items) - 1
+    if scope.redrafted and decision.decision == "extended" and decision.addition is not None:
+        current = items[index] if address.sub is None else (items[index] or {}).get(address.sub)
+        value = _reextend(current, decision.addition, value)
     if address.sub is None:
         items[index] = value
     else:
@@ -948,6 +959,61 @@ def _apply_one(
             return False
         items[index][address.sub] = value
     marks[scope.pos_prefix + _position(address, index)] = Mark.of(key, decision)
+    return True
+
+
+def _reextend(current: Any, addition: Any, stored: Any) -> Any:
+    """A reviewer's text addition on top of the current draft's text or claim (JSON)."""
+    if not isinstance(addition, str) or current is None or is_placeholder(current):
+        return stored
+    if isinstance(current, str):
+        return f"{current} {addition}".strip()
+    if isinstance(current, dict) and isinstance(current.get("text"), str):
+        return {**current, "text": f"{current['text'].rstrip()} {addition}"}
+    return stored
+
+
+def _apply_redrafted_field(
+    data: dict[str, Any],
+    address: Address,
+    decision: Decision,
+    value: Any,
+    marks: dict[str, Mark],
+    lineage: Mapping[str, str],
+    scope: Scope,
+) -> bool:
+    """A whole-field decision on a part that is re-drafted under it (see Scope.redrafted)."""
+    spec = scope.specs[address.field]
+    key = scope.addr_prefix + str(address)
+    current = get_path(data, address.field)
+    at = scope.pos_prefix + address.field
+    if decision.decision == "confirmed":
+        if refs.remap_themes(json_copy(current), lineage) != value:
+            return False  # the draft says something else now: the confirmation no longer applies
+        marks[at] = Mark.of(key, decision)
+        return True
+    if decision.decision == "extended" and spec.kind == "list":
+        kept = [i for i in (current or []) if not is_placeholder(i)]
+        have = {scope.key(address.field, i, lineage) for i in kept}
+        added = [
+            i
+            for i in refs.remap_themes(json_copy(decision.addition or []), lineage)
+            if scope.key(address.field, i, lineage) not in have
+        ]
+        set_path(data, address.field, [*kept, *added])
+        marks[at] = Mark.of(key, decision)
+        for i, item in enumerate(added, len(kept)):
+            item_at = (
+                f"{scope.addr_prefix}{address.field}[{scope.key(address.field, item, lineage)}]"
+            )
+            marks[f"{at}.{i}"] = Mark.of(item_at, decision, "added")
+        return True
+    if decision.decision == "extended" and decision.addition is not None:
+        value = _reextend(current, decision.addition, value)
+    set_path(data, address.field, value)
+    marks[at] = Mark.of(key, decision)
+    if spec.kind == "list" and isinstance(value, list):
+        _mark_list_items(address.field, value, decision, marks, lineage, scope)
     return True
 
 
@@ -1343,7 +1409,9 @@ def _apply_journey_one(
     container, prefix = _stage_of(data, address.stage)
     if container is None:
         return False  # the stage is not in this draft
-    scope = Scope(address.specs, journey_item_key, JOURNEY_PREFIX + address.stage_part, prefix)
+    scope = Scope(
+        address.specs, journey_item_key, JOURNEY_PREFIX + address.stage_part, prefix, True
+    )
     return _apply_one(container, address.inner, decision, marks, lineage, scope)
 
 

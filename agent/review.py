@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -246,6 +247,10 @@ class Target:
     current: Any
     # What is there instead, when an addressed item is not (listed in the error).
     missing: str = ""
+    # A stage's pain points are theme ids: the ids a correction may name (None: not such a
+    # target), and the lineage that maps an earlier id to its theme now.
+    theme_ids: tuple[str, ...] | None = None
+    lineage: Mapping[str, str] | None = None
 
 
 def locate(view: View, persona: str, target: str) -> Target:
@@ -283,7 +288,36 @@ def locate_journey(view: View, persona: Persona, target: str) -> Target:
     data = journey.draft.model_dump(mode="json")
     raw = get_path(data, position.removeprefix(JOURNEY_PREFIX)) if position else None
     current = None if raw is None else spec.adapter.validate_python(raw)
-    return Target(persona, address, position, spec, current, missing)
+    theme_ids = None
+    if address.stage is not None and address.inner.field == "pain_points":
+        theme_ids = tuple(t.id for t in view.themes.themes) if view.themes else ()
+    return Target(persona, address, position, spec, current, missing, theme_ids, view.lineage)
+
+
+def _theme_value(target: Target, kind: str, value: Any) -> Any:
+    """A stage pain point decision's value as current theme ids (ReviewError otherwise): these
+    are references to themes, so a reviewer confirms or re-points them, never adds free text."""
+    name = target.persona.draft.name
+    if kind == "extended":
+        raise ReviewError(
+            f"{name}: '{target.address}': a stage's pain points are themes: confirm them or "
+            "correct them to theme ids (--correct), they cannot be extended"
+        )
+    if kind != "corrected" or target.theme_ids is None:
+        return value
+    raw = value if isinstance(value, list) else [value]
+    known = set(target.theme_ids)
+    out = []
+    for item in raw:
+        text = str(item).strip().removeprefix("theme:")
+        current = refs.follow(text, target.lineage or {})
+        if current not in known:
+            valid = ", ".join(target.theme_ids) or "none (run `persona themes`)"
+            raise ReviewError(
+                f"{name}: '{target.address}': '{item}' is not a theme id; valid theme ids: {valid}"
+            )
+        out.append(current)
+    return out if isinstance(value, list) else out[0]
 
 
 def decide_on(
@@ -302,6 +336,8 @@ def decide_on(
             f"{target.persona.draft.name}: '{target.address}' is not in the current draft"
             + (f"; {target.missing}" if target.missing else "")
         )
+    if target.theme_ids is not None:
+        value = _theme_value(target, kind, value)
     try:
         return decide(
             target.spec,

@@ -94,15 +94,17 @@ def test_cli_confirms_corrects_and_extends_journey_parts(ws: Workspace) -> None:
     assert provenance["journey.stages.3.actions.0"]["decision"] == "confirmed"
     assert "journey.key_findings.0" not in provenance  # the draft's, unreviewed
     journey_md = out["journey-dana.md"]
-    assert "- Advocacy needs a clean first close _(from reviewer)_ _(✎ corrected by reviewer)_" in (
-        journey_md
-    )
+    assert "- Advocacy needs a clean first close _(✎ corrected by reviewer)_\n" in journey_md
     assert "Does the onboarding thing[^" in journey_md and "_(✓ confirmed by reviewer)_" in (
         journey_md
     )
     assert "+1 (positive) _(✎ corrected by reviewer)_" in journey_md
     assert "Sync tickets per account _(✎ corrected by reviewer)_" in journey_md
-    assert "Worries about price _(added in review)_" in journey_md
+    assert "Worries about price _(added in review)_ |" in journey_md  # one mark per item
+    # The executive summary marks the reviewer's words as the journey page does.
+    summary_md = out["summary.md"]
+    assert "Advocacy needs a clean first close _(✎ corrected by reviewer)_" in summary_md
+    assert "Sync tickets per account _(✎ corrected by reviewer)_" in summary_md
     # `review status` counts the journey parts decided (5 decisions above).
     status = json.loads(cli("review", "status", "-w", root, "--json").stdout)
     assert {p["persona_id"]: p["journey"] for p in status["personas"]}["p-dana"] == 5
@@ -110,6 +112,9 @@ def test_cli_confirms_corrects_and_extends_journey_parts(ws: Workspace) -> None:
     # The HTML report marks the same items.
     html = render_files(load_report_data(ws), ["html"])["index.html"]
     assert 'data-origin="human" title="corrected by Ana, 2026-01-01T00:00:00Z: the sync' in html
+    executive = html[html.index("<h2>Key findings</h2>") :][:2000]
+    assert 'Advocacy needs a clean first close <span class="pill pill-corrected"' in executive
+    assert 'Sync tickets per account <span class="pill pill-corrected"' in executive
 
 
 def test_bad_journey_addresses_say_what_is_valid(ws: Workspace) -> None:
@@ -125,6 +130,17 @@ def test_bad_journey_addresses_say_what_is_valid(ws: Workspace) -> None:
     result = cli("review", "set", "Dana", "journey.stages.3.pain_points.0", "--extend", "x",
                  "-w", ws.root, code=1)  # fmt: skip
     assert "cannot be extended" in result.stderr
+    result = cli("review", "set", "Dana", "journey.stages.3.emotion", "--extend", "1",
+                 "-w", ws.root, code=1)  # fmt: skip
+    assert "cannot be extended: correct it instead" in result.stderr
+    assert "`corrected`" not in result.stderr
+    result = cli("review", "set", "Dana", "journey.stages.3.pain_points", "--extend", "t-sync",
+                 "-w", ws.root, code=1)  # fmt: skip
+    assert "pain points are themes" in result.stderr
+    result = cli("review", "set", "Dana", "journey.stages.3.pain_points.0", "--correct", "foo",
+                 "-w", ws.root, code=1)  # fmt: skip
+    assert "'foo' is not a theme id; valid theme ids: t-sync, " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not (ws.review_dir / "decisions.json").exists()
 
 
@@ -232,3 +248,48 @@ def test_withdrawal_removes_a_journey_decision_citing_the_interview(
     assert left == []
     assert not any(cid.removeprefix("chunk:") in (ws.review_dir / "decisions.json").read_text()
                    for cid in dana)  # fmt: skip
+
+
+def test_journey_decisions_across_a_redraft_with_changed_items(ws: Workspace) -> None:
+    """Extensions land on the new draft's lists; a confirmed item whose words changed is not
+    put back (it is listed as no longer applying); pain points stay theme ids."""
+    root = ws.root
+    cli("review", "set", "Dana", "journey.stages.3.thoughts", "--extend", "Worries about price",
+        "-w", root)  # fmt: skip
+    cli("review", "set", "Dana", "journey.stages.3.actions.0", "--confirm", "-w", root)
+    cli("review", "set", "Dana", "journey.stages.3.pain_points.0", "--correct", "t-sync",
+        "-w", root)  # fmt: skip
+    cli("review", "set", "Dana", "journey.stages.2.touchpoints", "--confirm", "-w", root)
+    redrafted = journey("p-dana")
+    onboarding = redrafted.draft.stages[3]
+    onboarding.thoughts = [onboarding.thoughts[0].model_copy(update={"text": "Thinks anew"})]
+    onboarding.actions = [onboarding.actions[0].model_copy(update={"text": "Does it (7 mentions)"})]
+    decision = redrafted.draft.stages[2]
+    decision.touchpoints = [decision.touchpoints[0].model_copy(update={"text": "A new place"})]
+    write_personas(ws, personas(), [redrafted, journey("p-sam")])
+
+    reviewed = dana_journey(ws)
+    stage = reviewed.journey.draft.stages[3]
+    # The addition on top of the new draft's thoughts, not the old list frozen.
+    assert [t.text for t in stage.thoughts] == ["Thinks anew", "Worries about price"]
+    assert reviewed.marks["journey.stages.3.thoughts.1"].kind == "added"
+    # The confirmed action's words are gone: shown once (the new text), not re-inserted.
+    assert [a.text for a in stage.actions] == ["Does it (7 mentions)"]
+    assert stage.pain_points == ["t-sync"]
+    assert [t.text for t in reviewed.journey.draft.stages[2].touchpoints] == ["A new place"]
+    assert set(reviewed.unapplied) == {
+        ONBOARDING_ACTION,
+        "journey.stages[stage:decision].touchpoints",
+    }
+    journey_md = files(ws)["journey-dana.md"]
+    assert "Does the onboarding thing" not in journey_md
+    assert "Worries about price _(added in review)_ |" in journey_md
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana/journey")
+        assert "2 journey decisions no longer apply" in page
+        assert f"{ONBOARDING_ACTION}</code>" in page
+        # The web app refuses free text for a stage's pain point, and extending them.
+        bad = {**form_for(page, "journey.stages.3.pain_points.0"), "action": "correct",
+               "text": "foo"}  # fmt: skip
+        status, _, body = srv.post("/p/dana", bad)
+        assert status == 400 and "is not a theme id; valid theme ids: t-sync" in body

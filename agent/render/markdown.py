@@ -601,15 +601,22 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
             return claim_md(claim, notes, mark="confirmed")
         if found.kind == "added":
             return claim_md(claim, notes, mark="added") + note(path)
-        return claim_md(claim, notes, human=True) + note(path)  # corrected: the reviewer's words
+        return claim_md(claim, notes, mark="corrected")  # the reviewer's words, marked once
+
+    def list_note(path: str, count: int) -> str:
+        """A decided list's marker, unless its items carry their own (one mark per item)."""
+        itemised = any(
+            data.mark(persona, f"{JOURNEY_PREFIX}{path}.{i}") is not None for i in range(count)
+        )
+        return "" if itemised else note(path)
 
     def join(path: str, claims: list[Claim]) -> str:
         cell = "<br>".join(item(f"{path}.{i}", c) for i, c in enumerate(claims)) or "—"
-        return cell + note(path)
+        return cell + list_note(path, len(claims))
 
     def texts(path: str, values: list[str], show: Callable[[str], str] = md) -> str:
         cell = "<br>".join(show(v) + note(f"{path}.{i}") for i, v in enumerate(values)) or "—"
-        return cell + note(path)
+        return cell + list_note(path, len(values))
 
     def theme_cell(tid: str) -> str:
         return md(data.theme_label(tid)) + notes.cite([refs.theme(tid)])

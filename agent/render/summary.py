@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, Persona, Recommendation, SegmentStats, Theme
 from .context import ReportData, pct
 from .markdown import (
+    ADDED_IN_REVIEW,
+    REVIEW_MARKS,
     Footnotes,
     claim_md,
     code,
@@ -44,6 +47,10 @@ class ExecutiveSummary:
     score_formula: str = ""
     # Product -> its top themes, ranked within it, when the corpus has several products.
     by_product: dict[str, list[Theme]] = field(default_factory=dict)
+    # Review marks, in the order of `findings` / `recommendations` (a recommendation's by part:
+    # '' for the item, 'action', 'goal', 'metric'), so reviewer-written text says so here too.
+    finding_marks: list[Mark | None] = field(default_factory=list)
+    recommendation_marks: list[dict[str, Mark]] = field(default_factory=list)
 
 
 def build_summary(data: ReportData) -> ExecutiveSummary:
@@ -69,30 +76,44 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
             if len(group) < TOP_THEMES_PER_PRODUCT:
                 group.append(theme)
     findings: list[tuple[str, Claim]] = []
+    finding_marks: list[Mark | None] = []
     seen_findings: set[str] = set()
     for persona in data.personas:
         journey = data.journey(persona)
         if journey is None:
             continue
         first_name = persona.draft.name.split(",")[0].strip()
-        for claim in journey.draft.key_findings:
+        for i, claim in enumerate(journey.draft.key_findings):
             if claim.text.casefold() not in seen_findings:
                 seen_findings.add(claim.text.casefold())
                 findings.append((first_name, claim))
+                finding_marks.append(data.mark(persona, f"{JOURNEY_PREFIX}key_findings.{i}"))
     warnings = _warnings(data)
+    recommendations = _recommendations(data)
     return ExecutiveSummary(
         personas=rows,
         segments=list(data.segments.segments) if data.segments else [],
         themes=themes,
         findings=findings,
-        recommendations=_recommendations(data),
+        recommendations=[(who, rec) for who, rec, _ in recommendations],
         warnings=warnings,
         score_formula=data.themes.score_formula if data.themes else "",
         by_product=by_product,
+        finding_marks=finding_marks,
+        recommendation_marks=[marks for _, _, marks in recommendations],
     )
 
 
-def _recommendations(data: ReportData) -> list[tuple[str, Recommendation]]:
+def review_note(mark: Mark | None) -> str:
+    """The Markdown marker of a decided journey part, as the journey page writes it."""
+    if mark is None:
+        return ""
+    if mark.kind == "added":
+        return f" _({ADDED_IN_REVIEW})_"
+    return f" _({REVIEW_MARKS[mark.kind]})_" if mark.kind in REVIEW_MARKS else ""
+
+
+def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[str, Mark]]]:
     """Each action once, given to the persona whose segment raised its themes most.
 
     Several journeys recommend fixing the same theme; the summary keeps the one from the
@@ -100,7 +121,7 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation]]:
     so a top pain is not credited to whichever persona happens to be listed first. Ties keep
     the persona order. Listed by persona, each in its journey's order.
     """
-    offers: dict[str, list[tuple[int, int, int, str, Recommendation]]] = {}
+    offers: dict[str, list[tuple[int, int, int, str, Recommendation, dict[str, Mark]]]] = {}
     for p_index, persona in enumerate(data.personas):
         journey = data.journey(persona)
         if journey is None:
@@ -113,10 +134,16 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation]]:
                 theme = data.theme(key) if kind == "theme" else None
                 if theme:
                     weight += theme.segment_counts.get(persona.segment, 0)
-            offer = (-weight, p_index, r_index, first_name, rec)
+            at = f"{JOURNEY_PREFIX}recommendations.{r_index}"
+            marks = {
+                part: found
+                for part in ("", "action", "goal", "metric")
+                if (found := data.mark(persona, f"{at}.{part}" if part else at)) is not None
+            }
+            offer = (-weight, p_index, r_index, first_name, rec, marks)
             offers.setdefault(rec.action.casefold(), []).append(offer)
     best = [min(group, key=lambda o: o[:3]) for group in offers.values()]
-    return [(who, rec) for _, _, _, who, rec in sorted(best, key=lambda o: o[1:3])]
+    return [(who, rec, marks) for _, _, _, who, rec, marks in sorted(best, key=lambda o: o[1:3])]
 
 
 def _warnings(data: ReportData) -> list[str]:
@@ -242,20 +269,25 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
     if summary.findings:
         out += ["", "## Key Findings", ""]
-        out += [f"- **{md(who)}**: {claim_md(c, notes)}" for who, c in summary.findings]
+        out += [
+            f"- **{md(who)}**: {_finding_md(c, notes, mark)}"
+            for (who, c), mark in zip(summary.findings, _marks(summary), strict=True)
+        ]
     if summary.recommendations:
         out += ["", "## Recommendations", ""]
         out += table(
             ["#", "Action", "Goal", "Metric", "Persona"],
             [
                 [
-                    str(i),
-                    md(rec.action) + notes.cite(rec.evidence),
-                    md(rec.goal),
-                    md(rec.metric),
+                    str(i) + review_note(marks.get("")),
+                    md(rec.action) + notes.cite(rec.evidence) + review_note(marks.get("action")),
+                    md(rec.goal) + review_note(marks.get("goal")),
+                    md(rec.metric) + review_note(marks.get("metric")),
                     md(who),
                 ]
-                for i, (who, rec) in enumerate(summary.recommendations, 1)
+                for i, ((who, rec), marks) in enumerate(
+                    zip(summary.recommendations, _rec_marks(summary), strict=True), 1
+                )
             ],
         )
     if summary.warnings:
@@ -263,3 +295,20 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         out += [f"- {md(w)}" for w in summary.warnings]
     out += notes.section()
     return "\n".join(out).rstrip() + "\n"
+
+
+def _marks(summary: ExecutiveSummary) -> list[Mark | None]:
+    return summary.finding_marks or [None] * len(summary.findings)
+
+
+def _rec_marks(summary: ExecutiveSummary) -> list[dict[str, Mark]]:
+    return summary.recommendation_marks or [{} for _ in summary.recommendations]
+
+
+def _finding_md(claim: Claim, notes: Footnotes, mark: Mark | None) -> str:
+    """A key finding with its review marker (the reviewer's words say whose they are)."""
+    if mark is None:
+        return claim_md(claim, notes)
+    if mark.kind in ("confirmed", "corrected", "extended"):
+        return claim_md(claim, notes, mark=mark.kind)
+    return claim_md(claim, notes, mark="added") + review_note(mark)
