@@ -630,13 +630,17 @@ def themes(
                 summary = run_themes(settings, ws, progress=bar)
         except HostPending as exc:
             _host_exit(exc, json_out)
+        from .models import ThemeReport
+        from .render import match_product
+
+        report = ThemeReport.model_validate_json(ws.themes.read_text(encoding="utf-8"))
+        if product is not None:
+            # Checked before anything is printed: an unknown product prints only the error.
+            product = match_product((t.product for t in report.themes), product)
         if json_out:
             _emit(summary, True)
             return
         _print_summary(summary)
-        from .models import ThemeReport
-
-        report = ThemeReport.model_validate_json(ws.themes.read_text(encoding="utf-8"))
         _print_themes(report, product, ws)
 
 
@@ -644,9 +648,6 @@ def _print_themes(report: Any, product: str | None, ws: Workspace, limit: int = 
     """The ranked themes table, one block per product when the corpus has several."""
     products = sorted({t.product or "" for t in report.themes})
     if product is not None:
-        if product not in products:
-            known = ", ".join(p for p in products if p) or "none"
-            raise PersonaError(f"no product {product!r} among the themes (products: {known})")
         products = [product]
     for name in products:
         themes = [t for t in report.themes if (t.product or "") == name]

@@ -49,6 +49,7 @@ from .models import (
     Cohort,
     CohortReport,
     CohortTrait,
+    CorpusTotals,
     SegmentReport,
     SegmentStats,
     Strict,
@@ -138,6 +139,10 @@ class PackTheme(Strict):
     severity: ThemeSeverity
     segment_count: int = Field(description="Users of this segment who raised the theme")
     journey_stages: dict[str, int] = Field(default_factory=dict)
+    # Set when themes are per product: the rank within it and the totals its shares divide by.
+    product: str | None = None
+    product_rank: int | None = None
+    product_totals: CorpusTotals | None = None
     quotes: list[PackQuote] = Field(default_factory=list)
     workarounds: list[PackWorkaround] = Field(default_factory=list)
 
@@ -920,6 +925,8 @@ class PackBuilder:
                 workarounds.append(PackWorkaround(chunk_id=m["chunk_id"], text=text))
             if len(workarounds) >= WORKAROUNDS_PER_THEME:
                 break
+        report = self.inputs.themes
+        totals = report.product_totals.get(theme.product) if report and theme.product else None
         return PackTheme(
             id=theme.id,
             label=theme.label,
@@ -931,6 +938,9 @@ class PackBuilder:
             severity=theme.severity,
             segment_count=count,
             journey_stages=dict(sorted(theme.journey_stages.items())),
+            product=theme.product,
+            product_rank=theme.product_rank,
+            product_totals=totals,
             quotes=quotes,
             workarounds=workarounds,
         )

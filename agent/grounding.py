@@ -287,8 +287,10 @@ class PackIndex:
             ),
             sev.get("mean"),
             sev.get("max"),
-            *(theme.get(k) for k in ("score", "rank", "mentions", "segment_count")),
+            *(theme.get(k) for k in ("score", "rank", "product_rank", "mentions", "segment_count")),
             *(theme.get("journey_stages") or {}).values(),
+            # What a per-product theme's shares divide by ("12 of 30 FitTrack tickets").
+            *(theme.get("product_totals") or {}).values(),
         ]
         texts = [theme.get("label", ""), theme.get("description", "")]
         texts += [q.get("text", "") for q in theme.get("quotes") or ()]

@@ -163,6 +163,23 @@ _WORKAROUND_AT = re.compile(
 )
 
 
+def product_words(theme: PackTheme) -> str:
+    """Whose totals a per-product theme's shares are of: 'FitTrack's' (or 'the product's').
+
+    A product name with digits in it would read as a number the grounding checker must find
+    in the evidence, so such a name is not written out.
+    """
+    name = " ".join((theme.product or "").split())
+    return f"{name}'s" if name and not re.search(r"\d", name) else "the product's"
+
+
+def rank_words(theme: PackTheme) -> str:
+    """'rank 2 among FitTrack's themes' when themes are ranked per product, else 'rank 4 overall'."""
+    if theme.product_rank is not None and theme.product:
+        return f"rank {theme.product_rank} among {product_words(theme)} themes"
+    return f"rank {theme.rank} overall"
+
+
 def pct(share: float) -> str:
     """A 0-1 share as the percentage the validators accept (whole, or one decimal)."""
     value = share * 100
@@ -833,13 +850,25 @@ class OfflineDrafter:
         impact = Claim(text=text + ".", evidence=[ref])
         freq = theme.frequency
         reach = []
-        if freq.participants:
+        totals, whose = theme.product_totals, product_words(theme)
+        if freq.participants and totals is not None:
+            reach.append(
+                f"by {freq.participants} of {whose} {plural(totals.participants, 'interview participant')}"
+                f" ({pct(freq.participant_share)})"
+            )
+        elif freq.participants:
             reach.append(
                 "by "
                 + plural(freq.participants, "interview participant")
                 + f" ({pct(freq.participant_share)} of all participants)"
             )
-        if freq.tickets:
+        if freq.tickets and totals is not None:
+            # The share is of the product's own tickets, so the sentence names that total.
+            reach.append(
+                f"in {freq.tickets} of {whose} {plural(totals.tickets, 'ticket')}"
+                f" ({pct(freq.ticket_share)})"
+            )
+        elif freq.tickets:
             reach.append(
                 "in "
                 + plural(freq.tickets, "ticket")
@@ -1225,7 +1254,7 @@ class OfflineDrafter:
         for t in self.ranked[1:3]:
             findings.append(
                 Claim(
-                    text=f"'{t.label}': mean severity {t.severity.mean:.1f}/5, rank {t.rank} overall",
+                    text=f"'{t.label}': mean severity {t.severity.mean:.1f}/5, " + rank_words(t),
                     evidence=[f"theme:{t.id}"],
                 )
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -132,3 +133,85 @@ def test_tickets_alone_from_several_products_give_a_persona_per_product(tmp_path
         # Each persona's pains are its own product's themes only.
         mine = {themes[pain["theme_id"]]["product"] for pain in persona["draft"]["pain_points"]}
         assert mine <= {product_of[persona["segment"]]}
+
+
+def _run(tmp_path: Path) -> tuple[Path, dict[str, str], CliRunner]:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env)
+    assert result.exit_code == 0, result.output
+    return ws, env, runner
+
+
+SHARE = re.compile(r"(\d+) of (\d+) (?:Tiny Notes |Big Mail )?tickets \((\d+(?:\.\d+)?)%\)")
+OF_PRODUCT = re.compile(r"(\d+) of (?:Tiny Notes|Big Mail)'s (\d+) tickets \((\d+(?:\.\d+)?)%\)")
+
+
+def _shares_add_up(text: str) -> int:
+    """Every 'N of M ... tickets (P%)' in the text has P = N/M; how many were checked."""
+    found = [*SHARE.findall(text), *OF_PRODUCT.findall(text)]
+    for n, total, share in found:
+        decimals = len(share.partition(".")[2])
+        assert round(int(n) / int(total) * 100, decimals) == float(share), (n, total, share)
+    return len(found)
+
+
+def test_a_product_report_holds_only_that_products_personas_totals_and_ranks(
+    tmp_path: Path,
+) -> None:
+    ws, env, runner = _run(tmp_path)
+    # Any spelling of the product finds it; the folder is named after the product itself.
+    one = runner.invoke(app, ["report", "-w", str(ws), "--product", "tiny NOTES"], env=env)
+    assert one.exit_code == 0, one.output
+    folder = ws / "reports" / "product-tiny_notes"
+    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".md")
+    assert names == [
+        "journey-tiny-notes-customers.md",
+        "persona-tiny-notes-customers.md",
+        "summary.md",
+    ]
+    everything = "\n".join(p.read_text(encoding="utf-8") for p in folder.iterdir() if p.is_file())
+    assert "Big Mail" not in everything
+    assert "Unresolved" not in everything and "evidence not found" not in everything
+    summary = (folder / "summary.md").read_text(encoding="utf-8")
+    assert "Based on 4 support tickets." in summary
+    assert "1 persona (0 reviewed, 1 draft)." in summary
+    assert " overall" not in summary and "among Tiny Notes's themes" in summary
+    data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert [p["segment"] for p in data["personas"]] == ["Tiny Notes customers"]
+    assert data["themes"]["total_tickets"] == 4
+    persona = (folder / "persona-tiny-notes-customers.md").read_text(encoding="utf-8")
+    assert "| **Based on** | 4 support tickets |" in persona
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    assert "of 4 Tiny Notes tickets (25%)" in html and "rank 1 in Tiny Notes" in html
+    assert _shares_add_up(everything) >= 3
+
+
+def test_shares_name_the_product_total_they_are_of(tmp_path: Path) -> None:
+    ws, _, _ = _run(tmp_path)
+    reports = ws / "reports"
+    persona = (reports / "persona-tiny-notes-customers.md").read_text(encoding="utf-8")
+    # A Tiny Notes review is 1 of its 4 (25%), not 1 of all 16 reviews (6%).
+    assert "Raised in 1 of Tiny Notes's 4 tickets (25%)" in persona
+    assert "1 of 4 Tiny Notes tickets (25%)" in persona
+    big = (reports / "persona-big-mail-customers.md").read_text(encoding="utf-8")
+    assert "Raised in 9 of Big Mail's 12 tickets (75%)" in big
+    whole = "\n".join(p.read_text(encoding="utf-8") for p in reports.glob("*.md"))
+    assert "of all tickets" not in whole and " of 16 tickets" not in whole
+    assert _shares_add_up(whole) >= 6
+
+
+def test_an_unknown_product_prints_only_the_error(tmp_path: Path) -> None:
+    ws, env, runner = _run(tmp_path)
+    missing = runner.invoke(app, ["themes", "-w", str(ws), "--product", "Nope"], env=env)
+    assert missing.exit_code == 1
+    assert missing.stdout == "" and "products: Big Mail, Tiny Notes" in missing.stderr
+    as_json = runner.invoke(app, ["themes", "-w", str(ws), "--product", "Nope", "--json"], env=env)
+    assert as_json.exit_code == 1
+    error = json.loads(as_json.stdout)
+    assert error["ok"] is False and "products: Big Mail, Tiny Notes" in error["error"]
+    found = runner.invoke(app, ["themes", "-w", str(ws), "--product", "big mail"], env=env)
+    assert found.exit_code == 0, found.output
+    assert "product: Big Mail (0 participants, 12 tickets)" in found.stdout
+    assert "Tiny Notes" not in found.stdout

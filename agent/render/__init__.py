@@ -7,13 +7,14 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .. import refs
 from ..config import Settings
 from ..errors import ConfigError, OutputError
 from ..lock import writes_workspace
-from ..models import StepSummary
+from ..models import Persona, StepSummary, ThemeReport
 from ..segment_rules import slugify
 from ..workspace import Workspace, dump_json, remove_stale_temps, write_text_atomic
 from .context import ReportData, load_report_data
@@ -32,7 +33,15 @@ REPORT_NAME = re.compile(
 )
 SUFFIX_FORMAT = {".md": "md", ".html": "html", ".json": "json"}
 
-__all__ = ["FORMATS", "ReportData", "load_report_data", "render_files", "render_report"]
+__all__ = [
+    "FORMATS",
+    "ReportData",
+    "load_report_data",
+    "match_product",
+    "only_product",
+    "render_files",
+    "render_report",
+]
 
 
 def render_files(data: ReportData, formats: Sequence[str] = FORMATS) -> dict[str, str]:
@@ -125,20 +134,96 @@ def _remove_stale(
     return removed, kept
 
 
+def match_product(products: Iterable[str | None], name: str) -> str:
+    """The product `name` means, matched exactly or else case-insensitively; an unknown or
+    ambiguous name is refused with the list of products."""
+    known = sorted({p for p in products if p})
+    if name in known:
+        return name
+    folded = [p for p in known if p.casefold() == name.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    listed = ", ".join(known) or "none"
+    if folded:
+        raise ConfigError(
+            f"product {name!r} matches several products but none exactly (products: {listed})"
+        )
+    raise ConfigError(f"no product {name!r} among the themes (products: {listed})")
+
+
+def persona_products(data: ReportData, persona: Persona) -> set[str]:
+    """The products a persona speaks for: its cohort's product (cohorts.json), or else the
+    products of the themes it and its journey cite."""
+    for cohort in data.cohorts.cohorts if data.cohorts else ():
+        if cohort.name == persona.segment and cohort.product:
+            return {cohort.product}
+    cited = [persona.model_dump(mode="json")]
+    journey = data.journey(persona)
+    if journey is not None:
+        cited.append(journey.model_dump(mode="json"))
+    found = {t.product for key in refs.ids_in(cited, "theme") if (t := data.theme(key))}
+    return {p for p in found if p}
+
+
 def only_product(data: ReportData, product: str) -> ReportData:
-    """The report data with one product's themes, ranked within it."""
+    """The report data of one product: its themes ranked within it, its totals, and only the
+    personas (and journeys) that speak for it."""
     themes = data.themes
-    products = sorted({t.product or "" for t in themes.themes}) if themes else []
-    if themes is None or product not in products:
-        known = ", ".join(p for p in products if p) or "none"
-        raise ConfigError(f"no product {product!r} among the themes (products: {known})")
+    if themes is None:
+        raise ConfigError(f"no product {product!r} among the themes (products: none)")
+    product = match_product((t.product for t in themes.themes), product)
     mine = [
         t.model_copy(update={"rank": t.product_rank or t.rank})
         for t in themes.themes
         if t.product == product
     ]
     mine.sort(key=lambda t: (t.rank, t.id))
-    return dataclasses.replace(data, themes=themes.model_copy(update={"themes": mine}))
+    update: dict[str, object] = {"themes": mine}
+    totals = themes.product_totals.get(product)
+    if totals is not None:
+        # Shares of a product's themes are of its own tickets and participants.
+        update |= {
+            "total_participants": totals.participants,
+            "total_tickets": totals.tickets,
+            "product_totals": {product: totals},
+        }
+    personas = [p for p in data.personas if product in persona_products(data, p)]
+    if totals is not None:
+        # A persona page of this report rests on the product's tickets, as its summary does.
+        personas = [
+            p.model_copy(
+                update={
+                    "document_info": p.document_info.model_copy(
+                        update={
+                            "based_on_tickets": min(
+                                p.document_info.based_on_tickets, totals.tickets
+                            ),
+                            "based_on_interviews": min(
+                                p.document_info.based_on_interviews, totals.participants
+                            ),
+                        }
+                    )
+                }
+            )
+            for p in personas
+        ]
+    kept = {p.id for p in personas}
+    return dataclasses.replace(
+        data,
+        personas=personas,
+        journeys={pid: j for pid, j in data.journeys.items() if pid in kept},
+        themes=themes.model_copy(update=update),
+        slugs={pid: slug for pid, slug in data.slugs.items() if pid in kept},
+        product=product,
+    )
+
+
+def product_of(workspace: Workspace, name: str) -> str:
+    """The product `name` means among the workspace's themes (see match_product)."""
+    if not workspace.themes.exists():
+        raise ConfigError(f"no product {name!r}: {workspace.themes} does not exist yet")
+    report = ThemeReport.model_validate_json(workspace.themes.read_text(encoding="utf-8"))
+    return match_product((t.product for t in report.themes), name)
 
 
 @writes_workspace("report")
@@ -159,6 +244,8 @@ def render_report(
     started = time.perf_counter()
     default = workspace.reports_dir
     if product is not None:
+        # `--product fittrack` is FitTrack: one folder and one step per product, however spelt.
+        product = product_of(workspace, product)
         default = workspace.reports_dir / f"product-{slugify(product)}"
     target = Path(out_dir) if out_dir is not None else default
     inputs = _inputs(workspace, target, formats, product)

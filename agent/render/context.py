@@ -214,6 +214,8 @@ class ReportData:
     marks: dict[str, dict[str, Mark]] = field(default_factory=dict)
     # persona id -> how many list items (not whole fields) a reviewer decided.
     items_decided: dict[str, int] = field(default_factory=dict)
+    # Set by render.only_product: the report covers this product only (its totals, its ranks).
+    product: str | None = None
 
     def __post_init__(self) -> None:
         if not self.slugs:
@@ -335,7 +337,13 @@ class ReportData:
         return any(p.document_info.mode == "offline" for p in self.personas)
 
     def corpus_basis(self) -> tuple[int, int, int]:
-        """Interviews, tickets and users the report rests on (largest figure seen anywhere)."""
+        """Interviews, tickets and users the report rests on (largest figure seen anywhere).
+
+        A one-product report rests on that product's participants and tickets only.
+        """
+        if self.product is not None and self.themes:
+            users = self.segments.total_users if self.segments else 0
+            return self.themes.total_participants, self.themes.total_tickets, users
         interviews = max([p.document_info.based_on_interviews for p in self.personas] or [0])
         tickets = max([p.document_info.based_on_tickets for p in self.personas] or [0])
         users = max([p.document_info.based_on_users for p in self.personas] or [0])
@@ -416,18 +424,59 @@ def exact_pct(share: float) -> str:
     return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
+def theme_totals(theme: Theme, report: ThemeReport | None) -> tuple[int, int, str]:
+    """(participants, tickets, whose) a theme's shares divide by.
+
+    Per-product themes divide by their product's totals (themes.json product_totals), so a
+    share is shown against that total and named after the product ('FitTrack '), never
+    against the whole corpus; otherwise the corpus totals and ''.
+    """
+    if report is None:
+        return 0, 0, ""
+    totals = report.product_totals.get(theme.product) if theme.product else None
+    if totals is not None:
+        return totals.participants, totals.tickets, f"{theme.product} "
+    return report.total_participants, report.total_tickets, ""
+
+
+def theme_rank(theme: Theme) -> str:
+    """'rank 2 in FitTrack' for a theme ranked within its product, else 'rank 4'."""
+    if theme.product and theme.product_rank is not None:
+        return f"rank {theme.product_rank} in {theme.product}"
+    return f"rank {theme.rank}"
+
+
+def theme_reach(theme: Theme, report: ThemeReport | None) -> tuple[str, str]:
+    """The theme's participants and tickets as a reader sees them, each with its share:
+    '12 of 30 FitTrack tickets (40%)' for a per-product theme, else '12 tickets (20%)'."""
+    freq = theme.frequency
+    people, tickets, whose = theme_totals(theme, report)
+
+    def counted(n: int, total: int, noun: str, share: float) -> str:
+        # A per-product share is of the product's own total, so that total is named with it.
+        if whose and total:
+            return f"{fmt_num(n)} of {fmt_num(total)} {whose}{noun}{'' if total == 1 else 's'} ({pct(share)})"
+        return f"{fmt_num(n)} {noun}{'' if n == 1 else 's'} ({pct(share)})"
+
+    return (
+        counted(freq.participants, people, "participant", freq.participant_share),
+        counted(freq.tickets, tickets, "ticket", freq.ticket_share),
+    )
+
+
 def theme_stats(theme: Theme, report: ThemeReport | None) -> str:
     """The theme's reach, severity and score in one line, at the precision themes.json holds."""
     freq = theme.frequency
+    people, tickets, whose = theme_totals(theme, report)
     parts = []
     if freq.participants or not freq.tickets:
-        of = f" of {report.total_participants}" if report and report.total_participants else ""
-        parts.append(f"{freq.participants}{of} participants ({exact_pct(freq.participant_share)})")
+        of = f" of {people} {whose}" if people else " "
+        parts.append(f"{freq.participants}{of}participants ({exact_pct(freq.participant_share)})")
     if freq.tickets:
-        of = f" of {fmt_num(report.total_tickets)}" if report and report.total_tickets else ""
-        parts.append(f"{fmt_num(freq.tickets)}{of} tickets ({exact_pct(freq.ticket_share)})")
+        of = f" of {fmt_num(tickets)} {whose}" if tickets else " "
+        parts.append(f"{fmt_num(freq.tickets)}{of}tickets ({exact_pct(freq.ticket_share)})")
     parts.append(f"severity {exact_num(theme.severity.mean)} mean / {theme.severity.max} max")
-    parts.append(f"score {exact_num(theme.score)}, rank {theme.rank}")
+    parts.append(f"score {exact_num(theme.score)}, {theme_rank(theme)}")
     staged = [
         f"{stage} {theme.journey_stages[stage]}"
         for stage in MENTION_STAGES

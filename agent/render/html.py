@@ -18,7 +18,17 @@ from markupsafe import Markup
 from ..decisions import Mark
 from ..ids import content_hash
 from ..models import Claim, JourneyMap, Persona, Theme, ThemeReport
-from .context import OFFLINE_NOTICE, Evidence, ReportData, Split, fmt_num, focus_texts, pct
+from .context import (
+    OFFLINE_NOTICE,
+    Evidence,
+    ReportData,
+    Split,
+    fmt_num,
+    focus_texts,
+    pct,
+    theme_rank,
+    theme_reach,
+)
 from .markdown import (
     ADDED_IN_REVIEW,
     EMOTION_WORDS,
@@ -432,4 +442,6 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         added_in_review=ADDED_IN_REVIEW,
         provenance=provenance,
         multi_product=len({t.product for t in themes}) > 1,
+        theme_reach=lambda t: theme_reach(t, data.themes),
+        theme_rank=theme_rank,
     )

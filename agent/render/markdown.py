@@ -13,7 +13,15 @@ from .. import refs
 from ..decisions import JOURNEY_PREFIX
 from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
 from ..stages import PRESET_SOURCES, STAGE_TITLES
-from .context import OFFLINE_NOTICE, ReportData, fmt_num, focus_texts, pct
+from .context import (
+    OFFLINE_NOTICE,
+    ReportData,
+    fmt_num,
+    focus_texts,
+    pct,
+    theme_rank,
+    theme_reach,
+)
 
 __all__ = ["STAGE_TITLES"]  # re-exported: every renderer titles columns from agent/stages.py
 REVIEW_MARKS = {
@@ -377,13 +385,11 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         out.append(f"{i}. **{md(pain.title)}**{cite}{item_note(at)}{title_note}")
         pain_human = by_reviewer or human("pain_points")
         if theme:
+            people, tickets = theme_reach(theme, data.themes)
             out.append(
-                f"   - **Theme**: {md(theme.label)} — "
-                f"{plural(theme.frequency.participants, 'participant')}"
-                f" ({pct(theme.frequency.participant_share)}), "
-                f"{plural(theme.frequency.tickets, 'ticket')}"
-                f" ({pct(theme.frequency.ticket_share)}), severity {theme.severity.mean:.1f}/5"
-                f" (max {theme.severity.max}), rank {theme.rank}"
+                f"   - **Theme**: {md(theme.label)} — {md(people)}, {md(tickets)}, "
+                f"severity {theme.severity.mean:.1f}/5 (max {theme.severity.max}), "
+                f"{md(theme_rank(theme))}"
             )
             out.append(f"   - **Description**: {md(theme.description)}")
         out.append(f"   - **Impact**: {item(f'{at}.impact', pain.impact, pain_human)}")

@@ -205,7 +205,8 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
     out += [f"Based on {doc_basis(interviews, tickets, users)}.", ""]
     statuses = [p.document_info.status for p in data.personas]
     out += [
-        f"{len(data.personas)} personas ({statuses.count('reviewed')} reviewed, "
+        f"{len(data.personas)} persona{'' if len(data.personas) == 1 else 's'} "
+        f"({statuses.count('reviewed')} reviewed, "
         f"{statuses.count('draft')} draft).",
         "",
         "## Personas",
