@@ -146,6 +146,18 @@ def test_withdrawn_participant_leaves_cache_log_host_files_and_redaction_map(
         assert not any("zebra" in r.text for r in asked)
 
 
+OFFLINE = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+
+
+def _ana_and_bo(tmp_path: Path) -> tuple[Path, Workspace]:
+    """A corpus of Ana's and Bo's interviews, and the workspace to put it in."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ana.md").write_text(ANA, encoding="utf-8")
+    (corpus / "bo.md").write_text(BO, encoding="utf-8")
+    return corpus, Workspace(tmp_path / "ws")
+
+
 class _Killed(BaseException):
     """Stands for a kill -9 mid-scrub: nothing after the raise runs, as after a real kill."""
 
@@ -159,13 +171,8 @@ def test_a_crash_during_the_scrub_is_finished_by_the_next_command(
     from agent.purge import journal_path
     from agent.store import EvidenceStore
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "ana.md").write_text(ANA, encoding="utf-8")
-    (corpus / "bo.md").write_text(BO, encoding="utf-8")
-    ws = Workspace(tmp_path / "ws")
-    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
-    runner = CliRunner()
+    corpus, ws = _ana_and_bo(tmp_path)
+    runner, env = CliRunner(), OFFLINE
     assert runner.invoke(app, ["ingest", str(corpus), "-w", str(ws.root)], env=env).exit_code == 0
     assert SECRET.encode() in _stores(ws)
 
@@ -202,13 +209,8 @@ def test_a_store_that_stays_busy_keeps_the_withdrawal_open(
     from agent.purge import journal_path
     from agent.store import EvidenceStore
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "ana.md").write_text(ANA, encoding="utf-8")
-    (corpus / "bo.md").write_text(BO, encoding="utf-8")
-    ws = Workspace(tmp_path / "ws")
-    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
-    runner = CliRunner()
+    corpus, ws = _ana_and_bo(tmp_path)
+    runner, env = CliRunner(), OFFLINE
     assert runner.invoke(app, ["ingest", str(corpus), "-w", str(ws.root)], env=env).exit_code == 0
     (corpus / "ana.md").unlink()
 
@@ -235,13 +237,8 @@ def test_a_withdrawal_run_leaves_no_word_in_any_workspace_file(tmp_path: Path) -
 
     from agent.cli import app
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "ana.md").write_text(ANA, encoding="utf-8")
-    (corpus / "bo.md").write_text(BO, encoding="utf-8")
-    ws = tmp_path / "ws"
-    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
-    runner = CliRunner()
+    corpus, workspace = _ana_and_bo(tmp_path)
+    ws, env, runner = workspace.root, OFFLINE, CliRunner()
     first = runner.invoke(app, ["run", str(corpus), "-w", str(ws), "--json"], env=env)
     assert first.exit_code == 0, first.output
     everything = b"".join(p.read_bytes() for p in ws.rglob("*") if p.is_file())
