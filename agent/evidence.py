@@ -996,6 +996,17 @@ class PackBuilder:
         observations: list[PackObservation] | None = None,
     ) -> EvidencePack:
         seg = plan.segment
+        report = self.inputs.themes
+        totals = report.product_totals.get(seg.product) if report and seg.product else None
+        if seg.basis == "products" and totals is not None:
+            # A product's persona rests on that product's reviews and people, not the export's.
+            corpus = corpus.model_copy(
+                update={
+                    "tickets": totals.tickets,
+                    "participants": totals.participants,
+                    "interviews": min(corpus.interviews, totals.participants),
+                }
+            )
         notes = []
         if plan.small or seg.warning:
             people = "users in this segment" if seg.basis == "segments" else "participants"

@@ -129,6 +129,9 @@ def test_tickets_alone_from_several_products_give_a_persona_per_product(tmp_path
     themes = {t["id"]: t for t in json.loads((ws / "themes.json").read_text())["themes"]}
     product_of = {c["name"]: c["product"] for c in cohorts["cohorts"]}
     assert {p["segment"] for p in personas} == set(product_of)
+    # Each persona rests on its own product's reviews, in the whole report too.
+    based = {p["segment"]: p["document_info"]["based_on_tickets"] for p in personas}
+    assert {product_of[name]: n for name, n in based.items()} == {"Big Mail": 12, "Tiny Notes": 4}
     for persona in personas:
         # Each persona's pains are its own product's themes only.
         mine = {themes[pain["theme_id"]]["product"] for pain in persona["draft"]["pain_points"]}
