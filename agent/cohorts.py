@@ -708,7 +708,7 @@ def _earlier(
 def product_cohorts(workspace: Workspace) -> CohortReport | None:
     """One cohort per product when tickets or reviews name several (None otherwise): the people
     who write about one app are the evidence for that app's persona, not for the others'."""
-    from .themes import PRODUCT_KEYS
+    from .models import product_in
 
     tickets: dict[str, set[str]] = defaultdict(set)
     everyone_: set[str] = set()
@@ -718,7 +718,7 @@ def product_cohorts(workspace: Workspace) -> CohortReport | None:
         who = row.get("ticket_id") or row.get("user_id") or row["document_id"]
         everyone_.add(who)
         meta = row.get("metadata") or {}
-        product = next((str(meta[k]) for k in PRODUCT_KEYS if meta.get(k) not in (None, "")), "")
+        product = product_in(meta) or ""
         if product:
             tickets[product].add(who)
     if len(tickets) < 2:

@@ -57,6 +57,7 @@ from .models import (
     ThemeFrequency,
     ThemeReport,
     ThemeSeverity,
+    product_in,
 )
 from .segment_rules import slugify
 from .stages import FUNNEL, PRESET_SOURCES, plan_for
@@ -697,9 +698,7 @@ class PackBuilder:
         if who and who in self._member:
             return self._member[who]
         if self._by_product:
-            meta = row.get("metadata") or {}
-            product = next((str(meta[k]) for k in ("product", "app") if meta.get(k)), "")
-            return self._by_product.get(product)
+            return self._by_product.get(product_in(row.get("metadata") or {}) or "")
         from .cohorts import metadata_segment
 
         meta = metadata_segment(row)

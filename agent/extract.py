@@ -408,14 +408,6 @@ def build_requests(chunks: list[Chunk], settings: Settings) -> tuple[list[LLMReq
 # --------------------------------------------------------------------------- mentions
 
 
-def _product(chunk: Chunk) -> str | None:
-    for key in ("product", "app"):
-        value = chunk.metadata.get(key)
-        if value not in (None, ""):
-            return str(value)
-    return None
-
-
 def to_mentions(value: PainPointExtraction, batch: Batch, origin: str) -> list[PainPointMention]:
     """Validated drafts -> stored mentions with exact spans (quotes re-read from the chunk)."""
     out = []
@@ -441,13 +433,8 @@ def to_mentions(value: PainPointExtraction, batch: Batch, origin: str) -> list[P
                 journey_stage=draft.journey_stage,
                 workaround=(draft.workaround or "").strip() or None,
                 quotes=quotes,
-                chunk_id=home.id,
-                document_id=home.document_id,
                 kind=home.kind,
-                participant_id=home.participant_id,
-                ticket_id=home.ticket_id,
-                user_id=home.user_id,
-                product=_product(home),
+                **home.origin(),
                 origin=origin,  # type: ignore[arg-type]
                 nature=draft.nature,
             )
@@ -489,13 +476,8 @@ def to_observations(value: PainPointExtraction, batch: Batch, origin: str) -> li
                 text=" ".join(draft.text.split()),
                 journey_stage=draft.journey_stage,
                 quotes=quotes,
-                chunk_id=home.id,
-                document_id=home.document_id,
                 source_kind=home.kind,
-                participant_id=home.participant_id,
-                ticket_id=home.ticket_id,
-                user_id=home.user_id,
-                product=_product(home),
+                **home.origin(),
                 origin=origin,  # type: ignore[arg-type]
             )
         )

@@ -7,7 +7,8 @@ descriptions to the model as part of the JSON Schema, so they are prompt text to
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,6 +73,18 @@ class Document(Strict):
 
 TURN_SEPARATOR = "\n\n"
 
+# Metadata keys an export names its product (or app) by, in order of preference.
+PRODUCT_KEYS = ("product", "app")
+
+
+def product_in(metadata: Mapping[str, Any]) -> str | None:
+    """The product a document's metadata names, if any."""
+    for key in PRODUCT_KEYS:
+        value = metadata.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
 
 class Chunk(Strict):
     """A piece of one speaker's words within a token budget, the unit embedded and quoted."""
@@ -92,6 +105,17 @@ class Chunk(Strict):
     ticket_id: str | None = None
     user_id: str | None = None
     metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+    def origin(self) -> dict[str, Any]:
+        """Whose words these are and where, as a mention or observation drawn from it stores it."""
+        return {
+            "chunk_id": self.id,
+            "document_id": self.document_id,
+            "participant_id": self.participant_id,
+            "ticket_id": self.ticket_id,
+            "user_id": self.user_id,
+            "product": product_in(self.metadata),
+        }
 
 
 class SkippedInput(Strict):

@@ -242,11 +242,6 @@ def quote_at(chunk: Chunk, span: tuple[int, int]) -> Quote:
     )
 
 
-def _product(chunk: Chunk) -> str | None:
-    product = chunk.metadata.get("product") or chunk.metadata.get("app")
-    return str(product) if product not in (None, "") else None
-
-
 def _mention(chunk: Chunk, spans: list[tuple[int, int]], kinds: list[str]) -> PainPointMention:
     text = " ".join(chunk.text[a:b] for a, b in spans)
     category = _category(text)
@@ -263,13 +258,8 @@ def _mention(chunk: Chunk, spans: list[tuple[int, int]], kinds: list[str]) -> Pa
         severity_rationale=rationale,
         journey_stage=_stage(text),  # type: ignore[arg-type]
         quotes=quotes,
-        chunk_id=chunk.id,
-        document_id=chunk.document_id,
         kind=chunk.kind,
-        participant_id=chunk.participant_id,
-        ticket_id=chunk.ticket_id,
-        user_id=chunk.user_id,
-        product=_product(chunk),
+        **chunk.origin(),
         origin="offline",
         context=chunk.text,
     )
@@ -389,13 +379,8 @@ def _need(chunk: Chunk, span: tuple[int, int], nature: str) -> PainPointMention:
         severity_rationale=f"offline estimate: a ticket's {nature}, no stronger pain cue",
         journey_stage=_stage(text),  # type: ignore[arg-type]
         quotes=[quote_at(chunk, span)],
-        chunk_id=chunk.id,
-        document_id=chunk.document_id,
         kind=chunk.kind,
-        participant_id=chunk.participant_id,
-        ticket_id=chunk.ticket_id,
-        user_id=chunk.user_id,
-        product=_product(chunk),
+        **chunk.origin(),
         origin="offline",
         context=chunk.text,
         nature=nature,  # type: ignore[arg-type]
@@ -437,13 +422,8 @@ def _observation(chunk: Chunk, span: tuple[int, int], kind: str, text: str) -> O
         text=text,
         journey_stage=_stage(quote),  # type: ignore[arg-type]
         quotes=[quote_at(chunk, span)],
-        chunk_id=chunk.id,
-        document_id=chunk.document_id,
         source_kind=chunk.kind,
-        participant_id=chunk.participant_id,
-        ticket_id=chunk.ticket_id,
-        user_id=chunk.user_id,
-        product=_product(chunk),
+        **chunk.origin(),
         origin="offline",
     )
 

@@ -45,6 +45,7 @@ from .models import (
     ThemeFrequency,
     ThemeReport,
     ThemeSeverity,
+    product_in,
 )
 from .naming import (
     Naming,
@@ -91,7 +92,6 @@ _SIM_DECIMALS = 4
 SHORT_WORDS = 15
 LONG_WORDS = 40
 # Document metadata fields that name the product a piece of evidence is about.
-PRODUCT_KEYS = ("product", "app")
 
 
 # --------------------------------------------------------------------------- text to embed
@@ -743,12 +743,7 @@ def build_themes(
 
 
 def _product_of(row: Mapping[str, Any]) -> str:
-    meta = row.get("metadata") or {}
-    for key in PRODUCT_KEYS:
-        value = meta.get(key)
-        if value not in (None, ""):
-            return str(value)
-    return ""
+    return product_in(row.get("metadata") or {}) or ""
 
 
 def corpus_counts(workspace: Workspace) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from agent.evidence import PackQuote, PackTheme
+from agent.evidence import EvidencePack, PackQuote, PackTheme
 from agent.ids import content_hash
 from agent.models import (
     CategoryShare,
     Chunk,
+    Claim,
+    JourneyDraft,
     Observation,
     PainPointMention,
+    PersonaDraft,
     Quote,
     SegmentReport,
     SegmentStats,
@@ -156,12 +160,8 @@ def _mention(
         journey_stage=stage,  # type: ignore[arg-type]
         workaround=workaround,
         quotes=[_quote(chunk, quote)],
-        chunk_id=chunk.id,
-        document_id=chunk.document_id,
         kind=chunk.kind,
-        participant_id=chunk.participant_id,
-        ticket_id=chunk.ticket_id,
-        user_id=chunk.user_id,
+        **chunk.origin(),
     )
 
 
@@ -219,12 +219,8 @@ def _observation(
         text=text,
         journey_stage=stage,  # type: ignore[arg-type]
         quotes=[_quote(chunk, quote)],
-        chunk_id=chunk.id,
-        document_id=chunk.document_id,
         source_kind=chunk.kind,
-        participant_id=chunk.participant_id,
-        ticket_id=chunk.ticket_id,
-        user_id=chunk.user_id,
+        **chunk.origin(),
     )
 
 
@@ -476,3 +472,33 @@ def pack_theme(
         journey_stages=stages or {"unknown": 3},
         quotes=quotes or [],
     )
+
+
+def grounded(pack: EvidencePack) -> tuple[PersonaDraft, JourneyDraft]:
+    """The offline persona and journey, each checked by the grounding validators."""
+    from agent.grounding import GroundedJourneyDraft, GroundedPersonaDraft
+    from agent.offline_draft import draft_journey_offline, draft_persona_offline
+
+    persona, journey = draft_persona_offline(pack), draft_journey_offline(pack)
+    context = pack.context()
+    GroundedPersonaDraft.model_validate(persona.model_dump(mode="json"), context=context)
+    GroundedJourneyDraft.model_validate(journey.model_dump(mode="json"), context=context)
+    return persona, journey
+
+
+def claims_of(value: Any) -> list[Claim]:
+    """Every Claim inside a draft, depth first."""
+    found: list[Claim] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Claim):
+            found.append(node)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif hasattr(type(node), "model_fields"):
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+
+    walk(value)
+    return found

@@ -7,7 +7,6 @@ also run through the grounding validators, so polish never buys an ungrounded se
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from agent.evidence import (
     EvidencePack,
@@ -18,16 +17,13 @@ from agent.evidence import (
     PackTheme,
     is_churned,
 )
-from agent.grounding import GroundedJourneyDraft, GroundedPersonaDraft
-from agent.models import Claim, SegmentStats
+from agent.models import SegmentStats
 from agent.offline_draft import (
     OfflineDrafter,
-    draft_journey_offline,
-    draft_persona_offline,
     first_sentence,
     quotable_sentence,
 )
-from tests._draft_fixtures import pack_theme
+from tests._draft_fixtures import claims_of, grounded, pack_theme
 
 SEG = "Expense Submitter"
 SLUG = "expense_submitter"
@@ -57,33 +53,6 @@ def pack(themes: list[PackTheme], chunks: list[PackChunk] | None = None) -> Evid
         chunks=chunks or [],
         corpus=PackCorpus(interviews=12, tickets=327, participants=12, users=2400),
     )
-
-
-def grounded(p: EvidencePack) -> tuple[Any, Any]:
-    """The offline persona and journey, each checked by the grounding validators."""
-    context = p.context()
-    persona = draft_persona_offline(p)
-    journey = draft_journey_offline(p)
-    GroundedPersonaDraft.model_validate(persona.model_dump(mode="json"), context=context)
-    GroundedJourneyDraft.model_validate(journey.model_dump(mode="json"), context=context)
-    return persona, journey
-
-
-def claims_of(value: Any) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Claim):
-            found.append(node.text)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif hasattr(type(node), "model_fields"):
-            for name in type(node).model_fields:
-                walk(getattr(node, name))
-
-    walk(value)
-    return found
 
 
 # Corpus-wide rank order in the pack; the segment's own counts say otherwise.
@@ -125,7 +94,7 @@ def test_recommendation_metrics_say_they_count_every_segment() -> None:
 def test_offline_text_is_plain_english() -> None:
     single = theme("t-one", "Export format", 9, 1, {"onboarding": 1}, freq=(1, 1), sev=(2.0, 2))
     persona, journey = grounded(pack([RECEIPT, single]))
-    texts = claims_of(persona) + claims_of(journey)
+    texts = [c.text for c in claims_of(persona) + claims_of(journey)]
     joined = "\n".join(texts)
     # Singular after 1, and "raised by" people / "in" tickets.
     assert not re.search(r"(?<![\d.,])1 (mentions|participants|tickets|users|features)\b", joined)

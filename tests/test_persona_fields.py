@@ -32,8 +32,8 @@ from agent.evidence import (
     fit_pack,
     pack_tokens,
 )
-from agent.grounding import GroundedJourneyDraft, GroundedPersonaDraft, grounding_problems
-from agent.models import Claim, CohortTrait, JourneyDraft, PersonaDraft
+from agent.grounding import GroundedJourneyDraft, grounding_problems
+from agent.models import Claim, CohortTrait
 from agent.offline_draft import (
     NOT_IN_EVIDENCE,
     draft_journey_offline,
@@ -44,8 +44,8 @@ from agent.render import load_report_data, render_files
 from agent.review import set_field
 from agent.stages import USAGE, build_plan
 from agent.workspace import Workspace, read_json
+from tests._draft_fixtures import claims_of, grounded, pack_theme
 from tests._draft_fixtures import make_workspace as drafting_workspace
-from tests._draft_fixtures import pack_theme
 from tests._oracle import pending_records, write_answer
 from tests._render_helpers import journey as report_journey
 from tests._render_helpers import make_workspace as report_workspace
@@ -117,32 +117,6 @@ def cohort_pack(
         journey=stages or PackJourney(),
         corpus=PackCorpus(interviews=12, participants=12),
     )
-
-
-def grounded(pack: EvidencePack) -> tuple[PersonaDraft, JourneyDraft]:
-    """The offline persona and journey, each checked by the grounding validators."""
-    persona, journey = draft_persona_offline(pack), draft_journey_offline(pack)
-    context = pack.context()
-    GroundedPersonaDraft.model_validate(persona.model_dump(mode="json"), context=context)
-    GroundedJourneyDraft.model_validate(journey.model_dump(mode="json"), context=context)
-    return persona, journey
-
-
-def claims_of(value: Any) -> list[Claim]:
-    found: list[Claim] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Claim):
-            found.append(node)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif hasattr(type(node), "model_fields"):
-            for name in type(node).model_fields:
-                walk(getattr(node, name))
-
-    walk(value)
-    return found
 
 
 SYNC_THEME = pack_theme(
