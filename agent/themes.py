@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -56,6 +56,9 @@ from .naming import (
     offline_naming,
 )
 from .workspace import Workspace, read_json, read_models, write_json
+
+if TYPE_CHECKING:
+    from .decisions import DecisionStore
 
 SCORE_FORMULA = (
     "score = reach x severity_mean, where reach = the mean of the theme's shares over the evidence "
@@ -964,6 +967,7 @@ def run_themes(
             previous = ThemeReport.model_validate(read_json(workspace.themes))
         except ValueError:
             previous = None  # an unreadable earlier file lends nothing; it is rewritten below
+    store = _review_store(workspace)
     report = build_themes(
         mentions,
         embedder,
@@ -978,10 +982,10 @@ def run_themes(
         ),
         product_totals=per_product if len(per_product) > 1 else None,
         previous=previous,
-        merges=_reviewer_merges(workspace),
+        merges=_reviewer_merges(store),
         progress=progress,
     )
-    report = _with_reviewer_names(workspace, report)
+    report = _with_reviewer_names(report, store)
     write_json(workspace.themes, report)
     summary = _summary(report, workspace.themes, cached_embed, time.perf_counter() - started)
     summary.mode = consolidator.mode if consolidator is not None else "offline"
@@ -1007,25 +1011,28 @@ def run_themes(
     return summary
 
 
-def _with_reviewer_names(workspace: Workspace, report: ThemeReport) -> ThemeReport:
-    """The report with reviewers' renames as the labels, so drafts written from themes.json
-    and `persona themes` use the reviewer's name, not only the reports."""
-    from .decisions import load_store, resolve_themes, store_path
-    from .library import renamed
-
-    if not store_path(workspace).exists():
-        return report
-    decided = resolve_themes(load_store(workspace), report.lineage)
-    return renamed(report, decided) or report
-
-
-def _reviewer_merges(workspace: Workspace) -> list[tuple[str, str]]:
-    """Theme merges a reviewer decided, as stored (source id, target id), oldest first."""
+def _review_store(workspace: Workspace) -> DecisionStore | None:
+    """The reviewers' decisions (read once per build), or None when nobody reviewed yet."""
     from .decisions import load_store, store_path
 
-    if not store_path(workspace).exists():
+    return load_store(workspace) if store_path(workspace).exists() else None
+
+
+def _with_reviewer_names(report: ThemeReport, store: DecisionStore | None) -> ThemeReport:
+    """The report with reviewers' renames as the labels, so drafts written from themes.json
+    and `persona themes` use the reviewer's name, not only the reports."""
+    from .decisions import resolve_themes
+    from .library import renamed
+
+    if store is None:
+        return report
+    return renamed(report, resolve_themes(store, report.lineage)) or report
+
+
+def _reviewer_merges(store: DecisionStore | None) -> list[tuple[str, str]]:
+    """Theme merges a reviewer decided, as stored (source id, target id), oldest first."""
+    if store is None:
         return []
-    store = load_store(workspace)
     return [
         (source, d.merged_into)
         for source, d in sorted(store.themes.items(), key=lambda kv: kv[1].rev)
