@@ -129,6 +129,10 @@ class PackWorkaround(Strict):
     text: str
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class PackTheme(Strict):
     id: str
     label: str
@@ -141,9 +145,11 @@ class PackTheme(Strict):
     segment_count: int = Field(description="Users of this segment who raised the theme")
     journey_stages: dict[str, int] = Field(default_factory=dict)
     # Set when themes are per product: the rank within it and the totals its shares divide by.
-    product: str | None = None
-    product_rank: int | None = None
-    product_totals: CorpusTotals | None = None
+    # Left out of the pack when unset: a one-product corpus's packs (and so its prompts and
+    # cached answers) stay as they were, with no null fields for the model to read.
+    product: str | None = Field(default=None, exclude_if=_unset)
+    product_rank: int | None = Field(default=None, exclude_if=_unset)
+    product_totals: CorpusTotals | None = Field(default=None, exclude_if=_unset)
     quotes: list[PackQuote] = Field(default_factory=list)
     workarounds: list[PackWorkaround] = Field(default_factory=list)
 

@@ -218,3 +218,25 @@ def test_an_unknown_product_prints_only_the_error(tmp_path: Path) -> None:
     assert found.exit_code == 0, found.output
     assert "product: Big Mail (0 participants, 12 tickets)" in found.stdout
     assert "Tiny Notes" not in found.stdout
+
+
+def test_a_one_product_pack_carries_no_product_fields() -> None:
+    """Packs of corpora without products read as before (prompts, and so cached answers, alike)."""
+    from agent.models import CorpusTotals
+    from tests._draft_fixtures import pack_theme
+
+    plain = pack_theme("t-sync", "Bank feed drops transactions", 1, 4)
+    assert not {"product", "product_rank", "product_totals"} & set(plain.model_dump(mode="json"))
+    per_product = plain.model_copy(
+        update={
+            "product": "Big Mail",
+            "product_rank": 1,
+            "product_totals": CorpusTotals(participants=0, tickets=12),
+        }
+    )
+    dumped = per_product.model_dump(mode="json")
+    assert (dumped["product"], dumped["product_rank"], dumped["product_totals"]["tickets"]) == (
+        "Big Mail",
+        1,
+        12,
+    )
