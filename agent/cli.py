@@ -669,6 +669,17 @@ def _print_themes(report: Any, product: str | None, ws: Workspace, limit: int = 
             )
         if len(themes) > limit:
             typer.echo(f"  ... {len(themes) - limit} more themes (see --json or {ws.themes})")
+        groups = [g for g in report.groups if (g.product or "") == name]
+        if groups:
+            rank_of = {t.id: t.product_rank or t.rank for t in themes}
+            typer.echo(f"  {'#':>3}  {'theme group':<44} {'people':>6} {'tickets':>7}  themes")
+            for n, group in enumerate(groups, start=1):
+                f = group.frequency
+                held = ", ".join(str(rank_of[t]) for t in group.theme_ids if t in rank_of)
+                typer.echo(
+                    f"  {n:>3}  {_printable(group.label)[:44]:<44} {f.participants:>6} "
+                    f"{f.tickets:>7}  {held}"
+                )
 
 
 @app.command()

@@ -75,23 +75,33 @@ class FinalTheme(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        value = " ".join(value.split()).strip(" .")
-        words = len(value.split())
-        if not NAME_WORDS[0] <= words <= NAME_WORDS[1]:
-            raise ValueError(
-                f"name {value!r} has {words} word(s); write {NAME_WORDS[0]}-{NAME_WORDS[1]} words"
-            )
-        return value
+        return clean_name(value)
 
     @field_validator("definition")
     @classmethod
     def _definition(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError("definition must not be empty")
-        if len(value) > 400:
-            raise ValueError("definition must be one sentence (at most 400 characters)")
-        return value
+        return clean_definition(value)
+
+
+def clean_name(value: str) -> str:
+    """A model's theme (or finding) name, whitespace folded; 2-9 words or a validation error."""
+    value = " ".join(value.split()).strip(" .")
+    words = len(value.split())
+    if not NAME_WORDS[0] <= words <= NAME_WORDS[1]:
+        raise ValueError(
+            f"name {value!r} has {words} word(s); write {NAME_WORDS[0]}-{NAME_WORDS[1]} words"
+        )
+    return value
+
+
+def clean_definition(value: str) -> str:
+    """A one-sentence definition, whitespace folded; empty or long is a validation error."""
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("definition must not be empty")
+    if len(value) > 400:
+        raise ValueError("definition must be one sentence (at most 400 characters)")
+    return value
 
 
 @register_response_model(name="consolidate_themes")

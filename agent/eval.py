@@ -33,7 +33,9 @@ decimals):
   rank, then id). The code is recovered when the best theme holds at least n - 1 holders AND
   its own distinct-participant count (ticket count for tickets) is within +-1 of n. Reported:
   the recovered share and, per code, n, best theme, how many holders it holds, its count, and
-  how many themes the code's covering mentions were spread over.
+  how many themes the code's covering mentions were spread over. When the run has theme groups
+  (model modes), the same test is made one level up (a theme outside every group stands for
+  itself) and reported apart: `one theme or theme group`, per code its best group.
 - **labelled tickets.** Each labelled ticket found in the workspace is assigned the theme that
   holds most of its mentions (ties: better rank, then id). A ticket with no mention is a
   singleton cluster of its own AND counted in `left without a theme` (its share is reported):
@@ -73,6 +75,7 @@ from .models import (
     PainPointMention,
     Strict,
     Theme,
+    ThemeGroup,
     ThemeReport,
 )
 from .readers.base import decode
@@ -144,6 +147,10 @@ class EvalError(PersonaError):
 # --------------------------------------------------------------------------- report contract
 
 
+def _none(value: object) -> bool:
+    return value is None
+
+
 class CodeRecovery(Strict):
     """One shared code: does one theme hold it with the right participant count?"""
 
@@ -155,6 +162,12 @@ class CodeRecovery(Strict):
     theme_count: int = Field(description="The best theme's own distinct participant count")
     themes: int = Field(description="Themes the code's covering mentions were spread over")
     recovered: bool
+    # The same test one level up, against the theme groups (absent when the run has none).
+    best_group_id: str | None = Field(default=None, exclude_if=_none)
+    best_group_label: str | None = Field(default=None, exclude_if=_none)
+    group_holds: int | None = Field(default=None, exclude_if=_none)
+    group_count: int | None = Field(default=None, exclude_if=_none)
+    recovered_by_group: bool | None = Field(default=None, exclude_if=_none)
 
 
 class CodingEval(Strict):
@@ -180,6 +193,9 @@ class CodingEval(Strict):
     shared_codes: int
     recovered: int
     recovery: float | None
+    # Codes recovered by a theme OR by a theme group (absent when the run has no groups).
+    recovered_with_groups: int | None = Field(default=None, exclude_if=_none)
+    recovery_with_groups: float | None = Field(default=None, exclude_if=_none)
     per_code: list[CodeRecovery] = Field(default_factory=list)
 
 
@@ -263,6 +279,8 @@ class Run:
     theme_of: dict[str, str]
     # document id -> (mention id, start, end) of each quote, in document coordinates
     quote_spans: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
+    groups: dict[str, ThemeGroup] = field(default_factory=dict)
+    group_of: dict[str, str] = field(default_factory=dict)  # theme id -> its group's id
 
 
 def load_run(root: Path) -> Run:
@@ -283,6 +301,8 @@ def load_run(root: Path) -> Run:
     themes = {t.id: t for t in report.themes}
     theme_of = {mid: t.id for t in report.themes for mid in t.mention_ids}
     run = Run(ws.root, documents, chunks, mentions, themes, theme_of)
+    run.groups = {g.id: g for g in report.groups}
+    run.group_of = {t: g.id for g in report.groups for t in g.theme_ids}
     for m in mentions:
         for quote in m.quotes:
             span = _quote_span(run, quote.chunk_id, quote.text, quote.start, quote.end)
@@ -573,6 +593,7 @@ def evaluate_coding(
     covered = [p for p in located if p.covering]
     per_code = _recovery(run, passages, unit)
     recovered = sum(c.recovered for c in per_code)
+    either = sum(c.recovered or bool(c.recovered_by_group) for c in per_code)
     return (
         CodingEval(
             file=str(path),
@@ -591,6 +612,8 @@ def evaluate_coding(
             shared_codes=len(per_code),
             recovered=recovered,
             recovery=_share(recovered, len(per_code)),
+            recovered_with_groups=either if run.groups else None,
+            recovery_with_groups=_share(either, len(per_code)) if run.groups else None,
             per_code=per_code,
         ),
         notes,
@@ -658,31 +681,49 @@ def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecove
                 theme = run.theme_of.get(mid)
                 if theme is not None:
                     held[theme].add(p.unit or "")
-
-        def count(theme_id: str) -> int:
-            f = run.themes[theme_id].frequency
-            return f.tickets if unit == "ticket" else f.participants
-
-        ranked = sorted(
-            held,
-            key=lambda t: (-len(held[t]), abs(count(t) - n), run.themes[t].rank, t),
+        best, holds, size = _best(held, n, unit, run.themes)
+        row = CodeRecovery(
+            code=code,
+            n=n,
+            best_theme_id=best,
+            best_theme_label=run.themes[best].label if best else None,
+            holds=holds,
+            theme_count=size,
+            themes=len(held),
+            recovered=best is not None and holds >= n - 1 and abs(size - n) <= 1,
         )
-        best = ranked[0] if ranked else None
-        holds = len(held[best]) if best else 0
-        size = count(best) if best else 0
-        out.append(
-            CodeRecovery(
-                code=code,
-                n=n,
-                best_theme_id=best,
-                best_theme_label=run.themes[best].label if best else None,
-                holds=holds,
-                theme_count=size,
-                themes=len(held),
-                recovered=best is not None and holds >= n - 1 and abs(size - n) <= 1,
+        if run.groups:
+            # A theme outside every group is its own group here: the finding is that theme.
+            up: dict[str, set[str]] = defaultdict(set)
+            for theme, who in held.items():
+                up[run.group_of.get(theme, theme)] |= who
+            levels = {**run.themes, **run.groups}
+            group, group_holds, group_size = _best(up, n, unit, levels)
+            row.best_group_id = group
+            row.best_group_label = levels[group].label if group else None
+            row.group_holds = group_holds
+            row.group_count = group_size
+            row.recovered_by_group = (
+                group is not None and group_holds >= n - 1 and abs(group_size - n) <= 1
             )
-        )
+        out.append(row)
     return out
+
+
+def _best(
+    held: Mapping[str, set[str]], n: int, unit: Unit, pool: Mapping[str, Theme | ThemeGroup]
+) -> tuple[str | None, int, int]:
+    """The container holding most of a code's holders (ties: count nearer n, rank, id):
+    its id, how many holders it holds and its own count."""
+
+    def count(key: str) -> int:
+        f = pool[key].frequency
+        return f.tickets if unit == "ticket" else f.participants
+
+    ranked = sorted(held, key=lambda k: (-len(held[k]), abs(count(k) - n), pool[k].rank, k))
+    if not ranked:
+        return None, 0, 0
+    return ranked[0], len(held[ranked[0]]), count(ranked[0])
 
 
 # --------------------------------------------------------------------------- labels
@@ -940,6 +981,11 @@ def render_text(report: EvalReport) -> str:
             f"  shared codes ({MIN_SHARED}+ {c.unit}s): {c.shared_codes}; one theme with count "
             f"+-1: {c.recovered} ({_pct(c.recovery)})",
         ]
+        if c.recovered_with_groups is not None:
+            out.append(
+                f"  one theme or theme group with count +-1: {c.recovered_with_groups} "
+                f"({_pct(c.recovery_with_groups)})"
+            )
         if c.per_code:
             out.append(
                 f"    {'code':<36} {'n':>3}  {'best theme':<36} {'holds':>5} {'count':>5} {'themes':>6}  ok"
@@ -950,6 +996,12 @@ def render_text(report: EvalReport) -> str:
                     f"    {row.code[:36]:<36} {row.n:>3}  {label:<36} {row.holds:>5} "
                     f"{row.theme_count:>5} {row.themes:>6}  {'yes' if row.recovered else 'no'}"
                 )
+                if row.recovered_by_group is not None and row.best_group_id != row.best_theme_id:
+                    group = (row.best_group_label or "-")[:36]
+                    out.append(
+                        f"    {'  group:':<36} {'':>3}  {group:<36} {row.group_holds:>5} "
+                        f"{row.group_count:>5} {'':>6}  {'yes' if row.recovered_by_group else 'no'}"
+                    )
     lab = report.labels
     if lab is not None:
         out += [

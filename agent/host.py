@@ -33,6 +33,7 @@ _NAMES: dict[type[BaseModel], str] = {}
 STABLE_MODULES = {
     "extract_pain_points": "agent.extract",
     "consolidate_themes": "agent.consolidate",
+    "group_themes": "agent.theme_groups",
     "draft_persona": "agent.grounding",
     "draft_journey": "agent.grounding",
     "group_participants": "agent.cohorts",

@@ -39,6 +39,11 @@ class Strict(BaseModel):
 LLM_FILLED = ConfigDict(extra="forbid")
 
 
+def _empty(value: object) -> bool:
+    """For `exclude_if`: a field added later is left out of files while it holds nothing."""
+    return not value
+
+
 # --------------------------------------------------------------------------- evidence
 
 
@@ -333,6 +338,21 @@ class Theme(Strict):
     stale_mentions: int = 0
 
 
+class ThemeGroup(Strict):
+    """A finding: related themes a report names under one heading, counted over all of them."""
+
+    id: str
+    label: str
+    description: str
+    theme_ids: list[str]
+    frequency: ThemeFrequency
+    severity: ThemeSeverity
+    score: float
+    rank: int
+    product: str | None = None
+    named_by: LLMMode = "offline"
+
+
 class CorpusTotals(Strict):
     """Distinct participants and tickets of one product: what its themes' shares divide by."""
 
@@ -360,6 +380,9 @@ class ThemeReport(Strict):
     # the merge holds on every re-run after the halves' own ids are gone.
     reviewer_merges: dict[str, list[str]] = Field(default_factory=dict)
     stale_mentions: int = 0
+    # Findings above the themes (agent/theme_groups.py), model modes only. Left out when empty,
+    # so an offline themes.json is the file it was before findings existed.
+    groups: list[ThemeGroup] = Field(default_factory=list, exclude_if=_empty)
 
 
 # --------------------------------------------------------------------------- segments

@@ -43,6 +43,7 @@ from .models import (
     StepSummary,
     Theme,
     ThemeFrequency,
+    ThemeGroup,
     ThemeReport,
     ThemeSeverity,
     product_in,
@@ -55,6 +56,7 @@ from .naming import (
     distinctive_terms,
     offline_naming,
 )
+from .theme_groups import Grouped, LLMGrouper
 from .workspace import Workspace, read_json, read_models, write_json
 
 if TYPE_CHECKING:
@@ -330,6 +332,13 @@ class Consolidator(Protocol):
     def consolidate(
         self, units: list[Unit], describe: Describe, vectors: np.ndarray
     ) -> list[Unit]: ...
+
+
+class Grouper(Protocol):
+    """Groups final themes into findings (agent/theme_groups.py); themes it leaves out stand
+    alone."""
+
+    def group(self, themes: list[Theme]) -> list[Grouped]: ...
 
 
 class KeepProposal:
@@ -633,9 +642,10 @@ def build_themes(
     previous: ThemeReport | None = None,
     merges: Sequence[tuple[str, str]] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    grouper: Grouper | None = None,
 ) -> ThemeReport:
     """Mentions -> ranked, named themes: propose (cluster) -> consolidate -> summarise -> rank
-    -> name. `embeddings` rows follow `mentions` order; `progress(stage, done, total)` hears
+    -> name -> group into findings (when a `grouper` is given). `embeddings` rows follow `mentions` order; `progress(stage, done, total)` hears
     about clustering, counting and naming.
 
     `subjects`: ticket document id -> subject line (see `ticket_subjects`); a quote that is only
@@ -712,6 +722,10 @@ def build_themes(
         for i, theme in enumerate(ranked):
             within[theme.product] += 1
             ranked[i] = theme.model_copy(update={"product_rank": within[theme.product]})
+    # Findings only over consolidated themes: while the consolidation waits on a host answer,
+    # the themes are the clustering's candidates and grouping them would be asked again.
+    waiting = getattr(consolidator, "pending", None) is not None
+    groups = findings(corpus, ranked, grouper.group(ranked)) if grouper and not waiting else []
     return ThemeReport(
         themes=ranked,
         total_participants=total_participants,
@@ -739,7 +753,37 @@ def build_themes(
         lineage=theme_lineage(previous, ranked),
         reviewer_merges=joined,
         stale_mentions=sum(m.stale for m in mentions),
+        groups=groups,
     )
+
+
+def findings(corpus: _Corpus, themes: list[Theme], grouped: Sequence[Grouped]) -> list[ThemeGroup]:
+    """Each finding counted like a theme over the union of its themes' mentions, ranked."""
+    by_id = {t.id: t for t in themes}
+    row_of = {m.id: i for i, m in enumerate(corpus.mentions)}
+    summed: list[tuple[Theme, Grouped]] = []
+    for group in grouped:
+        held = [by_id[t] for t in group.theme_ids]
+        rows = sorted(row_of[m] for t in held for m in t.mention_ids)
+        unit = Unit(rows, held[0].product, group.naming.label, group.naming, splittable=False)
+        summed.append((_summarise(corpus, unit), group))
+    summed.sort(key=lambda pair: _rank_key(pair[0]))
+    return [
+        ThemeGroup(
+            id=summary.id,
+            label=group.naming.label,
+            description=group.naming.description,
+            # Most important theme first, as the report lists them.
+            theme_ids=sorted(group.theme_ids, key=lambda t: by_id[t].rank),
+            frequency=summary.frequency,
+            severity=summary.severity,
+            score=summary.score,
+            rank=rank,
+            product=summary.product,
+            named_by=group.naming.named_by,
+        )
+        for rank, (summary, group) in enumerate(summed, start=1)
+    ]
 
 
 # --------------------------------------------------------------------------- workspace step
@@ -961,6 +1005,7 @@ def run_themes(
         if mode in ("openai", "host")
         else None
     )
+    grouper = LLMGrouper(settings, workspace, mode) if consolidator is not None else None
     previous = None
     if workspace.themes.exists():
         try:
@@ -984,25 +1029,37 @@ def run_themes(
         previous=previous,
         merges=_reviewer_merges(store),
         progress=progress,
+        grouper=grouper,
     )
     report = _with_reviewer_names(report, store)
     write_json(workspace.themes, report)
     summary = _summary(report, workspace.themes, cached_embed, time.perf_counter() - started)
     summary.mode = consolidator.mode if consolidator is not None else "offline"
-    if consolidator is not None:
-        summary.failures.extend(consolidator.failures)
+    if consolidator is not None and grouper is not None:
+        summary.failures.extend(consolidator.failures + grouper.failures)
         summary.counts["consolidation_calls"] = consolidator.calls
         summary.tokens["consolidation"] = consolidator.tokens
+        summary.counts["theme_groups"] = len(report.groups)
+        summary.counts["grouping_calls"] = grouper.calls
+        summary.tokens["grouping"] = grouper.tokens
         # Candidates stand in for failed calls, but the run must still say calls failed.
-        summary.ok = not consolidator.failures
+        summary.ok = not consolidator.failures and not grouper.failures
         if consolidator.failures:
             summary.notes.append(
                 f"{len(consolidator.failures)} consolidation call(s) failed: their candidates are "
                 "themes as clustered, named as last time where the members match; re-run to retry"
             )
+        if grouper.failures:
+            summary.notes.append(
+                f"{len(grouper.failures)} grouping call(s) failed: those themes are listed "
+                "without findings above them; re-run to retry"
+            )
         if consolidator.pending is not None:
             # themes.json holds the unconsolidated candidates until the host answers.
             raise consolidator.pending
+        if grouper.pending is not None:
+            # themes.json holds the final themes; their findings follow the host's answer.
+            raise grouper.pending
     if inputs:
         # Replayed by a run that embeds nothing: the counts of work done are that run's, 0.
         again = summary.model_copy(deep=True)

@@ -209,6 +209,16 @@ def generic_responder(body: dict[str, Any]) -> Reply:
         return quoting_responder(body)
     if kind == "consolidate_themes":
         return ok(identity_consolidation(blocks["candidates"]))
+    if kind == "group_themes":
+        # Every theme a finding of its own: tests that are about something else see no groups.
+        return ok(
+            {
+                "groups": [
+                    {"name": str(t["name"]), "definition": "One problem.", "themes": [t["id"]]}
+                    for t in blocks["themes"]
+                ]
+            }
+        )
     pack = EvidencePack.model_validate(blocks["evidence_pack"])
     if kind == "draft_persona":
         return ok(draft_persona_offline(pack).model_dump(mode="json"))

@@ -96,6 +96,8 @@ def request_kind(messages: Iterable[Mapping[str, Any]]) -> str:
         return "extract"
     if "candidates" in blocks:
         return "consolidate_themes"
+    if "themes" in blocks:
+        return "group_themes"
     if "evidence_pack" in blocks:
         return "draft_journey" if "persona" in blocks else "draft_persona"
     raise AssertionError(f"the oracle does not know this request (data blocks: {sorted(blocks)})")
@@ -152,6 +154,8 @@ class Oracle:
             return self.extract(blocks["chunks"])
         if kind == "consolidate_themes":
             return self.consolidate(blocks["candidates"])
+        if kind == "group_themes":
+            return self.group(blocks["themes"])
         if kind == "draft_persona":
             return self.draft_persona(blocks["evidence_pack"])
         return self.draft_journey(blocks["evidence_pack"])
@@ -275,6 +279,11 @@ class Oracle:
             )
         return {"themes": themes}
 
+    def group(self, themes: list[Mapping[str, Any]]) -> dict[str, Any]:
+        """Findings: the two planted points about data moving between systems (bank feeds in,
+        accounting exports out) as one, every other theme on its own."""
+        return grouping(themes, [self.points["bank_sync"], self.points["accounting_export"]])
+
     # ------------------------------------------------------------------ drafting
 
     def draft_persona(self, pack: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,6 +301,28 @@ class Oracle:
         from agent.offline_draft import draft_journey_offline
 
         return draft_journey_offline(EvidencePack.model_validate(pack)).model_dump(mode="json")
+
+
+def grouping(themes: list[Mapping[str, Any]], together: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """A group_themes answer: the themes named after the `together` points in one finding,
+    every other theme alone."""
+    labels = {p["label"] for p in together}
+    joined = [t["id"] for t in themes if t["name"] in labels]
+    groups = [
+        {"name": str(t["name"]), "definition": "One problem.", "themes": [t["id"]]}
+        for t in themes
+        if t["id"] not in joined
+    ]
+    if joined:
+        groups.insert(
+            0,
+            {
+                "name": "Data breaks between connected systems",
+                "definition": "Bank feeds and accounting exports lose or garble the books' data.",
+                "themes": joined,
+            },
+        )
+    return {"groups": groups}
 
 
 # --------------------------------------------------------------------------- wrong answers
@@ -779,14 +810,19 @@ def report_problems(finished: Finished) -> list[str]:
             if abs(float(shown) - value) > 0.5 * 10**-decimals + 1e-9:
                 problems.append(f"{ref} shown as {shown}, segments.json has {value}")
     by_rank = {t["rank"]: t for t in finished.themes["themes"]}
+    # The theme-groups table has the same columns: its rows are checked against the groups.
+    groups = {g["rank"]: g for g in finished.themes.get("groups", [])}
     rows = 0
+    table = by_rank
     for line in (reports / "summary.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            table = groups if line == "## Theme Groups" else by_rank
         match = TOP_TABLE_ROW.match(line)
         if not match:
             continue
-        rows += 1
+        rows += table is by_rank
         rank, people, tickets, mean, worst, score = match.groups()
-        theme = by_rank[int(rank)]
+        theme = table[int(rank)]
         got = (int(people), int(tickets), round(float(mean), 1), int(worst), float(score))
         want = (
             theme["frequency"]["participants"],

@@ -242,9 +242,45 @@ def test_server_run_completes_with_no_failures(served: ServerRun) -> None:
     )
     # One consolidation request holds every candidate of the sample corpus; it names them all.
     assert kinds["consolidate_themes"] == by_step["themes"].counts["consolidation_calls"] == 1
+    # One grouping request per product sees the final themes and returns the findings.
+    assert kinds["group_themes"] == by_step["themes"].counts["grouping_calls"] == 1
     assert kinds["draft_persona"] == kinds["draft_journey"] == 4
     assert all(r.body["model"] == "gpt-4o-mini" and r.body.get("tools") for r in served.requests)
     assert report_problems(served.done) == []
+
+
+def test_server_run_groups_themes_into_findings_counted_over_their_union(
+    served: ServerRun, truth: dict[str, Any]
+) -> None:
+    """The model groups the bank-feed and export themes into one finding; code counts it over
+    the union of their people and tickets (a participant with both pains counts once) and
+    leaves every other theme standing alone."""
+    done = served.done
+    planted = done.planted_themes(truth)
+    points = {p["key"]: p for p in truth["pain_points"]}
+    [finding] = done.themes["groups"]
+    keys = ("bank_sync", "accounting_export")
+    assert finding["label"] == "Data breaks between connected systems"
+    assert finding["named_by"] == "openai" and finding["rank"] == 1
+    assert set(finding["theme_ids"]) == {planted[k][0]["id"] for k in keys}
+    people = {p for k in keys for p in points[k]["participants"]}
+    tickets = {t for k in keys for t in points[k]["tickets"]}
+    assert len(people) < sum(len(points[k]["participants"]) for k in keys)  # someone has both
+    assert finding["frequency"]["participants"] == len(people)
+    assert finding["frequency"]["tickets"] == len(tickets)
+    both = [planted[k][0] for k in keys]
+    assert finding["severity"]["max"] == max(t["severity"]["max"] for t in both)
+    assert finding["score"] >= max(t["score"] for t in both)
+    # The reports show it with its themes; report.json carries it for scripts.
+    summary = (done.root / "reports" / "summary.md").read_text(encoding="utf-8")
+    section = summary[summary.index("## Theme Groups") :]
+    row = next(line for line in section.splitlines() if finding["label"] in line)
+    assert all(points[k]["label"] in row for k in keys)
+    assert f"| {len(people)} (" in row
+    html = (done.root / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "Theme groups" in html and finding["label"] in html
+    report = json.loads((done.root / "reports" / "report.json").read_text(encoding="utf-8"))
+    assert report["themes"]["groups"] == done.themes["groups"]
 
 
 def test_server_run_ranks_all_planted_pain_points_with_exact_frequencies(
@@ -309,6 +345,7 @@ def test_server_run_personas_come_from_the_endpoint(served: ServerRun) -> None:
     assert {c["step"] for c in calls} == {
         "extract",
         "consolidate_themes",
+        "group_themes",
         "draft_persona",
         "draft_journey",
     }

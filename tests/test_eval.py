@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.errors import PersonaError
-from agent.eval import EvalReport, evaluate, fuzzy_span, parse_columns
+from agent.eval import EvalReport, evaluate, fuzzy_span, parse_columns, render_text
 from agent.models import (
     TURN_SEPARATOR,
     Chunk,
@@ -24,6 +24,7 @@ from agent.models import (
     Quote,
     Theme,
     ThemeFrequency,
+    ThemeGroup,
     ThemeReport,
     ThemeSeverity,
     Turn,
@@ -234,6 +235,43 @@ def test_coverage_and_shared_code_recovery(tmp_path: Path) -> None:
     assert report.fidelity.share == 0.875
     assert any("without an id, code or excerpt" in n and "lines 11" in n for n in report.notes)
     assert any("P9" in n for n in report.notes)
+
+
+def test_shared_codes_are_also_tested_against_theme_groups(tmp_path: Path) -> None:
+    """One level up: a theme group over B and C holds price's P2 and P4 and counts 2 (n = 3,
+    within one): recovered by the group though no single theme holds it. A theme outside every
+    group stands for itself, so sync stays recovered by A."""
+    ws = Workspace(interview_run(tmp_path / "ws"))
+    report = ThemeReport.model_validate_json(ws.themes.read_text(encoding="utf-8"))
+    freq = ThemeFrequency(participants=2, tickets=0, participant_share=0.5, ticket_share=0.0)
+    group = ThemeGroup(
+        id="G",
+        label="Price and seats",
+        description="Cost.",
+        theme_ids=["B", "C"],
+        frequency=freq,
+        severity=ThemeSeverity(mean=3.0, max=3),
+        score=1.0,
+        rank=1,
+    )
+    write_json(ws.themes, report.model_copy(update={"groups": [group]}))
+    result = evaluate(ws.root, coding=coding_csv(tmp_path))
+    c = result.coding
+    assert c is not None
+    rows = {r.code: r for r in c.per_code}
+    price, sync = rows["price"], rows["sync"]
+    assert not price.recovered  # the theme-level answer is unchanged
+    assert (price.best_group_id, price.group_holds, price.group_count) == ("G", 2, 2)
+    assert price.recovered_by_group and price.best_group_label == "Price and seats"
+    assert (sync.best_group_id, sync.recovered_by_group) == ("A", True)
+    assert (c.recovered, c.recovered_with_groups, c.recovery_with_groups) == (1, 2, 1.0)
+    text = render_text(result)
+    assert "one theme or theme group with count +-1: 2 (100.0%)" in text
+    assert "Price and seats" in text
+    # A run without groups says nothing about them, in JSON or text.
+    plain = evaluate(interview_run(tmp_path / "plain"), coding=coding_csv(tmp_path))
+    assert "recovered_with_groups" not in plain.model_dump_json()
+    assert "theme group" not in render_text(plain)
 
 
 def test_recovery_needs_the_theme_count_within_one(tmp_path: Path) -> None:

@@ -212,7 +212,7 @@ def test_host_mode_doc_names_the_real_step_names():
     """references/host-mode.md lists the `step` values a request file really carries."""
     import re
 
-    from agent import consolidate, draft, extract
+    from agent import cohorts, consolidate, draft, extract, theme_groups
 
     doc = (
         Path(__file__).resolve().parent.parent
@@ -223,7 +223,8 @@ def test_host_mode_doc_names_the_real_step_names():
     source = Path(draft.__file__).read_text()
     drafted = {"draft_persona", "draft_journey"}
     assert all(f'"{step}"' in source for step in drafted)  # the step= values draft.py sends
-    assert documented == {extract.STEP, consolidate.STEP, *drafted}
+    steps = {extract.STEP, consolidate.STEP, theme_groups.STEP, cohorts.STEP, *drafted}
+    assert documented == steps
 
 
 def test_host_answer_that_breaks_once_restored_is_rejected_without_revealing_pii(tmp_path):
@@ -266,6 +267,7 @@ def test_every_response_model_resolves_by_name_in_a_fresh_process() -> None:
     names = {
         "extract_pain_points": "PainPointExtraction",
         "consolidate_themes": "ThemeConsolidation",
+        "group_themes": "ThemeGrouping",
         "draft_persona": "GroundedPersonaDraft",
         "draft_journey": "GroundedJourneyDraft",
         # Files written before stable names: their import paths still resolve.

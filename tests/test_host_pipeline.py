@@ -44,7 +44,7 @@ from tests._oracle import (
 pytestmark = E2E_MARKS
 
 EXIT_PENDING = 3
-STEPS = ["extract", "consolidate_themes", "draft_persona", "draft_journey"]
+STEPS = ["extract", "consolidate_themes", "group_themes", "draft_persona", "draft_journey"]
 BROKEN_JSON = '{"mentions": [{"statement": "Bank feeds drop'
 
 Wrong = dict[str, tuple[str, Any]]  # request id -> (what is wrong, the answer written)
@@ -200,7 +200,7 @@ def test_host_run_without_a_key_stops_with_pending_requests(flow: HostFlow) -> N
 
 def test_every_llm_step_goes_through_the_host(flow: HostFlow) -> None:
     assert [r.step for r in flow.rounds] == STEPS
-    assert [r.resumed.exit_code for r in flow.rounds] == [EXIT_PENDING] * 3 + [0]
+    assert [r.resumed.exit_code for r in flow.rounds] == [EXIT_PENDING] * 4 + [0]
     for current in flow.rounds[:-1]:
         out = json.loads(current.resumed.stdout)
         # Valid answers were taken by the resume that rejected the wrong ones.
@@ -268,7 +268,7 @@ def test_wrong_extractions_are_rejected_naming_the_problem(flow: HostFlow) -> No
 
 
 def test_wrong_drafts_are_rejected_naming_the_problem(flow: HostFlow) -> None:
-    personas, journeys = flow.rounds[2], flow.rounds[3]
+    personas, journeys = flow.rounds[3], flow.rounds[4]
     for current in (personas, journeys):
         errors = rejected(current)
         assert set(errors) == set(current.wrong)

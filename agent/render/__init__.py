@@ -178,7 +178,11 @@ def only_product(data: ReportData, product: str) -> ReportData:
         if t.product == product
     ]
     mine.sort(key=lambda t: (t.rank, t.id))
-    update: dict[str, object] = {"themes": mine}
+    groups = [g for g in themes.groups if g.product == product]
+    update: dict[str, object] = {
+        "themes": mine,
+        "groups": [g.model_copy(update={"rank": r}) for r, g in enumerate(groups, start=1)],
+    }
     totals = themes.product_totals.get(product)
     if totals is not None:
         # Shares of a product's themes are of its own tickets and participants.

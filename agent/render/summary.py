@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from ..decisions import JOURNEY_PREFIX, Mark
-from ..models import Claim, Persona, Recommendation, SegmentStats, Theme
+from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup
 from .context import ReportData, pct
 from .markdown import (
     ADDED_IN_REVIEW,
@@ -51,6 +51,8 @@ class ExecutiveSummary:
     # '' for the item, 'action', 'goal', 'metric'), so reviewer-written text says so here too.
     finding_marks: list[Mark | None] = field(default_factory=list)
     recommendation_marks: list[dict[str, Mark]] = field(default_factory=list)
+    # Theme groups (themes.json `groups`), each with its themes, most important first.
+    groups: list[tuple[ThemeGroup, list[Theme]]] = field(default_factory=list)
 
 
 def build_summary(data: ReportData) -> ExecutiveSummary:
@@ -90,6 +92,11 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
                 finding_marks.append(data.mark(persona, f"{JOURNEY_PREFIX}key_findings.{i}"))
     warnings = _warnings(data)
     recommendations = _recommendations(data)
+    groups = []
+    if data.themes:
+        held = {t.id: t for t in data.themes.themes}
+        for group in sorted(data.themes.groups, key=lambda g: (g.rank, g.id)):
+            groups.append((group, [held[t] for t in group.theme_ids if t in held]))
     return ExecutiveSummary(
         personas=rows,
         segments=list(data.segments.segments) if data.segments else [],
@@ -101,6 +108,7 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
         by_product=by_product,
         finding_marks=finding_marks,
         recommendation_marks=[marks for _, _, marks in recommendations],
+        groups=groups,
     )
 
 
@@ -268,6 +276,39 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         out += table(header, theme_rows(summary.themes, within=False))
     if summary.themes and summary.score_formula:
         out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
+    if summary.groups:
+        out += ["", "## Theme Groups", ""]
+        out += [
+            "Related themes under one heading, as a report's findings name them; a group counts "
+            "each person and ticket once however many of its themes they raised.",
+            "",
+        ]
+        out += table(
+            [
+                "Rank",
+                "Group",
+                "Themes",
+                "Participants",
+                "Tickets",
+                "Severity (mean / max)",
+                "Score",
+            ],
+            [
+                [
+                    str(g.rank),
+                    f"**{md(g.label)}**: {md(g.description)}",
+                    "; ".join(
+                        f"{t.product_rank or t.rank}. {md(t.label)}" + notes.cite([f"theme:{t.id}"])
+                        for t in held
+                    ),
+                    f"{g.frequency.participants} ({pct(g.frequency.participant_share)})",
+                    f"{g.frequency.tickets:,} ({pct(g.frequency.ticket_share)})",
+                    f"{g.severity.mean:.1f} / {g.severity.max}",
+                    f"{g.score:.2f}",
+                ]
+                for g, held in summary.groups
+            ],
+        )
     if summary.findings:
         out += ["", "## Key Findings", ""]
         out += [

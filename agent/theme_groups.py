@@ -1,0 +1,206 @@
+"""Findings above the themes: the model groups related final themes under one heading.
+
+A researcher's report names a few broad findings ("Month-end close depends on manual
+workarounds") and, under each, the themes that make it up (exports to spreadsheets, re-keyed
+invoices, sync gaps fixed by hand). Consolidation keeps themes at the level where each calls for one response; this step adds
+the level above, so a finding raised by six of seven participants is counted as six, not spread
+over three themes of two. The model reads the final themes of one product (name, definition,
+counts, a quote) and returns groups of theme ids, each named and defined; validators make the
+answer a partition of the themes shown. Counts, severity, score and rank of a group are computed
+by code from the union of its themes' mentions. One call per product, cached like every call,
+host mode included; a failure leaves the themes ungrouped, reported. Offline there are no groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .config import Settings
+from .consolidate import clean_definition, clean_name
+from .errors import BudgetExceeded, HostPending, LLMError
+from .host import register_response_model
+from .models import CallFailure, LLMMode, Theme
+from .naming import Naming
+from .workspace import Workspace
+
+STEP = "group_themes"
+PROMPT = "group_themes"
+# Below this many themes in a product there is nothing to group: each theme is a finding.
+MIN_THEMES = 4
+# Themes shown per request (most important first); the rest of a larger product stay ungrouped,
+# since a findings layer over hundreds of themes is not something a reader can take in anyway.
+MAX_THEMES = 60
+QUOTES_SHOWN = 2
+
+
+class FindingGroup(BaseModel):
+    """One finding: a heading over related themes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        description="2-9 plain words naming the finding, e.g. 'Month-end close depends on workarounds'"
+    )
+    definition: str = Field(
+        description="One sentence: the pattern these themes share, using only what they say"
+    )
+    themes: list[str] = Field(min_length=1, description="Ids of the themes it holds: 't1'")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return clean_name(value)
+
+    @field_validator("definition")
+    @classmethod
+    def _definition(cls, value: str) -> str:
+        return clean_definition(value)
+
+
+@register_response_model(name="group_themes")
+class ThemeGrouping(BaseModel):
+    """The findings: together they hold every theme shown exactly once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: list[FindingGroup] = Field(min_length=1, description="The findings")
+
+    @model_validator(mode="after")
+    def _partition(self, info: ValidationInfo) -> ThemeGrouping:
+        shown: list[str] | None = (info.context or {}).get("themes")
+        if shown is None:
+            return self
+        problems = grouping_problems(self, shown)
+        if problems:
+            raise ValueError("; ".join(problems[:6]))
+        return self
+
+
+def grouping_problems(answer: ThemeGrouping, shown: list[str]) -> list[str]:
+    """Why an answer is not a partition of the themes shown (empty when it is)."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for g, group in enumerate(answer.groups, start=1):
+        for tid in group.themes:
+            if tid not in shown:
+                problems.append(f"group {g} lists unknown theme id {tid!r}")
+            elif tid in seen:
+                problems.append(f"theme {tid} is in group {seen[tid]} and group {g}")
+            else:
+                seen[tid] = g
+    missing = [t for t in shown if t not in seen]
+    if missing:
+        problems.append(f"themes in no group: {', '.join(missing)} (a theme may stand alone)")
+    return problems
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """One finding of two or more themes, as the model named it."""
+
+    theme_ids: list[str]
+    naming: Naming
+
+
+@dataclass
+class LLMGrouper:
+    """Groups each product's final themes into findings with the model."""
+
+    settings: Settings
+    workspace: Workspace
+    provider: str | None = None
+    failures: list[CallFailure] = field(default_factory=list)
+    pending: HostPending | None = None
+    calls: int = 0
+    tokens: int = 0
+
+    @property
+    def mode(self) -> LLMMode:
+        provider = self.provider or self.settings.llm.resolved_provider()
+        return "host" if provider == "host" else "openai"
+
+    def group(self, themes: list[Theme]) -> list[Grouped]:
+        """Findings of 2+ themes, per product; themes a finding does not hold stand alone."""
+        from .llm import LLMRunner
+
+        batches = []
+        for product in sorted({t.product or "" for t in themes}):
+            mine = sorted((t for t in themes if (t.product or "") == product), key=lambda t: t.rank)
+            if len(mine) >= MIN_THEMES:
+                batches.append((product, mine[:MAX_THEMES]))
+        if not batches:
+            return []
+        requests = [self._request(product, mine) for product, mine in batches]
+        try:
+            runner = LLMRunner(self.settings, self.workspace, self.provider)
+            results = runner.run(requests)
+        except HostPending as exc:
+            self.pending = exc
+            return []
+        except (LLMError, BudgetExceeded) as exc:
+            self.failures.append(CallFailure(request_id="*", step=STEP, error=str(exc)))
+            return []
+        self.calls += runner.totals["calls"]
+        self.tokens += runner.totals["input_tokens"] + runner.totals["output_tokens"]
+        out: list[Grouped] = []
+        for (_, mine), result in zip(batches, results, strict=True):
+            if result.error or not isinstance(result.value, ThemeGrouping):
+                self.failures.append(
+                    CallFailure(
+                        request_id=result.request_id,
+                        step=STEP,
+                        error=result.error or "no value",
+                        attempts=max(1, result.attempts),
+                    )
+                )
+                continue
+            alias = {f"t{i}": t.id for i, t in enumerate(mine, start=1)}
+            for group in result.value.groups:
+                if len(group.themes) < 2:
+                    continue
+                ids = sorted(group.themes, key=lambda a: int(a[1:]))
+                naming = Naming(group.name, group.definition, named_by=self.mode)
+                out.append(Grouped([alias[a] for a in ids], naming))
+        return out
+
+    def _request(self, product: str, themes: list[Theme]) -> Any:
+        from .llm import LLMRequest
+
+        shown = [f"t{i}" for i in range(1, len(themes) + 1)]
+        views = [_view(alias, theme) for alias, theme in zip(shown, themes, strict=True)]
+        people = sum(t.frequency.participants for t in themes)
+        tickets = sum(t.frequency.tickets for t in themes)
+        return LLMRequest(
+            step=STEP,
+            prompt=PROMPT,
+            variables={
+                "themes": views,
+                "product": product,
+                "material": "tickets" if tickets > people else "interviews",
+            },
+            response_model=ThemeGrouping,
+            context={"themes": shown},
+            expected_output_tokens=60 + 25 * len(themes),
+            sources=tuple(
+                sorted({q.chunk_id for t in themes for q in t.representative_quotes[:QUOTES_SHOWN]})
+            ),
+        )
+
+
+def _view(alias: str, theme: Theme) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": alias, "name": theme.label, "definition": theme.description}
+    data["mentions"] = len(theme.mention_ids)
+    if theme.frequency.participants:
+        data["people"] = theme.frequency.participants
+    if theme.frequency.tickets:
+        data["tickets"] = theme.frequency.tickets
+    quotes = [q.text for q in theme.representative_quotes[:QUOTES_SHOWN]]
+    if quotes:
+        data["quotes"] = quotes
+    return data
+
+
+__all__ = ["MIN_THEMES", "FindingGroup", "Grouped", "LLMGrouper", "ThemeGrouping"]

@@ -1,0 +1,154 @@
+"""Theme groups: the model puts related final themes under one heading; code counts each group
+over the union of its themes' mentions; a partition checked by validators; cached; a failure
+leaves the themes as they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from agent.config import ThemeSettings
+from agent.consolidate import LLMConsolidator
+from agent.models import ThemeReport
+from agent.theme_groups import LLMGrouper, ThemeGrouping
+from agent.themes import build_themes
+from agent.workspace import Workspace
+from tests._oracle import data_blocks
+from tests.openai_server import OpenAIServer, Reply, error, ok
+from tests.test_consolidate import _NoEmbedder, _settings, corpus, researcher
+
+
+def grouper_model(body: dict[str, Any]) -> Reply:
+    """Consolidates like a researcher, then groups the bank-feed and CSV-export themes (data
+    moving between systems) and leaves the rest alone."""
+    blocks = data_blocks(body["messages"])
+    if "candidates" in blocks:
+        return researcher(body)
+    themes = blocks["themes"]
+    together = [t["id"] for t in themes if t["name"].startswith(("Bank feed", "CSV export"))]
+    groups = [{"name": "Data breaks between systems", "definition": "Both.", "themes": together}]
+    groups += [
+        {"name": t["name"], "definition": "Alone.", "themes": [t["id"]]}
+        for t in themes
+        if t["id"] not in together
+    ]
+    return ok({"groups": groups})
+
+
+def _build(tmp_path: Path, url: str, ws: str = "ws") -> tuple[ThemeReport, LLMGrouper]:
+    settings = _settings(tmp_path, url)
+    workspace = Workspace(tmp_path / ws)
+    grouper = LLMGrouper(settings, workspace, "openai")
+    ms, vecs = corpus()
+    report = build_themes(
+        ms,
+        _NoEmbedder(),
+        total_participants=5,
+        total_tickets=3,
+        settings=ThemeSettings(distance_threshold=0.3),
+        embeddings=vecs,
+        consolidator=LLMConsolidator(settings, workspace, "openai"),
+        grouper=grouper,
+    )
+    return report, grouper
+
+
+def test_a_group_is_counted_over_the_union_of_its_themes(tmp_path: Path) -> None:
+    with OpenAIServer(responder=grouper_model) as server:
+        report, grouper = _build(tmp_path, server.base_url)
+        requests = server.chat_requests()
+        # The model saw the final themes, by alias, with counts and what was said.
+        [sent] = [data_blocks(r.body["messages"])["themes"] for r in requests[1:]]
+        assert [t["id"] for t in sent] == ["t1", "t2", "t3", "t4"]
+        assert {"name", "definition", "mentions", "quotes"} <= set(sent[0])
+        # Nothing changed: the re-run is answered from the cache.
+        again, cached = _build(tmp_path, server.base_url)
+        assert len(server.chat_requests()) == 2 and cached.calls == 0
+    assert again.model_dump() == report.model_dump()
+    assert grouper.calls == 1 and not grouper.failures
+    by_name = {t.label: t for t in report.themes}
+    sync, export = by_name["Bank feed drops transactions"], by_name["CSV export shows wrong dates"]
+    [group] = report.groups
+    assert group.label == "Data breaks between systems" and group.named_by == "openai"
+    assert group.theme_ids == [sync.id, export.id]  # most important theme first
+    # P1, P2, P3 from sync; tickets T1 (sync), T2 and T3 (export): each counted once.
+    assert (group.frequency.participants, group.frequency.tickets) == (3, 3)
+    assert group.severity.max == 4
+    assert group.severity.mean == pytest.approx((4 + 4 + 3 + 3 + 3 + 2 + 2) / 7, abs=1e-3)
+    assert group.rank == 1 and group.score >= max(sync.score, export.score)
+    # Themes alone in the answer stay themes without a group; the themes are not changed.
+    assert len(report.themes) == 4
+
+
+def test_persona_themes_lists_the_groups_under_the_themes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import _print_themes
+
+    with OpenAIServer(responder=grouper_model) as server:
+        report, _ = _build(tmp_path, server.base_url)
+    _print_themes(report, None, Workspace(tmp_path / "ws"))
+    out = capsys.readouterr().out
+    table = out[out.index("theme group") :]
+    ranks = {t.label: t.rank for t in report.themes}
+    held = f"{ranks['Bank feed drops transactions']}, {ranks['CSV export shows wrong dates']}"
+    row = next(line for line in table.splitlines() if "Data breaks between systems" in line)
+    assert row.split()[-5:] == ["systems", "3", "3", *held.split()]
+
+
+def test_a_failed_grouping_leaves_the_themes_ungrouped_and_says_so(tmp_path: Path) -> None:
+    def down_for_groups(body: dict[str, Any]) -> Reply:
+        if "themes" in data_blocks(body["messages"]):
+            return error(500)
+        return researcher(body)
+
+    with OpenAIServer(responder=down_for_groups) as server:
+        report, grouper = _build(tmp_path, server.base_url)
+    assert report.groups == [] and len(report.themes) == 4
+    assert [f.step for f in grouper.failures] == ["group_themes"]
+    # The failure is not cached: with the model back, the next run groups.
+    with OpenAIServer(responder=grouper_model) as server:
+        report, grouper = _build(tmp_path, server.base_url)
+    assert len(report.groups) == 1 and grouper.calls == 1
+
+
+def test_too_few_themes_are_not_grouped(tmp_path: Path) -> None:
+    def three_themes(body: dict[str, Any]) -> Reply:
+        blocks = data_blocks(body["messages"])
+        assert "candidates" in blocks, "no grouping request for three themes"
+        ids = [c["id"] for c in blocks["candidates"]]
+        parts = [ids[:2], ids[2:3], ids[3:]]
+        return ok(
+            {
+                "themes": [
+                    {"name": f"Problem number {i}", "definition": "It.", "candidates": part}
+                    for i, part in enumerate(parts, start=1)
+                ]
+            }
+        )
+
+    with OpenAIServer(responder=three_themes) as server:
+        report, grouper = _build(tmp_path, server.base_url)
+    assert len(report.themes) == 3 and report.groups == [] and grouper.calls == 0
+
+
+def test_answers_must_put_every_theme_in_exactly_one_group() -> None:
+    def check(groups: list[dict[str, Any]]) -> str:
+        with pytest.raises(ValidationError) as caught:
+            ThemeGrouping.model_validate({"groups": groups}, context={"themes": ["t1", "t2", "t3"]})
+        return str(caught.value)
+
+    def group(*ids: str, name: str = "Two words") -> dict[str, Any]:
+        return {"name": name, "definition": "One sentence.", "themes": list(ids)}
+
+    assert "themes in no group: t3" in check([group("t1", "t2")])
+    assert "theme t2 is in group 1 and group 2" in check([group("t1", "t2"), group("t2", "t3")])
+    assert "unknown theme id 't9'" in check([group("t1", "t2", "t3"), group("t9")])
+    assert "word(s)" in check([group("t1", "t2", "t3", name="Everything")])
+    ok_answer = ThemeGrouping.model_validate(
+        {"groups": [group("t1", "t3"), group("t2")]}, context={"themes": ["t1", "t2", "t3"]}
+    )
+    assert [g.themes for g in ok_answer.groups] == [["t1", "t3"], ["t2"]]
