@@ -678,6 +678,16 @@ def build_cohorts(
             "groups proposed by code (theme profile, own words, attributes, tools; silhouette)"
             + (": the model's refinement failed or is pending" if provider != "offline" else "")
         )
+        if len(proposal) == 1:
+            # One group of everyone is not a finding about them: named as what it is, with why
+            # and what would tell groups apart, rather than after one theme they happen to share.
+            groups = [(proposal[0], Named(ALL_PARTICIPANTS, "Every interview participant.", []))]
+            notes.append(
+                f"one persona for all {total} participants: every split the code tried set "
+                "single participants apart (a group of one is a person, not a persona); a roster "
+                "CSV with role or segment columns beside the transcripts, or a model (--llm), can "
+                "tell groups apart"
+            )
     report = _cohort_report(
         "interviews", groups, total, notes, "grouped by what they do, need and raise: {members}"
     )
@@ -785,6 +795,15 @@ def everyone(
     return report.model_copy(update={"cohorts": [first], "stats": dict(sorted(stats.items()))})
 
 
+# The words every "why only one persona" note carries (fewer than 4 people, or no split found).
+ONE_PERSONA_MARK = "is a person, not a persona"
+
+
+def why_one_persona(report: CohortReport) -> list[str]:
+    """The notes saying why the interviews gave one persona (empty when they gave several)."""
+    return [n for n in report.notes if ONE_PERSONA_MARK in n]
+
+
 def cohort_math(report: CohortReport) -> str:
     """One line for summaries: how many cohorts of how many people."""
     sizes = ", ".join(f"{c.name} ({c.size})" for c in report.cohorts)
@@ -801,4 +820,5 @@ __all__ = [
     "metadata_cohorts",
     "participant_profiles",
     "propose_groups",
+    "why_one_persona",
 ]

@@ -106,6 +106,42 @@ def test_fewer_than_four_participants_give_one_persona_and_say_why(tmp_path: Pat
     assert "a group of one or two people is a person, not a persona" in cohorts["notes"][0]
     draft = next(s for s in json.loads(result.stdout)["steps"] if s["step"] == "draft")
     assert draft["counts"]["personas"] == 1
+    assert cohorts["notes"][0] in draft["notes"]
+
+
+def test_interviews_with_no_split_give_one_persona_and_say_why(tmp_path: Path) -> None:
+    """Four participants who all say the same thing and one who says little: every split sets
+    a single person apart, so there is one persona, named as all participants, with the
+    reason and the remedy in the notes."""
+    folder = tmp_path / "same"
+    folder.mkdir()
+    said = (
+        "The export to our ledger breaks every month and I fix the rows by hand. "
+        "It takes me a whole afternoon each time and I worry about the numbers."
+    )
+    for n in range(1, 5):
+        (folder / f"P{n}.txt").write_text(
+            f"Interviewer: How do month-end exports go?\nP{n}: {said}\n", encoding="utf-8"
+        )
+    (folder / "P5.txt").write_text(
+        "Interviewer: How do month-end exports go?\nP5: Fine, thanks.\n", encoding="utf-8"
+    )
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(app, ["run", str(folder), "-w", str(ws), "--json"], env=_env())
+    assert result.exit_code == 0, result.output
+    cohorts = json.loads((ws / "cohorts.json").read_text())
+    assert cohorts["basis"] == "interviews"
+    [cohort] = cohorts["cohorts"]
+    assert cohort["name"] == "All participants" and cohort["size"] == 5
+    why = next(n for n in cohorts["notes"] if n.startswith("one persona for all 5"))
+    assert "a roster CSV" in why and "--llm" in why
+    md = "\n".join(p.read_text() for p in (ws / "reports").glob("*.md"))
+    assert "Unresolved evidence" not in md and "All participants" in md
+    # The reason reaches the user: the run's draft step and the summary's caveats say it.
+    draft = next(s for s in json.loads(result.stdout)["steps"] if s["step"] == "draft")
+    assert why in draft["notes"]
+    caveats = (ws / "reports" / "summary.md").read_text().split("## Caveats")[1]
+    assert why in caveats
 
 
 def _profile(pid: str, themes: dict[str, float], role: str) -> Profile:
