@@ -90,6 +90,15 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_KEEP_CASE = re.compile(r"^(?:I|I'[a-z]+|[A-Z][A-Z0-9]+[a-z]*)\b")
+
+
+def _after_colon(text: str) -> str:
+    """A sentence continuing a 'Topic: ...' label: its first letter lower-cased, unless the word
+    is the pronoun I ("I'm", "I've") or an acronym ("RDF", "NOx"), which keep their case."""
+    return text if _KEEP_CASE.match(text) else text[:1].lower() + text[1:]
+
+
 def shorten(sentence: str, limit: int = LABEL_WORDS[1]) -> str:
     """A sentence as a label: no opener, no end punctuation, cut at a clause within `limit`."""
     text = " ".join(sentence.split()).strip(" \"'“”‘’")
@@ -166,15 +175,13 @@ def offline_naming(candidate: ThemeCandidate) -> Naming:
     topic = candidate.lead or (candidate.terms[0] if candidate.terms else "")
     if sentence:
         if topic and not _stems(topic) & _stems(sentence):
-            return Naming(f"{_capital(topic)}: {sentence[:1].lower()}{sentence[1:]}", description)
+            return Naming(f"{_capital(topic)}: {_after_colon(sentence)}", description)
         return Naming(sentence, description)
     if candidate.lead:
         rest = [t for t in candidate.terms if not _stems(t) & _stems(candidate.lead)]
         detail = _label_from_terms(rest, limit=2)
         label = _capital(candidate.lead)
-        return Naming(
-            f"{label}: {detail[:1].lower()}{detail[1:]}" if detail else label, description
-        )
+        return Naming(f"{label}: {_after_colon(detail)}" if detail else label, description)
     label = _label_from_terms(candidate.terms) or shorten(description or "Unnamed theme", 8)
     return Naming(label, description)
 

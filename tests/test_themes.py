@@ -329,6 +329,12 @@ def test_offline_labels_are_a_central_sentence_led_by_its_topic_when_missing(
     report = build([*vague, *loose, ms[6]], vecs)
     a = next(t for t in report.themes if len(t.mention_ids) == 4)
     assert a.label.startswith("Bank sync: it drops") and not a.label.endswith(".")
+    # After the topic, "I" and acronyms keep their case ("Lineage: i do not..." read as a typo).
+    said = ["I lose it every Monday.", "I lose the feed again.", "I lose it.", "Gone."]
+    mine = [offline(m, "bank sync", said[i]) for i, m in enumerate(ms[:4])]
+    report = build([*mine, *loose, ms[6]], vecs)
+    a = next(t for t in report.themes if len(t.mention_ids) == 4)
+    assert a.label.startswith("Bank sync: I lose"), a.label
 
 
 def test_labels_are_cut_at_a_clause_and_lose_spoken_openers() -> None:
