@@ -240,3 +240,50 @@ def test_a_one_product_pack_carries_no_product_fields() -> None:
         1,
         12,
     )
+
+
+def test_theme_groups_are_shown_per_product(tmp_path: Path) -> None:
+    """Groups (from a model's grouping) carry their product: the whole report names it, and a
+    product's report holds only its own groups, ranked within it."""
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env).exit_code
+        == 0
+    )
+    report = json.loads((ws / "themes.json").read_text())
+    groups = []
+    for product in ("Big Mail", "Tiny Notes"):
+        mine = [t for t in report["themes"] if t["product"] == product][:2]
+        groups.append(
+            {
+                "id": f"g-{product}",
+                "label": f"{product} troubles",
+                "description": "Two of its themes.",
+                "theme_ids": [t["id"] for t in mine],
+                "frequency": mine[0]["frequency"],
+                "severity": mine[0]["severity"],
+                "score": mine[0]["score"],
+                "rank": len(groups) + 1,
+                "product": product,
+                "named_by": "openai",
+            }
+        )
+    report["groups"] = groups
+    (ws / "themes.json").write_text(json.dumps(report), encoding="utf-8")
+    assert runner.invoke(app, ["report", "-w", str(ws)], env=env).exit_code == 0
+    summary = (ws / "reports" / "summary.md").read_text(encoding="utf-8")
+    table = summary[summary.index("## Theme Groups") :]
+    assert "| Big Mail: **Big Mail troubles**" in table
+    assert "| Tiny Notes: **Tiny Notes troubles**" in table
+    one = runner.invoke(app, ["report", "-w", str(ws), "--product", "Tiny Notes"], env=env)
+    assert one.exit_code == 0, one.output
+    data = json.loads(
+        (ws / "reports" / "product-tiny_notes" / "report.json").read_text(encoding="utf-8")
+    )
+    assert [(g["label"], g["rank"]) for g in data["themes"]["groups"]] == [
+        ("Tiny Notes troubles", 1)
+    ]
+    page = (ws / "reports" / "product-tiny_notes" / "summary.md").read_text(encoding="utf-8")
+    assert "Big Mail troubles" not in page and "**Tiny Notes troubles**" in page

@@ -300,7 +300,8 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
             [
                 [
                     str(g.rank),
-                    f"**{md(g.label)}**: {md(g.description)}",
+                    (f"{md(g.product)}: " if g.product and summary.by_product else "")
+                    + f"**{md(g.label)}**: {md(g.description)}",
                     "; ".join(
                         f"{t.product_rank or t.rank}. {md(t.label)}" + notes.cite([f"theme:{t.id}"])
                         for t in held
