@@ -642,6 +642,9 @@ def themes(
             return
         _print_summary(summary)
         _print_themes(report, product, ws)
+        if not summary.ok:
+            # Failed calls left themes as clustered or ungrouped: a script must see it as --json does.
+            raise typer.Exit(EXIT_PARTIAL)
 
 
 def _print_themes(report: Any, product: str | None, ws: Workspace, limit: int = 25) -> None:
@@ -671,6 +674,7 @@ def _print_themes(report: Any, product: str | None, ws: Workspace, limit: int = 
             typer.echo(f"  ... {len(themes) - limit} more themes (see --json or {ws.themes})")
         groups = [g for g in report.groups if (g.product or "") == name]
         if groups:
+            typer.echo("")
             rank_of = {t.id: t.product_rank or t.rank for t in themes}
             typer.echo(f"  {'#':>3}  {'theme group':<44} {'people':>6} {'tickets':>7}  themes")
             for n, group in enumerate(groups, start=1):

@@ -682,11 +682,16 @@ def build_cohorts(
             # One group of everyone is not a finding about them: named as what it is, with why
             # and what would tell groups apart, rather than after one theme they happen to share.
             groups = [(proposal[0], Named(ALL_PARTICIPANTS, "Every interview participant.", []))]
+            remedy = (
+                "a roster CSV with role or segment columns beside the transcripts, or a model "
+                "(--llm), can tell groups apart"
+                if provider == "offline"
+                else "the model's grouping did not come back (see the failures or pending "
+                "requests): re-run to retry, or add a roster CSV with role or segment columns"
+            )
             notes.append(
                 f"one persona for all {total} participants: every split the code tried set "
-                "single participants apart (a group of one is a person, not a persona); a roster "
-                "CSV with role or segment columns beside the transcripts, or a model (--llm), can "
-                "tell groups apart"
+                f"single participants apart (a group of one is a person, not a persona); {remedy}"
             )
     report = _cohort_report(
         "interviews", groups, total, notes, "grouped by what they do, need and raise: {members}"

@@ -401,13 +401,12 @@ def draft_personas(
     cohort_notes: list[str] = []
     if not workspace.segments.exists():
         # No user table: who the personas stand for comes from the interviews themselves.
-        from .cohorts import build_cohorts, cohort_math, why_one_persona
+        from .cohorts import build_cohorts, cohort_math
 
         cohorts, cohort_failures, pending = build_cohorts(settings, workspace, chosen)
         if pending is not None:
             raise pending
         cohort_notes.append(cohort_math(cohorts))
-        cohort_notes.extend(why_one_persona(cohorts))
     elif workspace.cohorts.exists():
         workspace.cohorts.unlink()  # a user table was scored since: its segments are the cohorts
     packs, notes = build_evidence_packs(

@@ -698,7 +698,8 @@ def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecove
             for theme, who in held.items():
                 up[run.group_of.get(theme, theme)] |= who
             levels = {**run.themes, **run.groups}
-            group, group_holds, group_size = _best(up, n, unit, levels)
+            # Theme and group ranks are on different scales: ties go to the higher score.
+            group, group_holds, group_size = _best(up, n, unit, levels, by_score=True)
             row.best_group_id = group
             row.best_group_label = levels[group].label if group else None
             row.group_holds = group_holds
@@ -711,16 +712,23 @@ def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecove
 
 
 def _best(
-    held: Mapping[str, set[str]], n: int, unit: Unit, pool: Mapping[str, Theme | ThemeGroup]
+    held: Mapping[str, set[str]],
+    n: int,
+    unit: Unit,
+    pool: Mapping[str, Theme | ThemeGroup],
+    by_score: bool = False,
 ) -> tuple[str | None, int, int]:
-    """The container holding most of a code's holders (ties: count nearer n, rank, id):
-    its id, how many holders it holds and its own count."""
+    """The container holding most of a code's holders (ties: count nearer n, then rank, or
+    score when `by_score`, then id): its id, how many holders it holds and its own count."""
 
     def count(key: str) -> int:
         f = pool[key].frequency
         return f.tickets if unit == "ticket" else f.participants
 
-    ranked = sorted(held, key=lambda k: (-len(held[k]), abs(count(k) - n), pool[k].rank, k))
+    def order(key: str) -> float:
+        return -pool[key].score if by_score else pool[key].rank
+
+    ranked = sorted(held, key=lambda k: (-len(held[k]), abs(count(k) - n), order(k), k))
     if not ranked:
         return None, 0, 0
     return ranked[0], len(held[ranked[0]]), count(ranked[0])

@@ -168,14 +168,20 @@ def _representative(candidate: ThemeCandidate) -> str:
     return max(options)[2]
 
 
-def offline_naming(candidate: ThemeCandidate) -> Naming:
-    """A readable label from the representative sentence; the topic leads when it is missing."""
+def offline_naming(candidate: ThemeCandidate, *, prompt_case: bool = False) -> Naming:
+    """A readable label from the representative sentence; the topic leads when it is missing.
+
+    `prompt_case`: the label as consolidation prompts carry it (every word after the topic
+    lower-cased first), unchanged since answers were cached against it: a model's earlier
+    answers still match, so an upgrade neither re-asks nor changes finished themes.
+    """
     description = candidate.statements[0] if candidate.statements else ""
     sentence = _representative(candidate)
     topic = candidate.lead or (candidate.terms[0] if candidate.terms else "")
+    after = (lambda text: text[:1].lower() + text[1:]) if prompt_case else _after_colon
     if sentence:
         if topic and not _stems(topic) & _stems(sentence):
-            return Naming(f"{_capital(topic)}: {_after_colon(sentence)}", description)
+            return Naming(f"{_capital(topic)}: {after(sentence)}", description)
         return Naming(sentence, description)
     if candidate.lead:
         rest = [t for t in candidate.terms if not _stems(t) & _stems(candidate.lead)]

@@ -30,9 +30,12 @@ STEP = "group_themes"
 PROMPT = "group_themes"
 # Below this many themes in a product there is nothing to group: each theme is a finding.
 MIN_THEMES = 4
-# Themes shown per request (most important first); the rest of a larger product stay ungrouped,
-# since a findings layer over hundreds of themes is not something a reader can take in anyway.
-MAX_THEMES = 60
+# Themes shown per request (most important first); the rest of a larger product stay ungrouped
+# (and the step says so), since a findings layer over hundreds of themes is not something a
+# reader takes in. 40 keeps the answer, which names every group, well inside 4k output tokens.
+MAX_THEMES = 40
+# Output tokens per theme shown: a standalone theme comes back as a named, defined group.
+ANSWER_TOKENS_PER_THEME = 70
 QUOTES_SHOWN = 2
 
 
@@ -116,6 +119,8 @@ class LLMGrouper:
     pending: HostPending | None = None
     calls: int = 0
     tokens: int = 0
+    # Product -> themes beyond MAX_THEMES that no request showed (they stand alone).
+    left_out: dict[str, int] = field(default_factory=dict)
 
     @property
     def mode(self) -> LLMMode:
@@ -131,6 +136,8 @@ class LLMGrouper:
             mine = sorted((t for t in themes if (t.product or "") == product), key=lambda t: t.rank)
             if len(mine) >= MIN_THEMES:
                 batches.append((product, mine[:MAX_THEMES]))
+                if len(mine) > MAX_THEMES:
+                    self.left_out[product] = len(mine) - MAX_THEMES
         if not batches:
             return []
         requests = [self._request(product, mine) for product, mine in batches]
@@ -183,7 +190,7 @@ class LLMGrouper:
             },
             response_model=ThemeGrouping,
             context={"themes": shown},
-            expected_output_tokens=60 + 25 * len(themes),
+            expected_output_tokens=60 + ANSWER_TOKENS_PER_THEME * len(themes),
             sources=tuple(
                 sorted({q.chunk_id for t in themes for q in t.representative_quotes[:QUOTES_SHOWN]})
             ),

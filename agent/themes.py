@@ -56,7 +56,7 @@ from .naming import (
     distinctive_terms,
     offline_naming,
 )
-from .theme_groups import Grouped, LLMGrouper
+from .theme_groups import MAX_THEMES, Grouped, LLMGrouper
 from .workspace import Workspace, read_json, read_models, write_json
 
 if TYPE_CHECKING:
@@ -672,7 +672,7 @@ def build_themes(
     proposed = [(unit, list(unit.members)) for unit in units]
     candidates = _candidates(corpus, units)
     for unit, candidate in zip(units, candidates, strict=True):
-        unit.label = offline_naming(candidate).label
+        unit.label = offline_naming(candidate, prompt_case=True).label
     units = (consolidator or KeepProposal()).consolidate(units, corpus.describe, corpus.vectors)
     joined = merge_groups(merges or (), previous)
     if joined:
@@ -1048,6 +1048,11 @@ def run_themes(
             summary.notes.append(
                 f"{len(consolidator.failures)} consolidation call(s) failed: their candidates are "
                 "themes as clustered, named as last time where the members match; re-run to retry"
+            )
+        for product, count in sorted(grouper.left_out.items()):
+            summary.notes.append(
+                f"{count} theme(s) of {product or 'the corpus'} beyond its {MAX_THEMES} most "
+                "important were not grouped: they stand alone"
             )
         if grouper.failures:
             summary.notes.append(

@@ -277,6 +277,17 @@ def test_theme_groups_are_shown_per_product(tmp_path: Path) -> None:
     table = summary[summary.index("## Theme Groups") :]
     assert "| Big Mail: **Big Mail troubles**" in table
     assert "| Tiny Notes: **Tiny Notes troubles**" in table
+    # The web page names the product too, and numbers themes as its pain table beside it does.
+    html = (ws / "reports" / "index.html").read_text(encoding="utf-8")
+    section = html[html.index('id="theme-groups"') :]
+    row = section[
+        section.index("Tiny Notes troubles") : section.index(
+            "</tr>", section.index("Tiny Notes troubles")
+        )
+    ]
+    tiny = [t for t in report["themes"] if t["product"] == "Tiny Notes"][:2]
+    assert "<td>Tiny Notes</td>" in row
+    assert all(f"<div>{t['rank']}. " in row for t in tiny)
     one = runner.invoke(app, ["report", "-w", str(ws), "--product", "Tiny Notes"], env=env)
     assert one.exit_code == 0, one.output
     data = json.loads(

@@ -152,3 +152,75 @@ def test_answers_must_put_every_theme_in_exactly_one_group() -> None:
         {"groups": [group("t1", "t3"), group("t2")]}, context={"themes": ["t1", "t2", "t3"]}
     )
     assert [g.themes for g in ok_answer.groups] == [["t1", "t3"], ["t2"]]
+
+
+def test_persona_themes_exits_2_when_grouping_fails_and_groups_when_it_works(
+    tmp_path: Path,
+) -> None:
+    """Through the CLI: a failed grouping call is a partial result (exit 2, as with --json),
+    the themes are kept; with the model answering, the groups are printed under the themes."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from tests._llm_helpers import generic_responder
+    from tests.test_theme_decisions import _study
+
+    def down_for_groups(body: dict[str, Any]) -> Reply:
+        if "themes" in data_blocks(body["messages"]):
+            return error(500)
+        return generic_responder(body)
+
+    def pairs(body: dict[str, Any]) -> Reply:
+        blocks = data_blocks(body["messages"])
+        if "themes" not in blocks:
+            return generic_responder(body)
+        ids = [t["id"] for t in blocks["themes"]]
+        groups = [{"name": "The first two themes", "definition": "Both.", "themes": ids[:2]}]
+        groups += [
+            {"name": "Stands alone here", "definition": "It.", "themes": [i]} for i in ids[2:]
+        ]
+        return ok({"groups": groups})
+
+    ws = tmp_path / "ws"
+    runner = CliRunner()
+    offline = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    assert (
+        runner.invoke(app, ["run", str(_study(tmp_path)), "-w", str(ws)], env=offline).exit_code
+        == 0
+    )
+    for responder, code in ((down_for_groups, 2), (pairs, 0)):
+        with OpenAIServer(responder=responder) as server:
+            env = {
+                "PERSONA_EMBEDDER": "hash",
+                "OPENAI_BASE_URL": server.base_url,
+                "OPENAI_API_KEY": "test",
+                "PERSONA_REDACT": "off",
+            }
+            result = runner.invoke(app, ["themes", "-w", str(ws)], env=env)
+        assert result.exit_code == code, result.output
+        report = ThemeReport.model_validate_json((ws / "themes.json").read_text())
+        assert len(report.themes) >= 4
+        if code == 2:
+            assert "1 grouping call(s) failed" in result.output and report.groups == []
+        else:
+            [group] = report.groups
+            assert group.theme_ids == [t.id for t in report.themes[:2]]
+            assert "theme group" in result.output and "The first two themes" in result.output
+
+
+def test_only_the_most_important_themes_are_grouped_and_the_rest_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.theme_groups as theme_groups
+
+    # A bound of 3 on the 4 themes of the small corpus: the least important one is not shown.
+    monkeypatch.setattr(theme_groups, "MAX_THEMES", 3)
+    with OpenAIServer(responder=grouper_model) as server:
+        report, grouper = _build(tmp_path, server.base_url)
+        [sent] = [data_blocks(r.body["messages"])["themes"] for r in server.chat_requests()[1:]]
+    assert [t["id"] for t in sent] == ["t1", "t2", "t3"]
+    assert grouper.left_out == {"": 1}
+    shown = {t.label for t in report.themes if t.rank <= 3}
+    assert all(
+        set(g.theme_ids) <= {t.id for t in report.themes if t.label in shown} for g in report.groups
+    )

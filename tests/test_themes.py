@@ -335,6 +335,21 @@ def test_offline_labels_are_a_central_sentence_led_by_its_topic_when_missing(
     report = build([*mine, *loose, ms[6]], vecs)
     a = next(t for t in report.themes if len(t.mention_ids) == 4)
     assert a.label.startswith("Bank sync: I lose"), a.label
+    # The consolidation prompt's candidate labels keep the casing earlier answers were cached
+    # against, so an upgrade does not re-ask the model.
+    from agent.naming import ThemeCandidate, offline_naming
+
+    candidate = ThemeCandidate(
+        id="x",
+        statements=said[:3],
+        quotes=said[:3],
+        categories=[],
+        terms=["bank sync"],
+        mentions=3,
+        lead="bank sync",
+    )
+    assert offline_naming(candidate).label.startswith("Bank sync: I lose")
+    assert offline_naming(candidate, prompt_case=True).label.startswith("Bank sync: i lose")
 
 
 def test_labels_are_cut_at_a_clause_and_lose_spoken_openers() -> None:
