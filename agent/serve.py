@@ -66,7 +66,7 @@ from .library import (
     read_inputs,
     view_of,
 )
-from .models import Recommendation
+from .models import Recommendation, Theme, ThemeGroup, ThemeReport
 from .render.context import (
     ReportData,
     cited_chunk_ids,
@@ -663,6 +663,7 @@ class Site:
             decided=decided,
             merges=snap.view.theme_decisions.merges,
             labels={t.id: t.label for t in themes},
+            groups=_groups(data.themes),
             notice=notice,
         )
 
@@ -832,6 +833,17 @@ class Site:
                 req, HTTPStatus.BAD_REQUEST, {"kind": "error", "message": str(exc)}
             )
         return self.redirect(req, "/themes")
+
+
+def _groups(report: ThemeReport | None) -> list[tuple[ThemeGroup, list[Theme]]]:
+    """Theme groups in rank order, each with its themes (most important first)."""
+    if report is None:
+        return []
+    held = {t.id: t for t in report.themes}
+    return [
+        (g, [held[t] for t in g.theme_ids if t in held])
+        for g in sorted(report.groups, key=lambda g: (g.rank, g.id))
+    ]
 
 
 def refs_hash(text: str) -> str:

@@ -171,3 +171,33 @@ def test_pages_are_self_contained(ws: Workspace) -> None:
             assert srv.get(f"/static/{name}")[0] == 200
         assert srv.get("/static/../../etc/passwd")[0] == 404
         assert srv.get("/p/nobody")[0] == 404
+
+
+def test_the_themes_page_lists_theme_groups_with_links_to_their_themes(ws: Workspace) -> None:
+    from agent.models import ThemeGroup, ThemeReport
+
+    report = ThemeReport.model_validate(read_json(ws.themes))
+    sync, export = report.themes[0], report.themes[1]
+    group = ThemeGroup(
+        id="g-data",
+        label="Data breaks between systems",
+        description="Feeds in and exports out lose the books' data.",
+        theme_ids=[sync.id, export.id],
+        frequency=sync.frequency,
+        severity=sync.severity,
+        score=sync.score,
+        rank=1,
+        named_by="openai",
+    )
+    write_json(ws.themes, report.model_copy(update={"groups": [group]}))
+    with running(ws) as srv:
+        status, _, page = srv.get("/themes")
+    assert status == 200
+    section = page[page.index('id="theme-groups"') :]
+    assert "Data breaks between systems" in section
+    assert f'<a href="#t-{sync.id}">1. {sync.label}</a>' in section
+    assert f'<a href="#t-{export.id}">2. {export.label}</a>' in section
+    # Without groups (offline), the page has no such section.
+    write_json(ws.themes, report)
+    with running(ws) as srv:
+        assert 'id="theme-groups"' not in srv.get("/themes")[2]

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from ..decisions import Mark
 from ..ids import content_hash
-from ..models import Claim, JourneyMap, Persona, Theme, ThemeReport
+from ..models import Claim, JourneyMap, Persona, Theme, ThemeGroup, ThemeReport
 from .context import (
     OFFLINE_NOTICE,
     Evidence,
@@ -65,8 +65,8 @@ def _env() -> Environment:
     return env
 
 
-def reach(theme: Theme, report: ThemeReport | None = None) -> float:
-    """How widespread a theme is (0-1): the same reach the theme score uses.
+def reach(theme: Theme | ThemeGroup, report: ThemeReport | None = None) -> float:
+    """How widespread a theme (or theme group) is (0-1): the same reach the theme score uses.
 
     The mean of its participant share and ticket share over the sources the corpus has, so a
     thousand tickets cannot drown a dozen interviews.
