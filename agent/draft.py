@@ -480,7 +480,12 @@ def draft_personas(
         if changes:
             # Counts only: the words (old ones maybe withdrawn since) are in personas.json and
             # `persona review diff`, not in a note that last_run.json keeps.
-            notes.append("changes since the previous draft:\n" + count_diff(changes))
+            # One note per persona: a note is one line (the terminal shows a line break in one
+            # escaped, as it does any control character from the inputs).
+            notes.extend(
+                f"changes since the previous draft: {line}"
+                for line in count_diff(changes).splitlines()
+            )
     return StepSummary(
         step="draft",
         ok=not drafts.failures and not cohort_failures,
