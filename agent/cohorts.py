@@ -30,8 +30,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .config import Settings
-from .errors import BudgetExceeded, HostPending, InputError, LLMError
+from .errors import HostPending, InputError
 from .host import register_response_model
+from .model_calls import ModelCalls
 from .models import (
     QUOTABLE_ROLES,
     CallFailure,
@@ -495,18 +496,8 @@ def _participant_view(prof: Profile, labels: Mapping[str, str]) -> dict[str, Any
 
 
 @dataclass
-class Grouper:
+class Grouper(ModelCalls):
     """Asks the model to refine the proposal; any failure keeps the proposal (reported)."""
-
-    settings: Settings
-    workspace: Workspace
-    provider: str
-    failures: list[CallFailure] = field(default_factory=list)
-    pending: HostPending | None = None
-
-    @property
-    def mode(self) -> LLMMode:
-        return "host" if self.provider == "host" else "openai"
 
     def refine(
         self,
@@ -514,7 +505,7 @@ class Grouper:
         profiles: Mapping[str, Profile],
         themes: ThemeReport | None,
     ) -> list[tuple[list[str], Named]] | None:
-        from .llm import LLMRequest, LLMRunner
+        from .llm import LLMRequest
 
         labels = {t.id: t.label for t in themes.themes} if themes else {}
         evidence = {pid: sorted(p.evidence()) for pid, p in profiles.items()}
@@ -530,26 +521,11 @@ class Grouper:
             context={"evidence": evidence, "min_groups": 2},
             sources=tuple(sorted({c for p in profiles.values() for c in p.chunks})),
         )
-        try:
-            [result] = LLMRunner(self.settings, self.workspace, self.provider).run([request])
-        except HostPending as exc:
-            self.pending = exc
-            return None
-        except (LLMError, BudgetExceeded) as exc:
-            self.failures.append(CallFailure(request_id="*", step=STEP, error=str(exc)))
-            return None
-        if result.error or not isinstance(result.value, ParticipantGrouping):
-            self.failures.append(
-                CallFailure(
-                    request_id=result.request_id,
-                    step=STEP,
-                    error=result.error or "no value",
-                    attempts=max(1, result.attempts),
-                )
-            )
-            return None
+        [answer] = self.ask([request], ParticipantGrouping) or [None]
+        if not isinstance(answer, ParticipantGrouping):
+            return None  # pending, or failed (recorded): the proposal stands
         out = []
-        for group in result.value.groups:
+        for group in answer.groups:
             traits = [CohortTrait(text=t.text, evidence=list(t.evidence)) for t in group.traits]
             out.append(
                 (sorted(group.members), Named(group.name, group.description, traits, self.mode))

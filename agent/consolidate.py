@@ -21,18 +21,15 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .config import Settings
-from .errors import BudgetExceeded, HostPending, LLMError
 from .host import register_response_model
-from .models import CallFailure, LLMMode
+from .model_calls import ModelCalls
 from .naming import Naming
-from .workspace import Workspace
 
 STEP = "consolidate_themes"
 PROMPT = "consolidate_themes"
@@ -256,26 +253,14 @@ def _view_data(unit: Unit, view: UnitView, alias: str) -> dict[str, Any]:
 
 
 @dataclass
-class LLMConsolidator:
+class LLMConsolidator(ModelCalls):
     """Consolidates candidate themes with the model; any failure leaves candidates as they were."""
 
-    settings: Settings
-    workspace: Workspace
-    provider: str | None = None
     batch_tokens: int = BATCH_TOKENS
     # Embeds the model's names at higher levels: two batches that both found "Bank feed drops
     # transactions" then meet in one request even when their statements were worded apart.
     embed: Callable[[list[str]], np.ndarray] | None = None
-    failures: list[CallFailure] = field(default_factory=list)
-    pending: HostPending | None = None
-    calls: int = 0
-    tokens: int = 0
     levels: int = 0
-
-    @property
-    def mode(self) -> LLMMode:
-        provider = self.provider or self.settings.llm.resolved_provider()
-        return "host" if provider == "host" else "openai"
 
     def consolidate(self, units: list[Unit], describe: Describe, vectors: np.ndarray) -> list[Unit]:
         """Final themes per product (units of one product are consolidated together)."""
@@ -353,35 +338,16 @@ class LLMConsolidator:
         product: str,
         level: int,
     ) -> list[Unit]:
-        from .llm import LLMRunner
-
-        llm_requests = [self._request(r, product, level) for r in requests]
-        try:
-            runner = LLMRunner(self.settings, self.workspace, self.provider)
-            results = runner.run(llm_requests)
-        except HostPending as exc:
-            # Host mode: the requests are written; the candidates stand until they are answered.
-            self.pending = exc
+        answers = self.ask([self._request(r, product, level) for r in requests], ThemeConsolidation)
+        if answers is None:
+            # Waiting on the host, or the endpoint failed: the candidates stand (recorded).
             return [u for r in requests for u in r.units]
-        except (LLMError, BudgetExceeded) as exc:
-            self.failures.append(CallFailure(request_id="*", step=STEP, error=str(exc)))
-            return [u for r in requests for u in r.units]
-        self.calls += runner.totals["calls"]
-        self.tokens += runner.totals["input_tokens"] + runner.totals["output_tokens"]
         out: list[Unit] = []
-        for request, result in zip(requests, results, strict=True):
-            if result.error or not isinstance(result.value, ThemeConsolidation):
-                self.failures.append(
-                    CallFailure(
-                        request_id=result.request_id,
-                        step=STEP,
-                        error=result.error or "no value",
-                        attempts=max(1, result.attempts),
-                    )
-                )
-                out.extend(request.units)
-                continue
-            out.extend(self._apply(request, result.value, vectors))
+        for request, answer in zip(requests, answers, strict=True):
+            if isinstance(answer, ThemeConsolidation):
+                out.extend(self._apply(request, answer, vectors))
+            else:
+                out.extend(request.units)  # this call failed: its candidates stand
         return _same_names_together(out) if len(requests) > 1 else out
 
     def _request(self, request: _Request, product: str, level: int) -> Any:

@@ -18,13 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .config import Settings
 from .consolidate import clean_definition, clean_name
-from .errors import BudgetExceeded, HostPending, LLMError
 from .host import register_response_model
-from .models import CallFailure, LLMMode, Theme
+from .model_calls import ModelCalls
+from .models import Theme
 from .naming import Naming
-from .workspace import Workspace
 
 STEP = "group_themes"
 PROMPT = "group_themes"
@@ -109,28 +107,14 @@ class Grouped:
 
 
 @dataclass
-class LLMGrouper:
+class LLMGrouper(ModelCalls):
     """Groups each product's final themes into findings with the model."""
 
-    settings: Settings
-    workspace: Workspace
-    provider: str | None = None
-    failures: list[CallFailure] = field(default_factory=list)
-    pending: HostPending | None = None
-    calls: int = 0
-    tokens: int = 0
     # Product -> themes beyond MAX_THEMES that no request showed (they stand alone).
     left_out: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def mode(self) -> LLMMode:
-        provider = self.provider or self.settings.llm.resolved_provider()
-        return "host" if provider == "host" else "openai"
-
     def group(self, themes: list[Theme]) -> list[Grouped]:
         """Findings of 2+ themes, per product; themes a finding does not hold stand alone."""
-        from .llm import LLMRunner
-
         batches = []
         for product in sorted({t.product or "" for t in themes}):
             mine = sorted((t for t in themes if (t.product or "") == product), key=lambda t: t.rank)
@@ -140,32 +124,15 @@ class LLMGrouper:
                     self.left_out[product] = len(mine) - MAX_THEMES
         if not batches:
             return []
-        requests = [self._request(product, mine) for product, mine in batches]
-        try:
-            runner = LLMRunner(self.settings, self.workspace, self.provider)
-            results = runner.run(requests)
-        except HostPending as exc:
-            self.pending = exc
-            return []
-        except (LLMError, BudgetExceeded) as exc:
-            self.failures.append(CallFailure(request_id="*", step=STEP, error=str(exc)))
-            return []
-        self.calls += runner.totals["calls"]
-        self.tokens += runner.totals["input_tokens"] + runner.totals["output_tokens"]
+        answers = self.ask([self._request(p, mine) for p, mine in batches], ThemeGrouping)
+        if answers is None:
+            return []  # waiting on the host, or the endpoint failed: recorded by `ask`
         out: list[Grouped] = []
-        for (_, mine), result in zip(batches, results, strict=True):
-            if result.error or not isinstance(result.value, ThemeGrouping):
-                self.failures.append(
-                    CallFailure(
-                        request_id=result.request_id,
-                        step=STEP,
-                        error=result.error or "no value",
-                        attempts=max(1, result.attempts),
-                    )
-                )
+        for (_, mine), answer in zip(batches, answers, strict=True):
+            if not isinstance(answer, ThemeGrouping):
                 continue
             alias = {f"t{i}": t.id for i, t in enumerate(mine, start=1)}
-            for group in result.value.groups:
+            for group in answer.groups:
                 if len(group.themes) < 2:
                     continue
                 ids = sorted(group.themes, key=lambda a: int(a[1:]))
