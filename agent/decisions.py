@@ -409,14 +409,17 @@ def parse_address(text: str) -> Address:
     spec = FIELDS[address.field]
     if address.item is not None and spec.kind != "list":
         raise ReviewError(f"field '{address.field}' is not a list: it has no items")
-    if address.sub is not None:
-        parts = ITEM_PARTS.get(_kind_of(spec.item), ())
-        if address.sub not in parts:
-            allowed = ", ".join(parts) if parts else "none: decide the item as a whole"
-            raise ReviewError(
-                f"'{text}': {address.field} items have no part '{address.sub}' (parts: {allowed})"
-            )
+    _check_part(text, address, ITEM_PARTS.get(_kind_of(spec.item), ()))
     return address
+
+
+def _check_part(text: str, address: Address, parts: Sequence[str]) -> None:
+    """A ReviewError when the address names a part its items do not have."""
+    if address.sub is not None and address.sub not in parts:
+        allowed = ", ".join(parts) if parts else "none: decide the item as a whole"
+        raise ReviewError(
+            f"'{text}': {address.field} items have no part '{address.sub}' (parts: {allowed})"
+        )
 
 
 def suggest(path: str) -> str:
@@ -1257,13 +1260,7 @@ def parse_journey_address(text: str, journey: Any = None) -> JourneyAddress:
     spec = specs[address.field]
     if address.item is not None and spec.kind != "list":
         raise ReviewError(f"'{text}': {address.field} is not a list: it has no items")
-    if address.sub is not None:
-        parts = JOURNEY_ITEM_PARTS.get(address.field, ())
-        if address.sub not in parts:
-            allowed = ", ".join(parts) if parts else "none: decide the item as a whole"
-            raise ReviewError(
-                f"'{text}': {address.field} items have no part '{address.sub}' (parts: {allowed})"
-            )
+    _check_part(text, address, JOURNEY_ITEM_PARTS.get(address.field, ()))
     return JourneyAddress(stage, address)
 
 

@@ -668,6 +668,7 @@ def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecove
     holders: dict[str, set[str]] = defaultdict(set)
     for p in passages:
         holders[p.code].add(p.unit or "")
+    levels: dict[str, Theme | ThemeGroup] = {**run.themes, **run.groups}
     out = []
     for code in sorted(holders, key=lambda c: (-len(holders[c]), c)):
         n = len(holders[code])
@@ -697,7 +698,6 @@ def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecove
             up: dict[str, set[str]] = defaultdict(set)
             for theme, who in held.items():
                 up[run.group_of.get(theme, theme)] |= who
-            levels = {**run.themes, **run.groups}
             # Theme and group ranks are on different scales: ties go to the higher score.
             group, group_holds, group_size = _best(up, n, unit, levels, by_score=True)
             row.best_group_id = group
