@@ -633,12 +633,14 @@ def build_cohorts(
         )
         named = Named(ALL_PARTICIPANTS, "Every interview participant.", [])
         report = _cohort_report("everyone", [(members, named)], total, [note], "every participant")
+        report.one_persona_reason = note
         write_json(workspace.cohorts, report)
         return report, [], None
     proposal = propose_groups(list(profiles.values()))
     failures: list[CallFailure] = []
     pending: HostPending | None = None
     groups: list[tuple[list[str], Named]] | None = None
+    reason: str | None = None
     if provider in ("openai", "host"):
         grouper = Grouper(settings, workspace, provider)
         groups = grouper.refine(proposal, profiles, themes)
@@ -665,13 +667,15 @@ def build_cohorts(
                 else "the model's grouping did not come back (see the failures or pending "
                 "requests): re-run to retry, or add a roster CSV with role or segment columns"
             )
-            notes.append(
+            reason = (
                 f"one persona for all {total} participants: every split the code tried set "
                 f"single participants apart (a group of one is a person, not a persona); {remedy}"
             )
+            notes.append(reason)
     report = _cohort_report(
         "interviews", groups, total, notes, "grouped by what they do, need and raise: {members}"
     )
+    report.one_persona_reason = reason
     write_json(workspace.cohorts, report)
     return report, failures, pending
 
@@ -776,15 +780,6 @@ def everyone(
     return report.model_copy(update={"cohorts": [first], "stats": dict(sorted(stats.items()))})
 
 
-# The words every "why only one persona" note carries (fewer than 4 people, or no split found).
-ONE_PERSONA_MARK = "is a person, not a persona"
-
-
-def why_one_persona(report: CohortReport) -> list[str]:
-    """The notes saying why the interviews gave one persona (empty when they gave several)."""
-    return [n for n in report.notes if ONE_PERSONA_MARK in n]
-
-
 def cohort_math(report: CohortReport) -> str:
     """One line for summaries: how many cohorts of how many people."""
     sizes = ", ".join(f"{c.name} ({c.size})" for c in report.cohorts)
@@ -801,5 +796,4 @@ __all__ = [
     "metadata_cohorts",
     "participant_profiles",
     "propose_groups",
-    "why_one_persona",
 ]

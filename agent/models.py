@@ -460,6 +460,9 @@ class CohortReport(Strict):
     total: int
     stats: dict[str, float | int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    # Why the interviews gave one persona (too few people, or no split found), with what would
+    # help; the reports' caveats show it. Left out when they gave several.
+    one_persona_reason: str | None = Field(default=None, exclude_if=_empty)
 
 
 class SegmentReport(Strict):

@@ -51,6 +51,7 @@ def test_interviews_alone_give_several_personas_none_sharing_a_participant(
     offline_study: Path,
 ) -> None:
     cohorts = json.loads((offline_study / "cohorts.json").read_text())
+    assert "one_persona_reason" not in cohorts
     assert cohorts["basis"] == "interviews" and 2 <= len(cohorts["cohorts"]) <= 4
     members = [m for c in cohorts["cohorts"] for m in c["members"]]
     assert sorted(members) == sorted(set(members)) and len(members) == 12  # a partition
@@ -104,6 +105,9 @@ def test_fewer_than_four_participants_give_one_persona_and_say_why(tmp_path: Pat
     cohorts = json.loads((ws / "cohorts.json").read_text())
     assert cohorts["basis"] == "everyone" and len(cohorts["cohorts"]) == 1
     assert "a group of one or two people is a person, not a persona" in cohorts["notes"][0]
+    assert cohorts["one_persona_reason"] == cohorts["notes"][0]
+    summary = (ws / "reports" / "summary.md").read_text().split("## Caveats")[1]
+    assert cohorts["notes"][0] in summary
     draft = next(s for s in json.loads(result.stdout)["steps"] if s["step"] == "draft")
     assert draft["counts"]["personas"] == 1
     assert draft["notes"].count(cohorts["notes"][0]) == 1
@@ -134,6 +138,7 @@ def test_interviews_with_no_split_give_one_persona_and_say_why(tmp_path: Path) -
     [cohort] = cohorts["cohorts"]
     assert cohort["name"] == "All participants" and cohort["size"] == 5
     why = next(n for n in cohorts["notes"] if n.startswith("one persona for all 5"))
+    assert cohorts["one_persona_reason"] == why
     assert "a roster CSV" in why and "--llm" in why
     md = "\n".join(p.read_text() for p in (ws / "reports").glob("*.md"))
     assert "Unresolved evidence" not in md and "All participants" in md

@@ -156,10 +156,8 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
 
 def _warnings(data: ReportData) -> list[str]:
     warnings = [data.stale_note] if data.stale else []
-    if data.cohorts:
-        from ..cohorts import why_one_persona
-
-        warnings.extend(why_one_persona(data.cohorts))
+    if data.cohorts and data.cohorts.one_persona_reason:
+        warnings.append(data.cohorts.one_persona_reason)
     if data.segments:
         warnings.extend(data.segments.warnings)
         warnings.extend(
