@@ -18,12 +18,10 @@ cohorts.json holds the result for every basis but `segments` (segments.json is t
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +41,7 @@ from .models import (
     ThemeReport,
 )
 from .segment_rules import slugify
-from .workspace import Workspace, read_json, write_json
+from .workspace import Workspace, iter_rows, read_json, write_json
 
 STEP = "group_participants"
 PROMPT = "group_participants"
@@ -88,15 +86,6 @@ THEMES_PER_PARTICIPANT = 8
 # --------------------------------------------------------------------------- reading
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 def metadata_segment(row: Mapping[str, Any]) -> str:
     """The value of a document's `segment` / `persona` field ('' when it has none)."""
     meta = row.get("metadata") or {}
@@ -132,7 +121,7 @@ def participant_profiles(
 ) -> dict[str, Profile]:
     """Profiles of every interview participant with words of their own, by participant id."""
     profiles: dict[str, Profile] = {}
-    for row in _rows(workspace.chunks):
+    for row in iter_rows(workspace.chunks):
         pid = row.get("participant_id")
         if row.get("kind") != "interview" or row.get("role") not in QUOTABLE_ROLES or not pid:
             continue
@@ -145,12 +134,12 @@ def participant_profiles(
             if not words & IDENTITY_WORDS and text and len(text) <= 60:
                 prof.attributes[name] = text
     theme_of = {m: t.id for t in themes.themes for m in t.mention_ids} if themes else {}
-    for row in _rows(workspace.mentions):
+    for row in iter_rows(workspace.mentions):
         prof = profiles.get(row.get("participant_id") or "")
         theme = theme_of.get(row.get("id"))
         if prof is not None and theme is not None:
             prof.themes[theme] = prof.themes.get(theme, 0.0) + float(row.get("severity") or 1)
-    for row in _rows(workspace.observations):
+    for row in iter_rows(workspace.observations):
         prof = profiles.get(row.get("participant_id") or "")
         if prof is None:
             continue
@@ -173,7 +162,7 @@ def chunk_vectors(settings: Settings, workspace: Workspace) -> dict[str, np.ndar
     """Every interview chunk's stored vector (none when the store cannot be opened)."""
     ids = [
         row["id"]
-        for row in _rows(workspace.chunks)
+        for row in iter_rows(workspace.chunks)
         if row.get("kind") == "interview" and row.get("role") in QUOTABLE_ROLES
     ]
     if not ids:
@@ -579,7 +568,7 @@ def metadata_cohorts(workspace: Workspace) -> CohortReport | None:
     """Cohorts from a `segment` / `persona` field on the documents (None when there is none)."""
     people: dict[str, set[str]] = defaultdict(set)
     everyone: set[str] = set()
-    for row in _rows(workspace.chunks):
+    for row in iter_rows(workspace.chunks):
         if row.get("role") not in QUOTABLE_ROLES:
             continue
         who = row.get("participant_id") or row.get("user_id") or row.get("ticket_id")
@@ -707,7 +696,7 @@ def product_cohorts(workspace: Workspace) -> CohortReport | None:
 
     tickets: dict[str, set[str]] = defaultdict(set)
     everyone_: set[str] = set()
-    for row in _rows(workspace.chunks):
+    for row in iter_rows(workspace.chunks):
         if row.get("role") not in QUOTABLE_ROLES:
             continue
         who = row.get("ticket_id") or row.get("user_id") or row["document_id"]
@@ -763,7 +752,7 @@ def everyone(
 ) -> CohortReport:
     """One cohort of every speaker (tickets-only corpora without a user table)."""
     who: set[str] = set()
-    for row in _rows(workspace.chunks):
+    for row in iter_rows(workspace.chunks):
         if row.get("role") in QUOTABLE_ROLES:
             who.add(row.get("participant_id") or row.get("ticket_id") or row["document_id"])
     if not who:

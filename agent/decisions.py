@@ -413,6 +413,16 @@ def parse_address(text: str) -> Address:
     return address
 
 
+def _nth(target: str, field: str, items: Sequence[Any], index: int) -> Any:
+    """Item `index` of a list field, or a ReviewError saying how the items are numbered."""
+    if index >= len(items):
+        raise ReviewError(
+            f"'{target}': {field} has {len(items)} item(s), numbered from 0"
+            + (f" to {len(items) - 1}" if items else "")
+        )
+    return items[index]
+
+
 def _check_part(text: str, address: Address, parts: Sequence[str]) -> None:
     """A ReviewError when the address names a part its items do not have."""
     if address.sub is not None and address.sub not in parts:
@@ -509,15 +519,9 @@ def resolve_target(
         spec = FIELDS[field]
         if spec.kind != "list":
             raise ReviewError(f"field '{field}' is not a list: it has no items")
-        items = get_path(data, field) or []
-        if index >= len(items):
-            raise ReviewError(
-                f"'{text}': {field} has {len(items)} item(s), numbered from 0"
-                + (f" to {len(items) - 1}" if items else "")
-            )
+        item = _nth(text, field, get_path(data, field) or [], index)
         address = parse_address(
-            f"{field}[{item_key(items[index], lineage)}]"
-            + (f".{match['sub']}" if match["sub"] else "")
+            f"{field}[{item_key(item, lineage)}]" + (f".{match['sub']}" if match["sub"] else "")
         )
         return address, _position(address, index)
     address = parse_address(text)
@@ -1343,13 +1347,8 @@ def resolve_journey_target(
         field, index = position["field"], int(position["index"])
         if specs[field].kind != "list":
             raise ReviewError(f"'{target}': {field} is not a list: it has no items")
-        items = get_path(container, field) or []
-        if index >= len(items):
-            raise ReviewError(
-                f"'{target}': {field} has {len(items)} item(s), numbered from 0"
-                + (f" to {len(items) - 1}" if items else "")
-            )
-        key = journey_item_key(field, items[index], lineage)
+        item = _nth(target, field, get_path(container, field) or [], index)
+        key = journey_item_key(field, item, lineage)
         sub = f".{position['sub']}" if position["sub"] else ""
         prefix = (
             f"{JOURNEY_PREFIX}stages[{STAGE_KEY}{stage}]." if stage is not None else JOURNEY_PREFIX

@@ -32,9 +32,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import Field
@@ -61,7 +60,7 @@ from .models import (
 )
 from .segment_rules import slugify
 from .stages import FUNNEL, PRESET_SOURCES, plan_for
-from .workspace import Workspace, read_json
+from .workspace import Workspace, iter_rows, read_json
 
 PACK_VERSION = "2"
 # Themes a persona's pack may hold: every theme its people raised, up to this many; the pack's
@@ -397,19 +396,6 @@ def _segment_key(value: object) -> str:
 # --------------------------------------------------------------------------- reading inputs
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    """JSONL rows as dicts (no model validation: a ticket corpus can be millions of lines)."""
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(str(path), f"not valid JSON: {exc.msg}", line=n) from exc
-
-
 @dataclass
 class Inputs:
     """Who the personas stand for (cohorts), the themes, and the user -> segment map."""
@@ -685,7 +671,7 @@ class PackBuilder:
             assert self.inputs.themes is not None
             theme_of = {m: t.id for t in self.inputs.themes.themes for m in t.mention_ids}
             people: dict[str, set[str]] = {}
-            for row in _rows(self.workspace.mentions):
+            for row in iter_rows(self.workspace.mentions):
                 theme = theme_of.get(row.get("id"))
                 who = row.get("participant_id") or row.get("user_id")
                 if theme and who:
@@ -722,7 +708,7 @@ class PackBuilder:
             q.chunk_id for p in plans for t, _ in p.themes for q in t.representative_quotes
         }
         quote_ids |= {m["chunk_id"] for m in mention_info.values()}
-        noticed = list(_rows(self.workspace.observations))
+        noticed = list(iter_rows(self.workspace.observations))
         quote_ids |= {row["chunk_id"] for row in noticed}
         cands = [
             _Candidates(
@@ -808,7 +794,7 @@ class PackBuilder:
         found: dict[str, dict[str, Any]] = {}
         if not wanted:
             return found
-        for row in _rows(self.workspace.mentions):
+        for row in iter_rows(self.workspace.mentions):
             if row.get("id") in wanted:
                 found[row["id"]] = {
                     "chunk_id": row["chunk_id"],
@@ -831,7 +817,7 @@ class PackBuilder:
         tickets: set[str] = set()
         participants: set[str] = set()
         kept: dict[str, dict[str, Any]] = {}
-        for row in _rows(self.workspace.chunks):
+        for row in iter_rows(self.workspace.chunks):
             kind = row.get("kind")
             if kind == "interview":
                 interviews.add(row["document_id"])

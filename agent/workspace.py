@@ -15,9 +15,11 @@ import time
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
+
+from .errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -215,6 +217,20 @@ def write_models(path: Path, items: Iterable[BaseModel]) -> int:
 
 def read_models(path: Path, model: type[M]) -> list[M]:
     return list(iter_models(path, model))
+
+
+def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """JSONL rows as dicts, none when the file is missing (no model validation: a ticket corpus
+    can be millions of lines); a broken line is an InputError naming file and line."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(str(path), f"not valid JSON: {exc.msg}", line=n) from exc
 
 
 def iter_models(path: Path, model: type[M]) -> Iterator[M]:
