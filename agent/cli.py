@@ -948,7 +948,7 @@ def review_export(
     with _errors(json_out):
         _, ws = _settings(workspace, config)
         _existing(ws)
-        from .review import export_review
+        from .review_file import export_review
 
         paths = export_review(ws, force=force)
         if json_out:
@@ -995,7 +995,7 @@ def review_apply(
     with _errors(json_out):
         _, ws = _settings(workspace, config)
         _existing(ws)
-        from .review import apply_review_file
+        from .review_file import apply_review_file
 
         _print_review(apply_review_file(ws, file, by=by), json_out)
 

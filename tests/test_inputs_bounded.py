@@ -67,7 +67,7 @@ def test_a_yaml_alias_bomb_in_front_matter_is_refused_fast_and_named(tmp_path: P
 
 def test_review_and_rules_yaml_refuse_aliases_too(tmp_path: Path) -> None:
     from agent.errors import ConfigError, InputError
-    from agent.review import parse_review_text
+    from agent.review_file import parse_review_text
     from agent.segment_rules import load_segment_config
 
     with pytest.raises(InputError) as review_error:

@@ -15,10 +15,8 @@ from agent.models import Chunk, Persona
 from agent.review import (
     FIELDS,
     ReviewError,
-    apply_review_file,
     apply_reviews,
     diff_personas,
-    export_review,
     format_diff,
     load_decisions,
     mark_reviewed,
@@ -26,6 +24,7 @@ from agent.review import (
     set_field,
     store_path,
 )
+from agent.review_file import apply_review_file, export_review
 from agent.workspace import Workspace, write_json, write_models
 
 from ._render_helpers import chunks, journey, make_workspace, personas, themes, write_personas

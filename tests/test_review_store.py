@@ -26,14 +26,8 @@ from agent.decisions import (
 from agent.library import load_view, reviewed_personas
 from agent.models import Claim, Persona, ThemeReport
 from agent.render import load_report_data, render_files
-from agent.review import (
-    apply_review_file,
-    decide_theme,
-    export_review,
-    locate,
-    set_field,
-    store_path,
-)
+from agent.review import decide_theme, locate, set_field, store_path
+from agent.review_file import apply_review_file, export_review
 from agent.workspace import Workspace, read_json, write_json
 
 from ._render_helpers import journey, make_workspace, personas, write_personas

@@ -1,0 +1,621 @@
+"""The editable YAML review file: one per persona, every persona field and every part of its
+journey map as a block a reviewer confirms, corrects or extends, then `persona review apply`.
+
+Only what the reviewer changed since the export is recorded (the export record keeps what the
+file said), and a block someone else decided after the export is refused with its file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from . import refs
+from .decisions import (
+    FIELDS,
+    JOURNEY_PREFIX,
+    POSITION,
+    Address,
+    Decision,
+    DecisionStore,
+    ExportRecord,
+    FieldSpec,
+    PersonaDecisions,
+    Reviewed,
+    ReviewError,
+    decide,
+    dump_value,
+    entry,
+    entry_for,
+    get_path,
+    item_key,
+    now,
+    parse_address,
+    parse_value,
+    position_of,
+    put,
+    resolve_target,
+    reviewer,
+    seen_revision,
+    spec_for,
+)
+from .decisions import edit_store as _edit_store
+from .errors import InputError
+from .ids import content_hash
+from .library import View, load_view
+from .models import Persona, PersonaPainPoint, PersonaQuote
+from .render.context import ReportData, load_report_data
+from .review import (
+    DECISIONS,
+    PersonaReviewState,
+    ReviewSummary,
+    _first_error,
+    _states,
+    value_at,
+)
+from .workspace import Workspace, write_text_atomic
+from .yamlsafe import NoAliasLoader
+
+__all__ = ["apply_review_file", "export_review", "parse_review_text", "render_review_file"]
+
+HEADER_KEYS = ("persona_id", "segment", "name", "draft_hash", "status", "fields")
+BLOCK_KEYS = ("current", "decision", "value", "addition", "comment", "by")
+
+
+# --------------------------------------------------------------------------- the review file
+
+HEADER = """\
+# Review of {name} (segment: {segment})
+#
+# Every field below can be confirmed, corrected or extended. For each field set `decision:` to
+#   pending    not reviewed yet: the next pipeline run may redraft it
+#   confirmed  the current value is right: it is kept as it is from now on
+#   corrected  replace it: write the new value under `value:` (a list for list fields)
+#   extended   keep it and add to it: write the addition under `addition:`
+# Decided fields are never overwritten by later runs. `current:` shows the draft and is not
+# read back: put changes under `value:` or `addition:`. Plain text is fine wherever a claim
+# is expected. The comments above each field resolve its evidence ids.
+# One list item can be decided on its own: add a block named by its place in `current:`,
+# numbered from 0, e.g. `goals.1:` or `pain_points.0.workaround:` (parts of a pain point:
+# title, impact, frequency, workaround), with the same keys.
+# `comment:` (optional) is kept with the decision; `by:` names the reviewer (default:
+# $PERSONA_REVIEWER, else your login name).
+# Set `status: reviewed` to mark the whole persona reviewed before every field is decided.
+# Then run:  persona review apply {file}
+#   (a bare file name is looked up in the workspace's review folder; from anywhere:
+#    persona review apply {path} -w {root})
+"""
+PAIN_EXAMPLE = (
+    '[{title: "Slow support", impact: "Waits two days for an answer", '
+    'frequency: "Every week", workaround: "Phones the account manager"}]'
+)
+VALUE_HINTS = {
+    "text": "# corrected: the new text",
+    "claim": "# corrected: the new text",
+    "quote": "# corrected: the quote as said",
+    "pain": '# corrected: {title: "...", impact: "...", frequency: "...", workaround: "..."}',
+    "other": "# corrected: the new value",
+}
+LIST_VALUE_HINTS = {
+    "claim": '# corrected: the full new list, e.g. ["first", "second"]',
+    "quote": '# corrected: the full new list of quotes, e.g. ["as said in the interview"]',
+    "pain": f"# corrected: the full new list, e.g. {PAIN_EXAMPLE}",
+}
+ADDITION_HINTS = {
+    "text": "# extended: text to append",
+    "claim": "# extended: text to append",
+    "quote": "# (a quote cannot be extended: correct it)",
+    "pain": "# (extend one part instead, e.g. a block `pain_points.0.workaround:`)",
+    "other": "# (this field cannot be extended)",
+}
+LIST_ADDITION_HINTS = {
+    "claim": '# extended: items to add, e.g. ["another"]',
+    "quote": '# extended: quotes to add, e.g. ["as said in the interview"]',
+    "pain": f"# extended: pain points to add, e.g. {PAIN_EXAMPLE}",
+}
+
+
+def _item_kind(spec: FieldSpec) -> str:
+    item = spec.item
+    if isinstance(item, type) and issubclass(item, PersonaPainPoint):
+        return "pain"
+    if isinstance(item, type) and issubclass(item, PersonaQuote):
+        return "quote"
+    return "claim"
+
+
+def value_hint(spec: FieldSpec) -> str:
+    """The `value:` comment of a block: the shape a correction takes, one the parser accepts."""
+    if spec.kind == "list":
+        return LIST_VALUE_HINTS[_item_kind(spec)]
+    return VALUE_HINTS[spec.kind]
+
+
+def addition_hint(spec: FieldSpec) -> str:
+    if spec.kind == "list":
+        return LIST_ADDITION_HINTS[_item_kind(spec)]
+    return ADDITION_HINTS[spec.kind]
+
+
+def _yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=96)
+
+
+def _blocks(
+    reviewed: Reviewed, held: PersonaDecisions | None, lineage: dict[str, str]
+) -> list[tuple[str, Address, FieldSpec, Any]]:
+    """The file's blocks: every field, each followed by its decided items (by position)."""
+    data = reviewed.persona.draft.model_dump(mode="json")
+    items: dict[str, list[tuple[str, Address]]] = {}
+    for text in sorted(held.active() if held else {}):
+        if text.startswith(JOURNEY_PREFIX):
+            continue  # journey decisions are made with `persona review set` or the web app
+        address = parse_address(text)
+        if address.item is None:
+            continue
+        position = position_of(data, address, lineage)
+        if position:
+            items.setdefault(address.field, []).append((position, address))
+    out = []
+    for path, spec in FIELDS.items():
+        out.append((path, Address(path), spec, get_path(data, path)))
+        for position, address in sorted(items.get(path, []), key=lambda p: _sort_key(p[0])):
+            item_spec = spec_for(address)
+            out.append((position, address, item_spec, get_path(data, position)))
+    return out
+
+
+def _sort_key(position: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in position.split("."))
+
+
+def render_review_file(
+    reviewed: Reviewed,
+    held: PersonaDecisions | None,
+    data: ReportData,
+    file_name: str,
+    workspace: Workspace | None = None,
+    lineage: dict[str, str] | None = None,
+) -> str:
+    """The editable YAML for one persona: header help, then one commented block per field."""
+    persona = reviewed.persona
+    root = workspace.root.absolute() if workspace else Path(".persona")
+    path = (workspace.review_dir.absolute() if workspace else root / "review") / file_name
+    lines = [
+        HEADER.format(
+            name=persona.draft.name,
+            segment=persona.segment,
+            file=file_name,
+            path=path,
+            root=root,
+        ).rstrip(),
+        "",
+    ]
+    header = {
+        "persona_id": persona.id,
+        "segment": persona.segment,
+        "name": persona.draft.name,
+        "draft_hash": content_hash(persona.draft.model_dump(mode="json")),
+        "status": persona.document_info.status,
+    }
+    lines.append(_yaml(header).rstrip())
+    lines.append("fields:")
+    stored = held.active() if held else {}
+    for name, address, spec, current in _blocks(reviewed, held, lineage or {}):
+        decision = stored.get(str(address))
+        lines.append("")
+        lines.append(f"  # ---- {name} ({spec.kind}) ----")
+        for ref in refs.refs_in(current):
+            ev = data.resolve(ref)
+            if ev.kind == "stat":
+                described = ev.detail
+            else:
+                described = f"{ev.title}; {ev.detail}" + (f' "{ev.quote}"' if ev.quote else "")
+            lines.append(f"  #   {ref}: {described}"[:300])
+        if decision is not None:
+            lines.append(f"  #   decided: {_provenance(decision)}"[:300])
+        typed = None if current is None else spec.adapter.validate_python(current)
+        block = {
+            "current": dump_value(spec, typed, compact=True),
+            "decision": decision.decision if decision else "pending",
+            "value": decision.value if decision and decision.decision == "corrected" else None,
+            "addition": decision.addition if decision and decision.decision == "extended" else None,
+        }
+        for text_line in _yaml({name: block}).rstrip().splitlines():
+            # Only the block's own keys (indent 2) get hints, never lines inside a value.
+            if text_line.startswith("  decision: "):
+                text_line += "  # pending | confirmed | corrected | extended"
+            elif text_line == "  value: null":
+                text_line = "  value:  " + value_hint(spec)
+            elif text_line == "  addition: null":
+                text_line = "  addition:  " + addition_hint(spec)
+            lines.append("  " + text_line)
+    return "\n".join(lines) + "\n"
+
+
+def _provenance(decision: Decision) -> str:
+    who = decision.by or "unknown reviewer"
+    text = f"{decision.decision} by {who}" + (f" at {decision.at}" if decision.at else "")
+    return text + (f"; comment: {decision.comment}" if decision.comment else "")
+
+
+@dataclass
+class ParsedReview:
+    header: dict[str, Any]
+    fields: dict[str, dict[str, Any]]
+    lines: dict[str, int]
+
+
+def parse_review_text(text: str, path: Path) -> ParsedReview:
+    """Parse a review file, keeping the line of every key for error messages."""
+    # No aliases: a shared review file must not expand into gigabytes.
+    loader = NoAliasLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark else None
+        raise InputError(str(path), f"not valid YAML: {problem}", line) from exc
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise InputError(str(path), "expected the review file's keys (persona_id, fields, ...)", 1)
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        lines[str(key_node.value)] = key_node.start_mark.line + 1
+        if key_node.value == "fields" and isinstance(value_node, yaml.MappingNode):
+            for fkey, fvalue in value_node.value:
+                lines[f"fields.{fkey.value}"] = fkey.start_mark.line + 1
+                if isinstance(fvalue, yaml.MappingNode):
+                    for skey, _ in fvalue.value:
+                        lines[f"fields.{fkey.value}.{skey.value}"] = skey.start_mark.line + 1
+    for key in data:
+        if key not in HEADER_KEYS:
+            raise InputError(
+                str(path), f"unknown key '{key}' (expected {', '.join(HEADER_KEYS)})", lines[key]
+            )
+    fields = data.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise InputError(str(path), "`fields:` must be a mapping of field blocks", lines["fields"])
+    for name, block in fields.items():
+        line = lines.get(f"fields.{name}")
+        if name not in FIELDS:
+            try:
+                _block_address(str(name))
+            except ReviewError as exc:
+                raise InputError(str(path), str(exc), line) from exc
+        if not isinstance(block, dict):
+            raise InputError(str(path), f"field '{name}' must have a `decision:` key", line)
+        for sub in block:
+            if sub not in BLOCK_KEYS:
+                raise InputError(
+                    str(path),
+                    f"field '{name}': unknown key '{sub}' (expected {', '.join(BLOCK_KEYS)})",
+                    lines.get(f"fields.{name}.{sub}", line),
+                )
+        if block.get("decision", "pending") not in DECISIONS:
+            raise InputError(
+                str(path),
+                f"field '{name}': decision '{block.get('decision')}' is not one of "
+                f"{', '.join(DECISIONS)}",
+                lines.get(f"fields.{name}.decision", line),
+            )
+    header = {k: v for k, v in data.items() if k != "fields"}
+    return ParsedReview(header=header, fields=fields, lines=lines)
+
+
+def _block_address(name: str) -> None:
+    """Check a block name that is not a plain field: an item by position or by address."""
+    match = POSITION.match(name)
+    if match and match["field"] in FIELDS:
+        spec = FIELDS[match["field"]]
+        if spec.kind != "list":
+            raise ReviewError(f"field '{match['field']}' is not a list: it has no items")
+        if match["sub"]:
+            parse_address(f"{match['field']}[x].{match['sub']}")
+        return
+    parse_address(name)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
+    """Write one editable YAML review file per persona into the review folder.
+
+    A file a reviewer has edited but not yet applied is never overwritten: that raises, and
+    with `force` the file is first kept as `<name>.bak`.
+    """
+    data = load_report_data(workspace)
+    view = load_view(workspace)
+    written: list[Path] = []
+    with _edit_store(workspace) as store:
+        for reviewed in view.reviewed:
+            persona = reviewed.persona
+            name = f"{data.slugs[persona.id]}.yaml"
+            path = workspace.review_dir / name
+            found = entry_for(store, persona)
+            held = found[1] if found else None
+            text = render_review_file(reviewed, held, data, name, workspace, view.lineage)
+            if path.exists():
+                existing = path.read_text(encoding="utf-8")
+                record = store.exports.get(name)
+                known = {record.sha256, record.applied_sha256} if record else set()
+                if existing != text and _sha(existing) not in known:
+                    if not force:
+                        raise ReviewError(
+                            f"{path}: has edits that were not applied; run `persona review "
+                            f"apply {path}` first, or export with --force (the file is kept "
+                            f"as {name}.bak)"
+                        )
+                    write_text_atomic(path.with_name(name + ".bak"), existing)
+            write_text_atomic(path, text)
+            parsed = parse_review_text(text, path)
+            store.exports[name] = ExportRecord(
+                persona_id=persona.id,
+                sha256=_sha(text),
+                status=str(parsed.header.get("status", "draft")),
+                fields=parsed.fields,
+                revs={
+                    block: seen_revision(held, address, view.lineage)
+                    for block, address, _, _ in _blocks(reviewed, held, view.lineage)
+                },
+            )
+            written.append(path)
+    return written
+
+
+def resolve_review_path(workspace: Workspace, path: Path | str) -> Path:
+    """The review file a user named: as given when it exists, else a bare name in the review folder.
+
+    The review file's header says `persona review apply dana.yaml`, which must work from the
+    project folder, where the file itself sits in the workspace's review folder.
+    """
+    given = Path(path)
+    if given.exists() or given.is_absolute():
+        return given
+    inside = workspace.review_dir / given
+    if inside.exists():
+        return inside
+    if len(given.parts) == 1 and not given.suffix:
+        with_suffix = workspace.review_dir / f"{given}.yaml"
+        if with_suffix.exists():
+            return with_suffix
+    return given
+
+
+def apply_review_file(
+    workspace: Workspace, path: Path | str | None = None, by: str | None = None
+) -> ReviewSummary:
+    """Read review file(s) back: only what the reviewer changed since export is recorded.
+
+    With no path every file in the review folder is read; a file whose persona is no longer in
+    personas.json (say an anti-persona a later run did not draft) is skipped with a note, so it
+    cannot block the other personas' decisions. A file named explicitly must match a persona.
+    A block changed in the file whose field someone else decided after the export is refused
+    (naming file and line); nothing from that file is recorded then.
+    """
+    bulk = path is None
+    if path is None:
+        paths = sorted(workspace.review_dir.glob("*.yaml"))
+        if not paths:
+            raise ReviewError(
+                f"no review files in {workspace.review_dir}: run `persona review export` first"
+            )
+    else:
+        paths = [resolve_review_path(workspace, path)]
+    view = load_view(workspace)
+    summary = ReviewSummary()
+    parsed_files = []
+    # Parse and check every file before recording anything, so one bad file changes nothing.
+    for file in paths:
+        if not file.exists():
+            raise InputError(
+                str(file), f"review file not found (looked in {workspace.review_dir} too)"
+            )
+        text = file.read_text(encoding="utf-8")
+        parsed = parse_review_text(text, file)
+        if bulk and _find_for_file(view.personas, parsed) is None:
+            summary.notes.append(
+                f"{file.name}: skipped: persona '{parsed.header.get('persona_id')}' (segment "
+                f"'{parsed.header.get('segment')}') is not in personas.json any more; "
+                "decisions already recorded for it stay stored; delete the file or re-draft "
+                "that persona"
+            )
+            continue
+        parsed_files.append((file, text, parsed))
+    changed: dict[str, list[str]] = {}
+    with _edit_store(workspace) as store:
+        for file, text, parsed in parsed_files:
+            persona, names = _apply_parsed(store, view, file, parsed, by, summary)
+            record = store.exports.get(file.name)
+            if record and record.persona_id == persona.id:
+                record.applied_sha256 = _sha(text)
+            summary.files.append(str(file))
+            changed[str(file)] = names
+            summary.personas.append(
+                PersonaReviewState(
+                    persona_id=persona.id,
+                    name=persona.draft.name,
+                    segment=persona.segment,
+                    status="draft",
+                    total=len(FIELDS),
+                    counts={},
+                    file=str(file),
+                )
+            )
+    states = {s.persona_id: s for s in _states(workspace)}
+    summary.personas = [
+        states[s.persona_id].model_copy(update={"changed": changed[s.file or ""], "file": s.file})
+        for s in summary.personas
+    ]
+    return summary
+
+
+def _block_target(
+    name: str, persona: Persona, snapshot: dict[str, dict[str, Any]] | None, view: View
+) -> tuple[Address, str]:
+    """A block's address and its place in the reviewed draft.
+
+    A position ('goals.1') counts in the list as exported (`current:` of the field's block in
+    the export record), so a re-draft between export and apply cannot shift it onto another
+    item; without a record it counts in the draft as it is now.
+    """
+    match = POSITION.match(name)
+    if match and snapshot and match["field"] in snapshot:
+        listed = snapshot[match["field"]].get("current")
+        index = int(match["index"])
+        if isinstance(listed, list) and index < len(listed):
+            key = item_key(listed[index], view.lineage)
+            sub = f".{match['sub']}" if match["sub"] else ""
+            address = parse_address(f"{match['field']}[{key}]{sub}")
+            data = persona.draft.model_dump(mode="json")
+            return address, position_of(data, address, view.lineage)
+    return resolve_target(persona.draft, name, view.lineage)
+
+
+def _apply_parsed(
+    store: DecisionStore,
+    view: View,
+    file: Path,
+    parsed: ParsedReview,
+    by: str | None,
+    summary: ReviewSummary,
+) -> tuple[Persona, list[str]]:
+    line_of = parsed.lines.get
+    persona = _persona_for_file(view.personas, parsed, file)
+    record = store.exports.get(file.name)
+    snapshot = record.fields if record and record.persona_id == persona.id else None
+    if snapshot is not None and parsed.header.get("draft_hash") != content_hash(
+        persona.draft.model_dump(mode="json")
+    ):
+        summary.notes.append(
+            f"{file.name}: exported from an earlier draft; confirmed fields keep the value shown "
+            "in the file"
+        )
+    found = entry_for(store, persona)
+    held = found[1] if found else None
+    decided: list[tuple[str, Address, Decision]] = []
+    for name, block in parsed.fields.items():
+        where = line_of(f"fields.{name}")
+        if snapshot is not None and snapshot.get(name) == block:
+            continue  # untouched since export: no decision expressed
+        if (
+            snapshot is not None
+            and name in snapshot
+            and snapshot[name].get("current") != block.get("current")
+        ):
+            raise InputError(
+                str(file),
+                f"field '{name}': `current:` was edited; it is not read back. Put the new value "
+                "under `value:` and set `decision: corrected`",
+                line_of(f"fields.{name}.current", where),
+            )
+        kind = block.get("decision") or "pending"
+        if kind == "pending" and snapshot is None:
+            continue  # a hand-written file's pending says nothing about earlier decisions
+        try:
+            address, position = _block_target(name, persona, snapshot, view)
+        except ReviewError as exc:
+            raise InputError(str(file), str(exc), where) from exc
+        if address.item is not None and not position and kind != "pending":
+            raise InputError(
+                str(file), f"'{name}': that item is not in the current draft any more", where
+            )
+        expected = record.revs.get(name) if record and snapshot is not None else None
+        if expected is not None:
+            newer = [
+                text
+                for text, d in _related(held, address, view)
+                if d.rev > expected and d.source != f"file:{file.name}"
+            ]
+            if newer:
+                raise InputError(
+                    str(file),
+                    f"'{name}' was decided by someone else after this file was exported "
+                    f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
+                    "(keep your edits with --force) and redo this field",
+                    where,
+                )
+        spec = spec_for(address)
+        try:
+            base = (
+                parse_value(spec, block["current"])
+                if "current" in block
+                else value_at(persona.draft, spec, position)
+            )
+            decision = decide(
+                spec,
+                kind,
+                base,
+                value=block.get("value"),
+                addition=block.get("addition"),
+                source=f"file:{file.name}",
+                by=reviewer(block.get("by") or by),
+                at=now(),
+                comment=str(block.get("comment") or ""),
+            )
+        except (ValueError, ValidationError) as exc:
+            key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
+            raise InputError(
+                str(file),
+                f"field '{name}': {_first_error(exc)}",
+                line_of(f"fields.{name}.{key}", where),
+            ) from exc
+        decided.append((name, address, decision))
+    changed = []
+    for name, address, decision in decided:
+        before = store.revision
+        put(store, persona, address, decision, None, view.lineage)
+        if store.revision != before:
+            changed.append(name)
+    status = parsed.header.get("status")
+    if status is not None and status not in ("draft", "reviewed"):
+        raise InputError(str(file), "status must be 'draft' or 'reviewed'", line_of("status"))
+    status_edited = status is not None and (record is None or status != record.status)
+    if status_edited and (entry_for(store, persona) or status == "reviewed"):
+        held_now = entry(store, persona)
+        held_now.marked_reviewed = status == "reviewed"
+        held_now.marked_by, held_now.marked_at = reviewer(by), now()
+        changed.append("status")
+    return persona, changed
+
+
+def _related(
+    held: PersonaDecisions | None, address: Address, view: View
+) -> list[tuple[str, Decision]]:
+    from .decisions import describe, related
+
+    return [(describe(a, d), d) for a, d in related(held, address, view.lineage)]
+
+
+def _find_for_file(personas: list[Persona], parsed: ParsedReview) -> Persona | None:
+    """The persona a review file is about: by id, else by its segment when that is unique."""
+    pid = parsed.header.get("persona_id")
+    for persona in personas:
+        if persona.id == pid:
+            return persona
+    segment = parsed.header.get("segment")
+    same = [p for p in personas if p.segment == segment]
+    return same[0] if len(same) == 1 else None
+
+
+def _persona_for_file(personas: list[Persona], parsed: ParsedReview, file: Path) -> Persona:
+    found = _find_for_file(personas, parsed)
+    if found is not None:
+        return found
+    pid = parsed.header.get("persona_id")
+    segment = parsed.header.get("segment")
+    raise InputError(
+        str(file),
+        f"persona '{pid}' (segment '{segment}') is not in personas.json",
+        parsed.lines.get("persona_id"),
+    )
