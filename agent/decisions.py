@@ -327,6 +327,16 @@ def _kind_of(annotation: Any) -> str:
     return "other"
 
 
+def item_kind(spec: FieldSpec) -> str:
+    """What a list field holds: 'pain' points, 'quote's, or 'claim's (text)."""
+    item = spec.item
+    if isinstance(item, type) and issubclass(item, PersonaPainPoint):
+        return "pain"
+    if isinstance(item, type) and issubclass(item, PersonaQuote):
+        return "quote"
+    return "claim"
+
+
 def _walk_fields(model: type[BaseModel], prefix: str = "") -> dict[str, FieldSpec]:
     specs: dict[str, FieldSpec] = {}
     for name, info in model.model_fields.items():
@@ -416,9 +426,10 @@ def parse_address(text: str) -> Address:
 def _nth(target: str, field: str, items: Sequence[Any], index: int) -> Any:
     """Item `index` of a list field, or a ReviewError saying how the items are numbered."""
     if index >= len(items):
+        if not items:
+            raise ReviewError(f"'{target}': {field} has no items (decide the list as a whole)")
         raise ReviewError(
-            f"'{target}': {field} has {len(items)} item(s), numbered from 0"
-            + (f" to {len(items) - 1}" if items else "")
+            f"'{target}': {field} has {len(items)} item(s), numbered from 0 to {len(items) - 1}"
         )
     return items[index]
 

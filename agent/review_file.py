@@ -8,6 +8,7 @@ file said), and a block someone else decided after the export is refused with it
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,19 @@ from pydantic import ValidationError
 from . import refs
 from .decisions import (
     FIELDS,
+    JOURNEY_FIELDS,
     JOURNEY_PREFIX,
     POSITION,
+    STAGE_FIELDS,
     Address,
     Decision,
     DecisionStore,
     ExportRecord,
     FieldSpec,
+    JourneyAddress,
     PersonaDecisions,
     Reviewed,
+    ReviewedJourney,
     ReviewError,
     decide,
     dump_value,
@@ -34,8 +39,13 @@ from .decisions import (
     entry_for,
     get_path,
     item_key,
+    item_kind,
+    journey_item_key,
+    journey_position,
+    journey_spec_for,
     now,
     parse_address,
+    parse_journey_address,
     parse_value,
     position_of,
     put,
@@ -48,14 +58,17 @@ from .decisions import edit_store as _edit_store
 from .errors import InputError
 from .ids import content_hash
 from .library import View, load_view
-from .models import Persona, PersonaPainPoint, PersonaQuote
+from .models import Persona, Recommendation
 from .render.context import ReportData, load_report_data
 from .review import (
     DECISIONS,
     PersonaReviewState,
     ReviewSummary,
+    Target,
     _first_error,
     _states,
+    _theme_value,
+    locate_journey,
     value_at,
 )
 from .workspace import Workspace, write_text_atomic
@@ -86,9 +99,18 @@ HEADER = """\
 # `comment:` (optional) is kept with the decision; `by:` names the reviewer (default:
 # $PERSONA_REVIEWER, else your login name).
 # Set `status: reviewed` to mark the whole persona reviewed before every field is decided.
-# Then run:  persona review apply {file}
+{journey}# Then run:  persona review apply {file}
 #   (a bare file name is looked up in the workspace's review folder; from anywhere:
 #    persona review apply {path} -w {root})
+"""
+JOURNEY_HELP = """\
+# The journey map follows the persona's fields, in blocks named `journey.`: each stage's parts
+# (`journey.stages.0.actions`, stages numbered from 0 as the map shows them), then
+# `journey.key_findings` and `journey.recommendations`, decided the same way. One item is
+# `journey.stages.0.actions.1`, or a part of a recommendation, `journey.recommendations.0.metric`
+# (parts: action, goal, metric). A stage's `pain_points` are theme ids: confirm them or correct
+# them to other theme ids (`persona themes` lists them). A journey decision follows its item
+# when the map is re-drafted; an extension is added on top of the new draft.
 """
 PAIN_EXAMPLE = (
     '[{title: "Slow support", impact: "Waits two days for an answer", '
@@ -120,25 +142,67 @@ LIST_ADDITION_HINTS = {
 }
 
 
-def _item_kind(spec: FieldSpec) -> str:
-    item = spec.item
-    if isinstance(item, type) and issubclass(item, PersonaPainPoint):
-        return "pain"
-    if isinstance(item, type) and issubclass(item, PersonaQuote):
-        return "quote"
-    return "claim"
+RECOMMENDATION_EXAMPLE = '{action: "...", goal: "...", metric: "..."}'
+# Journey parts whose shape the persona hints do not describe: (value hint, addition hint).
+JOURNEY_HINTS = {
+    "themes": (
+        "# corrected: theme ids, e.g. [t1a2b3c4d]",
+        "# (themes cannot be added: correct the list to theme ids)",
+    ),
+    "theme": ("# corrected: another theme id", "# (a theme cannot be extended)"),
+    "recommendations": (
+        f"# corrected: the full new list, e.g. [{RECOMMENDATION_EXAMPLE}]",
+        f"# extended: recommendations to add, e.g. [{RECOMMENDATION_EXAMPLE}]",
+    ),
+    "recommendation": (
+        f"# corrected: {RECOMMENDATION_EXAMPLE}",
+        "# (extend one part instead, e.g. a block `journey.recommendations.0.metric:`)",
+    ),
+    "emotion": ("# corrected: -2 (very negative) to 2 (very positive)", "# (a number: correct it)"),
+}
+
+
+def _journey_hint_kind(spec: FieldSpec) -> str | None:
+    """Which JOURNEY_HINTS a journey block takes (None: the persona hints fit)."""
+    path = spec.path
+    if not path.startswith(JOURNEY_PREFIX):
+        return None
+    if path.endswith(".pain_points"):
+        return "themes"
+    if ".pain_points[" in path:
+        return "theme"
+    if path.endswith(".emotion"):
+        return "emotion"
+    if spec.kind == "list" and spec.item is Recommendation:
+        return "recommendations"
+    if spec.annotation is Recommendation:
+        return "recommendation"
+    return None
+
+
+def _shown_kind(spec: FieldSpec) -> str:
+    """The kind named in a block's title."""
+    return {"themes": "theme ids", "theme": "theme id", "emotion": "number"}.get(
+        _journey_hint_kind(spec) or "", spec.kind
+    )
 
 
 def value_hint(spec: FieldSpec) -> str:
     """The `value:` comment of a block: the shape a correction takes, one the parser accepts."""
+    journey = _journey_hint_kind(spec)
+    if journey:
+        return JOURNEY_HINTS[journey][0]
     if spec.kind == "list":
-        return LIST_VALUE_HINTS[_item_kind(spec)]
+        return LIST_VALUE_HINTS[item_kind(spec)]
     return VALUE_HINTS[spec.kind]
 
 
 def addition_hint(spec: FieldSpec) -> str:
+    journey = _journey_hint_kind(spec)
+    if journey:
+        return JOURNEY_HINTS[journey][1]
     if spec.kind == "list":
-        return LIST_ADDITION_HINTS[_item_kind(spec)]
+        return LIST_ADDITION_HINTS[item_kind(spec)]
     return ADDITION_HINTS[spec.kind]
 
 
@@ -146,27 +210,76 @@ def _yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=96)
 
 
+Block = tuple[str, Address | JourneyAddress, FieldSpec, Any]
+# A journey block's positional name: its list ('journey.stages.0.actions') and the item's index.
+JOURNEY_ITEM = re.compile(r"^(?P<field>journey\..+)\.(?P<index>\d+)(?:\.(?P<sub>[a-z_]+))?$")
+
+
 def _blocks(
-    reviewed: Reviewed, held: PersonaDecisions | None, lineage: dict[str, str]
-) -> list[tuple[str, Address, FieldSpec, Any]]:
-    """The file's blocks: every field, each followed by its decided items (by position)."""
+    reviewed: Reviewed,
+    held: PersonaDecisions | None,
+    lineage: dict[str, str],
+    journey: ReviewedJourney | None = None,
+) -> list[Block]:
+    """The file's blocks: every field, each followed by its decided items (by position), then
+    the same for every part of the persona's journey map."""
     data = reviewed.persona.draft.model_dump(mode="json")
     items: dict[str, list[tuple[str, Address]]] = {}
     for text in sorted(held.active() if held else {}):
         if text.startswith(JOURNEY_PREFIX):
-            continue  # journey decisions are made with `persona review set` or the web app
+            continue  # _journey_blocks
         address = parse_address(text)
         if address.item is None:
             continue
         position = position_of(data, address, lineage)
         if position:
             items.setdefault(address.field, []).append((position, address))
-    out = []
+    out: list[Block] = []
     for path, spec in FIELDS.items():
         out.append((path, Address(path), spec, get_path(data, path)))
         for position, address in sorted(items.get(path, []), key=lambda p: _sort_key(p[0])):
             item_spec = spec_for(address)
             out.append((position, address, item_spec, get_path(data, position)))
+    return out + _journey_blocks(journey, held, lineage)
+
+
+def _journey_blocks(
+    journey: ReviewedJourney | None, held: PersonaDecisions | None, lineage: dict[str, str]
+) -> list[Block]:
+    """Each stage's parts in stage order, then key findings and recommendations, each followed
+    by its decided items; names are positions ('journey.stages.0.actions'), as `review set`
+    takes them."""
+    if journey is None:
+        return []
+    data = journey.journey.draft.model_dump(mode="json")
+    items: dict[str, list[tuple[str, JourneyAddress]]] = {}
+    for text in sorted(held.active() if held else {}):
+        if not text.startswith(JOURNEY_PREFIX):
+            continue
+        try:
+            address = parse_journey_address(text)
+        except ReviewError:
+            continue  # a field a later model dropped: stored, not shown
+        position = journey_position(data, address, lineage) if address.inner.item else ""
+        match = JOURNEY_ITEM.match(position)
+        if match:
+            items.setdefault(match["field"], []).append((position, address))
+    fields: list[tuple[str, JourneyAddress]] = [
+        (f"{JOURNEY_PREFIX}stages.{i}.{name}", JourneyAddress(stage["stage"], Address(name)))
+        for i, stage in enumerate(data.get("stages") or [])
+        for name in STAGE_FIELDS
+    ]
+    fields += [
+        (JOURNEY_PREFIX + name, JourneyAddress(None, Address(name))) for name in JOURNEY_FIELDS
+    ]
+    out: list[Block] = []
+    for path, address in fields:
+        out.append(
+            (path, address, journey_spec_for(address), get_path(data, path[len(JOURNEY_PREFIX) :]))
+        )
+        for position, item in sorted(items.get(path, []), key=lambda p: _sort_key(p[0])):
+            current = get_path(data, position[len(JOURNEY_PREFIX) :])
+            out.append((position, item, journey_spec_for(item), current))
     return out
 
 
@@ -181,8 +294,10 @@ def render_review_file(
     file_name: str,
     workspace: Workspace | None = None,
     lineage: dict[str, str] | None = None,
+    journey: ReviewedJourney | None = None,
 ) -> str:
-    """The editable YAML for one persona: header help, then one commented block per field."""
+    """The editable YAML for one persona: header help, then one commented block per field and
+    per part of its journey map."""
     persona = reviewed.persona
     root = workspace.root.absolute() if workspace else Path(".persona")
     path = (workspace.review_dir.absolute() if workspace else root / "review") / file_name
@@ -193,6 +308,7 @@ def render_review_file(
             file=file_name,
             path=path,
             root=root,
+            journey=JOURNEY_HELP if journey else "",
         ).rstrip(),
         "",
     ]
@@ -206,11 +322,17 @@ def render_review_file(
     lines.append(_yaml(header).rstrip())
     lines.append("fields:")
     stored = held.active() if held else {}
-    for name, address, spec, current in _blocks(reviewed, held, lineage or {}):
+    for name, address, spec, current in _blocks(reviewed, held, lineage or {}, journey):
         decision = stored.get(str(address))
         lines.append("")
-        lines.append(f"  # ---- {name} ({spec.kind}) ----")
-        for ref in refs.refs_in(current):
+        stage = f"; stage: {address.stage}" if isinstance(address, JourneyAddress) else ""
+        lines.append(f"  # ---- {name} ({_shown_kind(spec)}{stage}) ----")
+        shown = refs.refs_in(current)
+        if _journey_hint_kind(spec) in ("themes", "theme"):
+            # A stage's pain points are bare theme ids, not references by shape.
+            ids = current if isinstance(current, list) else [current]
+            shown = [f"theme:{t}" for t in ids if isinstance(t, str)]
+        for ref in shown:
             ev = data.resolve(ref)
             if ev.kind == "stat":
                 described = ev.detail
@@ -312,7 +434,12 @@ def parse_review_text(text: str, path: Path) -> ParsedReview:
 
 
 def _block_address(name: str) -> None:
-    """Check a block name that is not a plain field: an item by position or by address."""
+    """Check a block name that is not a plain field: an item by position or by address, or a
+    part of the journey map (its stages and items are checked against the map on apply)."""
+    if name.startswith(JOURNEY_PREFIX):
+        text = re.sub(r"^journey\.stages\.\d+\.", f"{JOURNEY_PREFIX}stages[stage:x].", name)
+        parse_journey_address(re.sub(r"\.\d+(?=\.[a-z_]+$|$)", "[x]", text))
+        return
     match = POSITION.match(name)
     if match and match["field"] in FIELDS:
         spec = FIELDS[match["field"]]
@@ -344,7 +471,8 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
             path = workspace.review_dir / name
             found = entry_for(store, persona)
             held = found[1] if found else None
-            text = render_review_file(reviewed, held, data, name, workspace, view.lineage)
+            journey = view.journey_of(persona.id)
+            text = render_review_file(reviewed, held, data, name, workspace, view.lineage, journey)
             if path.exists():
                 existing = path.read_text(encoding="utf-8")
                 record = store.exports.get(name)
@@ -366,7 +494,7 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
                 fields=parsed.fields,
                 revs={
                     block: seen_revision(held, address, view.lineage)
-                    for block, address, _, _ in _blocks(reviewed, held, view.lineage)
+                    for block, address, _, _ in _blocks(reviewed, held, view.lineage, journey)
                 },
             )
             written.append(path)
@@ -462,24 +590,33 @@ def apply_review_file(
 
 def _block_target(
     name: str, persona: Persona, snapshot: dict[str, dict[str, Any]] | None, view: View
-) -> tuple[Address, str]:
-    """A block's address and its place in the reviewed draft.
+) -> Target:
+    """What a block is about: its address, its place in the reviewed draft or journey map, and
+    its value there.
 
-    A position ('goals.1') counts in the list as exported (`current:` of the field's block in
-    the export record), so a re-draft between export and apply cannot shift it onto another
-    item; without a record it counts in the draft as it is now.
+    A position ('goals.1', 'journey.stages.0.actions.1') counts in the list as exported
+    (`current:` of the list's block in the export record), so a re-draft between export and
+    apply cannot shift it onto another item; without a record it counts in the draft as it is
+    now.
     """
-    match = POSITION.match(name)
+    journey = name.startswith(JOURNEY_PREFIX)
+    match = (JOURNEY_ITEM if journey else POSITION).match(name)
     if match and snapshot and match["field"] in snapshot:
         listed = snapshot[match["field"]].get("current")
         index = int(match["index"])
         if isinstance(listed, list) and index < len(listed):
-            key = item_key(listed[index], view.lineage)
-            sub = f".{match['sub']}" if match["sub"] else ""
-            address = parse_address(f"{match['field']}[{key}]{sub}")
-            data = persona.draft.model_dump(mode="json")
-            return address, position_of(data, address, view.lineage)
-    return resolve_target(persona.draft, name, view.lineage)
+            field = match["field"].rsplit(".", 1)[-1]
+            key = (
+                journey_item_key(field, listed[index], view.lineage)
+                if journey
+                else item_key(listed[index], view.lineage)
+            )
+            name = f"{match['field']}[{key}]" + (f".{match['sub']}" if match["sub"] else "")
+    if journey:
+        return locate_journey(view, persona, name)
+    address, position = resolve_target(persona.draft, name, view.lineage)
+    spec = spec_for(address)
+    return Target(persona, address, position, spec, value_at(persona.draft, spec, position))
 
 
 def _apply_parsed(
@@ -503,7 +640,7 @@ def _apply_parsed(
         )
     found = entry_for(store, persona)
     held = found[1] if found else None
-    decided: list[tuple[str, Address, Decision]] = []
+    decided: list[tuple[str, Address | JourneyAddress, Decision]] = []
     for name, block in parsed.fields.items():
         where = line_of(f"fields.{name}")
         if snapshot is not None and snapshot.get(name) == block:
@@ -523,9 +660,10 @@ def _apply_parsed(
         if kind == "pending" and snapshot is None:
             continue  # a hand-written file's pending says nothing about earlier decisions
         try:
-            address, position = _block_target(name, persona, snapshot, view)
+            target = _block_target(name, persona, snapshot, view)
         except ReviewError as exc:
             raise InputError(str(file), str(exc), where) from exc
+        address, position, spec = target.address, target.position, target.spec
         if address.item is not None and not position and kind != "pending":
             raise InputError(
                 str(file), f"'{name}': that item is not in the current draft any more", where
@@ -545,26 +683,26 @@ def _apply_parsed(
                     "(keep your edits with --force) and redo this field",
                     where,
                 )
-        spec = spec_for(address)
+        key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
         try:
-            base = (
-                parse_value(spec, block["current"])
-                if "current" in block
-                else value_at(persona.draft, spec, position)
-            )
+            base = parse_value(spec, block["current"]) if "current" in block else target.current
+            value = block.get("value")
+            if target.theme_ids is not None:
+                value = _theme_value(target, kind, value)
             decision = decide(
                 spec,
                 kind,
                 base,
-                value=block.get("value"),
+                value=value,
                 addition=block.get("addition"),
                 source=f"file:{file.name}",
                 by=reviewer(block.get("by") or by),
                 at=now(),
                 comment=str(block.get("comment") or ""),
             )
+        except ReviewError as exc:
+            raise InputError(str(file), str(exc), line_of(f"fields.{name}.{key}", where)) from exc
         except (ValueError, ValidationError) as exc:
-            key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
             raise InputError(
                 str(file),
                 f"field '{name}': {_first_error(exc)}",

@@ -92,7 +92,7 @@ from .render.markdown import (
     REVIEW_MARKS,
     STAGE_TITLES,
     doc_basis,
-    has_evidence,
+    emotion_known,
     plural,
     stage_mentions,
     validation_text,
@@ -270,9 +270,9 @@ class PageView(PersonaView):
         text, lines = _text_of(spec.kind, get_path(data, pos))
         item_kind = spec.kind
         if spec.kind == "list":
-            from .review import _item_kind
+            from .decisions import item_kind as kind_of_items
 
-            item_kind = _item_kind(spec)
+            item_kind = kind_of_items(spec)
         can_correct = spec.kind in ("text", "claim", "quote") or (
             spec.kind == "list" and item_kind != "pain"
         )
@@ -620,8 +620,10 @@ class Site:
             view.journey, f"Emotion across {view.first_name}'s journey", data
         )
         view.emotions = [
-            (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s)) if has_evidence(s) else None
-            for s in view.journey.draft.stages
+            (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s))
+            if emotion_known(data, view.persona.id, i, s)
+            else None
+            for i, s in enumerate(view.journey.draft.stages)
         ]
         reviewed = snap.view.journey_of(view.persona.id)
         return self.render(

@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.decisions import CURRENT_VERSION, load_store
+from agent.errors import InputError
 from agent.library import load_view
 from agent.render import load_report_data, render_files
+from agent.review_file import apply_review_file, export_review
 from agent.workspace import Workspace, read_json
 
 from ._render_helpers import journey, make_workspace, personas, write_personas
@@ -293,3 +295,173 @@ def test_journey_decisions_across_a_redraft_with_changed_items(ws: Workspace) ->
                "text": "foo"}  # fmt: skip
         status, _, body = srv.post("/p/dana", bad)
         assert status == 400 and "is not a theme id; valid theme ids: t-sync" in body
+
+
+# --------------------------------------------------------------------------- review files
+
+
+def edit_block(text: str, block: str, **keys: object) -> str:
+    """Set keys of one block of a review file as a person would in an editor."""
+    lines = text.splitlines()
+    start = lines.index(f"  {block}:")
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].strip()), len(lines))
+    for key, value in keys.items():
+        at = next((i for i in range(start + 1, end) if lines[i].startswith(f"    {key}:")), None)
+        if at is None:  # a key the export leaves out (comment, by)
+            lines.insert(end, "")
+            at, end = end, end + 1
+        lines[at] = f"    {key}: {json.dumps(value)}"
+    return "\n".join(lines) + "\n"
+
+
+def add_block(text: str, block: str, **keys: object) -> str:
+    """A block the reviewer writes for one item (`fields:` is the file's last key)."""
+    body = "".join(f"    {key}: {json.dumps(value)}\n" for key, value in keys.items())
+    return text + f"\n  {block}:\n{body}"
+
+
+def exported(ws: Workspace) -> tuple[Path, str]:
+    (path, _) = export_review(ws)
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_review_file_decides_journey_parts_as_review_set_does(ws: Workspace) -> None:
+    path, text = exported(ws)
+    assert "# ---- journey.stages.3.emotion (number; stage: onboarding) ----" in text
+    pains = text[text.index("  # ---- journey.stages.3.pain_points") :][:700]
+    assert "#   theme:t-sync: Bank sync drops transactions" in pains  # bare ids resolved
+    assert "value:  # corrected: theme ids, e.g. [t1a2b3c4d]" in pains
+    text = edit_block(text, "journey.stages.3.emotion", decision="corrected", value=1,
+                      comment="the sync works now")  # fmt: skip
+    text = edit_block(text, "journey.stages.1.thoughts", decision="extended",
+                      addition=["Worries about price"])  # fmt: skip
+    text = add_block(text, "journey.stages.3.actions.0", decision="confirmed", by="Ana")
+    text = add_block(text, "journey.key_findings.1", decision="corrected",
+                     value="Advocacy needs a clean first close")  # fmt: skip
+    text = add_block(text, "journey.recommendations.0.metric", decision="corrected",
+                     value="Sync tickets per account")  # fmt: skip
+    path.write_text(text, encoding="utf-8")
+
+    summary = apply_review_file(ws, path)
+    (state,) = summary.personas
+    assert state.journey == 5
+    assert sorted(state.changed) == sorted(
+        ["journey.stages.3.emotion", "journey.stages.1.thoughts", "journey.stages.3.actions.0",
+         "journey.key_findings.1", "journey.recommendations.0.metric"]
+    )  # fmt: skip
+    fields = load_store(ws).personas["p-dana"].fields
+    # The same addresses `persona review set` and the web app write.
+    assert (fields[ONBOARDING_ACTION].decision, fields[ONBOARDING_ACTION].by) == (
+        "confirmed",
+        "Ana",
+    )
+    emotion = fields["journey.stages[stage:onboarding].emotion"]
+    assert (emotion.value, emotion.base, emotion.comment) == (1, -2, "the sync works now")
+    assert emotion.source == "file:dana.yaml"
+    reviewed = dana_journey(ws)
+    draft = reviewed.journey.draft
+    assert draft.stages[3].emotion == 1
+    assert [t.text for t in draft.stages[1].thoughts][-1] == "Worries about price"
+    assert draft.key_findings[1].text == "Advocacy needs a clean first close"
+    assert draft.recommendations[0].metric == "Sync tickets per account"
+
+    # A new export shows the decisions, item blocks included, and records nothing when applied.
+    again = export_review(ws)[0].read_text(encoding="utf-8")
+    item = again[again.index("  # ---- journey.stages.3.actions.0 ") :][:600]
+    assert "#   decided: confirmed by Ana" in item and "decision: confirmed" in item
+    before = load_store(ws).personas
+    assert apply_review_file(ws, path).personas[0].changed == []
+    assert load_store(ws).personas == before
+
+
+@pytest.mark.parametrize(
+    ("block", "keys", "message", "line_key"),
+    [
+        ("journey.stages.3.pain_points", {"decision": "corrected", "value": ["foo"]},
+         "'foo' is not a theme id; valid theme ids: t-sync", "value"),
+        ("journey.stages.3.emotion", {"decision": "corrected", "value": 7},
+         "less than or equal to 2", "value"),
+        ("journey.stages.3.pain_points", {"decision": "extended", "addition": ["t-sync"]},
+         "cannot be extended", "addition"),
+    ],
+)  # fmt: skip
+def test_review_file_refuses_bad_journey_values_naming_file_and_line(
+    ws: Workspace, block: str, keys: dict[str, object], message: str, line_key: str
+) -> None:
+    path, text = exported(ws)
+    text = edit_block(text, block, **keys)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        apply_review_file(ws, path)
+    lines = text.splitlines()
+    start = lines.index(f"  {block}:")
+    expected = next(i for i in range(start, len(lines)) if lines[i].startswith(f"    {line_key}:"))
+    assert message in error.value.reason
+    assert (error.value.path, error.value.line) == (str(path), expected + 1)
+    assert load_store(ws).personas == {}  # nothing from the file was recorded
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("journey.stages.0.feelings", "unknown journey address"),
+        ("journey.stages.9.actions", "the journey has 5 stage(s), numbered from 0 to 4"),
+        ("journey.stages.3.actions.7", "actions has 1 item(s), numbered from 0 to 0"),
+    ],
+)
+def test_review_file_names_a_bad_journey_block(ws: Workspace, block: str, message: str) -> None:
+    path, text = exported(ws)
+    text = add_block(text, block, decision="confirmed")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        apply_review_file(ws, path)
+    assert message in error.value.reason
+    assert error.value.line == text.splitlines().index(f"  {block}:") + 1
+
+
+def test_review_file_journey_edit_after_someone_elses_is_refused(ws: Workspace) -> None:
+    path, text = exported(ws)
+    cli("review", "set", "Dana", "journey.stages.3.emotion", "--correct", "-1", "--by", "Bo",
+        "-w", ws.root)  # fmt: skip
+    path.write_text(edit_block(text, "journey.stages.3.emotion", decision="corrected", value=2))
+    with pytest.raises(InputError) as error:
+        apply_review_file(ws, path)
+    assert "was decided by someone else after this file was exported" in error.value.reason
+    assert "corrected by Bo" in error.value.reason
+    fields = load_store(ws).personas["p-dana"].fields
+    assert fields["journey.stages[stage:onboarding].emotion"].value == -1
+
+
+def test_review_file_journey_item_is_the_one_exported_after_a_redraft(ws: Workspace) -> None:
+    path, text = exported(ws)
+    # Re-drafted between export and apply: a new first action pushes the exported one down.
+    redrafted = journey("p-dana")
+    onboarding = redrafted.draft.stages[3]
+    onboarding.actions.insert(0, onboarding.actions[0].model_copy(update={"text": "New step"}))
+    write_personas(ws, personas(), [redrafted, journey("p-sam")])
+    path.write_text(add_block(text, "journey.stages.3.actions.0", decision="confirmed"))
+    apply_review_file(ws, path)
+    decided = [a for a in load_store(ws).personas["p-dana"].fields if a.startswith("journey.")]
+    assert decided == [ONBOARDING_ACTION]
+    assert dana_journey(ws).marks["journey.stages.3.actions.1"].kind == "confirmed"
+
+
+def test_a_reviewers_emotion_shows_where_the_stage_had_no_evidence(ws: Workspace) -> None:
+    """A stage without evidence shows its emotion as a gap, until a reviewer sets one."""
+    bare = journey("p-dana")
+    bare.draft.stages[0].thoughts = []  # awareness: nothing felt or cited there now
+    write_personas(ws, personas(), [bare, journey("p-sam")])
+    assert "| **Emotion** | no evidence |" in files(ws)["journey-dana.md"]
+    cli("review", "set", "Dana", "journey.stages.0.emotion", "--correct", "1", "-w", ws.root)
+    out = files(ws)
+    assert "| **Emotion** | +1 (positive; set by reviewer) _(✎ corrected by reviewer)_ |" in (
+        out["journey-dana.md"]
+    )
+    html = render_files(load_report_data(ws), ["html"])["index.html"]
+    dana = html[html.index("Emotion across Dana") :][:6000]
+    assert "Awareness: positive (set by reviewer)" in dana
+    assert "Awareness: no evidence" not in dana
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana/journey")
+    cell = page[page.index('id="r-journey-stages-0-emotion"') :][:300]
+    assert "No evidence" not in cell and '<span class="emo-pos">+1</span> positive' in cell

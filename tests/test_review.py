@@ -71,7 +71,12 @@ def test_export_writes_one_commented_yaml_per_persona(ws: Workspace) -> None:
     text = paths[0].read_text()
     data = yaml.safe_load(text)
     assert data["persona_id"] == "p-dana" and data["status"] == "draft"
-    assert list(data["fields"]) == list(FIELDS)
+    persona_blocks = [k for k in data["fields"] if not k.startswith("journey.")]
+    assert persona_blocks == list(FIELDS)
+    # Then every part of the journey map: each stage's fields, key findings, recommendations.
+    journey_blocks = [k for k in data["fields"] if k.startswith("journey.")]
+    assert journey_blocks[:2] == ["journey.stages.0.customer_goal", "journey.stages.0.actions"]
+    assert journey_blocks[-2:] == ["journey.key_findings", "journey.recommendations"]
     assert {b["decision"] for b in data["fields"].values()} == {"pending"}
     assert data["fields"]["summary"]["current"]["text"].startswith("A finance lead")
     # Comments explain how to edit and resolve the evidence next to each field.

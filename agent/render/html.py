@@ -36,6 +36,7 @@ from .markdown import (
     STAGE_TITLES,
     doc_basis,
     emotion_basis,
+    emotion_known,
     has_evidence,
     plural,
     stage_mentions,
@@ -346,7 +347,7 @@ def emotion_svg(journey: JourneyMap, label: str, data: ReportData | None = None)
             f'class="{"zero" if e == 0 else "grid"}"/>'
         )
         parts.append(_svg_text(left - 10, y + 4, f"{e:+d}" if e else "0", "tick", "end"))
-    known = [has_evidence(s) for s in stages]
+    known = [emotion_known(data, journey.persona_id, i, s) for i, s in enumerate(stages)]
     # One polyline per run of stages with evidence: no line is drawn across a gap.
     run: list[str] = []
     for i, stage in enumerate([*stages, None]):
@@ -370,7 +371,7 @@ def emotion_svg(journey: JourneyMap, label: str, data: ReportData | None = None)
             tone = "pos" if stage.emotion > 0 else "neg" if stage.emotion < 0 else "neu"
             word = EMOTION_WORDS.get(stage.emotion, "")
             basis = (emotion_basis(data, stage) if data is not None else "") or (
-                "from the draft's claims"
+                "from the draft's claims" if has_evidence(stage) else "set by reviewer"
             )
             parts.append(
                 f'<g class="pt {tone}"><title>{escape(title)}: {word} ({basis})</title>'
@@ -408,9 +409,9 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
             )
             view.emotions = [
                 (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s))
-                if has_evidence(s)
+                if emotion_known(data, persona.id, i, s)
                 else None
-                for s in journey.draft.stages
+                for i, s in enumerate(journey.draft.stages)
             ]
         views.append(view)
     themes: list[Theme] = (

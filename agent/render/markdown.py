@@ -541,12 +541,26 @@ def emotion_basis(data: ReportData, stage: JourneyStageEntry) -> str:
     return ", ".join([*parts, *([plural(n, "mention")] if n else [])])
 
 
-def emotion_text(data: ReportData, stage: JourneyStageEntry) -> str:
-    """'-1 (negative; 12 mentions)', or 'no evidence' where the score is only a placeholder."""
-    if not has_evidence(stage):
+def emotion_known(
+    data: ReportData | None, persona_id: str, index: int, stage: JourneyStageEntry
+) -> bool:
+    """Is there an emotion to show at this stage: evidence under it, or a reviewer's value?"""
+    if has_evidence(stage):
+        return True
+    marks = data.marks.get(persona_id, {}) if data is not None else {}
+    found = marks.get(f"{JOURNEY_PREFIX}stages.{index}.emotion")
+    return found is not None and found.kind in ("confirmed", "corrected")
+
+
+def emotion_text(
+    data: ReportData, stage: JourneyStageEntry, persona_id: str = "", index: int = 0
+) -> str:
+    """'-1 (negative; 12 mentions)', '+1 (positive; set by reviewer)', or 'no evidence' where
+    the score is only a placeholder."""
+    if not emotion_known(data, persona_id, index, stage):
         return "no evidence"
     word = EMOTION_WORDS.get(stage.emotion, "")
-    basis = emotion_basis(data, stage)
+    basis = emotion_basis(data, stage) or ("" if has_evidence(stage) else "set by reviewer")
     return f"{stage.emotion:+d} ({word}{'; ' + basis if basis else ''})"
 
 
@@ -647,7 +661,10 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         ],
         [
             "**Emotion**",
-            *[emotion_text(data, s) + note(f"stages.{i}.emotion") for i, s in enumerate(stages)],
+            *[
+                emotion_text(data, s, persona.id, i) + note(f"stages.{i}.emotion")
+                for i, s in enumerate(stages)
+            ],
         ],
         [
             "**Pain points**",
