@@ -454,8 +454,9 @@ def test_a_reviewers_emotion_shows_where_the_stage_had_no_evidence(ws: Workspace
     assert "| **Emotion** | no evidence |" in files(ws)["journey-dana.md"]
     cli("review", "set", "Dana", "journey.stages.0.emotion", "--correct", "1", "-w", ws.root)
     out = files(ws)
-    assert "| **Emotion** | +1 (positive; set by reviewer) _(✎ corrected by reviewer)_ |" in (
-        out["journey-dana.md"]
+    assert (
+        "| **Emotion** | +1 (positive; set by reviewer) _(✎ corrected by reviewer)_ |"
+        in (out["journey-dana.md"])
     )
     html = render_files(load_report_data(ws), ["html"])["index.html"]
     dana = html[html.index("Emotion across Dana") :][:6000]
