@@ -29,6 +29,16 @@ Data sets (repository on GitHub, commit, files, licence):
   `Moderator:` turns, "MODERATOR: ..." inside a paragraph a moderator turn of one sentence, the
   rest `Participant:`. Problem tags (SERDIF_PROBLEMS) go to coding.csv, all tags but the
   moderator's to coding_all.csv.
+- `unsafe-rust`: "Against the Void" (McCormack et al., ICSE 2024): 19 semi-structured
+  interviews with Rust developers about how they use unsafe code, coded in ATLAS.ti by the
+  authors (1,006 quotations, 190 codes). icmccorm/against-the-void @
+  83631921964ba210f3cc5765f526fcc05c01e75f: data/interviews/transcripts/N.md,
+  data/interviews/coding/decisions.csv (quotation export: document, codes, text) and
+  codebook.csv (code names, to split a cell holding several codes). No licence is stated in
+  the repository: read it for evaluation, never redistribute it. Turns are the Markdown's
+  `**Interviewer**` and `***Participant***` labels. Problem codes (UNSAFE_RUST_PROBLEMS: the
+  codes whose name or definition states a difficulty, limitation or wish, chosen from the
+  codebook before any run) go to coding.csv; every code to coding_all.csv.
 - `banking77`: BANKING77 (Casanueva et al. 2020): online-banking customer queries labelled
   with one of 77 intents. PolyAI-LDN/task-specific-datasets @
   57ec275d8078af65b7731c2a98be812d844a6d6b: banking_data/test.csv (3,080 queries). CC-BY-4.0.
@@ -69,6 +79,7 @@ from pathlib import Path
 REPOS = {
     "pdpilot": ("DanielKerrigan/PDPilotUserStudy", "42514894f50c0768e3137e1c5dab86e07204e7b0"),
     "serdif": ("navarral/swj2022-usability-paper", "8ce3b61b0ee9d0b5f3bbef4bcd3a8eca9fc8db1b"),
+    "unsafe-rust": ("icmccorm/against-the-void", "83631921964ba210f3cc5765f526fcc05c01e75f"),
     "banking77": ("PolyAI-LDN/task-specific-datasets", "57ec275d8078af65b7731c2a98be812d844a6d6b"),
 }
 # Where the sessions that wrote this script found the snapshots; --repo overrides.
@@ -98,6 +109,21 @@ SERDIF_PROBLEMS = {
     "Search information process complex",
 }
 SERDIF_MODERATOR_TAGS = {"Moderator assist", "Moderator comment"}
+UNSAFE_RUST_PROBLEMS = {
+    "C++ is Difficult",
+    "Shifting Ground",
+    "Stigma Against Unsafe",
+    "Difficult to Encapsulate",
+    "Extensive, Non-local Unsafe",
+    "Laziness Fights Tooling",
+    "Bindings are a Fiddly Mess",
+    "Limitation of Binding Tool",
+    "Difficult FFI",
+    "Miri doesn't support this feature",
+    "Miri is slow",
+    "Wants Solution",
+    "Unsafe is Difficult to Understand",
+}
 
 
 # --------------------------------------------------------------------------- sources
@@ -321,6 +347,55 @@ def convert_serdif(src: Source, out: Path) -> dict[str, Path]:
     return {"inputs": inputs, "coding": out / "coding.csv", "coding_all": out / "coding_all.csv"}
 
 
+# --------------------------------------------------------------------------- unsafe-rust
+
+_RUST_LABEL = re.compile(r"^(\*\*Interviewer\*\*|\*\*\*Participant\*\*\*)\\?\s*$")
+
+
+def unsafe_rust_transcript(markdown: str) -> str:
+    """The Markdown's bold speaker labels as `Interviewer:` / `Participant:` turns."""
+    turns: list[tuple[str, list[str]]] = []
+    for line in markdown.splitlines():
+        label = _RUST_LABEL.match(line.strip())
+        if label:
+            turns.append(("Interviewer" if "Interviewer" in label[1] else "Participant", []))
+        elif turns and line.strip():
+            turns[-1][1].append(line.strip().rstrip("\\").strip())
+    return "\n\n".join(f"{who}: {' '.join(lines)}" for who, lines in turns if lines) + "\n"
+
+
+def _split_codes(cell: str, names: list[str]) -> list[str]:
+    """The codes in one ATLAS.ti cell (several codes share a cell, some with commas in them)."""
+    found = []
+    for name in names:  # longest first, so no name is found inside a longer one
+        if name in cell:
+            found.append(name)
+            cell = cell.replace(name, "")
+    return sorted(found)
+
+
+def convert_unsafe_rust(src: Source, out: Path) -> dict[str, Path]:
+    inputs = _fresh(out / "inputs")
+    for name in src.list("data/interviews/transcripts"):
+        if name.endswith(".md"):
+            text = unsafe_rust_transcript(src.read(name).decode("utf-8-sig"))
+            (inputs / f"P{Path(name).stem}.txt").write_text(text, encoding="utf-8", newline="\n")
+    book = csv.DictReader(
+        io.StringIO(src.read("data/interviews/coding/codebook.csv").decode("utf-8-sig"))
+    )
+    names = sorted((r["Code"] for r in book), key=lambda n: (-len(n), n))
+    raw = src.read("data/interviews/coding/decisions.csv").decode("utf-8-sig")
+    coded = [
+        [r["Document"].removeprefix("Interview "), code, r["Text Content"]]
+        for r in csv.DictReader(io.StringIO(raw))
+        for code in _split_codes(r["Codes"], names)
+    ]
+    header = ["Document name", "Code", "Segment"]
+    _write_csv(out / "coding.csv", header, [r for r in coded if r[1] in UNSAFE_RUST_PROBLEMS])
+    _write_csv(out / "coding_all.csv", header, coded)
+    return {"inputs": inputs, "coding": out / "coding.csv", "coding_all": out / "coding_all.csv"}
+
+
 # --------------------------------------------------------------------------- banking77
 
 
@@ -344,6 +419,7 @@ def convert_banking77(src: Source, out: Path) -> dict[str, Path]:
 CONVERTERS: dict[str, Callable[[Source, Path], dict[str, Path]]] = {
     "pdpilot": convert_pdpilot,
     "serdif": convert_serdif,
+    "unsafe-rust": convert_unsafe_rust,
     "banking77": convert_banking77,
 }
 
