@@ -10,7 +10,8 @@ names of 2-9 words. Counts, severity and rank are then computed by code from the
 
 Scale: candidates are packed into requests by a token budget, in dendrogram leaf order so that
 similar candidates share a request. When one request cannot hold them all, the themes of the
-first level become the candidates of a second (merging only, no splits), until one request
+first level become the candidates of a second, which only merges the same theme found in
+several batches (prompts/merge_themes.md.j2: no splits, nothing broader), until one request
 holds them or a level merges nothing. Every call is cached like any other (a re-run makes
 none) and works in host mode. A call that fails leaves its candidates as they were, reported.
 """
@@ -33,6 +34,12 @@ from .naming import Naming
 
 STEP = "consolidate_themes"
 PROMPT = "consolidate_themes"
+# Levels 2+ join the themes of batches consolidated apart: they merge the same theme found in
+# several batches and build nothing broader (theme groups do that), so a study read in five
+# batches keeps the distinctions each batch made. With the first prompt at every level, 19
+# interviews went 69 -> 29 -> 14 themes of 13-17 people each, "the checker cannot run real
+# programs" and "debuggers are weak" inside one "tools miss bugs" theme.
+MERGE_PROMPT = "merge_themes"
 # Data tokens per request: room for ~60-80 candidates with their statements, inside a
 # 16k-context local model with the prompt and the answer.
 BATCH_TOKENS = 8000
@@ -365,15 +372,11 @@ class LLMConsolidator(ModelCalls):
             a: ([f"{a}.{j}" for j in range(1, len(v.statements) + 1)] if splittable else [])
             for a, v in zip(aliases, request.views, strict=True)
         }
+        material = "tickets" if tickets > people else "interviews"
         return LLMRequest(
             step=STEP,
-            prompt=PROMPT,
-            variables={
-                "candidates": candidates,
-                "product": product,
-                "splittable": splittable,
-                "material": "tickets" if tickets > people else "interviews",
-            },
+            prompt=PROMPT if splittable else MERGE_PROMPT,
+            variables={"candidates": candidates, "product": product, "material": material},
             response_model=ThemeConsolidation,
             context={"candidates": shown, "splittable": splittable},
             expected_output_tokens=40 + 30 * len(request.units),

@@ -191,9 +191,13 @@ def test_candidates_that_do_not_fit_one_request_are_consolidated_in_levels(
     )
     ms, _ = corpus()
     assert sorted(m for t in report.themes for m in t.mention_ids) == sorted(m.id for m in ms)
-    # Higher levels merge only: their requests carry no statement ids to split by.
+    # Higher levels merge only: their requests carry no statement ids to split by, and their
+    # prompt joins batches (the same theme found twice) instead of building broader themes.
     later = [data_blocks(r.body["messages"])["candidates"] for r in requests[-1:]]
     assert all(isinstance(c["statements"], list) for batch in later for c in batch)
+    first, last = (r.body["messages"][0]["content"] for r in (requests[0], requests[-1]))
+    assert "consolidating a first sort" in first and "joining the theme lists" not in first
+    assert "joining the theme lists of one study" in last and "never split one" in last
 
 
 def test_a_failed_call_keeps_the_clustering_and_earlier_model_names(tmp_path: Path) -> None:

@@ -564,7 +564,6 @@ def test_every_steps_runner_redacts_the_workspaces_speaker_names(tmp_path):
                     }
                 ],
                 "product": "",
-                "splittable": True,
                 "material": "interviews",
             },
             response_model=ThemeConsolidation,
