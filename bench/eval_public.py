@@ -1,6 +1,6 @@
 """`persona run` + `persona eval` on public, human-coded studies and a labelled ticket corpus.
 
-Nothing here is data: the script converts files from three public repositories into this tool's
+Nothing here is data: the script converts files from four public repositories into this tool's
 inputs (a folder of transcripts with speaker labels or a tickets CSV, plus the human coding as a
 coding CSV or a label CSV), runs `persona run <inputs> --llm offline|host -w <ws>` and
 `persona eval`, and prints the numbers. Everything it writes goes under --data (default
@@ -46,10 +46,11 @@ Data sets (repository on GitHub, commit, files, licence):
 
 Reproduce:
 
-    git clone https://github.com/DanielKerrigan/PDPilotUserStudy           # and the other two
+    git clone https://github.com/DanielKerrigan/PDPilotUserStudy           # and the other three
     pip install pypdf
     python bench/eval_public.py --repo pdpilot=PDPilotUserStudy \\
-        --repo serdif=swj2022-usability-paper --repo banking77=task-specific-datasets
+        --repo serdif=swj2022-usability-paper --repo unsafe-rust=against-the-void \\
+        --repo banking77=task-specific-datasets
 
 The inputs folder holds only transcripts or tickets; the coding and labels sit beside it, so
 neither `persona run` nor a host-mode model answering its requests ever sees them.
