@@ -30,11 +30,20 @@ PROMPT = "group_themes"
 MIN_THEMES = 4
 # Themes shown per request (most important first); the rest of a larger product stay ungrouped
 # (and the step says so), since a findings layer over hundreds of themes is not something a
-# reader takes in. 40 keeps the answer, which names every group, well inside 4k output tokens.
-MAX_THEMES = 40
+# reader takes in. Joined batches give big studies more themes than one batch would (19
+# interviews: 50), so up to 60 are shown, with one quote each past QUOTES_FOR_ALL: about 7k input
+# tokens, and an answer inside 4.3k output tokens even if every theme stood alone, so the
+# request still fits a 16k-context local model.
+MAX_THEMES = 60
 # Output tokens per theme shown: a standalone theme comes back as a named, defined group.
 ANSWER_TOKENS_PER_THEME = 70
 QUOTES_SHOWN = 2
+QUOTES_FOR_ALL = 40
+
+
+def quotes_shown(themes: int) -> int:
+    """Quotes shown per theme in a request of this many themes."""
+    return QUOTES_SHOWN if themes <= QUOTES_FOR_ALL else 1
 
 
 class FindingGroup(BaseModel):
@@ -144,7 +153,8 @@ class LLMGrouper(ModelCalls):
         from .llm import LLMRequest
 
         shown = [f"t{i}" for i in range(1, len(themes) + 1)]
-        views = [_view(alias, theme) for alias, theme in zip(shown, themes, strict=True)]
+        quotes = quotes_shown(len(themes))
+        views = [_view(alias, theme, quotes) for alias, theme in zip(shown, themes, strict=True)]
         people = sum(t.frequency.participants for t in themes)
         tickets = sum(t.frequency.tickets for t in themes)
         return LLMRequest(
@@ -159,19 +169,19 @@ class LLMGrouper(ModelCalls):
             context={"themes": shown},
             expected_output_tokens=60 + ANSWER_TOKENS_PER_THEME * len(themes),
             sources=tuple(
-                sorted({q.chunk_id for t in themes for q in t.representative_quotes[:QUOTES_SHOWN]})
+                sorted({q.chunk_id for t in themes for q in t.representative_quotes[:quotes]})
             ),
         )
 
 
-def _view(alias: str, theme: Theme) -> dict[str, Any]:
+def _view(alias: str, theme: Theme, quotes_per_theme: int = QUOTES_SHOWN) -> dict[str, Any]:
     data: dict[str, Any] = {"id": alias, "name": theme.label, "definition": theme.description}
     data["mentions"] = len(theme.mention_ids)
     if theme.frequency.participants:
         data["people"] = theme.frequency.participants
     if theme.frequency.tickets:
         data["tickets"] = theme.frequency.tickets
-    quotes = [q.text for q in theme.representative_quotes[:QUOTES_SHOWN]]
+    quotes = [q.text for q in theme.representative_quotes[:quotes_per_theme]]
     if quotes:
         data["quotes"] = quotes
     return data

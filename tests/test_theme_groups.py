@@ -224,3 +224,20 @@ def test_only_the_most_important_themes_are_grouped_and_the_rest_is_counted(
     assert all(
         set(g.theme_ids) <= {t.id for t in report.themes if t.label in shown} for g in report.groups
     )
+
+
+def test_a_long_theme_list_shows_one_quote_per_theme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past QUOTES_FOR_ALL themes, each theme brings one quote, so more themes fit a request."""
+    import agent.theme_groups as theme_groups
+
+    quotes = {}
+    for bound in (40, 3):
+        monkeypatch.setattr(theme_groups, "QUOTES_FOR_ALL", bound)
+        with OpenAIServer(responder=grouper_model) as server:
+            _build(tmp_path / str(bound), server.base_url)
+            [sent] = [data_blocks(r.body["messages"])["themes"] for r in server.chat_requests()[1:]]
+        quotes[bound] = [len(t.get("quotes", [])) for t in sent]
+    assert len(quotes[3]) == 4 and max(quotes[3]) == 1  # 4 themes > 3: one quote each
+    assert max(quotes[40]) == 2  # within the bound: two
