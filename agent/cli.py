@@ -1009,7 +1009,7 @@ def review_set(
             help="Field path (goals, role, needs.must) or one list item, numbered from 0 "
             "(goals.1, quotes.0, pain_points.0, pain_points.0.workaround); a part of the "
             "journey map starts with journey. (journey.key_findings.0, "
-            "journey.stages.1.emotion, journey.stages[stage:onboarding].actions.0, "
+            "journey.stages.1.emotion, journey.stages.3.actions.0, "
             "journey.recommendations.0.metric)"
         ),
     ],

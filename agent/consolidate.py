@@ -242,10 +242,13 @@ def _view_data(unit: Unit, view: UnitView, alias: str) -> dict[str, Any]:
             f"{alias}.{j}": text for j, (_, text) in enumerate(view.statements, 1)
         }
     else:
-        assert unit.naming is not None
-        data["name"] = unit.naming.label
-        data["definition"] = unit.naming.description
-        data["statements"] = [text for _, text in view.statements[:HIGHER_STATEMENTS]]
+        # A candidate whose first-level call failed has no model name: its clustering label
+        # stands in, with more of its statements since nothing defines it.
+        data["name"] = unit.naming.label if unit.naming else unit.label
+        if unit.naming:
+            data["definition"] = unit.naming.description
+        shown = HIGHER_STATEMENTS if unit.naming else MAX_STATEMENTS_SHOWN // 3
+        data["statements"] = [text for _, text in view.statements[:shown]]
     more = view.mentions - len(data["statements"])
     if more > 0:
         data["more"] = more

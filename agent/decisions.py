@@ -122,6 +122,9 @@ class ExportRecord(Strict):
     # Revision of each block's field when exported: an edit to a field someone has changed
     # since is refused instead of overwriting their decision.
     revs: dict[str, int] = Field(default_factory=dict)
+    # The journey's stage ids in the order exported: a block `journey.stages.3.emotion` means
+    # the stage that was fourth then, even if a re-draft has changed the stages since.
+    stages: list[str] = Field(default_factory=list)
 
 
 class ThemeDecision(Strict):

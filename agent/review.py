@@ -10,6 +10,7 @@ re-draft moved.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -233,6 +234,8 @@ class Target:
     # target), and the lineage that maps an earlier id to its theme now.
     theme_ids: tuple[str, ...] | None = None
     lineage: Mapping[str, str] | None = None
+    # Theme id -> label (rank order), so a reviewer may name a theme as the reports show it.
+    theme_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def locate(view: View, persona: str, target: str) -> Target:
@@ -271,35 +274,62 @@ def locate_journey(view: View, persona: Persona, target: str) -> Target:
     raw = get_path(data, position.removeprefix(JOURNEY_PREFIX)) if position else None
     current = None if raw is None else spec.adapter.validate_python(raw)
     theme_ids = None
+    labels: dict[str, str] = {}
     if address.stage is not None and address.inner.field == "pain_points":
-        theme_ids = tuple(t.id for t in view.themes.themes) if view.themes else ()
-    return Target(persona, address, position, spec, current, missing, theme_ids, view.lineage)
+        themes = sorted(view.themes.themes, key=lambda t: (t.rank, t.id)) if view.themes else []
+        theme_ids = tuple(t.id for t in themes)
+        labels = {t.id: t.label for t in themes}
+    return Target(
+        persona, address, position, spec, current, missing, theme_ids, view.lineage, labels
+    )
+
+
+THEMES_LISTED = 10
 
 
 def _theme_value(target: Target, kind: str, value: Any) -> Any:
     """A stage pain point decision's value as current theme ids (ReviewError otherwise): these
-    are references to themes, so a reviewer confirms or re-points them, never adds free text."""
+    are references to themes, so a reviewer confirms or re-points them, never adds free text.
+    A theme is named by its id (current or earlier) or by its label as the reports show it."""
     name = target.persona.draft.name
     if kind == "extended":
         raise ReviewError(
             f"{name}: '{target.address}': a stage's pain points are themes: confirm them or "
-            "correct them to theme ids (--correct), they cannot be extended"
+            "correct them to other themes (ids or labels); they cannot be extended"
         )
     if kind != "corrected" or target.theme_ids is None:
         return value
     raw = value if isinstance(value, list) else [value]
     known = set(target.theme_ids)
+    by_label = {label.casefold(): tid for tid, label in target.theme_labels.items()}
     out = []
     for item in raw:
+        if item is None or not str(item).strip():
+            raise ReviewError(f"{name}: '{target.address}': give the themes (ids or labels)")
         text = str(item).strip().removeprefix("theme:")
         current = refs.follow(text, target.lineage or {})
+        current = current if current in known else by_label.get(text.casefold(), current)
         if current not in known:
-            valid = ", ".join(target.theme_ids) or "none (run `persona themes`)"
             raise ReviewError(
-                f"{name}: '{target.address}': '{item}' is not a theme id; valid theme ids: {valid}"
+                f"{name}: '{target.address}': '{item}' is not a theme id or label; "
+                + _themes_listed(target)
             )
         out.append(current)
     return out if isinstance(value, list) else out[0]
+
+
+def _themes_listed(target: Target) -> str:
+    """The first themes by rank as 'label (id)', and how many there are in all."""
+    ids = target.theme_ids or ()
+    if not ids:
+        return "there are no themes yet (run `persona themes`)"
+    shown = [f"{target.theme_labels.get(t, t)} ({t})" for t in ids[:THEMES_LISTED]]
+    more = (
+        f", ... ({len(ids)} in all; `persona themes` lists them)"
+        if len(ids) > THEMES_LISTED
+        else ""
+    )
+    return "themes: " + "; ".join(shown) + more
 
 
 def decide_on(

@@ -85,7 +85,8 @@ BLOCK_KEYS = ("current", "decision", "value", "addition", "comment", "by")
 HEADER = """\
 # Review of {name} (segment: {segment})
 #
-# Every field below can be confirmed, corrected or extended. For each field set `decision:` to
+# Every field below can be confirmed or corrected, and most can be extended (a hint says when
+# one cannot). For each field set `decision:` to
 #   pending    not reviewed yet: the next pipeline run may redraft it
 #   confirmed  the current value is right: it is kept as it is from now on
 #   corrected  replace it: write the new value under `value:` (a list for list fields)
@@ -108,9 +109,10 @@ JOURNEY_HELP = """\
 # (`journey.stages.0.actions`, stages numbered from 0 as the map shows them), then
 # `journey.key_findings` and `journey.recommendations`, decided the same way. One item is
 # `journey.stages.0.actions.1`, or a part of a recommendation, `journey.recommendations.0.metric`
-# (parts: action, goal, metric). A stage's `pain_points` are theme ids: confirm them or correct
-# them to other theme ids (`persona themes` lists them). A journey decision follows its item
-# when the map is re-drafted; an extension is added on top of the new draft.
+# (parts: action, goal, metric). A stage's `pain_points` are themes: confirm them or correct
+# them to other themes, by id or by label as the reports show it (an emotion and pain points
+# cannot be extended). A journey decision follows its stage and item when the map is
+# re-drafted; an extension is added on top of the new draft.
 """
 PAIN_EXAMPLE = (
     '[{title: "Slow support", impact: "Waits two days for an answer", '
@@ -146,10 +148,10 @@ RECOMMENDATION_EXAMPLE = '{action: "...", goal: "...", metric: "..."}'
 # Journey parts whose shape the persona hints do not describe: (value hint, addition hint).
 JOURNEY_HINTS = {
     "themes": (
-        "# corrected: theme ids, e.g. [t1a2b3c4d]",
-        "# (themes cannot be added: correct the list to theme ids)",
+        '# corrected: themes by id or label, e.g. ["Bank feed drops transactions"]',
+        "# (themes cannot be added: correct the list)",
     ),
-    "theme": ("# corrected: another theme id", "# (a theme cannot be extended)"),
+    "theme": ("# corrected: another theme, by id or label", "# (a theme cannot be extended)"),
     "recommendations": (
         f"# corrected: the full new list, e.g. [{RECOMMENDATION_EXAMPLE}]",
         f"# extended: recommendations to add, e.g. [{RECOMMENDATION_EXAMPLE}]",
@@ -182,7 +184,7 @@ def _journey_hint_kind(spec: FieldSpec) -> str | None:
 
 def _shown_kind(spec: FieldSpec) -> str:
     """The kind named in a block's title."""
-    return {"themes": "theme ids", "theme": "theme id", "emotion": "number"}.get(
+    return {"themes": "themes", "theme": "theme", "emotion": "number"}.get(
         _journey_hint_kind(spec) or "", spec.kind
     )
 
@@ -325,7 +327,11 @@ def render_review_file(
     for name, address, spec, current in _blocks(reviewed, held, lineage or {}, journey):
         decision = stored.get(str(address))
         lines.append("")
-        stage = f"; stage: {address.stage}" if isinstance(address, JourneyAddress) else ""
+        stage = (
+            f"; stage: {address.stage}"
+            if isinstance(address, JourneyAddress) and address.stage is not None
+            else ""
+        )
         lines.append(f"  # ---- {name} ({_shown_kind(spec)}{stage}) ----")
         shown = refs.refs_in(current)
         if _journey_hint_kind(spec) in ("themes", "theme"):
@@ -389,6 +395,7 @@ def parse_review_text(text: str, path: Path) -> ParsedReview:
         loader.dispose()
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise InputError(str(path), "expected the review file's keys (persona_id, fields, ...)", 1)
+    _refuse_duplicate_keys(node, path)
     lines: dict[str, int] = {}
     for key_node, value_node in node.value:
         lines[str(key_node.value)] = key_node.start_mark.line + 1
@@ -433,12 +440,39 @@ def parse_review_text(text: str, path: Path) -> ParsedReview:
     return ParsedReview(header=header, fields=fields, lines=lines)
 
 
+def _refuse_duplicate_keys(node: yaml.Node, path: Path) -> None:
+    """YAML keeps the last of two equal keys; in a review file the first is usually the edit
+    (a `decision: corrected` typed above the exported `decision: pending`), so both are refused."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            line = key.start_mark.line + 1
+            if name in seen:
+                raise InputError(
+                    str(path),
+                    f"'{name}' appears twice in one block (lines {seen[name]} and {line}); "
+                    "keep one",
+                    line,
+                )
+            seen[name] = line
+            _refuse_duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path)
+
+
 def _block_address(name: str) -> None:
     """Check a block name that is not a plain field: an item by position or by address, or a
     part of the journey map (its stages and items are checked against the map on apply)."""
     if name.startswith(JOURNEY_PREFIX):
         text = re.sub(r"^journey\.stages\.\d+\.", f"{JOURNEY_PREFIX}stages[stage:x].", name)
-        parse_journey_address(re.sub(r"\.\d+(?=\.[a-z_]+$|$)", "[x]", text))
+        text = re.sub(r"\.\d+(?=\.[a-z_]+$|$)", "[x]", text)
+        try:
+            parse_journey_address(text)
+        except ReviewError as exc:
+            # Say it with the name as typed, not the placeholder form checked above.
+            raise ReviewError(str(exc).replace(f"'{text}'", f"'{name}'")) from exc
         return
     match = POSITION.match(name)
     if match and match["field"] in FIELDS:
@@ -496,6 +530,7 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
                     block: seen_revision(held, address, view.lineage)
                     for block, address, _, _ in _blocks(reviewed, held, view.lineage, journey)
                 },
+                stages=[s.stage for s in journey.journey.draft.stages] if journey else [],
             )
             written.append(path)
     return written
@@ -589,15 +624,19 @@ def apply_review_file(
 
 
 def _block_target(
-    name: str, persona: Persona, snapshot: dict[str, dict[str, Any]] | None, view: View
+    name: str,
+    persona: Persona,
+    snapshot: dict[str, dict[str, Any]] | None,
+    view: View,
+    stages: list[str] | None = None,
 ) -> Target:
     """What a block is about: its address, its place in the reviewed draft or journey map, and
     its value there.
 
     A position ('goals.1', 'journey.stages.0.actions.1') counts in the list as exported
-    (`current:` of the list's block in the export record), so a re-draft between export and
-    apply cannot shift it onto another item; without a record it counts in the draft as it is
-    now.
+    (`current:` of the list's block in the export record), and a stage number in the stages as
+    exported, so a re-draft between export and apply cannot shift it onto another item or
+    stage; without a record it counts in the draft as it is now.
     """
     journey = name.startswith(JOURNEY_PREFIX)
     match = (JOURNEY_ITEM if journey else POSITION).match(name)
@@ -613,6 +652,10 @@ def _block_target(
             )
             name = f"{match['field']}[{key}]" + (f".{match['sub']}" if match["sub"] else "")
     if journey:
+        stage = re.match(r"^journey\.stages\.(\d+)\.", name)
+        if stage and stages and int(stage[1]) < len(stages):
+            # The stage as exported, by id: a re-draft may have added or dropped stages since.
+            name = f"{JOURNEY_PREFIX}stages[stage:{stages[int(stage[1])]}].{name[stage.end() :]}"
         return locate_journey(view, persona, name)
     address, position = resolve_target(persona.draft, name, view.lineage)
     spec = spec_for(address)
@@ -657,10 +700,21 @@ def _apply_parsed(
                 line_of(f"fields.{name}.current", where),
             )
         kind = block.get("decision") or "pending"
+        given = [k for k in ("value", "addition") if block.get(k) is not None]
+        if kind == "pending" and given:
+            raise InputError(
+                str(file),
+                f"field '{name}': `{given[0]}:` is filled in but `decision:` is pending, so it "
+                "would be ignored: set `decision: corrected` (for value) or `extended` (for "
+                "addition), or empty it to reset the field",
+                line_of(f"fields.{name}.{given[0]}", where),
+            )
         if kind == "pending" and snapshot is None:
             continue  # a hand-written file's pending says nothing about earlier decisions
         try:
-            target = _block_target(name, persona, snapshot, view)
+            target = _block_target(
+                name, persona, snapshot, view, record.stages if snapshot is not None else None
+            )
         except ReviewError as exc:
             raise InputError(str(file), str(exc), where) from exc
         address, position, spec = target.address, target.position, target.spec
@@ -685,7 +739,10 @@ def _apply_parsed(
                 )
         key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
         try:
-            base = parse_value(spec, block["current"]) if "current" in block else target.current
+            # `current:` is read only from a block this file was exported with (the value the
+            # reviewer saw); in a block they wrote themselves it is not the draft's.
+            exported = snapshot is not None and name in snapshot and "current" in block
+            base = parse_value(spec, block["current"]) if exported else target.current
             value = block.get("value")
             if target.theme_ids is not None:
                 value = _theme_value(target, kind, value)

@@ -31,12 +31,13 @@ MIN_THEMES = 4
 # Themes shown per request (most important first); the rest of a larger product stay ungrouped
 # (and the step says so), since a findings layer over hundreds of themes is not something a
 # reader takes in. Joined batches give big studies more themes than one batch would (19
-# interviews: 50), so up to 60 are shown, with one quote each past QUOTES_FOR_ALL: about 7k input
-# tokens, and an answer inside 4.3k output tokens even if every theme stood alone, so the
-# request still fits a 16k-context local model.
+# interviews: 50), so up to 60 are shown, with one quote each past QUOTES_FOR_ALL (about 7k input
+# tokens), and past 40 no more than an answer in which every theme stood alone would fit in
+# llm.max_output_tokens (57 at the default 4,096).
 MAX_THEMES = 60
 # Output tokens per theme shown: a standalone theme comes back as a named, defined group.
 ANSWER_TOKENS_PER_THEME = 70
+ANSWER_BASE_TOKENS = 60
 QUOTES_SHOWN = 2
 QUOTES_FOR_ALL = 40
 
@@ -122,15 +123,22 @@ class LLMGrouper(ModelCalls):
     # Product -> themes beyond MAX_THEMES that no request showed (they stand alone).
     left_out: dict[str, int] = field(default_factory=dict)
 
+    def bound(self) -> int:
+        """Themes one request shows: QUOTES_FOR_ALL, and up to MAX_THEMES as far as the output
+        cap could hold an answer in which every theme stood alone."""
+        room = (self.settings.llm.max_output_tokens - ANSWER_BASE_TOKENS) // ANSWER_TOKENS_PER_THEME
+        return max(QUOTES_FOR_ALL, min(MAX_THEMES, room))
+
     def group(self, themes: list[Theme]) -> list[Grouped]:
         """Findings of 2+ themes, per product; themes a finding does not hold stand alone."""
         batches = []
         for product in sorted({t.product or "" for t in themes}):
             mine = sorted((t for t in themes if (t.product or "") == product), key=lambda t: t.rank)
             if len(mine) >= MIN_THEMES:
-                batches.append((product, mine[:MAX_THEMES]))
-                if len(mine) > MAX_THEMES:
-                    self.left_out[product] = len(mine) - MAX_THEMES
+                bound = self.bound()
+                batches.append((product, mine[:bound]))
+                if len(mine) > bound:
+                    self.left_out[product] = len(mine) - bound
         if not batches:
             return []
         answers = self.ask([self._request(p, mine) for p, mine in batches], ThemeGrouping)
@@ -167,7 +175,7 @@ class LLMGrouper(ModelCalls):
             },
             response_model=ThemeGrouping,
             context={"themes": shown},
-            expected_output_tokens=60 + ANSWER_TOKENS_PER_THEME * len(themes),
+            expected_output_tokens=ANSWER_BASE_TOKENS + ANSWER_TOKENS_PER_THEME * len(themes),
             sources=tuple(
                 sorted({q.chunk_id for t in themes for q in t.representative_quotes[:quotes]})
             ),

@@ -385,6 +385,9 @@ def convert_unsafe_rust(src: Source, out: Path) -> dict[str, Path]:
         io.StringIO(src.read("data/interviews/coding/codebook.csv").decode("utf-8-sig"))
     )
     names = sorted((r["Code"] for r in book), key=lambda n: (-len(n), n))
+    missing = sorted(UNSAFE_RUST_PROBLEMS - set(names))
+    if missing:  # another commit's codebook names a code differently: say so, drop nothing
+        raise SystemExit(f"unsafe-rust: problem codes not in the codebook: {', '.join(missing)}")
     raw = src.read("data/interviews/coding/decisions.csv").decode("utf-8-sig")
     coded = [
         [r["Document"].removeprefix("Interview "), code, r["Text Content"]]

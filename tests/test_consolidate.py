@@ -311,3 +311,28 @@ def test_lineage_never_sends_a_current_theme_elsewhere() -> None:
     old = first.model_copy(update={"lineage": {now[1]: now[0], "gone": now[0]}})
     lineage = theme_lineage(old, first.themes)
     assert now[1] not in lineage and lineage["gone"] == now[0]
+
+
+def test_a_failed_first_level_call_still_joins_at_the_next_level(tmp_path: Path) -> None:
+    """Candidates whose first-level call failed carry no model name; the join shows their
+    clustering label and statements instead of stopping the step."""
+    seen: list[str] = []
+
+    def first_fails(body: dict[str, Any]) -> Reply:
+        seen.append(body["messages"][0]["content"])
+        if len(seen) == 1:
+            return error(500)
+        return researcher(body)
+
+    with OpenAIServer(responder=first_fails) as server:
+        settings = _settings(tmp_path, server.base_url)
+        settings.llm.max_retries = 0
+        consolidator = LLMConsolidator(
+            settings, Workspace(tmp_path / "ws"), "openai", batch_tokens=150,
+            embed=HashEmbedder().embed,
+        )  # fmt: skip
+        report = _build(consolidator)
+    assert consolidator.failures and consolidator.levels >= 2
+    assert any("joining the theme lists" in text for text in seen)
+    ms, _ = corpus()
+    assert sorted(m for t in report.themes for m in t.mention_ids) == sorted(m.id for m in ms)

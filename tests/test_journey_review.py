@@ -141,7 +141,9 @@ def test_bad_journey_addresses_say_what_is_valid(ws: Workspace) -> None:
     assert "pain points are themes" in result.stderr
     result = cli("review", "set", "Dana", "journey.stages.3.pain_points.0", "--correct", "foo",
                  "-w", ws.root, code=1)  # fmt: skip
-    assert "'foo' is not a theme id; valid theme ids: t-sync, " in result.stderr
+    assert "'foo' is not a theme id or label; themes: Bank sync drops transactions (t-sync); " in (
+        result.stderr
+    )
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (ws.review_dir / "decisions.json").exists()
 
@@ -294,7 +296,7 @@ def test_journey_decisions_across_a_redraft_with_changed_items(ws: Workspace) ->
         bad = {**form_for(page, "journey.stages.3.pain_points.0"), "action": "correct",
                "text": "foo"}  # fmt: skip
         status, _, body = srv.post("/p/dana", bad)
-        assert status == 400 and "is not a theme id; valid theme ids: t-sync" in body
+        assert status == 400 and "is not a theme id or label; themes: Bank sync drops" in body
 
 
 # --------------------------------------------------------------------------- review files
@@ -330,7 +332,7 @@ def test_review_file_decides_journey_parts_as_review_set_does(ws: Workspace) -> 
     assert "# ---- journey.stages.3.emotion (number; stage: onboarding) ----" in text
     pains = text[text.index("  # ---- journey.stages.3.pain_points") :][:700]
     assert "#   theme:t-sync: Bank sync drops transactions" in pains  # bare ids resolved
-    assert "value:  # corrected: theme ids, e.g. [t1a2b3c4d]" in pains
+    assert 'value:  # corrected: themes by id or label, e.g. ["Bank feed drops' in pains
     text = edit_block(text, "journey.stages.3.emotion", decision="corrected", value=1,
                       comment="the sync works now")  # fmt: skip
     text = edit_block(text, "journey.stages.1.thoughts", decision="extended",
@@ -378,7 +380,8 @@ def test_review_file_decides_journey_parts_as_review_set_does(ws: Workspace) -> 
     ("block", "keys", "message", "line_key"),
     [
         ("journey.stages.3.pain_points", {"decision": "corrected", "value": ["foo"]},
-         "'foo' is not a theme id; valid theme ids: t-sync", "value"),
+         "'foo' is not a theme id or label; themes: Bank sync drops transactions (t-sync)",
+         "value"),
         ("journey.stages.3.emotion", {"decision": "corrected", "value": 7},
          "less than or equal to 2", "value"),
         ("journey.stages.3.pain_points", {"decision": "extended", "addition": ["t-sync"]},
@@ -404,7 +407,7 @@ def test_review_file_refuses_bad_journey_values_naming_file_and_line(
 @pytest.mark.parametrize(
     ("block", "message"),
     [
-        ("journey.stages.0.feelings", "unknown journey address"),
+        ("journey.stages.0.feelings", "unknown journey address 'journey.stages.0.feelings'"),
         ("journey.stages.9.actions", "the journey has 5 stage(s), numbered from 0 to 4"),
         ("journey.stages.3.actions.7", "actions has 1 item(s), numbered from 0 to 0"),
     ],
@@ -455,14 +458,67 @@ def test_a_reviewers_emotion_shows_where_the_stage_had_no_evidence(ws: Workspace
     cli("review", "set", "Dana", "journey.stages.0.emotion", "--correct", "1", "-w", ws.root)
     out = files(ws)
     assert (
-        "| **Emotion** | +1 (positive; set by reviewer) _(✎ corrected by reviewer)_ |"
+        "| **Emotion** | +1 (positive; the reviewer's value) _(✎ corrected by reviewer)_ |"
         in (out["journey-dana.md"])
     )
     html = render_files(load_report_data(ws), ["html"])["index.html"]
     dana = html[html.index("Emotion across Dana") :][:6000]
-    assert "Awareness: positive (set by reviewer)" in dana
+    assert (
+        "Awareness: positive (the reviewer&#39;s value)" in dana
+        or "Awareness: positive (the reviewer's value)" in dana
+    )
     assert "Awareness: no evidence" not in dana
     with running(ws) as srv:
         _, _, page = srv.get("/p/dana/journey")
     cell = page[page.index('id="r-journey-stages-0-emotion"') :][:300]
     assert "No evidence" not in cell and '<span class="emo-pos">+1</span> positive' in cell
+
+
+def test_review_file_stage_numbers_are_the_stages_as_exported(ws: Workspace) -> None:
+    """A re-draft that drops a stage between export and apply cannot move a stage's decision
+    onto the stage that now has its number."""
+    path, text = exported(ws)
+    redrafted = journey("p-dana")
+    redrafted.draft.stages = redrafted.draft.stages[1:]  # awareness dropped: onboarding is 2
+    write_personas(ws, personas(), [redrafted, journey("p-sam")])
+    path.write_text(edit_block(text, "journey.stages.3.emotion", decision="corrected", value=2))
+    apply_review_file(ws, path)
+    decided = [a for a in load_store(ws).personas["p-dana"].fields if a.startswith("journey.")]
+    assert decided == ["journey.stages[stage:onboarding].emotion"]
+    assert dana_journey(ws).journey.draft.stages[2].emotion == 2
+
+
+def test_review_file_refuses_silent_edits_and_reads_no_made_up_current(ws: Workspace) -> None:
+    path, text = exported(ws)
+    # `current:` in a block the reviewer wrote is not the draft: the draft's item is confirmed.
+    mine = add_block(text, "journey.stages.3.thoughts.0", current="I made this up",
+                     decision="confirmed")  # fmt: skip
+    path.write_text(mine)
+    apply_review_file(ws, path)
+    thoughts = dana_journey(ws).journey.draft.stages[3].thoughts
+    assert [t.text for t in thoughts] == ["Thinks about onboarding"]
+    assert thoughts[0].evidence == ["chunk:c-sync"]
+    # A key typed twice in one block (YAML would keep the last) is refused with its lines.
+    lines = text.splitlines()
+    at = lines.index("  journey.stages.2.emotion:")
+    twice = "\n".join([*lines[: at + 1], "    decision: corrected", *lines[at + 1 :]]) + "\n"
+    path.write_text(twice)
+    with pytest.raises(InputError) as error:
+        apply_review_file(ws, path)
+    assert "'decision' appears twice in one block" in error.value.reason
+    assert error.value.line == at + 4  # the exported `decision: pending`, under `current:`
+    # A value under a pending decision would be dropped: refused, naming the line.
+    path.write_text(edit_block(text, "journey.stages.2.emotion", value=1))
+    with pytest.raises(InputError) as error:
+        apply_review_file(ws, path)
+    assert "`value:` is filled in but `decision:` is pending" in error.value.reason
+    assert error.value.line == text.splitlines().index("  journey.stages.2.emotion:") + 4
+
+
+def test_review_file_names_a_stage_pain_point_by_its_label(ws: Workspace) -> None:
+    path, text = exported(ws)
+    path.write_text(edit_block(text, "journey.stages.1.pain_points", decision="corrected",
+                               value=["bank sync drops transactions"]))  # fmt: skip
+    apply_review_file(ws, path)
+    decided = load_store(ws).personas["p-dana"].fields
+    assert decided["journey.stages[stage:consideration].pain_points"].value == ["t-sync"]

@@ -214,7 +214,7 @@ def test_only_the_most_important_themes_are_grouped_and_the_rest_is_counted(
     import agent.theme_groups as theme_groups
 
     # A bound of 3 on the 4 themes of the small corpus: the least important one is not shown.
-    monkeypatch.setattr(theme_groups, "MAX_THEMES", 3)
+    monkeypatch.setattr(theme_groups.LLMGrouper, "bound", lambda self: 3)
     with OpenAIServer(responder=grouper_model) as server:
         report, grouper = _build(tmp_path, server.base_url)
         [sent] = [data_blocks(r.body["messages"])["themes"] for r in server.chat_requests()[1:]]
@@ -233,6 +233,7 @@ def test_a_long_theme_list_shows_one_quote_per_theme(
     import agent.theme_groups as theme_groups
 
     quotes = {}
+    monkeypatch.setattr(theme_groups.LLMGrouper, "bound", lambda self: 60)
     for bound in (40, 3):
         monkeypatch.setattr(theme_groups, "QUOTES_FOR_ALL", bound)
         with OpenAIServer(responder=grouper_model) as server:
@@ -241,3 +242,17 @@ def test_a_long_theme_list_shows_one_quote_per_theme(
         quotes[bound] = [len(t.get("quotes", [])) for t in sent]
     assert len(quotes[3]) == 4 and max(quotes[3]) == 1  # 4 themes > 3: one quote each
     assert max(quotes[40]) == 2  # within the bound: two
+
+
+def test_the_bound_leaves_room_for_an_answer_in_the_output_cap(tmp_path: Path) -> None:
+    """60 themes, each standing alone, would not fit 4,096 output tokens: 57 are shown."""
+    from agent.config import Settings
+    from agent.theme_groups import LLMGrouper
+
+    settings = Settings()
+    assert settings.llm.max_output_tokens == 4096
+    assert LLMGrouper(settings, Workspace(tmp_path / "ws")).bound() == 57
+    settings.llm.max_output_tokens = 16000
+    assert LLMGrouper(settings, Workspace(tmp_path / "ws")).bound() == 60
+    settings.llm.max_output_tokens = 1000  # never fewer than the 40 shown before the bound rose
+    assert LLMGrouper(settings, Workspace(tmp_path / "ws")).bound() == 40

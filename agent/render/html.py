@@ -371,7 +371,7 @@ def emotion_svg(journey: JourneyMap, label: str, data: ReportData | None = None)
             tone = "pos" if stage.emotion > 0 else "neg" if stage.emotion < 0 else "neu"
             word = EMOTION_WORDS.get(stage.emotion, "")
             basis = (emotion_basis(data, stage) if data is not None else "") or (
-                "from the draft's claims" if has_evidence(stage) else "set by reviewer"
+                "from the draft's claims" if has_evidence(stage) else "the reviewer's value"
             )
             parts.append(
                 f'<g class="pt {tone}"><title>{escape(title)}: {word} ({basis})</title>'

@@ -560,8 +560,9 @@ def emotion_text(
     if not emotion_known(data, persona_id, index, stage):
         return "no evidence"
     word = EMOTION_WORDS.get(stage.emotion, "")
-    basis = emotion_basis(data, stage) or ("" if has_evidence(stage) else "set by reviewer")
-    return f"{stage.emotion:+d} ({word}{'; ' + basis if basis else ''})"
+    basis = emotion_basis(data, stage) or ("" if has_evidence(stage) else "the reviewer's value")
+    value = f"{stage.emotion:+d}" if stage.emotion else "0"
+    return f"{value} ({word}{'; ' + basis if basis else ''})"
 
 
 def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
