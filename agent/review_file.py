@@ -76,6 +76,7 @@ from .yamlsafe import NoAliasLoader
 
 __all__ = ["apply_review_file", "export_review", "parse_review_text", "render_review_file"]
 
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HEADER_KEYS = ("persona_id", "segment", "name", "draft_hash", "status", "fields")
 BLOCK_KEYS = ("current", "decision", "value", "addition", "comment", "by")
 
@@ -520,12 +521,15 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
                         )
                     write_text_atomic(path.with_name(name + ".bak"), existing)
             write_text_atomic(path, text)
-            parsed = parse_review_text(text, path)
+            # The record is what apply compares edits against. This text is our own, so the C
+            # loader reads it (the checked, line-keeping parse is for what a person edited):
+            # 0.3 s of pure-Python YAML per persona otherwise.
+            exported = yaml.load(text, Loader=_FAST_LOADER)
             store.exports[name] = ExportRecord(
                 persona_id=persona.id,
                 sha256=_sha(text),
-                status=str(parsed.header.get("status", "draft")),
-                fields=parsed.fields,
+                status=str(exported.get("status", "draft")),
+                fields=exported.get("fields") or {},
                 revs={
                     block: seen_revision(held, address, view.lineage)
                     for block, address, _, _ in _blocks(reviewed, held, view.lineage, journey)
