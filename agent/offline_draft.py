@@ -290,6 +290,18 @@ def short_quote(text: str) -> str:
     return flat if 3 <= len(flat.split()) <= QUOTE_WORDS else ""
 
 
+def archetype_for(name: str) -> str:
+    """'The Finance Power User'; a group named for what its people raise reads as one of them
+    ('A participant who raises ...'), never 'The All participants'."""
+    if name == "All participants":
+        return "A participant in the study"
+    for plural, singular in (("raise", "raises"), ("use", "uses")):
+        prefix = f"Participants who {plural} "
+        if name.startswith(prefix):
+            return f"A participant who {singular} {name[len(prefix) :]}"
+    return f"The {name}"
+
+
 class OfflineDrafter:
     """Fills the persona and journey templates from one pack."""
 
@@ -409,7 +421,7 @@ class OfflineDrafter:
         draft = PersonaDraft(
             # No offline marker here: the document's mode and the summary's label carry it.
             name=f"{name} (anti-persona)" if anti else name,
-            archetype=f"Not our customer: {name}" if anti else f"The {name}",
+            archetype=f"Not our customer: {name}" if anti else archetype_for(name),
             summary=self.summary(),
             role=self.role(),
             demographics=self.demographics(),

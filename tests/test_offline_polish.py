@@ -20,6 +20,7 @@ from agent.evidence import (
 from agent.models import SegmentStats
 from agent.offline_draft import (
     OfflineDrafter,
+    archetype_for,
     first_sentence,
     quotable_sentence,
 )
@@ -185,3 +186,12 @@ def test_churn_is_a_whole_word_of_the_segment_name() -> None:
     assert not is_churned(seg("Cart Watchers", "cart_abandon_rate > 0.5"))
     assert not is_churned(seg("Team Admins", "inactive_seats > 3"))
     assert not is_churned(seg("Former customers"))  # not one of the churn words
+
+
+def test_a_group_named_for_its_people_gets_an_archetype_that_reads() -> None:
+    assert archetype_for("All participants") == "A participant in the study"
+    assert archetype_for("Participants who raise 'Setup takes weeks'") == (
+        "A participant who raises 'Setup takes weeks'"
+    )
+    assert archetype_for("Participants who use Xero") == "A participant who uses Xero"
+    assert archetype_for("Finance Power User") == "The Finance Power User"
