@@ -54,10 +54,25 @@ NAME_WORDS = (2, 9)
 # --------------------------------------------------------------------------- response model
 
 
-class FinalTheme(BaseModel):
-    """One final theme: a named problem and the candidates (or statements) it holds."""
+class NamedAndDefined(BaseModel):
+    """An answer item a model names (2-9 words) and defines (one sentence): a final theme, a
+    finding. Subclasses declare `name` and `definition` with their own descriptions."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return clean_name(value)
+
+    @field_validator("definition", check_fields=False)
+    @classmethod
+    def _definition(cls, value: str) -> str:
+        return clean_definition(value)
+
+
+class FinalTheme(NamedAndDefined):
+    """One final theme: a named problem and the candidates (or statements) it holds."""
 
     name: str = Field(
         description="2-9 plain words naming the problem itself, e.g. 'Bank feed drops "
@@ -76,15 +91,10 @@ class FinalTheme(BaseModel):
         "you split a candidate",
     )
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return clean_name(value)
 
-    @field_validator("definition")
-    @classmethod
-    def _definition(cls, value: str) -> str:
-        return clean_definition(value)
+def material_of(people: int, tickets: int) -> str:
+    """What a request's evidence mostly is, which sets the level the prompt asks for."""
+    return "tickets" if tickets > people else "interviews"
 
 
 def clean_name(value: str) -> str:
@@ -375,7 +385,7 @@ class LLMConsolidator(ModelCalls):
             a: ([f"{a}.{j}" for j in range(1, len(v.statements) + 1)] if splittable else [])
             for a, v in zip(aliases, request.views, strict=True)
         }
-        material = "tickets" if tickets > people else "interviews"
+        material = material_of(people, tickets)
         return LLMRequest(
             step=STEP,
             prompt=PROMPT if splittable else MERGE_PROMPT,

@@ -691,7 +691,7 @@ def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecove
             holds=holds,
             theme_count=size,
             themes=len(held),
-            recovered=best is not None and holds >= n - 1 and abs(size - n) <= 1,
+            recovered=_recovers(best, holds, size, n),
         )
         if run.groups:
             # A theme outside every group is its own group here: the finding is that theme.
@@ -704,11 +704,15 @@ def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecove
             row.best_group_label = levels[group].label if group else None
             row.group_holds = group_holds
             row.group_count = group_size
-            row.recovered_by_group = (
-                group is not None and group_holds >= n - 1 and abs(group_size - n) <= 1
-            )
+            row.recovered_by_group = _recovers(group, group_holds, group_size, n)
         out.append(row)
     return out
+
+
+def _recovers(best: str | None, holds: int, size: int, n: int) -> bool:
+    """A code is recovered by a theme (or group) holding n - 1 of its n holders whose own count
+    is within +-1 of n."""
+    return best is not None and holds >= n - 1 and abs(size - n) <= 1
 
 
 def _best(

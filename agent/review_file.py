@@ -190,23 +190,16 @@ def _shown_kind(spec: FieldSpec) -> str:
     )
 
 
-def value_hint(spec: FieldSpec) -> str:
-    """The `value:` comment of a block: the shape a correction takes, one the parser accepts."""
+def hints(spec: FieldSpec) -> tuple[str, str]:
+    """The `value:` and `addition:` comments of a block: the shapes a correction and an
+    extension take, ones the parser accepts."""
     journey = _journey_hint_kind(spec)
     if journey:
-        return JOURNEY_HINTS[journey][0]
+        return JOURNEY_HINTS[journey]
     if spec.kind == "list":
-        return LIST_VALUE_HINTS[item_kind(spec)]
-    return VALUE_HINTS[spec.kind]
-
-
-def addition_hint(spec: FieldSpec) -> str:
-    journey = _journey_hint_kind(spec)
-    if journey:
-        return JOURNEY_HINTS[journey][1]
-    if spec.kind == "list":
-        return LIST_ADDITION_HINTS[item_kind(spec)]
-    return ADDITION_HINTS[spec.kind]
+        kind = item_kind(spec)
+        return LIST_VALUE_HINTS[kind], LIST_ADDITION_HINTS[kind]
+    return VALUE_HINTS[spec.kind], ADDITION_HINTS[spec.kind]
 
 
 def _yaml(value: Any) -> str:
@@ -227,23 +220,19 @@ def _blocks(
     """The file's blocks: every field, each followed by its decided items (by position), then
     the same for every part of the persona's journey map."""
     data = reviewed.persona.draft.model_dump(mode="json")
-    items: dict[str, list[tuple[str, Address]]] = {}
+    items: dict[str, list[Block]] = {}
     for text in sorted(held.active() if held else {}):
         if text.startswith(JOURNEY_PREFIX):
             continue  # _journey_blocks
         address = parse_address(text)
-        if address.item is None:
-            continue
-        position = position_of(data, address, lineage)
+        position = position_of(data, address, lineage) if address.item is not None else ""
         if position:
-            items.setdefault(address.field, []).append((position, address))
-    out: list[Block] = []
-    for path, spec in FIELDS.items():
-        out.append((path, Address(path), spec, get_path(data, path)))
-        for position, address in sorted(items.get(path, []), key=lambda p: _sort_key(p[0])):
-            item_spec = spec_for(address)
-            out.append((position, address, item_spec, get_path(data, position)))
-    return out + _journey_blocks(journey, held, lineage)
+            block = (position, address, spec_for(address), get_path(data, position))
+            items.setdefault(address.field, []).append(block)
+    fields: list[Block] = [
+        (path, Address(path), spec, get_path(data, path)) for path, spec in FIELDS.items()
+    ]
+    return _with_items(fields, items) + _journey_blocks(journey, held, lineage)
 
 
 def _journey_blocks(
@@ -255,7 +244,16 @@ def _journey_blocks(
     if journey is None:
         return []
     data = journey.journey.draft.model_dump(mode="json")
-    items: dict[str, list[tuple[str, JourneyAddress]]] = {}
+
+    def block(path: str, address: JourneyAddress) -> Block:
+        return (
+            path,
+            address,
+            journey_spec_for(address),
+            get_path(data, path[len(JOURNEY_PREFIX) :]),
+        )
+
+    items: dict[str, list[Block]] = {}
     for text in sorted(held.active() if held else {}):
         if not text.startswith(JOURNEY_PREFIX):
             continue
@@ -266,23 +264,21 @@ def _journey_blocks(
         position = journey_position(data, address, lineage) if address.inner.item else ""
         match = JOURNEY_ITEM.match(position)
         if match:
-            items.setdefault(match["field"], []).append((position, address))
-    fields: list[tuple[str, JourneyAddress]] = [
+            items.setdefault(match["field"], []).append(block(position, address))
+    addresses = [
         (f"{JOURNEY_PREFIX}stages.{i}.{name}", JourneyAddress(stage["stage"], Address(name)))
         for i, stage in enumerate(data.get("stages") or [])
         for name in STAGE_FIELDS
-    ]
-    fields += [
-        (JOURNEY_PREFIX + name, JourneyAddress(None, Address(name))) for name in JOURNEY_FIELDS
-    ]
+    ] + [(JOURNEY_PREFIX + name, JourneyAddress(None, Address(name))) for name in JOURNEY_FIELDS]
+    return _with_items([block(path, address) for path, address in addresses], items)
+
+
+def _with_items(fields: list[Block], items: dict[str, list[Block]]) -> list[Block]:
+    """Each field's block followed by the blocks of its decided items, in list order."""
     out: list[Block] = []
-    for path, address in fields:
-        out.append(
-            (path, address, journey_spec_for(address), get_path(data, path[len(JOURNEY_PREFIX) :]))
-        )
-        for position, item in sorted(items.get(path, []), key=lambda p: _sort_key(p[0])):
-            current = get_path(data, position[len(JOURNEY_PREFIX) :])
-            out.append((position, item, journey_spec_for(item), current))
+    for field_block in fields:
+        out.append(field_block)
+        out.extend(sorted(items.get(field_block[0], []), key=lambda b: _sort_key(b[0])))
     return out
 
 
@@ -298,9 +294,10 @@ def render_review_file(
     workspace: Workspace | None = None,
     lineage: dict[str, str] | None = None,
     journey: ReviewedJourney | None = None,
+    blocks: list[Block] | None = None,
 ) -> str:
     """The editable YAML for one persona: header help, then one commented block per field and
-    per part of its journey map."""
+    per part of its journey map (`blocks`, when the caller has them already)."""
     persona = reviewed.persona
     root = workspace.root.absolute() if workspace else Path(".persona")
     path = (workspace.review_dir.absolute() if workspace else root / "review") / file_name
@@ -325,7 +322,9 @@ def render_review_file(
     lines.append(_yaml(header).rstrip())
     lines.append("fields:")
     stored = held.active() if held else {}
-    for name, address, spec, current in _blocks(reviewed, held, lineage or {}, journey):
+    if blocks is None:
+        blocks = _blocks(reviewed, held, lineage or {}, journey)
+    for name, address, spec, current in blocks:
         decision = stored.get(str(address))
         lines.append("")
         stage = (
@@ -360,9 +359,9 @@ def render_review_file(
             if text_line.startswith("  decision: "):
                 text_line += "  # pending | confirmed | corrected | extended"
             elif text_line == "  value: null":
-                text_line = "  value:  " + value_hint(spec)
+                text_line = "  value:  " + hints(spec)[0]
             elif text_line == "  addition: null":
-                text_line = "  addition:  " + addition_hint(spec)
+                text_line = "  addition:  " + hints(spec)[1]
             lines.append("  " + text_line)
     return "\n".join(lines) + "\n"
 
@@ -507,7 +506,10 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
             found = entry_for(store, persona)
             held = found[1] if found else None
             journey = view.journey_of(persona.id)
-            text = render_review_file(reviewed, held, data, name, workspace, view.lineage, journey)
+            blocks = _blocks(reviewed, held, view.lineage, journey)
+            text = render_review_file(
+                reviewed, held, data, name, workspace, view.lineage, journey, blocks
+            )
             if path.exists():
                 existing = path.read_text(encoding="utf-8")
                 record = store.exports.get(name)
@@ -532,7 +534,7 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
                 fields=exported.get("fields") or {},
                 revs={
                     block: seen_revision(held, address, view.lineage)
-                    for block, address, _, _ in _blocks(reviewed, held, view.lineage, journey)
+                    for block, address, _, _ in blocks
                 },
                 stages=[s.stage for s in journey.journey.draft.stages] if journey else [],
             )

@@ -66,7 +66,7 @@ from .library import (
     read_inputs,
     view_of,
 )
-from .models import Recommendation, Theme, ThemeGroup, ThemeReport
+from .models import Recommendation
 from .render.context import (
     ReportData,
     cited_chunk_ids,
@@ -85,6 +85,7 @@ from .render.html import (
     matrix_svg,
     provenance,
     reach,
+    stage_emotions,
 )
 from .render.markdown import (
     ADDED_IN_REVIEW,
@@ -92,11 +93,10 @@ from .render.markdown import (
     REVIEW_MARKS,
     STAGE_TITLES,
     doc_basis,
-    emotion_known,
     plural,
-    stage_mentions,
     validation_text,
 )
+from .render.summary import groups_with_themes
 from .workspace import Workspace
 
 FILES = Path(__file__).parent / "serve_files"
@@ -619,12 +619,7 @@ class Site:
         view.emotion_svg = emotion_svg(
             view.journey, f"Emotion across {view.first_name}'s journey", data
         )
-        view.emotions = [
-            (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s))
-            if emotion_known(data, view.persona.id, i, s)
-            else None
-            for i, s in enumerate(view.journey.draft.stages)
-        ]
+        view.emotions = stage_emotions(data, view.journey)
         reviewed = snap.view.journey_of(view.persona.id)
         return self.render(
             req,
@@ -665,7 +660,7 @@ class Site:
             decided=decided,
             merges=snap.view.theme_decisions.merges,
             labels={t.id: t.label for t in themes},
-            groups=_groups(data.themes),
+            groups=groups_with_themes(data.themes),
             notice=notice,
         )
 
@@ -835,17 +830,6 @@ class Site:
                 req, HTTPStatus.BAD_REQUEST, {"kind": "error", "message": str(exc)}
             )
         return self.redirect(req, "/themes")
-
-
-def _groups(report: ThemeReport | None) -> list[tuple[ThemeGroup, list[Theme]]]:
-    """Theme groups in rank order, each with its themes (most important first)."""
-    if report is None:
-        return []
-    held = {t.id: t for t in report.themes}
-    return [
-        (g, [held[t] for t in g.theme_ids if t in held])
-        for g in sorted(report.groups, key=lambda g: (g.rank, g.id))
-    ]
 
 
 def refs_hash(text: str) -> str:

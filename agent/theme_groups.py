@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from .consolidate import clean_definition, clean_name
+from .consolidate import NamedAndDefined, material_of
 from .host import register_response_model
 from .model_calls import ModelCalls
 from .models import Theme
@@ -47,10 +47,8 @@ def quotes_shown(themes: int) -> int:
     return QUOTES_SHOWN if themes <= QUOTES_FOR_ALL else 1
 
 
-class FindingGroup(BaseModel):
+class FindingGroup(NamedAndDefined):
     """One finding: a heading over related themes."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(
         description="2-9 plain words naming the finding, e.g. 'Month-end close depends on workarounds'"
@@ -59,16 +57,6 @@ class FindingGroup(BaseModel):
         description="One sentence: the pattern these themes share, using only what they say"
     )
     themes: list[str] = Field(min_length=1, description="Ids of the themes it holds: 't1'")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return clean_name(value)
-
-    @field_validator("definition")
-    @classmethod
-    def _definition(cls, value: str) -> str:
-        return clean_definition(value)
 
 
 @register_response_model(name="group_themes")
@@ -120,7 +108,7 @@ class Grouped:
 class LLMGrouper(ModelCalls):
     """Groups each product's final themes into findings with the model."""
 
-    # Product -> themes beyond MAX_THEMES that no request showed (they stand alone).
+    # Product -> themes beyond `bound()` that no request showed (they stand alone).
     left_out: dict[str, int] = field(default_factory=dict)
 
     def bound(self) -> int:
@@ -171,7 +159,7 @@ class LLMGrouper(ModelCalls):
             variables={
                 "themes": views,
                 "product": product,
-                "material": "tickets" if tickets > people else "interviews",
+                "material": material_of(people, tickets),
             },
             response_model=ThemeGrouping,
             context={"themes": shown},

@@ -56,7 +56,7 @@ from .naming import (
     distinctive_terms,
     offline_naming,
 )
-from .theme_groups import MAX_THEMES, Grouped, LLMGrouper
+from .theme_groups import Grouped, LLMGrouper
 from .workspace import Workspace, read_json, read_models, write_json
 
 if TYPE_CHECKING:
@@ -96,7 +96,6 @@ _SIM_DECIMALS = 4
 # which they get the full context cut (threshold_for).
 SHORT_WORDS = 15
 LONG_WORDS = 40
-# Document metadata fields that name the product a piece of evidence is about.
 
 
 # --------------------------------------------------------------------------- text to embed
@@ -1051,8 +1050,8 @@ def run_themes(
             )
         for product, count in sorted(grouper.left_out.items()):
             summary.notes.append(
-                f"{count} theme(s) of {product or 'the corpus'} beyond its {MAX_THEMES} most "
-                "important were not grouped: they stand alone"
+                f"{count} theme(s) of {product or 'the corpus'} beyond its {grouper.bound()} "
+                "most important were not grouped: they stand alone"
             )
         if grouper.failures:
             summary.notes.append(

@@ -104,7 +104,11 @@ def _settings(tmp_path: Path, url: str) -> Settings:
 
 
 def _build(
-    consolidator: Any, previous: ThemeReport | None = None, ms: Any = None, vecs: Any = None
+    consolidator: Any,
+    previous: ThemeReport | None = None,
+    ms: Any = None,
+    vecs: Any = None,
+    grouper: Any = None,
 ) -> ThemeReport:
     if ms is None:
         ms, vecs = corpus()
@@ -117,6 +121,7 @@ def _build(
         embeddings=vecs,
         consolidator=consolidator,
         previous=previous,
+        grouper=grouper,
     )
 
 

@@ -40,12 +40,17 @@ def _export(folder: Path) -> Path:
     return folder
 
 
-def test_shares_scores_and_ranks_are_per_product(tmp_path: Path) -> None:
+def _run(tmp_path: Path) -> tuple[Path, dict[str, str], CliRunner]:
     ws = tmp_path / "ws"
     env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
     runner = CliRunner()
     result = runner.invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env)
     assert result.exit_code == 0, result.output
+    return ws, env, runner
+
+
+def test_shares_scores_and_ranks_are_per_product(tmp_path: Path) -> None:
+    ws, env, runner = _run(tmp_path)
     report = json.loads((ws / "themes.json").read_text())
     assert {k: v["tickets"] for k, v in report["product_totals"].items()} == {
         "Big Mail": 12,
@@ -72,13 +77,7 @@ def test_shares_scores_and_ranks_are_per_product(tmp_path: Path) -> None:
 
 
 def test_the_report_groups_themes_by_product_and_renders_one(tmp_path: Path) -> None:
-    ws = tmp_path / "ws"
-    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
-    runner = CliRunner()
-    assert (
-        runner.invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env).exit_code
-        == 0
-    )
+    ws, env, runner = _run(tmp_path)
     summary = (ws / "reports" / "summary.md").read_text(encoding="utf-8")
     assert "## Top Pain Points by Product" in summary
     assert "### Big Mail" in summary and "### Tiny Notes" in summary
@@ -136,15 +135,6 @@ def test_tickets_alone_from_several_products_give_a_persona_per_product(tmp_path
         # Each persona's pains are its own product's themes only.
         mine = {themes[pain["theme_id"]]["product"] for pain in persona["draft"]["pain_points"]}
         assert mine <= {product_of[persona["segment"]]}
-
-
-def _run(tmp_path: Path) -> tuple[Path, dict[str, str], CliRunner]:
-    ws = tmp_path / "ws"
-    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
-    runner = CliRunner()
-    result = runner.invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env)
-    assert result.exit_code == 0, result.output
-    return ws, env, runner
 
 
 SHARE = re.compile(r"(\d+) of (\d+) (?:Tiny Notes |Big Mail )?tickets \((\d+(?:\.\d+)?)%\)")
@@ -245,13 +235,7 @@ def test_a_one_product_pack_carries_no_product_fields() -> None:
 def test_theme_groups_are_shown_per_product(tmp_path: Path) -> None:
     """Groups (from a model's grouping) carry their product: the whole report names it, and a
     product's report holds only its own groups, ranked within it."""
-    ws = tmp_path / "ws"
-    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
-    runner = CliRunner()
-    assert (
-        runner.invoke(app, ["run", str(_export(tmp_path / "in")), "-w", str(ws)], env=env).exit_code
-        == 0
-    )
+    ws, env, runner = _run(tmp_path)
     report = json.loads((ws / "themes.json").read_text())
     groups = []
     for product in ("Big Mail", "Tiny Notes"):

@@ -10,15 +10,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agent.config import ThemeSettings
 from agent.consolidate import LLMConsolidator
 from agent.models import ThemeReport
 from agent.theme_groups import LLMGrouper, ThemeGrouping
-from agent.themes import build_themes
 from agent.workspace import Workspace
 from tests._oracle import data_blocks
 from tests.openai_server import OpenAIServer, Reply, error, ok
-from tests.test_consolidate import _NoEmbedder, _settings, corpus, researcher
+from tests.test_consolidate import _build as build_consolidated
+from tests.test_consolidate import _settings, researcher
 
 
 def grouper_model(body: dict[str, Any]) -> Reply:
@@ -42,18 +41,8 @@ def _build(tmp_path: Path, url: str, ws: str = "ws") -> tuple[ThemeReport, LLMGr
     settings = _settings(tmp_path, url)
     workspace = Workspace(tmp_path / ws)
     grouper = LLMGrouper(settings, workspace, "openai")
-    ms, vecs = corpus()
-    report = build_themes(
-        ms,
-        _NoEmbedder(),
-        total_participants=5,
-        total_tickets=3,
-        settings=ThemeSettings(distance_threshold=0.3),
-        embeddings=vecs,
-        consolidator=LLMConsolidator(settings, workspace, "openai"),
-        grouper=grouper,
-    )
-    return report, grouper
+    consolidator = LLMConsolidator(settings, workspace, "openai")
+    return build_consolidated(consolidator, grouper=grouper), grouper
 
 
 def test_a_group_is_counted_over_the_union_of_its_themes(tmp_path: Path) -> None:

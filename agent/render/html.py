@@ -383,6 +383,16 @@ def emotion_svg(journey: JourneyMap, label: str, data: ReportData | None = None)
     return Markup("".join(parts))
 
 
+def stage_emotions(data: ReportData, journey: JourneyMap) -> list[tuple[str, int] | None]:
+    """Per stage: (emotion word, mentions it rests on), or None where nothing shows one."""
+    return [
+        (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s))
+        if emotion_known(data, journey.persona_id, i, s)
+        else None
+        for i, s in enumerate(journey.draft.stages)
+    ]
+
+
 def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
     """index.html: overview, persona cards, matrix, then one section per persona."""
     views = []
@@ -407,12 +417,7 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
             view.emotion_svg = emotion_svg(
                 journey, f"Emotion across {view.first_name}'s journey", data
             )
-            view.emotions = [
-                (EMOTION_WORDS.get(s.emotion, ""), stage_mentions(data, s))
-                if emotion_known(data, persona.id, i, s)
-                else None
-                for i, s in enumerate(journey.draft.stages)
-            ]
+            view.emotions = stage_emotions(data, journey)
         views.append(view)
     themes: list[Theme] = (
         sorted(data.themes.themes, key=lambda t: (t.rank, t.id)) if data.themes else []

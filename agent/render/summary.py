@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from ..decisions import JOURNEY_PREFIX, Mark
-from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup
+from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup, ThemeReport
 from .context import ReportData, pct
 from .markdown import (
     ADDED_IN_REVIEW,
@@ -92,11 +92,7 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
                 finding_marks.append(data.mark(persona, f"{JOURNEY_PREFIX}key_findings.{i}"))
     warnings = _warnings(data)
     recommendations = _recommendations(data)
-    groups = []
-    if data.themes:
-        held = {t.id: t for t in data.themes.themes}
-        for group in sorted(data.themes.groups, key=lambda g: (g.rank, g.id)):
-            groups.append((group, [held[t] for t in group.theme_ids if t in held]))
+    groups = groups_with_themes(data.themes)
     return ExecutiveSummary(
         personas=rows,
         segments=list(data.segments.segments) if data.segments else [],
@@ -357,3 +353,14 @@ def _finding_md(claim: Claim, notes: Footnotes, mark: Mark | None) -> str:
     if mark.kind in ("confirmed", "corrected", "extended"):
         return claim_md(claim, notes, mark=mark.kind)
     return claim_md(claim, notes, mark="added") + review_note(mark)
+
+
+def groups_with_themes(report: ThemeReport | None) -> list[tuple[ThemeGroup, list[Theme]]]:
+    """Theme groups in rank order, each with its themes (most important first)."""
+    if report is None:
+        return []
+    held = {t.id: t for t in report.themes}
+    return [
+        (g, [held[t] for t in g.theme_ids if t in held])
+        for g in sorted(report.groups, key=lambda g: (g.rank, g.id))
+    ]
