@@ -556,6 +556,40 @@ def position_of(data: dict[str, Any], address: Address, lineage: Mapping[str, st
     return ""
 
 
+def marked_position(marks: Mapping[str, Mark], address: str) -> str:
+    """Where the decision stored at `address` put its value in a reviewed view ('' if nowhere):
+    an item a reviewer reworded no longer has the content key its decision is stored under."""
+    return next((p for p, m in sorted(marks.items()) if m.address == address), "")
+
+
+_Addressed = typing.TypeVar("_Addressed", "Address", "JourneyAddress")
+
+
+def reworded_item(
+    marks: Mapping[str, Mark],
+    address: _Addressed,
+    position: str,
+    parse: Callable[[str], _Addressed],
+) -> _Addressed:
+    """The address a decision about the item at `position` belongs under.
+
+    An item is found by the content key of its words, and a reviewer's correction (or
+    extension) of the item changes its words: deciding on it again by position must replace
+    that decision, not start a second one beside it under the new words' key.
+    """
+    sub = address.inner.sub if isinstance(address, JourneyAddress) else address.sub
+    if not position or address.item is None:
+        return address
+    mark = marks.get(position.removesuffix(f".{sub}") if sub else position)
+    if mark is None or mark.kind not in ("corrected", "extended"):
+        return address
+    found = parse(mark.address)
+    inner = found.inner if isinstance(found, JourneyAddress) else found
+    if inner.item is None or inner.sub is not None:
+        return address  # a whole-field decision, or one about a part of the item
+    return parse(mark.address + (f".{sub}" if sub else ""))
+
+
 # --------------------------------------------------------------------------- values
 
 

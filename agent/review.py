@@ -39,12 +39,16 @@ from .decisions import (
     journey_items,
     journey_spec_for,
     load_store,
+    marked_position,
     now,
+    parse_address,
+    parse_journey_address,
     put,
     record_theme,
     resolve_journey_target,
     resolve_target,
     reviewer,
+    reworded_item,
     save_store,
     spec_for,
     store_path,
@@ -244,9 +248,19 @@ def locate(view: View, persona: str, target: str) -> Target:
     found = find_persona(view.personas, persona)
     if target.strip().startswith(JOURNEY_PREFIX):
         return locate_journey(view, found, target)
-    address, position = resolve_target(found.draft, target, view.lineage)
+    return locate_field(view, found, target)
+
+
+def locate_field(view: View, persona: Persona, target: str) -> Target:
+    """A field or list item of a persona, as the reviewed persona shows it."""
+    address, position = resolve_target(persona.draft, target, view.lineage)
+    reviewed = next((r for r in view.reviewed if r.persona.id == persona.id), None)
+    if reviewed is not None:
+        if address.item is not None and not position:
+            position = marked_position(reviewed.marks, str(address))
+        address = reworded_item(reviewed.marks, address, position, parse_address)
     spec = spec_for(address)
-    return Target(found, address, position, spec, value_at(found.draft, spec, position))
+    return Target(persona, address, position, spec, value_at(persona.draft, spec, position))
 
 
 def locate_journey(view: View, persona: Persona, target: str) -> Target:
@@ -258,9 +272,8 @@ def locate_journey(view: View, persona: Persona, target: str) -> Target:
     address, position = resolve_journey_target(journey.draft, target, view.lineage)
     if not position:
         # A reworded item reads differently now: find it by its decision's address.
-        position = next(
-            (p for p, m in sorted(reviewed.marks.items()) if m.address == str(address)), ""
-        )
+        position = marked_position(reviewed.marks, str(address))
+    address = reworded_item(reviewed.marks, address, position, parse_journey_address)
     missing = ""
     if address.inner.item is not None and not position:
         listed = journey_items(journey.draft, address, view.lineage)

@@ -43,13 +43,13 @@ from .decisions import (
     journey_item_key,
     journey_position,
     journey_spec_for,
+    marked_position,
     now,
     parse_address,
     parse_journey_address,
     parse_value,
     position_of,
     put,
-    resolve_target,
     reviewer,
     seen_revision,
     spec_for,
@@ -68,8 +68,8 @@ from .review import (
     _first_error,
     _states,
     _theme_value,
+    locate_field,
     locate_journey,
-    value_at,
 )
 from .workspace import Workspace, write_text_atomic
 from .yamlsafe import NoAliasLoader
@@ -225,7 +225,11 @@ def _blocks(
         if text.startswith(JOURNEY_PREFIX):
             continue  # _journey_blocks
         address = parse_address(text)
-        position = position_of(data, address, lineage) if address.item is not None else ""
+        position = (
+            position_of(data, address, lineage) or marked_position(reviewed.marks, text)
+            if address.item is not None
+            else ""
+        )
         if position:
             block = (position, address, spec_for(address), get_path(data, position))
             items.setdefault(address.field, []).append(block)
@@ -261,7 +265,11 @@ def _journey_blocks(
             address = parse_journey_address(text)
         except ReviewError:
             continue  # a field a later model dropped: stored, not shown
-        position = journey_position(data, address, lineage) if address.inner.item else ""
+        position = (
+            journey_position(data, address, lineage) or marked_position(journey.marks, text)
+            if address.inner.item
+            else ""
+        )
         match = JOURNEY_ITEM.match(position)
         if match:
             items.setdefault(match["field"], []).append(block(position, address))
@@ -351,7 +359,9 @@ def render_review_file(
         block = {
             "current": dump_value(spec, typed, compact=True),
             "decision": decision.decision if decision else "pending",
-            "value": decision.value if decision and decision.decision == "corrected" else None,
+            "value": _compact(spec, decision.value)
+            if decision and decision.decision == "corrected"
+            else None,
             "addition": decision.addition if decision and decision.decision == "extended" else None,
         }
         for text_line in _yaml({name: block}).rstrip().splitlines():
@@ -364,6 +374,14 @@ def render_review_file(
                 text_line = "  addition:  " + hints(spec)[1]
             lines.append("  " + text_line)
     return "\n".join(lines) + "\n"
+
+
+def _compact(spec: FieldSpec, value: Any) -> Any:
+    """A stored value as `current:` shows values (defaults left out), when it still fits."""
+    try:
+        return dump_value(spec, spec.adapter.validate_python(value), compact=True)
+    except ValidationError:
+        return value
 
 
 def _provenance(decision: Decision) -> str:
@@ -663,9 +681,7 @@ def _block_target(
             # The stage as exported, by id: a re-draft may have added or dropped stages since.
             name = f"{JOURNEY_PREFIX}stages[stage:{stages[int(stage[1])]}].{name[stage.end() :]}"
         return locate_journey(view, persona, name)
-    address, position = resolve_target(persona.draft, name, view.lineage)
-    spec = spec_for(address)
-    return Target(persona, address, position, spec, value_at(persona.draft, spec, position))
+    return locate_field(view, persona, name)
 
 
 def _apply_parsed(

@@ -48,6 +48,7 @@ from .decisions import (
     item_key,
     journey_spec_for,
     load_store,
+    marked_position,
     parse_address,
     parse_journey_address,
     position_of,
@@ -744,8 +745,8 @@ class Site:
                 marks = snap.data.marks.get(persona.id, {})
                 # An item a reviewer reworded reads differently now: find it by its decision's
                 # address.
-                position = position_of(data, address, snap.view.lineage) or next(
-                    (p for p, m in sorted(marks.items()) if m.address == str(address)), ""
+                position = position_of(data, address, snap.view.lineage) or marked_position(
+                    marks, str(address)
                 )
                 spec = spec_for(address)
                 target = Target(
