@@ -35,9 +35,31 @@ _OPENERS = re.compile(
     r"the issue is)\b[\s,:-]*)+",
     re.IGNORECASE,
 )
+# Spoken-language debris a label leaves out (the quote keeps it): hesitations, transcribers'
+# notes, and a word said twice as the speaker restarts ("the the", "maybe, maybe").
+_HESITATION = re.compile(
+    r"(?:,\s*)?\b(?:uh+|um+|erm|hmm+|you know)\b[,.]?|\s*[(\[][^()\[\]]{0,30}"
+    r"(?:unintelligible|inaudible|crosstalk|laughs?|unknown word|unclear)[^()\[\]]{0,30}[)\]]",
+    re.IGNORECASE,
+)
+_RESTART = re.compile(r"\b([\w']+)(?:[\s,]+\1\b(?!'))+", re.IGNORECASE)
+# More openers, which spoken answers start with and a name never does ("Instead, you'd get").
+_SPOKEN_OPENERS = re.compile(
+    r"^(?:(?:instead|again|also|maybe|then|now|right|see|just|anyway|man|because|"
+    r"for example|for instance)\b[\s,:-]*)+",
+    re.IGNORECASE,
+)
+# Words a clause cannot end on: what follows them was cut ("a pain, especially").
+_HANGING_WORDS = (
+    "the a an my our your their his her its of to in on at for with by from about and or but "
+    "because so if when which who whom especially like even just really very is are was were "
+    "be been being i we they something than as"
+)
+_HANGING = frozenset(_HANGING_WORDS.split())
 # Where a long sentence may be cut without leaving half a clause.
 _CLAUSE = re.compile(r"\s*(?:[,;:()]|\s-\s|\s(?:and|but|because|so|which|when|while)\s)\s*")
 LABEL_WORDS = (3, 10)
+SPOKEN_SLACK = 2
 _REPLY = re.compile(r"^\s*(?:(?:re|fwd?|aw|tr)\s*:\s*)+", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"^(?:i|i'm|i've|i'd|i'll|we|we're|we've|my|our|me)\b", re.IGNORECASE)
 
@@ -99,19 +121,51 @@ def _after_colon(text: str) -> str:
     return text if _KEEP_CASE.match(text) else text[:1].lower() + text[1:]
 
 
-def shorten(sentence: str, limit: int = LABEL_WORDS[1]) -> str:
-    """A sentence as a label: no opener, no end punctuation, cut at a clause within `limit`."""
+def tidy(sentence: str) -> str:
+    """A spoken sentence without its hesitations and restarts, as a researcher would cite it."""
+    text = _HESITATION.sub("", sentence)
+    text = _RESTART.sub(lambda m: m.group(1), text)
+    return " ".join(text.split()).strip(" ,")
+
+
+def _without_hanging(text: str) -> str:
+    """`text` with the words that leave its clause open taken off its end."""
+    words = text.rstrip(" ,;:-").split()
+    while len(words) > LABEL_WORDS[0] and words[-1].strip(",;:-").lower() in _HANGING:
+        words.pop()
+    return " ".join(words).rstrip(" ,;:-")
+
+
+def shorten(sentence: str, limit: int = LABEL_WORDS[1], spoken: bool = False) -> str:
+    """A sentence as a label: no opener, no end punctuation, cut at a clause within `limit`.
+
+    `spoken`: also leave out hesitations, restarts and spoken openers, and never end on a word
+    that leaves the clause open (off for labels that model prompts carry, whose cached
+    answers must keep matching).
+    """
     text = " ".join(sentence.split()).strip(" \"'“”‘’")
+    if spoken:
+        text = tidy(text)
     text = _OPENERS.sub("", text).strip(" ,")
+    if spoken:
+        text = _OPENERS.sub("", _SPOKEN_OPENERS.sub("", text)).strip(" ,")
     text = text.rstrip(".!?…").strip()
     words = text.split()
     if len(words) > limit:
         cut = ""
         for match in _CLAUSE.finditer(text):
             head = text[: match.start()].strip()
+            if spoken:
+                head = _without_hanging(head)
             if LABEL_WORDS[0] <= len(head.split()) <= limit:
                 cut = head
-        text = cut or " ".join(words[:limit]) + " ..."
+        if cut:
+            text = cut
+        else:
+            head = " ".join(words[:limit])
+            text = (_without_hanging(head) if spoken else head) + " ..."
+    elif spoken:
+        text = _without_hanging(text)
     return _capital(text)
 
 
@@ -136,7 +190,7 @@ def _label_from_terms(terms: Sequence[str], limit: int = 3) -> str:
     return _capital(" / ".join(chosen))
 
 
-def _representative(candidate: ThemeCandidate) -> str:
+def _representative(candidate: ThemeCandidate, spoken: bool = False) -> str:
     """The central sentence (or subject) that carries most of the theme's distinctive terms."""
     weights = {}
     for rank, term in enumerate(candidate.terms):
@@ -147,7 +201,7 @@ def _representative(candidate: ThemeCandidate) -> str:
     pool = [(True, s) for s in subjects] + [(False, s) for s in candidate.statements[:6]]
     for order, (is_subject, text) in enumerate(pool):
         for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
-            label = shorten(sentence)
+            label = shorten(sentence, spoken=spoken)
             n = len(label.split())
             if n < LABEL_WORDS[0]:
                 continue
@@ -162,10 +216,15 @@ def _representative(candidate: ThemeCandidate) -> str:
                 - (0.3 if label.endswith("...") else 0.0)
                 - 0.05 * order
             )
-            options.append((round(score, 6), -order, label))
+            options.append((round(score, 6), -order, label, sentence))
     if not options:
         return ""
-    return max(options)[2]
+    _, _, label, sentence = max(options)
+    if spoken and label.endswith("..."):
+        # A sentence a word or two over the limit reads better whole than cut off.
+        whole = shorten(sentence, LABEL_WORDS[1] + SPOKEN_SLACK, spoken=True)
+        return label if whole.endswith("...") else whole
+    return label
 
 
 def offline_naming(candidate: ThemeCandidate, *, prompt_case: bool = False) -> Naming:
@@ -176,19 +235,23 @@ def offline_naming(candidate: ThemeCandidate, *, prompt_case: bool = False) -> N
     answers still match, so an upgrade neither re-asks nor changes finished themes.
     """
     description = candidate.statements[0] if candidate.statements else ""
-    sentence = _representative(candidate)
-    topic = candidate.lead or (candidate.terms[0] if candidate.terms else "")
+    sentence = _representative(candidate, spoken=not prompt_case)
+    terms = candidate.terms
+    if not prompt_case:
+        # A hesitation can be a transcript's most distinctive "term"; it is never a topic.
+        terms = list(dict.fromkeys(tidy(t) for t in terms if tidy(t)))
+    topic = candidate.lead or (terms[0] if terms else "")
     after = (lambda text: text[:1].lower() + text[1:]) if prompt_case else _after_colon
     if sentence:
         if topic and not _stems(topic) & _stems(sentence):
             return Naming(f"{_capital(topic)}: {after(sentence)}", description)
         return Naming(sentence, description)
     if candidate.lead:
-        rest = [t for t in candidate.terms if not _stems(t) & _stems(candidate.lead)]
+        rest = [t for t in terms if not _stems(t) & _stems(candidate.lead)]
         detail = _label_from_terms(rest, limit=2)
         label = _capital(candidate.lead)
         return Naming(f"{label}: {_after_colon(detail)}" if detail else label, description)
-    label = _label_from_terms(candidate.terms) or shorten(description or "Unnamed theme", 8)
+    label = _label_from_terms(terms) or shorten(description or "Unnamed theme", 8)
     return Naming(label, description)
 
 

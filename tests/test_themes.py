@@ -363,6 +363,53 @@ def test_labels_are_cut_at_a_clause_and_lose_spoken_openers() -> None:
     assert shorten(long) == "The export to QuickBooks fails half the time"
 
 
+@pytest.mark.parametrize(
+    ("said", "label"),
+    [
+        # Hesitations, transcribers' notes and restarts are left out.
+        ("I analyzed, uh, it seemed, seemed like the model was off.", "I analyzed it seemed like the model was off"),
+        ("Maybe, maybe, maybe also just that's another level of complexity.", "That's another level of complexity"),
+        ("I, I just remember Googling for MaybeUninit (inaudible).", "I just remember Googling for MaybeUninit"),
+        # Spoken openers go; a cut never leaves the clause hanging on "especially" or "the, my".
+        ("Instead, you'd get a type error.", "You'd get a type error"),
+        ("Cross compilation can be a pain, especially when you target ARM and old toolchains.", "Cross compilation can be a pain"),
+        ("It's a common problem, because even the, my colleagues struggle with it every week.", "It's a common problem"),
+    ],
+)  # fmt: skip
+def test_spoken_labels_read_as_a_researcher_would_cite_them(said: str, label: str) -> None:
+    from agent.naming import shorten
+
+    assert shorten(said, spoken=True) == label
+    # Labels that model prompts carry stay as they were, so cached answers still match.
+    assert shorten(said) == shorten(said, spoken=False)
+
+
+def test_a_hesitation_is_never_a_labels_topic() -> None:
+    from agent.naming import ThemeCandidate, offline_naming
+
+    said = "By clustering at some point, I found the outliers."
+    candidate = ThemeCandidate(
+        id="x", statements=[said], quotes=[said], categories=[], terms=["obvious uh", "uh"],
+        mentions=1,
+    )  # fmt: skip
+    assert (
+        offline_naming(candidate).label
+        == "Obvious: by clustering at some point, I found the outliers"
+    )
+    assert offline_naming(candidate, prompt_case=True).label.startswith("Obvious uh: ")
+
+
+def test_a_sentence_just_over_the_limit_is_named_whole_not_cut() -> None:
+    from agent.naming import ThemeCandidate, offline_naming
+
+    asked = "Is there a recording of last week's webinar on card controls?"
+    candidate = ThemeCandidate(
+        id="x", statements=[asked], quotes=[asked], categories=[], terms=["webinar"], mentions=1
+    )
+    assert offline_naming(candidate).label == asked.rstrip("?")
+    assert offline_naming(candidate, prompt_case=True).label.endswith("on card ...")
+
+
 def test_names_never_change_ids_or_ranks(corpus3: Any) -> None:
     ms, vecs = corpus3
 
