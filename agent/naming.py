@@ -44,18 +44,27 @@ _HESITATION = re.compile(
 )
 _RESTART = re.compile(r"\b([\w']+)(?:[\s,]+\1\b(?!'))+", re.IGNORECASE)
 # More openers, which spoken answers start with and a name never does ("Instead, you'd get").
+# Words that also begin real clauses ("Instead of X", "Then the sync", "See the chart") count
+# only with the comma that marks them as openers.
 _SPOKEN_OPENERS = re.compile(
-    r"^(?:(?:instead|again|also|maybe|then|now|right|see|just|anyway|man|because|"
-    r"for example|for instance)\b[\s,:-]*)+",
+    r"^(?:(?:(?:instead|because)(?!\s+of\b)|again|also|maybe|just|anyway|for example|"
+    r"for instance)\b[\s,:-]*|(?:then|now|right|see|man)\s*,[\s,:-]*)+",
     re.IGNORECASE,
 )
-# Words a clause cannot end on: what follows them was cut ("a pain, especially").
+# Words a cut may not end on: what follows them was cut off ("a pain, especially", "aware
+# of"); a pronoun or a verb may ("how viable they are"). A whole sentence may also end on a
+# preposition or "like" ("what it's for", "the thing I don't like"), so it loses only the
+# _OPEN_END words a speaker trails off on ("because even the, my").
 _HANGING_WORDS = (
     "the a an my our your their his her its of to in on at for with by from about and or but "
-    "because so if when which who whom especially like even just really very is are was were "
-    "be been being i we they something than as"
+    "because so if when which especially like even just really very than"
 )
 _HANGING = frozenset(_HANGING_WORDS.split())
+_OPEN_END_WORDS = (
+    "the a an my our your their his her its and or but because so if when which especially "
+    "even very than"
+)
+_OPEN_END = frozenset(_OPEN_END_WORDS.split())
 # Where a long sentence may be cut without leaving half a clause.
 _CLAUSE = re.compile(r"\s*(?:[,;:()]|\s-\s|\s(?:and|but|because|so|which|when|while)\s)\s*")
 LABEL_WORDS = (3, 10)
@@ -128,10 +137,10 @@ def tidy(sentence: str) -> str:
     return " ".join(text.split()).strip(" ,")
 
 
-def _without_hanging(text: str) -> str:
+def _without_hanging(text: str, hanging: frozenset[str] = _HANGING) -> str:
     """`text` with the words that leave its clause open taken off its end."""
     words = text.rstrip(" ,;:-").split()
-    while len(words) > LABEL_WORDS[0] and words[-1].strip(",;:-").lower() in _HANGING:
+    while len(words) > LABEL_WORDS[0] and words[-1].strip(",;:-").lower() in hanging:
         words.pop()
     return " ".join(words).rstrip(" ,;:-")
 
@@ -165,7 +174,7 @@ def shorten(sentence: str, limit: int = LABEL_WORDS[1], spoken: bool = False) ->
             head = " ".join(words[:limit])
             text = (_without_hanging(head) if spoken else head) + " ..."
     elif spoken:
-        text = _without_hanging(text)
+        text = _without_hanging(text, _OPEN_END)
     return _capital(text)
 
 

@@ -28,10 +28,10 @@ OPENER = re.compile(
     r"now|right|see|just|anyway|like|okay|ok|for example|for instance)\b",
     re.IGNORECASE,
 )
+# Not pronouns or verbs: "I don't know how fast they are" ends where a sentence may end.
 HANGING_WORDS = (
     "the a an my our your their his her its of to in on at for with by from about and or but "
-    "because so if when which who whom especially like even just really very is are was were "
-    "be been being i we they something than as"
+    "because so if when which especially like even just really very than"
 )
 HANGING = frozenset(HANGING_WORDS.split())
 
