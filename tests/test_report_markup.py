@@ -288,3 +288,16 @@ def test_a_hostile_user_table_value_through_persona_run(
             visible = assert_inert(render(text), f"{page.name} via {render.__name__}")
             seen += FILE_HOSTILE in visible
     assert seen >= 2  # the role value reached at least one persona, in both renderers
+
+
+def test_a_number_is_escaped_only_where_it_would_start_a_list() -> None:
+    from agent.render.markdown import md
+
+    # Versions and measures read as written in the raw file.
+    assert md("1.0") == "1.0"
+    assert md("3.5 hours a week on reconciliation") == "3.5 hours a week on reconciliation"
+    for item in ("1. one", "12) twelve", "7."):
+        escaped = md(item)
+        assert escaped != item
+        for render in (python_markdown, markdown_it):
+            assert "<ol" not in render(escaped), (item, escaped)

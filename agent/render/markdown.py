@@ -63,7 +63,9 @@ _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # No renderer makes a link of these by itself, but a link-making plugin or a reader's paste might.
 _SCHEME = re.compile(r"(?i)\b(javascript|vbscript|data|file)(\s*):")
 # A list marker, a definition (`: `), a setext underline or a numbered item at the start of a line.
-_LINE_START = re.compile(r"^(?:[-+=:]|\d+(?=[.)]))")
+# A number is an item only when a space or the end of the line follows its "." or ")": "1.0"
+# and "3.5 hours" are text, and were shown as "1&#46;0" to everyone reading the file raw.
+_LINE_START = re.compile(r"^(?:[-+=:]|\d+(?=[.)](?:\s|$)))")
 
 
 def md(text: str) -> str:
