@@ -43,6 +43,7 @@ from .models import (
     JourneyMap,
     Persona,
     PersonaDraft,
+    PersonaPainPoint,
     StepSummary,
 )
 from .offline_draft import TEMPLATE_VERSION, draft_journey_offline, draft_persona_offline
@@ -172,6 +173,26 @@ def _persona(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> Person
     )
 
 
+def _pains_by_reach(pack: EvidencePack, persona: Persona, locked: Mapping[str, Any]) -> Persona:
+    """The persona's pain points, those most of its own people raised first, then by the
+    study's rank: reports call the first one its top pain point. No prompt asks the model for
+    an order, so code sets it (after the journey prompt has seen the draft, so cached answers
+    still match); a list a reviewer locked keeps theirs."""
+    if "pain_points" in locked:
+        return persona
+    themes = {t.id: t for t in pack.themes}
+
+    def reach(pain: PersonaPainPoint) -> tuple[int, int, int]:
+        theme = themes.get(pain.theme_id)
+        return (0, -theme.segment_count, theme.rank) if theme else (1, 0, 0)
+
+    pains = sorted(persona.draft.pain_points, key=reach)
+    if pains == persona.draft.pain_points:
+        return persona
+    draft = persona.draft.model_copy(update={"pain_points": pains})
+    return persona.model_copy(update={"draft": draft})
+
+
 def _journey(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> JourneyMap:
     plain = JourneyDraft.model_validate(draft.model_dump(mode="json"))
     return JourneyMap(
@@ -197,7 +218,8 @@ def draft_offline(packs: list[EvidencePack], locked: Mapping[str, Mapping[str, A
             draft_journey_offline(pack).model_dump(mode="json"), context=context
         )
         info = _info(pack, "offline", OFFLINE_MODEL, TEMPLATE_VERSION)
-        out.personas[pack.persona_id] = _persona(pack, apply_locked(persona, p_locked), info)
+        drafted = _persona(pack, apply_locked(persona, p_locked), info)
+        out.personas[pack.persona_id] = _pains_by_reach(pack, drafted, p_locked)
         out.journeys[pack.persona_id] = _journey(pack, apply_locked(journey, j_locked), info)
     return out
 
@@ -292,6 +314,11 @@ def draft_with_llm(
         j_locked = _split_locked(locked.get(pack.persona_id, {}))[1]
         info = _info(pack, provider, runner.model, f"{JOURNEY_PROMPT}@{j_version}")
         out.journeys[pack.persona_id] = _journey(pack, apply_locked(value, j_locked), info)
+    for pack, _ in drafted:
+        p_locked = _split_locked(locked.get(pack.persona_id, {}))[0]
+        out.personas[pack.persona_id] = _pains_by_reach(
+            pack, out.personas[pack.persona_id], p_locked
+        )
     out.tokens = tokens
     return out
 

@@ -81,6 +81,15 @@ def test_the_report_resolves_every_cohort_number(offline_study: Path) -> None:
     assert "Unresolved evidence" not in md
 
 
+def test_the_summary_counts_each_groups_participants(offline_study: Path) -> None:
+    cohorts = json.loads((offline_study / "cohorts.json").read_text())["cohorts"]
+    summary = (offline_study / "reports" / "summary.md").read_text()
+    assert "| Persona | Segment | People | Share |" in summary
+    for c in cohorts:
+        # The group's size and share, as the persona pages give them (were empty cells).
+        assert f" | {c['size']} participants | {round(c['share'] * 100)}% |" in summary, c["name"]
+
+
 def test_the_roster_names_offline_groups_by_what_their_members_are(offline_study: Path) -> None:
     cohorts = json.loads((offline_study / "cohorts.json").read_text())["cohorts"]
     roster = {

@@ -375,6 +375,50 @@ def test_host_mode_answers_are_checked_by_the_same_validators(tmp_path: Path) ->
     assert "draft_journey" in steps
 
 
+def test_pain_points_are_stored_most_of_the_personas_people_first(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    settings = settings_for(ws, personas=1)
+
+    def answer_pending(answer_for: Any) -> dict[str, Any]:
+        [path] = [p for p in pending_dir(ws).glob("*.json") if "errors" not in p.name]
+        pending = read_json(path)
+        assert isinstance(pending, dict)
+        target = Path(pending["answer_path"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pack = EvidencePack.model_validate(pending["context"])
+        target.write_text(json.dumps(answer_for(pack, pending)), encoding="utf-8")
+        return pending
+
+    with pytest.raises(HostPending):
+        draft_personas(settings, ws, provider="host", clock=lambda: CLOCK)
+
+    def reversed_pains(pack: EvidencePack, _: Any) -> dict[str, Any]:
+        answer = draft_persona_offline(pack).model_dump(mode="json")
+        answer["pain_points"].reverse()  # the least common first: no prompt asks for an order
+        return answer
+
+    answer_pending(reversed_pains)
+    with pytest.raises(HostPending):
+        draft_personas(settings, ws, provider="host", clock=lambda: CLOCK)
+    journey = answer_pending(lambda pack, _: draft_journey_offline(pack).model_dump(mode="json"))
+    # The journey prompt saw the draft as the model wrote it (so cached answers still match).
+    pack = EvidencePack.model_validate(journey["context"])
+    counts = {t.id: (-t.segment_count, t.rank) for t in pack.themes}
+    written = [p.theme_id for p in draft_persona_offline(pack).pain_points]
+    assert len(written) >= 2 and len({counts[t] for t in written}) >= 2
+    user = str(journey["messages"][-1]["content"])
+    shown = user[user.rindex('"pain_points"') :]
+    at = [shown.index(theme_id) for theme_id in written[::-1]]
+    assert at == sorted(at)
+
+    summary = draft_personas(settings, ws, provider="host", clock=lambda: CLOCK)
+    assert summary.ok, summary.failures
+    [persona], _ = load(ws)
+    stored = [p.theme_id for p in persona.draft.pain_points]
+    assert stored == sorted(written, key=lambda t: counts[t])
+    assert stored != written[::-1]
+
+
 # --------------------------------------------------------------------------- review fixes
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup, ThemeReport
-from .context import ReportData, pct
+from .context import People, ReportData, pct
 from .markdown import (
     ADDED_IN_REVIEW,
     REVIEW_MARKS,
@@ -201,6 +201,14 @@ def status_text(persona: Persona) -> str:
     return f"{status} (offline)" if persona.document_info.mode == "offline" else status
 
 
+def _count_of(people: People) -> str:
+    """'7 participants', '2,400 users', '1 person'."""
+    noun = people.noun
+    if people.size == 1:
+        noun = "person" if noun == "people" else noun.removesuffix("s")
+    return f"{people.size:,} {noun}"
+
+
 def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
     """summary.md: the page a product manager reads first."""
     notes = Footnotes(data)
@@ -220,21 +228,22 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
     ]
     rows = []
     for row in summary.personas:
-        seg = row.segment
+        # A scored segment's users, or the participants of a group from the interviews.
+        people = data.people(row.persona)
         kind = " (anti-persona)" if row.persona.is_anti_persona else ""
         rows.append(
             [
                 f"[{md(row.persona.draft.name)}](persona-{row.slug}.md){kind}",
                 md(row.persona.segment),
-                f"{seg.size:,}" if seg else "",
-                pct(seg.share) if seg else "",
+                _count_of(people) if people else "",
+                pct(people.share) if people else "",
                 status_text(row.persona),
                 md(row.top_pain or ""),
                 f"[journey](journey-{row.slug}.md)" if data.journey(row.persona) else "",
             ]
         )
     out += table(
-        ["Persona", "Segment", "Users", "Share", "Status", "Top pain point", "Journey"], rows
+        ["Persona", "Segment", "People", "Share", "Status", "Top pain point", "Journey"], rows
     )
     if summary.segments:
         out += ["", "## Segments", ""]
@@ -259,7 +268,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
             for t in themes
         ]
 
-    header = ["Rank", "Theme", "Participants", "Tickets", "Severity (mean / max)", "Score"]
+    header = ["Rank", "Theme", "Participants", "Tickets", "Severity 1-5 (mean / max)", "Score"]
     if summary.by_product:
         out += ["", "## Top Pain Points by Product", ""]
         out += [
@@ -288,7 +297,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
                 "Themes",
                 "Participants",
                 "Tickets",
-                "Severity (mean / max)",
+                "Severity 1-5 (mean / max)",
                 "Score",
             ],
             [
