@@ -202,7 +202,24 @@ def _journey(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> Journe
         document_info=info,
         # How the map's columns read the extracted stages, for renderers counting mentions.
         stage_sources={s: list(pack.journey.sources.get(s, [])) for s in pack.journey.stages},
+        stage_mentions=_own_stage_mentions(pack, plain),
     )
+
+
+def _own_stage_mentions(pack: EvidencePack, draft: JourneyDraft) -> dict[str, int]:
+    """Per column, the persona's own mentions of the pains drafted there, at the extracted
+    stages the column shows: what its emotion rests on, never the whole study's count."""
+    themes = {t.id: t for t in pack.themes}
+    out: dict[str, int] = {}
+    for stage in draft.stages:
+        sources = pack.journey.sources.get(stage.stage, [])
+        out[stage.stage] = sum(
+            themes[t].segment_journey_stages.get(src, 0)
+            for t in dict.fromkeys(stage.pain_points)
+            if t in themes
+            for src in sources
+        )
+    return out
 
 
 def draft_offline(packs: list[EvidencePack], locked: Mapping[str, Mapping[str, Any]]) -> Drafts:

@@ -142,7 +142,10 @@ class PackTheme(Strict):
     frequency: ThemeFrequency
     severity: ThemeSeverity
     segment_count: int = Field(description="Users of this segment who raised the theme")
+    # Mentions at each extracted stage: the whole study's, then this persona's people's alone
+    # (a journey map counts its own people; the study's numbers are not theirs).
     journey_stages: dict[str, int] = Field(default_factory=dict)
+    segment_journey_stages: dict[str, int] = Field(default_factory=dict)
     # Set when themes are per product: the rank within it and the totals its shares divide by.
     # Left out of the pack when unset: a one-product corpus's packs (and so its prompts and
     # cached answers) stay as they were, with no null fields for the model to read.
@@ -803,6 +806,7 @@ class PackBuilder:
                     "user_id": row.get("user_id"),
                     "kind": row.get("kind"),
                     "quotes": row.get("quotes") or [],
+                    "journey_stage": row.get("journey_stage") or "unknown",
                 }
         return found
 
@@ -916,6 +920,11 @@ class PackBuilder:
                 workarounds.append(PackWorkaround(chunk_id=m["chunk_id"], text=text))
             if len(workarounds) >= WORKAROUNDS_PER_THEME:
                 break
+        own_stages = Counter(
+            str(m["journey_stage"])
+            for mid in theme.mention_ids
+            if (m := mention_info.get(mid)) and inside(m["chunk_id"])
+        )
         report = self.inputs.themes
         totals = report.product_totals.get(theme.product) if report and theme.product else None
         return PackTheme(
@@ -929,6 +938,7 @@ class PackBuilder:
             severity=theme.severity,
             segment_count=count,
             journey_stages=dict(sorted(theme.journey_stages.items())),
+            segment_journey_stages=dict(sorted(own_stages.items())),
             product=theme.product,
             product_rank=theme.product_rank,
             product_totals=totals,

@@ -289,6 +289,7 @@ class PackIndex:
             sev.get("max"),
             *(theme.get(k) for k in ("score", "rank", "product_rank", "mentions", "segment_count")),
             *(theme.get("journey_stages") or {}).values(),
+            *(theme.get("segment_journey_stages") or {}).values(),
             # What a per-product theme's shares divide by ("12 of 30 FitTrack tickets").
             *(theme.get("product_totals") or {}).values(),
         ]

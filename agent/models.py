@@ -715,6 +715,10 @@ class JourneyMap(Strict):
     # Column -> the extracted stages it shows, as drafted (agent/stages.py); empty on maps
     # drafted before stages were configurable, which used the funnel.
     stage_sources: dict[str, list[str]] = Field(default_factory=dict)
+    # Column -> mentions by the persona's own people of the pains drafted there, counted by
+    # code from the evidence pack; empty on maps drafted before it was kept (renderers then
+    # count the whole study's mentions, and say so).
+    stage_mentions: dict[str, int] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- runs

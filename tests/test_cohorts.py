@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,32 @@ def test_a_failed_grouping_call_keeps_the_proposal_and_says_so(tmp_path: Path) -
     assert failures and failures[0].step == "group_participants"
     assert report.basis == "interviews" and all(c.named_by == "offline" for c in report.cohorts)
     assert any("refinement failed" in note for note in report.notes)
+
+
+def test_a_cited_participant_from_another_group_is_named_as_such(
+    offline_study: Path, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    shutil.copytree(offline_study, ws)
+    cohorts = json.loads((ws / "cohorts.json").read_text())["cohorts"]
+    raw = json.loads((ws / "personas.json").read_text())
+    persona = raw["personas"][0]
+    members = next(c["members"] for c in cohorts if c["name"] == persona["segment"])
+    chunks = [json.loads(line) for line in (ws / "chunks.jsonl").read_text().splitlines()]
+    said = [c for c in chunks if c.get("role") == "participant" and c.get("participant_id")]
+    own = next(c for c in said if c["participant_id"] in members)
+    other = next(c for c in said if c["participant_id"] not in members)
+    persona["draft"]["goals"] = [
+        {"text": "Close the month fast", "evidence": [f"chunk:{own['id']}"]},
+        {"text": "Keep approvals simple", "evidence": [f"chunk:{other['id']}"]},
+    ]
+    (ws / "personas.json").write_text(json.dumps(raw))
+    result = CliRunner().invoke(app, ["report", "-w", str(ws), "--format", "md"], env=_env())
+    assert result.exit_code == 0, result.output
+    page = next(
+        p for p in (ws / "reports").glob("persona-*.md") if "Keep approvals simple" in p.read_text()
+    )
+    notes = [line for line in page.read_text().splitlines() if "**Quote**" in line]
+    flagged = [line for line in notes if "outside this persona's group" in line]
+    assert len(flagged) == 1 and other["id"] in flagged[0]
+    assert any(own["id"] in line for line in notes)

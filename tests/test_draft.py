@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agent.config import DraftSettings, Settings
-from agent.draft import draft_personas, locked_for_groups
+from agent.draft import _own_stage_mentions, draft_personas, locked_for_groups
 from agent.embeddings import get_embedder
 from agent.errors import HostPending
 from agent.evidence import (
@@ -120,6 +120,49 @@ def test_pack_holds_the_segments_stats_themes_and_voices(tmp_path: Path) -> None
     assert bank.workarounds[0].text == "re-imports 3 statements by hand"
     assert pack.corpus.interviews == 3 and pack.corpus.tickets == 8 and pack.corpus.users == 300
     assert set(pack.evidence_ids()) >= {"theme:t-bank", f"chunk:{BANK1.id}", "stat:total_users"}
+
+
+def test_a_journey_counts_its_own_peoples_mentions_not_the_studys(tmp_path: Path) -> None:
+    from agent.render import load_report_data, render_files
+
+    ws = make_workspace(tmp_path / "ws")
+    settings = settings_for(ws, personas=1)
+    bank, export = build_evidence_pack(settings, ws, FPU).themes[:2]
+    # m8 (decision) is a churned customer's, m4 an occasional user's: the study's, not theirs.
+    assert bank.journey_stages == {"decision": 1, "onboarding": 1, "retention": 1}
+    assert bank.segment_journey_stages == {"onboarding": 1, "retention": 1}
+    assert (export.journey_stages, export.segment_journey_stages) == (
+        {"retention": 2},
+        {"retention": 1},
+    )
+
+    assert draft_personas(settings, ws, provider="offline", clock=lambda: CLOCK).ok
+    [persona], [journey] = load(ws)
+    # Onboarding shows the extracted onboarding and retention stages (the funnel's mapping).
+    assert journey.stage_sources["onboarding"] == ["onboarding", "retention"]
+    both = journey.draft.model_copy(deep=True)
+    onboarding = next(s for s in both.stages if s.stage == "onboarding")
+    onboarding.pain_points = ["t-bank", "t-export"]
+    pack = build_evidence_pack(settings, ws, FPU)
+    # Bank 1 + 1 and export 0 + 1 of their own; the study's would be 2 + 2.
+    assert _own_stage_mentions(pack, both)["onboarding"] == 3
+
+    # The offline draft places the bank theme there: its own 1 + 1 mentions.
+    placed = next(s for s in journey.draft.stages if s.stage == "onboarding").pain_points
+    assert placed == ["t-bank"]
+    counted = journey.stage_mentions["onboarding"]
+    assert counted == 2
+    page_name = f"journey-{persona.segment.lower().replace(' ', '-')}.md"
+    page = render_files(load_report_data(ws), ["md"])[page_name]
+    assert f"{counted} mentions by its people" in page
+    assert "study-wide" not in page
+    # A map drafted before the persona's own count was kept says whose its count is.
+    raw = read_json(ws.personas)
+    assert isinstance(raw, dict)
+    raw["journeys"][0]["stage_mentions"] = {}
+    write_json(ws.personas, raw)
+    page = render_files(load_report_data(ws), ["md"])[page_name]
+    assert "mentions study-wide" in page
 
 
 def test_small_and_anti_packs_carry_their_caveats(tmp_path: Path) -> None:

@@ -196,6 +196,8 @@ def test_journey_markdown_table_and_mermaid(ws) -> None:
 def test_mermaid_sanitising() -> None:
     assert mermaid_text("Pay: now; later #1 %% x\nnext line") == "Pay now later 1 x next line"
     assert mermaid_text("") == "-"
+    # Contractions keep their apostrophe (a typographic one, which no Mermaid syntax uses).
+    assert mermaid_text("Rust's ergonomics, I'm told") == "Rust’s ergonomics, I’m told"
     assert len(mermaid_text("word " * 40)) <= 61
     assert [mermaid_score(e) for e in range(-2, 3)] == [1, 2, 3, 4, 5]
     persona = personas()[0]
@@ -518,7 +520,9 @@ def test_emotion_curve_leaves_stages_without_evidence_as_gaps(ws) -> None:
     assert "12 mentions" in svg
     md_text = render_journey_md(data, personas()[0], j)
     row = next(line for line in md_text.splitlines() if line.startswith("| **Emotion**"))
-    assert row.count("no evidence") == 4 and "-2 (very negative; 12 mentions)" in row
+    assert (
+        row.count("no evidence") == 4 and "-2 (very negative; 12 mentions study-wide)" in row
+    )  # a map without its own counts
     assert "No evidence for this stage: 3" in md_text
 
 

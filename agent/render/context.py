@@ -379,6 +379,25 @@ class ReportData:
             ref, "unknown", f"Unresolved: {ref}", "not found in this workspace", found=False
         )
 
+    def members(self, persona: Persona) -> frozenset[str] | None:
+        """The participant ids a persona's group holds, when it is a group of interview
+        participants (None for a scored segment, whose members are user-table rows)."""
+        for cohort in self.cohorts.cohorts if self.cohorts else ():
+            if cohort.name == persona.segment and cohort.members:
+                return frozenset(cohort.members)
+        return None
+
+    def outsider(self, ref: str, members: frozenset[str] | None) -> bool:
+        """Is a cited chunk a participant's words from outside these members?"""
+        parsed = refs.parse(ref)
+        chunk = self.chunks.get(parsed.key) if parsed.kind == "chunk" else None
+        return (
+            members is not None
+            and chunk is not None
+            and bool(chunk.participant_id)
+            and chunk.participant_id not in members
+        )
+
     def stat(self, key: str) -> float | int | None:
         """A scorer or cohort number by its citable key (None when neither holds it)."""
         for source in (self.segments, self.cohorts):

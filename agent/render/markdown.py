@@ -130,10 +130,12 @@ def stale_banner(data: ReportData) -> list[str]:
 class Footnotes:
     """Numbers evidence ids in order of first citation; one footnote per id per document."""
 
-    def __init__(self, data: ReportData) -> None:
+    def __init__(self, data: ReportData, persona: Persona | None = None) -> None:
         self.data = data
         self.numbers: dict[str, int] = {}
         self.focus: dict[str, list[str]] = {}
+        # A persona page's group: a cited participant outside it is named as such.
+        self.members = data.members(persona) if persona is not None else None
 
     def cite(self, refs: Iterable[str], focus: Iterable[str] = ()) -> str:
         """Footnote marks for `refs`; `focus`: the citing texts, to excerpt a chunk around them."""
@@ -152,8 +154,14 @@ class Footnotes:
         for ref, number in self.numbers.items():
             ev = self.data.resolve(ref, self.focus.get(ref, ()))
             if ev.kind == "chunk":
+                elsewhere = (
+                    " _(outside this persona's group)_"
+                    if self.data.outsider(ref, self.members)
+                    else ""
+                )
                 text = (
-                    f"**Quote** — {md(ev.title)}: “{md(ev.quote)}” ({md(ev.detail)}; {code(ref)})"
+                    f"**Quote** — {md(ev.title)}{elsewhere}: “{md(ev.quote)}” "
+                    f"({md(ev.detail)}; {code(ref)})"
                 )
             elif ev.kind == "theme":
                 text = f"**Theme: {md(ev.title)}** — {md(ev.detail)} ({code(ref)})"
@@ -265,7 +273,7 @@ def heading(title: str, mark: str | None) -> str:
 
 def render_persona_md(data: ReportData, persona: Persona) -> str:
     """persona-<slug>.md in seed 002's order of sections."""
-    notes = Footnotes(data)
+    notes = Footnotes(data, persona)
     d = persona.draft
     slug = data.slugs[persona.id]
 
@@ -493,7 +501,9 @@ MERMAID_KEYWORDS = frozenset(
 
 def mermaid_text(text: str, limit: int = 60) -> str:
     """Text safe inside a Mermaid journey line: no syntax, directive, HTML or fence characters."""
-    flat = " ".join(MERMAID_UNSAFE.sub(" ", str(text)).split())
+    # An apostrophe could close a quoted directive value; the typographic one reads the same
+    # ("Rust’s", not "Rust s").
+    flat = " ".join(MERMAID_UNSAFE.sub(" ", str(text).replace("'", "’")).split())
     if len(flat) > limit:
         flat = flat[:limit].rsplit(" ", 1)[0] + "…"
     first = re.match(r"[A-Za-z]+", flat)
@@ -516,17 +526,36 @@ def has_evidence(stage: JourneyStageEntry) -> bool:
     return bool(stage.pain_points) or any(c.evidence and not c.assumption for c in claims)
 
 
+def _journey_holding(data: ReportData, stage: JourneyStageEntry) -> JourneyMap | None:
+    return next(
+        (j for j in data.journeys.values() if any(s is stage for s in j.draft.stages)), None
+    )
+
+
 def stage_sources(data: ReportData, stage: JourneyStageEntry) -> tuple[str, ...]:
     """The extracted stages a column shows: as its journey map recorded them when drafted, else
     the funnel's (maps drafted before stages were configurable), else the column's own name."""
-    for journey in data.journeys.values():
-        if journey.stage_sources and any(s is stage for s in journey.draft.stages):
-            return tuple(journey.stage_sources.get(stage.stage, ()))
+    journey = _journey_holding(data, stage)
+    if journey is not None and journey.stage_sources:
+        return tuple(journey.stage_sources.get(stage.stage, ()))
     return PRESET_SOURCES["funnel"].get(stage.stage, (stage.stage,))
 
 
+def own_stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int | None:
+    """The persona's own mentions of the stage's pains, as counted when the map was drafted;
+    None for maps drafted before that count was kept."""
+    journey = _journey_holding(data, stage)
+    if journey is None or not journey.stage_mentions:
+        return None
+    return journey.stage_mentions.get(stage.stage, 0)
+
+
 def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
-    """Mentions the stage's pains rest on: its pain themes' mentions placed at this stage."""
+    """Mentions the stage's pains rest on: the persona's own, else (older maps) every
+    participant's mentions of its pain themes placed at this stage."""
+    own = own_stage_mentions(data, stage)
+    if own is not None:
+        return own
     sources = stage_sources(data, stage)
     total = 0
     for theme_id in stage.pain_points:
@@ -537,10 +566,14 @@ def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
 
 
 def emotion_basis(data: ReportData, stage: JourneyStageEntry) -> str:
-    """'3 good moments, 12 mentions': what a stage's emotion weighs ('' when neither)."""
+    """'3 good moments, 12 mentions by its people': what a stage's emotion weighs ('' when
+    neither); an older map's count is the whole study's, and says so."""
     n = stage_mentions(data, stage)
     parts = [plural(len(stage.positives), "good moment")] if stage.positives else []
-    return ", ".join([*parts, *([plural(n, "mention")] if n else [])])
+    if n:
+        whose = "by its people" if own_stage_mentions(data, stage) is not None else "study-wide"
+        parts.append(f"{plural(n, 'mention')} {whose}")
+    return ", ".join(parts)
 
 
 def emotion_known(
@@ -592,7 +625,7 @@ def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
 
 def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -> str:
     """journey-<slug>.md: stage table, Mermaid diagram, findings and recommendations."""
-    notes = Footnotes(data)
+    notes = Footnotes(data, persona)
     slug = data.slugs[persona.id]
     out = [f"# Journey Map: {md(persona.draft.name)}", "", *stale_banner(data)]
     if journey.document_info.mode == "offline":
