@@ -300,4 +300,8 @@ def test_a_cited_participant_from_another_group_is_named_as_such(
     notes = [line for line in page.read_text().splitlines() if "**Quote**" in line]
     flagged = [line for line in notes if "outside this persona's group" in line]
     assert len(flagged) == 1 and other["id"] in flagged[0]
+    # And where the claim is read, not only in the evidence list.
+    body = page.read_text().split("## Evidence")[0].splitlines()
+    assert "outside this persona's group" in next(x for x in body if "Keep approvals" in x)
+    assert "outside this persona's group" not in next(x for x in body if "Close the month" in x)
     assert any(own["id"] in line for line in notes)

@@ -194,7 +194,9 @@ def test_journey_markdown_table_and_mermaid(ws) -> None:
 
 
 def test_mermaid_sanitising() -> None:
-    assert mermaid_text("Pay: now; later #1 %% x\nnext line") == "Pay now later 1 x next line"
+    assert (
+        mermaid_text("Pay: now; later #1 %% x\nnext line") == "Pay - now later 1 x next line"
+    )  # a colon becomes a dash
     assert mermaid_text("") == "-"
     # Contractions keep their apostrophe (a typographic one, which no Mermaid syntax uses).
     assert mermaid_text("Rust's ergonomics, I'm told") == "Rust’s ergonomics, I’m told"
@@ -203,7 +205,7 @@ def test_mermaid_sanitising() -> None:
     persona = personas()[0]
     persona.draft.name = "Dana: the; Closer"
     lines = mermaid_journey(persona, journey("p-dana"))
-    assert lines[2] == "    title Dana the Closer journey"
+    assert lines[2] == "    title Dana - the Closer journey"
 
 
 def test_summary_markdown(ws) -> None:
@@ -226,6 +228,17 @@ def test_summary_markdown(ws) -> None:
     assert "## Caveats" in text and "statements are assumptions" in text
     personas_table = text.split("## Personas")[1].split("##")[0]
     assert "[Dana, the Month-End Closer](persona-dana.md)" in personas_table
+
+
+def test_the_summary_names_personas_sharing_a_first_name_in_full(ws) -> None:
+    dana, sam = personas()
+    sam.draft.name = "Dana, the Occasional Approver"  # two drafts picked the same first name
+    write_personas(ws, [dana, sam], [journey("p-dana"), journey("p-sam")])
+    text = render_files(load_report_data(ws), ["md"])["summary.md"]
+    findings = text.split("## Key Findings")[1].split("\n## ")[0]
+    # (The second journey's findings are the same text, listed once.)
+    assert "- **Dana, the Month-End Closer**:" in findings
+    assert "- **Dana**:" not in findings
 
 
 def test_report_json_validates_against_schemas(ws, schema_dir: Path) -> None:

@@ -301,3 +301,14 @@ def test_a_number_is_escaped_only_where_it_would_start_a_list() -> None:
         assert escaped != item
         for render in (python_markdown, markdown_it):
             assert "<ol" not in render(escaped), (item, escaped)
+
+
+def test_an_ampersand_is_escaped_only_where_it_starts_a_reference() -> None:
+    from agent.render.markdown import md
+
+    assert md("Change &self to &mut self at R&D") == "Change &self to &mut self at R&D"
+    escaped = md("&lt;b&gt; and &#91;x&#93;")
+    for render in (python_markdown, markdown_it):
+        shown = render(escaped)
+        # Shown as typed, never turned into "<b>" or "[x]".
+        assert "&amp;lt;b&amp;gt;" in shown and "<b>" not in shown

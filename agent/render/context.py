@@ -379,6 +379,13 @@ class ReportData:
             ref, "unknown", f"Unresolved: {ref}", "not found in this workspace", found=False
         )
 
+    def short_name(self, persona: Persona) -> str:
+        """What the summary calls a persona: its first name ('Kai'), or its whole name when
+        another persona has the same first name (separate drafts may pick the same one)."""
+        first = persona.draft.name.split(",")[0].strip()
+        shared = sum(p.draft.name.split(",")[0].strip() == first for p in self.personas)
+        return first if shared < 2 else persona.draft.name
+
     def members(self, persona: Persona) -> frozenset[str] | None:
         """The participant ids a persona's group holds, when it is a group of interview
         participants (None for a scored segment, whose members are user-table rows)."""

@@ -43,7 +43,6 @@ EMOTION_WORDS = {
 # a backslash escape left a live tag there. Numeric character references are shown as their
 # character by every renderer and never read as syntax, so they are the one escape used.
 _ALWAYS = {
-    "&": "&amp;",
     "<": "&lt;",
     ">": "&gt;",
     "\\": "&#92;",
@@ -58,6 +57,10 @@ _ALWAYS = {
     "#": "&#35;",
 }
 _ALWAYS_RE = re.compile("|".join(re.escape(ch) for ch in _ALWAYS))
+# "&" is markup only where it starts a character reference ("&lt;", "&#91;"); elsewhere every
+# renderer shows it as it is, and people quote code ("&mut self", "R&D") that reads badly as
+# "&amp;mut self" in the raw file.
+_AMP = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 # `_` emphasises only where it touches a non-word character; inside `feat_receipts` it is text.
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # No renderer makes a link of these by itself, but a link-making plugin or a reader's paste might.
@@ -71,6 +74,7 @@ _LINE_START = re.compile(r"^(?:[-+=:]|\d+(?=[.)](?:\s|$)))")
 def md(text: str) -> str:
     """Input text made inert for any Markdown renderer: one line, markup characters as entities."""
     flat = " ".join(str(text).split())
+    flat = _AMP.sub("&amp;", flat)
     flat = _ALWAYS_RE.sub(lambda m: _ALWAYS[m.group()], flat)
     flat = _UNDERSCORE.sub("&#95;", flat)
     flat = _SCHEME.sub(r"\1\2&#58;", flat)
@@ -127,6 +131,9 @@ def stale_banner(data: ReportData) -> list[str]:
     return [f"> [!CAUTION]\n> **OUT OF DATE.** {md(data.stale_note)}", ""]
 
 
+ANOTHER_GROUP = "outside this persona's group"
+
+
 class Footnotes:
     """Numbers evidence ids in order of first citation; one footnote per id per document."""
 
@@ -141,11 +148,14 @@ class Footnotes:
         """Footnote marks for `refs`; `focus`: the citing texts, to excerpt a chunk around them."""
         marks = []
         focus = list(focus)
+        elsewhere = False
         for ref in dict.fromkeys(refs):
             number = self.numbers.setdefault(ref, len(self.numbers) + 1)
             self.focus.setdefault(ref, []).extend(focus)
             marks.append(f"[^{number}]")
-        return "".join(marks)
+            elsewhere = elsewhere or self.data.outsider(ref, self.members)
+        # Said where the claim is read, not only in the evidence list at the page's end.
+        return "".join(marks) + (f" _({ANOTHER_GROUP})_" if elsewhere else "")
 
     def section(self) -> list[str]:
         if not self.numbers:
@@ -154,11 +164,7 @@ class Footnotes:
         for ref, number in self.numbers.items():
             ev = self.data.resolve(ref, self.focus.get(ref, ()))
             if ev.kind == "chunk":
-                elsewhere = (
-                    " _(outside this persona's group)_"
-                    if self.data.outsider(ref, self.members)
-                    else ""
-                )
+                elsewhere = f" _({ANOTHER_GROUP})_" if self.data.outsider(ref, self.members) else ""
                 text = (
                     f"**Quote** — {md(ev.title)}{elsewhere}: “{md(ev.quote)}” "
                     f"({md(ev.detail)}; {code(ref)})"
@@ -503,7 +509,9 @@ def mermaid_text(text: str, limit: int = 60) -> str:
     """Text safe inside a Mermaid journey line: no syntax, directive, HTML or fence characters."""
     # An apostrophe could close a quoted directive value; the typographic one reads the same
     # ("Rust’s", not "Rust s").
-    flat = " ".join(MERMAID_UNSAFE.sub(" ", str(text).replace("'", "’")).split())
+    # A colon separates a task from its score; a dash keeps the sentence's pause.
+    text = re.sub(r"\s*:\s+", " - ", str(text)).replace("'", "’")
+    flat = " ".join(MERMAID_UNSAFE.sub(" ", text).split())
     if len(flat) > limit:
         flat = flat[:limit].rsplit(" ", 1)[0] + "…"
     first = re.match(r"[A-Za-z]+", flat)

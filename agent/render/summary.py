@@ -84,7 +84,7 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
         journey = data.journey(persona)
         if journey is None:
             continue
-        first_name = persona.draft.name.split(",")[0].strip()
+        first_name = data.short_name(persona)
         for i, claim in enumerate(journey.draft.key_findings):
             if claim.text.casefold() not in seen_findings:
                 seen_findings.add(claim.text.casefold())
@@ -130,7 +130,7 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
         journey = data.journey(persona)
         if journey is None:
             continue
-        first_name = persona.draft.name.split(",")[0].strip()
+        first_name = data.short_name(persona)
         for r_index, rec in enumerate(journey.draft.recommendations):
             weight = 0
             for ref in rec.evidence:
