@@ -312,3 +312,18 @@ def test_an_ampersand_is_escaped_only_where_it_starts_a_reference() -> None:
         shown = render(escaped)
         # Shown as typed, never turned into "<b>" or "[x]".
         assert "&amp;lt;b&amp;gt;" in shown and "<b>" not in shown
+
+
+def test_brackets_are_escaped_only_where_they_could_make_a_link() -> None:
+    from agent.render.markdown import md
+
+    said = "I work for [organization] on the [tool] test suite"
+    assert md(said) == said
+    for hostile in ("[click](javascript:alert(1))", "![i](x)", "[r]: x", "[^1]", "[a] [b]", "a]"):
+        escaped = md(hostile)
+        for render in (python_markdown, markdown_it):
+            # Inside a template's own link text, too: the value cannot close or open a link.
+            shown = render(f"[{escaped}](persona-x.md) and [^9]\n\n[^9]: note")
+            assert 'href="persona-x.md"' in shown, (hostile, shown)
+            assert 'href="javascript' not in shown and 'href="x"' not in shown, (hostile, shown)
+            assert "<img" not in shown, (hostile, shown)

@@ -48,8 +48,6 @@ _ALWAYS = {
     "\\": "&#92;",
     "`": "&#96;",
     "*": "&#42;",
-    "[": "&#91;",
-    "]": "&#93;",
     "{": "&#123;",
     "}": "&#125;",
     "|": "&#124;",
@@ -61,6 +59,11 @@ _ALWAYS_RE = re.compile("|".join(re.escape(ch) for ch in _ALWAYS))
 # renderer shows it as it is, and people quote code ("&mut self", "R&D") that reads badly as
 # "&amp;mut self" in the raw file.
 _AMP = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+# Brackets make a link, image, footnote or reference only as "[^", "![", "](", "][", "] [" or "]:",
+# or a definition at the start of a line; a value's first and last bracket may meet the
+# template's own ("[<name>](persona-x.md)"). Elsewhere, transcripts' "[organization]" and
+# "[inaudible]" are text and stay readable in the raw file.
+_BRACKET = re.compile(r"\[(?=\^)|(?<=!)\[|^\[|\[$|\](?=\s*[(\[:])|\]$")
 # `_` emphasises only where it touches a non-word character; inside `feat_receipts` it is text.
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # No renderer makes a link of these by itself, but a link-making plugin or a reader's paste might.
@@ -76,6 +79,7 @@ def md(text: str) -> str:
     flat = " ".join(str(text).split())
     flat = _AMP.sub("&amp;", flat)
     flat = _ALWAYS_RE.sub(lambda m: _ALWAYS[m.group()], flat)
+    flat = _BRACKET.sub(lambda m: f"&#{ord(m.group())};", flat)
     flat = _UNDERSCORE.sub("&#95;", flat)
     flat = _SCHEME.sub(r"\1\2&#58;", flat)
     start = _LINE_START.match(flat)
