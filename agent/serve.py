@@ -67,7 +67,7 @@ from .library import (
     read_inputs,
     view_of,
 )
-from .models import Recommendation
+from .models import Persona, Recommendation
 from .render.context import (
     ReportData,
     cited_chunk_ids,
@@ -293,8 +293,10 @@ class PageView(PersonaView):
 class WebCites(Cites):
     """Citation numbers whose links open the evidence in its context (one click away)."""
 
-    def __init__(self, data: ReportData, prefix: str, back: str) -> None:
-        super().__init__(data, prefix)
+    def __init__(
+        self, data: ReportData, prefix: str, back: str, persona: Persona | None = None
+    ) -> None:
+        super().__init__(data, prefix, persona)
         self.back = back
 
     def __call__(self, refs_: Iterable[str], focus: str | None = None) -> list[tuple[int, str]]:  # type: ignore[override]
@@ -557,7 +559,7 @@ class Site:
                 persona=persona,
                 slug=data.slugs[persona.id],
                 journey=data.journey(persona),
-                cites=WebCites(data, f"p{i + 1}", f"/p/{data.slugs[persona.id]}"),
+                cites=WebCites(data, f"p{i + 1}", f"/p/{data.slugs[persona.id]}", persona),
                 colour="#be123c" if persona.is_anti_persona else colour,
                 initials=_initials(persona.draft.name),
                 marks=data.decisions.get(persona.id, {}),

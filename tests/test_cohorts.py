@@ -292,7 +292,7 @@ def test_a_cited_participant_from_another_group_is_named_as_such(
         {"text": "Keep approvals simple", "evidence": [f"chunk:{other['id']}"]},
     ]
     (ws / "personas.json").write_text(json.dumps(raw))
-    result = CliRunner().invoke(app, ["report", "-w", str(ws), "--format", "md"], env=_env())
+    result = CliRunner().invoke(app, ["report", "-w", str(ws), "--format", "md,html"], env=_env())
     assert result.exit_code == 0, result.output
     page = next(
         p for p in (ws / "reports").glob("persona-*.md") if "Keep approvals simple" in p.read_text()
@@ -304,4 +304,9 @@ def test_a_cited_participant_from_another_group_is_named_as_such(
     body = page.read_text().split("## Evidence")[0].splitlines()
     assert "outside this persona's group" in next(x for x in body if "Keep approvals" in x)
     assert "outside this persona's group" not in next(x for x in body if "Close the month" in x)
+    # The HTML library says it beside the claim and in the evidence list too.
+    html = (ws / "reports" / "index.html").read_text()
+    claim = html.split("Keep approvals simple")[1].split("</li>")[0]
+    assert "(outside this persona's group)" in claim
+    assert html.count("(outside this persona's group)") == 2
     assert any(own["id"] in line for line in notes)

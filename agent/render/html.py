@@ -84,11 +84,18 @@ def reach(theme: Theme | ThemeGroup, report: ThemeReport | None = None) -> float
 class Cites:
     """Per-persona evidence numbering; called from the template as claims are rendered."""
 
-    def __init__(self, data: ReportData, prefix: str) -> None:
+    def __init__(self, data: ReportData, prefix: str, persona: Persona | None = None) -> None:
         self.data = data
         self.prefix = prefix
         self.numbers: dict[str, int] = {}
         self.focus: dict[str, list[str]] = {}
+        # The persona's interview group: a cited participant outside it is named as such.
+        self.members = data.members(persona) if persona is not None else None
+
+    def outside(self, refs: Iterable[str] | str) -> bool:
+        """Does any of `refs` quote a participant outside the persona's group?"""
+        refs = [refs] if isinstance(refs, str) else refs
+        return any(self.data.outsider(ref, self.members) for ref in refs)
 
     def __call__(self, refs: Iterable[str], focus: str | None = None) -> list[tuple[int, str]]:
         """Numbers for `refs`; `focus` is the citing text, to excerpt a chunk around it."""
@@ -406,7 +413,7 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
             persona=persona,
             slug=slug,
             journey=journey,
-            cites=Cites(data, f"p{i + 1}"),
+            cites=Cites(data, f"p{i + 1}", persona),
             colour=colour,
             initials=_initials(persona.draft.name),
             marks=data.decisions.get(persona.id, {}),

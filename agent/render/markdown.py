@@ -411,7 +411,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
                 f"severity {theme.severity.mean:.1f}/5 (max {theme.severity.max}), "
                 f"{md(theme_rank(theme))}"
             )
-            out.append(f"   - **Description**: {md(theme.description)}")
+            out.append(f"   - **Theme definition** (the whole study's): {md(theme.description)}")
         out.append(f"   - **Impact**: {item(f'{at}.impact', pain.impact, pain_human)}")
         out.append(f"   - **Frequency**: {item(f'{at}.frequency', pain.frequency, pain_human)}")
         out.append(
