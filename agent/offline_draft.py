@@ -1059,7 +1059,7 @@ class OfflineDrafter:
     def columns(self, theme: PackTheme) -> dict[str, int]:
         """The theme's mentions in each map column (a column may show several extracted stages)."""
         return {
-            s: sum(theme.journey_stages.get(src, 0) for src in self.plan.sources_of(s))
+            s: sum(theme.segment_journey_stages.get(src, 0) for src in self.plan.sources_of(s))
             for s in self.plan.stages
         }
 
@@ -1092,7 +1092,7 @@ class OfflineDrafter:
         called an onboarding one.
         """
         sources = self.plan.sources_of(stage)
-        found = [(s, theme.journey_stages.get(s, 0)) for s in sources]
+        found = [(s, theme.segment_journey_stages.get(s, 0)) for s in sources]
         found = [(s, n) for s, n in found if n]
         if len(sources) == 1 and sources[0] == stage:
             return f" ({plural(found[0][1], 'mention')} at this stage)" if found else ""
@@ -1232,7 +1232,7 @@ class OfflineDrafter:
         # A theme too few of whose mentions name a stage is placed nowhere on the map, so it
         # does not count towards (nor is cited by) a stage claim either.
         cited = [t for t in self.ranked[:4] if t.segment_count and staged(t) >= MIN_STAGED]
-        counts = {s: sum(t.journey_stages.get(s, 0) for t in cited) for s in MENTION_STAGES}
+        counts = {s: sum(t.segment_journey_stages.get(s, 0) for t in cited) for s in MENTION_STAGES}
         stage = clear_stage(counts)
         if stage is None:
             return None
@@ -1309,7 +1309,7 @@ class OfflineDrafter:
 
 def staged(theme: PackTheme) -> int:
     """The theme's mentions that name a journey stage ('unknown' is none)."""
-    return sum(theme.journey_stages.get(s, 0) for s in MENTION_STAGES)
+    return sum(theme.segment_journey_stages.get(s, 0) for s in MENTION_STAGES)
 
 
 def placed_stages(counts: dict[str, int]) -> list[str]:

@@ -451,8 +451,11 @@ def pack_theme(
     sev: tuple[float, int] = (3.2, 5),
     freq: tuple[int, int] = (7, 63),
     shares: tuple[float, float] | None = None,
+    own: dict[str, int] | None = None,
 ) -> PackTheme:
-    """A theme as an evidence pack holds it; shares default to freq over the sample corpus."""
+    """A theme as an evidence pack holds it; shares default to freq over the sample corpus.
+    `own`: the persona's own mentions per stage (default: all of `stages` when its people
+    raised the theme, none when they did not)."""
     participant_share, ticket_share = shares or (round(freq[0] / 12, 4), round(freq[1] / 327, 4))
     return PackTheme(
         id=tid,
@@ -470,6 +473,11 @@ def pack_theme(
         severity=ThemeSeverity(mean=sev[0], max=sev[1]),
         segment_count=count,
         journey_stages=stages or {"unknown": 3},
+        segment_journey_stages=own
+        if own is not None
+        else (stages or {"unknown": 3})
+        if count
+        else {},
         quotes=quotes or [],
     )
 

@@ -619,12 +619,28 @@ class Finished:
             if m.get("workaround"):
                 notes[m["chunk_id"]].append(m["workaround"])
 
+        # Each segment's own mentions per journey stage (a persona counts its own people's).
+        segment_of: dict[str, str] = {}
+        assignments = self.root / "segment_assignments.csv"
+        if assignments.exists():
+            with assignments.open(encoding="utf-8") as fh:
+                segment_of = {row["user_id"]: row["persona"] for row in csv.DictReader(fh)}
+
+        def own_stage_counts(theme: Mapping[str, Any]) -> list[int]:
+            counts: Counter[tuple[str, str]] = Counter()
+            for mid in theme["mention_ids"]:
+                mention = self.mentions[mid]
+                segment = segment_of.get(str(mention.get("user_id") or ""))
+                if segment:
+                    counts[segment, mention.get("journey_stage") or "unknown"] += 1
+            return list(counts.values())
+
         def theme_values(theme: Mapping[str, Any]) -> list[float]:
             f, s = theme["frequency"], theme["severity"]
             values = [f["participants"], f["tickets"], f["participant_share"], f["ticket_share"]]
             values += [s["mean"], s["max"], theme["score"], theme["rank"]]
             values += [len(theme["mention_ids"]), *theme["segment_counts"].values()]
-            values += list(theme["journey_stages"].values())
+            values += list(theme["journey_stages"].values()) + own_stage_counts(theme)
             texts = [theme["label"], theme["description"]]
             texts += [q["text"] for q in theme["representative_quotes"]]
             texts += [w for mid in theme["mention_ids"] for w in notes.get(mid, [])]
