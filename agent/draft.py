@@ -176,8 +176,8 @@ def _persona(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> Person
 def _pains_by_reach(pack: EvidencePack, persona: Persona, locked: Mapping[str, Any]) -> Persona:
     """The persona's pain points, those most of its own people raised first, then by the
     study's rank: reports call the first one its top pain point. No prompt asks the model for
-    an order, so code sets it (after the journey prompt has seen the draft, so cached answers
-    still match); a list a reviewer locked keeps theirs."""
+    an order, so code sets it, after the journey prompt has seen the draft as the model wrote
+    it (the order never changes a journey prompt); a list a reviewer locked keeps theirs."""
     if "pain_points" in locked:
         return persona
     themes = {t.id: t for t in pack.themes}
@@ -202,24 +202,10 @@ def _journey(pack: EvidencePack, draft: BaseModel, info: DocumentInfo) -> Journe
         document_info=info,
         # How the map's columns read the extracted stages, for renderers counting mentions.
         stage_sources={s: list(pack.journey.sources.get(s, [])) for s in pack.journey.stages},
-        stage_mentions=_own_stage_mentions(pack, plain),
+        own_stage_counts={
+            t.id: dict(t.segment_journey_stages) for t in pack.themes if t.segment_journey_stages
+        },
     )
-
-
-def _own_stage_mentions(pack: EvidencePack, draft: JourneyDraft) -> dict[str, int]:
-    """Per column, the persona's own mentions of the pains drafted there, at the extracted
-    stages the column shows: what its emotion rests on, never the whole study's count."""
-    themes = {t.id: t for t in pack.themes}
-    out: dict[str, int] = {}
-    for stage in draft.stages:
-        sources = pack.journey.sources.get(stage.stage, [])
-        out[stage.stage] = sum(
-            themes[t].segment_journey_stages.get(src, 0)
-            for t in dict.fromkeys(stage.pain_points)
-            if t in themes
-            for src in sources
-        )
-    return out
 
 
 def draft_offline(packs: list[EvidencePack], locked: Mapping[str, Mapping[str, Any]]) -> Drafts:

@@ -715,10 +715,11 @@ class JourneyMap(Strict):
     # Column -> the extracted stages it shows, as drafted (agent/stages.py); empty on maps
     # drafted before stages were configurable, which used the funnel.
     stage_sources: dict[str, list[str]] = Field(default_factory=dict)
-    # Column -> mentions by the persona's own people of the pains drafted there, counted by
-    # code from the evidence pack; empty on maps drafted before it was kept (renderers then
-    # count the whole study's mentions, and say so).
-    stage_mentions: dict[str, int] = Field(default_factory=dict)
+    # Theme id -> extracted stage -> mentions by the persona's own people, from the evidence
+    # pack: renderers count a column's pains (as drafted or as a reviewer set them) with it.
+    # Empty on maps drafted before it was kept (renderers then count the whole study's
+    # mentions, and say so).
+    own_stage_counts: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- runs

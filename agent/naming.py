@@ -38,11 +38,19 @@ _OPENERS = re.compile(
 # Spoken-language debris a label leaves out (the quote keeps it): hesitations, transcribers'
 # notes, and a word said twice as the speaker restarts ("the the", "maybe, maybe").
 _HESITATION = re.compile(
-    r"(?:,\s*)?\b(?:uh+|um+|erm|hmm+|you know)\b[,.]?|\s*[(\[][^()\[\]]{0,30}"
-    r"(?:unintelligible|inaudible|crosstalk|laughs?|unknown word|unclear)[^()\[\]]{0,30}[)\]]",
+    r"(?:,\s*)?\b(?:uh+|um+|erm|hmm+)\b[,.]?|,\s*you know\s*(?=,)|^you know,\s*"
+    r"|\s*[(\[]\s*(?:unintelligible|inaudible|crosstalk|laughs?|laughter|unknown word|unclear)"
+    r"\s*[)\]]",
     re.IGNORECASE,
 )
-_RESTART = re.compile(r"\b([\w']+)(?:[\s,]+\1\b(?!'))+", re.IGNORECASE)
+# A word said again after a comma is a restart ("I, I", "maybe, maybe"); a small word said twice
+# in a row is a stutter ("the the", "in in", "I'll i'll"); other doubles can be English ("had
+# had", "that that", "C plus plus") and stay.
+_STUTTERED = "the|a|an|in|i|i'll|i'm|it's|to|of|and|it|we|my|on|for|with|at|but|or"
+_RESTART = re.compile(
+    rf"\b([\w']+)\s*,\s*\1\b(?!')(?:\s*,\s*\1\b(?!'))*|\b({_STUTTERED})\s+\2\b(?!')",
+    re.IGNORECASE,
+)
 # More openers, which spoken answers start with and a name never does ("Instead, you'd get").
 # Words that also begin real clauses ("Instead of X", "Then the sync", "See the chart") count
 # only with the comma that marks them as openers.
@@ -133,7 +141,7 @@ def _after_colon(text: str) -> str:
 def tidy(sentence: str) -> str:
     """A spoken sentence without its hesitations and restarts, as a researcher would cite it."""
     text = _HESITATION.sub("", sentence)
-    text = _RESTART.sub(lambda m: m.group(1), text)
+    text = _RESTART.sub(lambda m: m.group(1) or m.group(2), text)
     return " ".join(text.split()).strip(" ,")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agent.config import DraftSettings, Settings
-from agent.draft import _own_stage_mentions, draft_personas, locked_for_groups
+from agent.draft import draft_personas, locked_for_groups
 from agent.embeddings import get_embedder
 from agent.errors import HostPending
 from agent.evidence import (
@@ -27,6 +27,7 @@ from agent.grounding import GroundedJourneyDraft, GroundedPersonaDraft
 from agent.host import pending_dir
 from agent.models import JourneyMap, Persona, ThemeReport
 from agent.offline_draft import draft_journey_offline, draft_persona_offline
+from agent.review import set_field
 from agent.store import open_store
 from agent.workspace import Workspace, read_json, write_json
 from tests._draft_fixtures import (
@@ -140,29 +141,27 @@ def test_a_journey_counts_its_own_peoples_mentions_not_the_studys(tmp_path: Path
     [persona], [journey] = load(ws)
     # Onboarding shows the extracted onboarding and retention stages (the funnel's mapping).
     assert journey.stage_sources["onboarding"] == ["onboarding", "retention"]
-    both = journey.draft.model_copy(deep=True)
-    onboarding = next(s for s in both.stages if s.stage == "onboarding")
-    onboarding.pain_points = ["t-bank", "t-export"]
-    pack = build_evidence_pack(settings, ws, FPU)
-    # Bank 1 + 1 and export 0 + 1 of their own; the study's would be 2 + 2.
-    assert _own_stage_mentions(pack, both)["onboarding"] == 3
-
+    assert journey.own_stage_counts == {
+        "t-bank": {"onboarding": 1, "retention": 1},
+        "t-export": {"retention": 1},
+    }
     # Offline, a pain is placed on the map only from the persona's own staged mentions: 2 here,
     # too few (the study's 3 for the bank theme include a churned customer's).
     assert all(not s.pain_points for s in journey.draft.stages)
-    assert set(journey.stage_mentions.values()) == {0}
 
-    # A map with both pains at onboarding shows the persona's own count as its basis...
-    raw = read_json(ws.personas)
-    assert isinstance(raw, dict)
-    raw["journeys"][0]["draft"] = both.model_dump(mode="json")
-    raw["journeys"][0]["stage_mentions"] = _own_stage_mentions(pack, both)
-    write_json(ws.personas, raw)
+    # A reviewer puts both pains at onboarding: the basis is counted from the stage as shown,
+    # bank 1 + 1 and export 0 + 1 of their own (the study's would be 2 + 2).
+    set_field(
+        ws, persona.draft.name, "journey.stages[stage:onboarding].pain_points",
+        correct=["t-bank", "t-export"],
+    )  # fmt: skip
     page_name = f"journey-{persona.segment.lower().replace(' ', '-')}.md"
     page = render_files(load_report_data(ws), ["md"])[page_name]
     assert "3 mentions by its people" in page and "study-wide" not in page
-    # ...and one drafted before that count was kept says its count is the whole study's.
-    raw["journeys"][0]["stage_mentions"] = {}
+    # A map drafted before those counts were kept says its count is the whole study's.
+    raw = read_json(ws.personas)
+    assert isinstance(raw, dict)
+    raw["journeys"][0]["own_stage_counts"] = {}
     write_json(ws.personas, raw)
     page = render_files(load_report_data(ws), ["md"])[page_name]
     assert "4 mentions study-wide" in page

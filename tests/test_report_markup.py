@@ -319,6 +319,7 @@ def test_brackets_are_escaped_only_where_they_could_make_a_link() -> None:
 
     said = "I work for [organization] on the [tool] test suite"
     assert md(said) == said
+    assert md("see [[Billing]] and ^[a note]") == "see &#91;[Billing]] and ^&#91;a note&#93;"
     for hostile in ("[click](javascript:alert(1))", "![i](x)", "[r]: x", "[^1]", "[a] [b]", "a]"):
         escaped = md(hostile)
         for render in (python_markdown, markdown_it):

@@ -374,6 +374,10 @@ def test_labels_are_cut_at_a_clause_and_lose_spoken_openers() -> None:
         ("Instead, you'd get a type error.", "You'd get a type error"),
         ("Cross compilation can be a pain, especially when you target ARM and old toolchains.", "Cross compilation can be a pain"),
         ("It's a common problem, because even the, my colleagues struggle with it every week.", "It's a common problem"),
+        # What only looks like debris keeps its meaning.
+        ("Nobody tells you what you know about the feed.", "Nobody tells you what you know about the feed"),
+        ("We had had three outages in C plus plus code.", "We had had three outages in C plus plus code"),
+        ("The pricing (still unclear to us) keeps changing.", "The pricing (still unclear to us) keeps changing"),
     ],
 )  # fmt: skip
 def test_spoken_labels_read_as_a_researcher_would_cite_them(said: str, label: str) -> None:

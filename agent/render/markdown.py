@@ -59,11 +59,12 @@ _ALWAYS_RE = re.compile("|".join(re.escape(ch) for ch in _ALWAYS))
 # renderer shows it as it is, and people quote code ("&mut self", "R&D") that reads badly as
 # "&amp;mut self" in the raw file.
 _AMP = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-# Brackets make a link, image, footnote or reference only as "[^", "![", "](", "][", "] [" or "]:",
+# Brackets make a link, image, footnote or reference only as "[^", "![", "^[" (an inline
+# footnote), "[[" (a wiki link), "](", "][", "] [" or "]:",
 # or a definition at the start of a line; a value's first and last bracket may meet the
 # template's own ("[<name>](persona-x.md)"). Elsewhere, transcripts' "[organization]" and
 # "[inaudible]" are text and stay readable in the raw file.
-_BRACKET = re.compile(r"\[(?=\^)|(?<=!)\[|^\[|\[$|\](?=\s*[(\[:])|\]$")
+_BRACKET = re.compile(r"\[(?=[\^\[])|(?<=[!\^])\[|^\[|\[$|\](?=\s*[(\[:])|\]$")
 # `_` emphasises only where it touches a non-word character; inside `feat_receipts` it is text.
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # No renderer makes a link of these by itself, but a link-making plugin or a reader's paste might.
@@ -554,12 +555,18 @@ def stage_sources(data: ReportData, stage: JourneyStageEntry) -> tuple[str, ...]
 
 
 def own_stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int | None:
-    """The persona's own mentions of the stage's pains, as counted when the map was drafted;
-    None for maps drafted before that count was kept."""
+    """The persona's own mentions of the stage's pains, from the counts its map was drafted
+    with; None for maps drafted before those were kept."""
     journey = _journey_holding(data, stage)
-    if journey is None or not journey.stage_mentions:
+    if journey is None or not journey.own_stage_counts:
         return None
-    return journey.stage_mentions.get(stage.stage, 0)
+    sources = stage_sources(data, stage)
+    # The stage's pains as shown now (a reviewer may have changed them), each counted once.
+    return sum(
+        journey.own_stage_counts.get(theme_id, {}).get(src, 0)
+        for theme_id in dict.fromkeys(stage.pain_points)
+        for src in sources
+    )
 
 
 def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
