@@ -63,16 +63,14 @@ _SPOKEN_OPENERS = re.compile(
 # of"); a pronoun or a verb may ("how viable they are"). A whole sentence may also end on a
 # preposition or "like" ("what it's for", "the thing I don't like"), so it loses only the
 # _OPEN_END words a speaker trails off on ("because even the, my").
-_HANGING_WORDS = (
-    "the a an my our your their his her its of to in on at for with by from about and or but "
-    "because so if when which especially like even just really very than"
-)
-_HANGING = frozenset(_HANGING_WORDS.split())
 _OPEN_END_WORDS = (
     "the a an my our your their his her its and or but because so if when which especially "
     "even very than"
 )
 _OPEN_END = frozenset(_OPEN_END_WORDS.split())
+_HANGING = _OPEN_END | frozenset(
+    ["of", "to", "in", "on", "at", "for", "with", "by", "from", "about", "like", "just", "really"]
+)
 # Where a long sentence may be cut without leaving half a clause.
 _CLAUSE = re.compile(r"\s*(?:[,;:()]|\s-\s|\s(?:and|but|because|so|which|when|while)\s)\s*")
 LABEL_WORDS = (3, 10)
@@ -256,7 +254,7 @@ def offline_naming(candidate: ThemeCandidate, *, prompt_case: bool = False) -> N
     terms = candidate.terms
     if not prompt_case:
         # A hesitation can be a transcript's most distinctive "term"; it is never a topic.
-        terms = list(dict.fromkeys(tidy(t) for t in terms if tidy(t)))
+        terms = [t for t in dict.fromkeys(tidy(t) for t in terms) if t]
     topic = candidate.lead or (terms[0] if terms else "")
     after = (lambda text: text[:1].lower() + text[1:]) if prompt_case else _after_colon
     if sentence:

@@ -1057,7 +1057,8 @@ class OfflineDrafter:
         )
 
     def columns(self, theme: PackTheme) -> dict[str, int]:
-        """The theme's mentions in each map column (a column may show several extracted stages)."""
+        """The persona's own mentions of the theme in each map column (a column may show
+        several extracted stages); other groups' mentions never place a pain on this map."""
         return {
             s: sum(theme.segment_journey_stages.get(src, 0) for src in self.plan.sources_of(s))
             for s in self.plan.stages
@@ -1086,7 +1087,7 @@ class OfflineDrafter:
         return bool(self.stage_themes(stage) or self.notes_at(stage))
 
     def counted(self, theme: PackTheme, stage: str) -> str:
-        """' (7 onboarding mentions, 22 retention mentions)': each count as the theme records it.
+        """' (7 onboarding mentions, 22 retention mentions)': the persona's own, by stage.
 
         A column showing several extracted stages names each, so a retention mention is never
         called an onboarding one.
@@ -1308,7 +1309,7 @@ class OfflineDrafter:
 
 
 def staged(theme: PackTheme) -> int:
-    """The theme's mentions that name a journey stage ('unknown' is none)."""
+    """The persona's own mentions of the theme that name a journey stage ('unknown' is none)."""
     return sum(theme.segment_journey_stages.get(s, 0) for s in MENTION_STAGES)
 
 

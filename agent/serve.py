@@ -48,10 +48,8 @@ from .decisions import (
     item_key,
     journey_spec_for,
     load_store,
-    marked_position,
     parse_address,
     parse_journey_address,
-    position_of,
     resolve_journey_target,
     seen_revision,
     spec_for,
@@ -712,7 +710,7 @@ class Site:
         return name or None
 
     def decide_action(self, req: Request, slug: str) -> Any:
-        from .review import Target, decide_on, value_at
+        from .review import decide_on
 
         snap = self.snapshot()
         view = self.find(snap, slug)
@@ -742,18 +740,12 @@ class Site:
                 spec, position = target.spec, target.position
                 data = {"journey": view.journey_data}
             else:
-                address = parse_address(form.get("address", ""))
+                from .review import locate_field
+
+                # An item a reviewer reworded is found by its decision's address.
+                target = locate_field(snap.view, persona, form.get("address", ""))
+                address, spec, position = target.address, target.spec, target.position
                 data = persona.draft.model_dump(mode="json")
-                marks = snap.data.marks.get(persona.id, {})
-                # An item a reviewer reworded reads differently now: find it by its decision's
-                # address.
-                position = position_of(data, address, snap.view.lineage) or marked_position(
-                    marks, str(address)
-                )
-                spec = spec_for(address)
-                target = Target(
-                    persona, address, position, spec, value_at(persona.draft, spec, position)
-                )
         except (ReviewError, ValueError) as exc:
             raise HTTPError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
         text = form.get("text", "") if action == "correct" else form.get("addition", "")

@@ -9,6 +9,9 @@ For each workspace's themes.json, counts the labels named offline that
   - are cut off mid-sentence ("...").
 A label may have several; `any` is the share with at least one. This does not say a label is
 good, only that it is not visibly broken; read the labels themselves with --show.
+
+The word lists here are the bench's own, not agent/naming.py's: one definition of a defect
+measures labels from any version of the code, before and after a change alike.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def persona_slugs(personas: Iterable[Persona]) -> dict[str, str]:
     used: set[str] = set()
     for persona in personas:
         # "Dana, the Closer" -> dana; "Churned (anti-persona)" -> churned.
-        first = re.sub(r"\(.*?\)", "", persona.draft.name.split(",")[0])
+        first = re.sub(r"\(.*?\)", "", first_name(persona))
         base = slugify(first) or slugify(persona.segment) or "persona"
         slug, n = base, 2
         while slug in used:
@@ -382,8 +382,8 @@ class ReportData:
     def short_name(self, persona: Persona) -> str:
         """What the summary calls a persona: its first name ('Kai'), or its whole name when
         another persona has the same first name (separate drafts may pick the same one)."""
-        first = persona.draft.name.split(",")[0].strip()
-        shared = sum(p.draft.name.split(",")[0].strip() == first for p in self.personas)
+        first = first_name(persona)
+        shared = sum(first_name(p) == first for p in self.personas)
         return first if shared < 2 else persona.draft.name
 
     def members(self, persona: Persona) -> frozenset[str] | None:
@@ -419,6 +419,11 @@ class ReportData:
             return "added by a reviewer" if not chunk_id else f"chunk {chunk_id} (not in workspace)"
         where = chunk.source + (f", ticket {chunk.ticket_id}" if chunk.ticket_id else "")
         return f"{chunk_label(chunk)} · {where}{chunk_place(chunk)}"
+
+
+def first_name(persona: Persona) -> str:
+    """'Dana' of 'Dana, the Month-End Closer'."""
+    return persona.draft.name.split(",")[0].strip()
 
 
 def chunk_label(chunk: Chunk) -> str:

@@ -23,6 +23,7 @@ from .context import (
     Evidence,
     ReportData,
     Split,
+    first_name,
     fmt_num,
     focus_texts,
     pct,
@@ -164,7 +165,7 @@ class PersonaView:
 
     @property
     def first_name(self) -> str:
-        return self.persona.draft.name.split(",")[0].strip()
+        return first_name(self.persona)
 
 
 def provenance(mark: Mark) -> str:

@@ -16,6 +16,7 @@ from ..stages import PRESET_SOURCES, STAGE_TITLES
 from .context import (
     OFFLINE_NOTICE,
     ReportData,
+    first_name,
     fmt_num,
     focus_texts,
     pct,
@@ -570,11 +571,13 @@ def own_stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int | None
 
 
 def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
-    """Mentions the stage's pains rest on: the persona's own, else (older maps) every
-    participant's mentions of its pain themes placed at this stage."""
+    """Mentions the stage's pains rest on: the persona's own, else (older maps) the study's."""
     own = own_stage_mentions(data, stage)
-    if own is not None:
-        return own
+    return study_stage_mentions(data, stage) if own is None else own
+
+
+def study_stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
+    """Every participant's mentions of the stage's pain themes placed at this stage."""
     sources = stage_sources(data, stage)
     total = 0
     for theme_id in stage.pain_points:
@@ -587,11 +590,11 @@ def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
 def emotion_basis(data: ReportData, stage: JourneyStageEntry) -> str:
     """'3 good moments, 12 mentions by its people': what a stage's emotion weighs ('' when
     neither); an older map's count is the whole study's, and says so."""
-    n = stage_mentions(data, stage)
+    own = own_stage_mentions(data, stage)
+    n = study_stage_mentions(data, stage) if own is None else own
     parts = [plural(len(stage.positives), "good moment")] if stage.positives else []
     if n:
-        whose = "by its people" if own_stage_mentions(data, stage) is not None else "study-wide"
-        parts.append(f"{plural(n, 'mention')} {whose}")
+        parts.append(f"{plural(n, 'mention')} {'study-wide' if own is None else 'by its people'}")
     return ", ".join(parts)
 
 
@@ -620,7 +623,7 @@ def emotion_text(
 
 
 def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
-    actor = mermaid_text(persona.draft.name.split(",")[0], 30)
+    actor = mermaid_text(first_name(persona), 30)
     lines = ["```mermaid", "journey", f"    title {mermaid_text(persona.draft.name, 80)} journey"]
     for stage in journey.draft.stages:
         lines.append(f"    section {STAGE_TITLES[stage.stage]}")

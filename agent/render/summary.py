@@ -30,7 +30,6 @@ TOP_THEMES = 10
 class PersonaRow:
     persona: Persona
     slug: str
-    segment: SegmentStats | None
     top_pain: str | None
 
 
@@ -64,7 +63,6 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
             PersonaRow(
                 persona=persona,
                 slug=data.slugs[persona.id],
-                segment=data.segment(persona.segment),
                 top_pain=pains[0].title if pains else None,
             )
         )
