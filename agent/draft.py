@@ -47,7 +47,7 @@ from .models import (
     StepSummary,
 )
 from .offline_draft import TEMPLATE_VERSION, draft_journey_offline, draft_persona_offline
-from .workspace import Workspace, read_json, write_json
+from .workspace import Workspace, write_json
 
 PERSONA_PROMPT = "draft_persona"
 JOURNEY_PROMPT = "draft_journey"
@@ -354,13 +354,11 @@ def stale_inputs(workspace: Workspace, recorded: object) -> list[str]:
 
 
 def _load_previous(workspace: Workspace) -> tuple[dict[str, Persona], dict[str, JourneyMap]]:
+    from .library import load_drafts
+
     if not workspace.personas.exists():
         return {}, {}
-    raw = read_json(workspace.personas)
-    if not isinstance(raw, dict):
-        return {}, {}
-    personas = [Persona.model_validate(p) for p in raw.get("personas", [])]
-    journeys = [JourneyMap.model_validate(j) for j in raw.get("journeys", [])]
+    _, personas, journeys = load_drafts(workspace)
     return {p.id: p for p in personas}, {j.persona_id: j for j in journeys}
 
 

@@ -26,6 +26,11 @@ decimals):
   for each located passage, the share of start positions inside its document's participant
   (customer) turns from which a span of its length would overlap a quote, averaged. A run
   whose coverage is near chance quotes a lot of text, not the passages the human coded.
+- **precision** = mention quotes, in documents where a passage was located, that overlap a
+  located passage / all such quotes; **chance precision** the same for quotes of the same
+  lengths placed at random in their document's participant (customer) turns. A coding that
+  marks only problem passages makes this the share of the run's evidence a coder also saw as
+  a problem (a coder who codes a study only in part makes it a floor).
 - **theme recovery** of shared codes. A code's holders are the distinct participants (tickets,
   for a ticket coding) coded with it; n = their number. For every code with n >= 3: a theme
   holds a holder when a mention covering one of that holder's passages of the code belongs to
@@ -190,6 +195,17 @@ class CodingEval(Strict):
         "document's participant (customer) turns, same length and same mention quotes"
     )
     fuzzy_min: float = FUZZY_MIN
+    quotes_in_coded: int = Field(
+        description="Mention quotes in the documents where the coding located a passage"
+    )
+    quotes_on_passages: int
+    precision: float | None = Field(
+        description="Share of those quotes that overlap a located coded passage"
+    )
+    chance_precision: float | None = Field(
+        description="Precision expected if each of those quotes lay at a random place in its "
+        "document's participant (customer) turns, same length"
+    )
     shared_codes: int
     recovered: int
     recovery: float | None
@@ -593,6 +609,7 @@ def evaluate_coding(
     covered = [p for p in located if p.covering]
     per_code = _recovery(run, passages, unit)
     recovered = sum(c.recovered for c in per_code)
+    in_coded, on_passages, chance_precision = _precision(run, located)
     either = sum(c.recovered or bool(c.recovered_by_group) for c in per_code)
     return (
         CodingEval(
@@ -609,6 +626,10 @@ def evaluate_coding(
             covered=len(covered),
             coverage=_share(len(covered), len(located)),
             chance_coverage=_chance(run, located),
+            quotes_in_coded=in_coded,
+            quotes_on_passages=on_passages,
+            precision=_share(on_passages, in_coded),
+            chance_precision=chance_precision,
             shared_codes=len(per_code),
             recovered=recovered,
             recovery=_share(recovered, len(per_code)),
@@ -654,14 +675,38 @@ def _chance(run: Run, located: list[_Passage]) -> float | None:
         doc_id, start, end = p.where  # type: ignore[misc]
         doc = run.documents[doc_id]
         length = end - start
-        starts = _union(
-            (t.start, t.start + len(t.text)) for t in doc.turns if t.role in QUOTABLE_ROLES
-        )
+        starts = _quotable(doc)
         # A span starting at s overlaps the quote [a, b) when a - length < s < b.
         hits = _union((a - length + 1, b) for _, a, b in run.quote_spans.get(doc_id, []))
         room = sum(b - a for a, b in starts)
         total += _overlap(starts, hits) / room if room else 0.0
     return round(total / len(located), _ROUND)
+
+
+def _quotable(doc: Document) -> list[tuple[int, int]]:
+    return _union((t.start, t.start + len(t.text)) for t in doc.turns if t.role in QUOTABLE_ROLES)
+
+
+def _precision(run: Run, located: list[_Passage]) -> tuple[int, int, float | None]:
+    """Mention quotes in coded documents, how many overlap a coded passage, and the share a
+    quote of the same length at a random quotable start would score (mean over quotes)."""
+    coded: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for p in located:
+        doc_id, start, end = p.where  # type: ignore[misc]
+        coded[doc_id].append((start, end))
+    quotes = hits = 0
+    chance = 0.0
+    for doc_id in sorted(coded):
+        passages = _union(coded[doc_id])
+        starts = _quotable(run.documents[doc_id])
+        room = sum(b - a for a, b in starts)
+        for _, a, b in run.quote_spans.get(doc_id, []):
+            quotes += 1
+            hits += bool(_overlap([(a, b)], passages))
+            # A quote of length L starting at s overlaps the passage [x, y) when x - L < s < y.
+            near = _union((x - (b - a) + 1, y) for x, y in passages)
+            chance += _overlap(starts, near) / room if room else 0.0
+    return quotes, hits, (round(chance / quotes, _ROUND) if quotes else None)
 
 
 def _recovery(run: Run, passages: list[_Passage], unit: Unit) -> list[CodeRecovery]:
@@ -990,6 +1035,9 @@ def render_text(report: EvalReport) -> str:
             + (f"; {c.unknown_id} rows with an unknown id" if c.unknown_id else ""),
             f"  coverage: {_pct(c.coverage)} ({c.covered} of {located} located passages overlap "
             f"a mention quote from the same {c.unit}; by chance: {_pct(c.chance_coverage)})",
+            f"  precision: {_pct(c.precision)} ({c.quotes_on_passages} of {c.quotes_in_coded} "
+            f"mention quotes in coded documents overlap a coded passage; by chance: "
+            f"{_pct(c.chance_precision)})",
             f"  shared codes ({MIN_SHARED}+ {c.unit}s): {c.shared_codes}; one theme with count "
             f"+-1: {c.recovered} ({_pct(c.recovery)})",
         ]

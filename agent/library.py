@@ -8,13 +8,16 @@ the words around a cited chunk (the turn before and after, with file line or rec
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from . import refs
 from .decisions import (
@@ -39,6 +42,8 @@ from .models import (
     ThemeReport,
 )
 from .workspace import Workspace, read_json
+
+V = TypeVar("V", bound=BaseModel)
 
 ID_MARK = '"id": "'
 
@@ -75,20 +80,74 @@ def load_drafts(workspace: Workspace) -> tuple[dict[str, Any], list[Persona], li
     """personas.json as drafted: the raw object, its personas and its journeys."""
     if not workspace.personas.exists():
         raise InputError(str(workspace.personas), "no personas yet: run `persona draft` first")
-    raw = read_json(workspace.personas)
+    raw = _read(workspace.personas)
     if not isinstance(raw, dict):
         raise InputError(
             str(workspace.personas), "expected an object with 'personas' and 'journeys'"
         )
-    personas = [Persona.model_validate(p) for p in raw.get("personas", [])]
-    journeys = [JourneyMap.model_validate(j) for j in raw.get("journeys", [])]
+    personas = _validated(workspace.personas, Persona, raw.get("personas", []), "personas")
+    journeys = _validated(workspace.personas, JourneyMap, raw.get("journeys", []), "journeys")
     return raw, personas, journeys
+
+
+def _read(path: Path) -> object:
+    try:
+        return read_json(path)
+    except ValueError as exc:
+        raise InputError(str(path), f"not valid JSON ({exc})") from exc
+
+
+def _validated(path: Path, model: type[V], items: object, what: str) -> list[V]:
+    """Each item as `model`; the first that does not fit is one error naming the file, the item
+    and the field (a hand edit, or a file another version of the tool wrote)."""
+    if not isinstance(items, list):
+        raise InputError(str(path), f"'{what}' should be a list")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(_tolerant(model, item))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or "(item)"
+            raise InputError(
+                str(path),
+                f"{what}[{i}].{field}: {first['msg']} (a hand edit, or written by another version "
+                "of persona-agent; `persona draft` writes it again)",
+            ) from exc
+    return out
+
+
+def _tolerant(model: type[V], item: object) -> V:
+    """`item` as `model`, leaving out fields this version does not know (an earlier or later
+    version wrote them: a draft must survive an upgrade); any other misfit raises."""
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if not all(e["type"] == "extra_forbidden" for e in errors):
+            raise
+        trimmed = copy.deepcopy(item)
+        for e in errors:
+            *parents, key = e["loc"]
+            holder: Any = trimmed
+            for step in parents:
+                holder = holder[step]
+            holder.pop(key, None)
+        return model.model_validate(trimmed)
 
 
 def load_themes(workspace: Workspace) -> ThemeReport | None:
     if not workspace.themes.exists():
         return None
-    return ThemeReport.model_validate(read_json(workspace.themes))
+    raw = _read(workspace.themes)
+    try:
+        return ThemeReport.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "(file)"
+        raise InputError(
+            str(workspace.themes), f"{field}: {first['msg']} (`persona themes` writes it again)"
+        ) from exc
 
 
 def follow_journey(journey: JourneyMap, lineage: Mapping[str, str]) -> JourneyMap:

@@ -68,9 +68,13 @@ _OPEN_END_WORDS = (
     "even very than"
 )
 _OPEN_END = frozenset(_OPEN_END_WORDS.split())
-_HANGING = _OPEN_END | frozenset(
-    ["of", "to", "in", "on", "at", "for", "with", "by", "from", "about", "like", "just", "really"]
+# A cut inside a clause's predicate hangs too ("anything obvious that wasn't | because of ...");
+# a plain "are" may end one ("how viable they are").
+_HANGING_WORDS = (
+    "of to in on at for with by from about like just really that be been isn't wasn't aren't "
+    "weren't"
 )
+_HANGING = _OPEN_END | frozenset(_HANGING_WORDS.split())
 # Where a long sentence may be cut without leaving half a clause.
 _CLAUSE = re.compile(r"\s*(?:[,;:()]|\s-\s|\s(?:and|but|because|so|which|when|while)\s)\s*")
 LABEL_WORDS = (3, 10)
@@ -242,6 +246,24 @@ def _representative(candidate: ThemeCandidate, spoken: bool = False) -> str:
     return label
 
 
+def _names_topic(term: str, statements: Sequence[str]) -> bool:
+    """Whether `term` says what the theme is about: half its statements (two or more) say it,
+    or speakers write it capitalised inside a sentence, as a name ("Shapley", "Miri"; not a
+    redaction such as "Xxxxxx")."""
+    stems = _stems(term)
+    if not stems:
+        return False
+    saying = sum(1 for text in statements if stems <= _stems(text))
+    if saying >= 2 and 2 * saying >= len(statements):
+        return True
+    name = re.compile(rf"(?<=[\w,;] )({re.escape(term)})\b", re.IGNORECASE)
+    return any(
+        word[:1].isupper() and len(set(word.lower())) > 1
+        for text in statements
+        for word in (m.group(1) for m in name.finditer(text))
+    )
+
+
 def offline_naming(candidate: ThemeCandidate, *, prompt_case: bool = False) -> Naming:
     """A readable label from the representative sentence; the topic leads when it is missing.
 
@@ -256,6 +278,10 @@ def offline_naming(candidate: ThemeCandidate, *, prompt_case: bool = False) -> N
         # A hesitation can be a transcript's most distinctive "term"; it is never a topic.
         terms = [t for t in dict.fromkeys(tidy(t) for t in terms) if t]
     topic = candidate.lead or (terms[0] if terms else "")
+    if not prompt_case and not candidate.lead and not _names_topic(topic, candidate.statements):
+        # The most distinctive word of a small spoken theme ("Obvious", "Wearing") is often
+        # said once and names nothing.
+        topic = ""
     after = (lambda text: text[:1].lower() + text[1:]) if prompt_case else _after_colon
     if sentence:
         if topic and not _stems(topic) & _stems(sentence):

@@ -130,18 +130,23 @@ def _sentences(text: str) -> Iterable[tuple[int, int]]:
             yield start, end
 
 
-_BUT = re.compile(r"\b(?:but|however|except|although|though)\b", re.IGNORECASE)
+_BUT = re.compile(r"\b(?:but|however|except|although|though|until)\b", re.IGNORECASE)
 
 
-def _pain_after_but(sentence: str, praise_end: int, kind: str) -> bool:
-    """'The scanner is great but the app crashes': the praise is conceded, the pain stands."""
-    turn = _BUT.search(sentence, praise_end)
-    if turn is None:
-        return False
-    rest = sentence[turn.end() :]
-    return any(
-        c.weight > 0 and c.applies(kind) and c.pattern.search(rest) for c in vocabulary().cues
-    )
+def _pain_across_but(sentence: str, praise: re.Match[str], kind: str) -> bool:
+    """'The scanner is great but the app crashes', 'the blue is hard to see until I hover, but
+    the hovering is good': a pain on the other side of a contrast from the praise stands."""
+
+    def pained(text: str) -> bool:
+        return any(
+            c.weight > 0 and c.applies(kind) and c.pattern.search(text) for c in vocabulary().cues
+        )
+
+    after = _BUT.search(sentence, praise.end())
+    if after is not None and pained(sentence[after.end() :]):
+        return True
+    before = list(_BUT.finditer(sentence, 0, praise.start()))
+    return bool(before) and pained(sentence[: before[-1].start()])
 
 
 # Words that turn the praise after them around ("not clear", "never easy").
@@ -152,10 +157,19 @@ _INTERVIEWER_LINE = re.compile(
 )
 
 
+# "I don't know how it is helpful", "I'd have to think about if I actually think this is a good
+# idea": praise inside an embedded question (up to 6 words on, within the clause) is not asserted.
+_ASKED = re.compile(
+    r"\b(?:how|if|whether|what)\b(?:[^\w,;:.!?]+[\w']+){0,6}[^\w,;:.!?]+$", re.IGNORECASE
+)
+
+
 def _praise(sentence: str) -> re.Match[str] | None:
-    """The first praise (or over-and-done pain) in a sentence that no negation turns around."""
+    """The first praise (or over-and-done pain) in a sentence that no negation turns around
+    and no question word puts in doubt."""
     for match in vocabulary().positive.finditer(sentence):
-        if not _NEGATED.search(sentence[: match.start()]):
+        before = sentence[: match.start()]
+        if not _NEGATED.search(before) and not _ASKED.search(before):
             return match
     return None
 
@@ -183,7 +197,10 @@ def _scored(sentence: str, kind: str) -> tuple[float, tuple[str, ...]]:
             found.append(cue.name)
             score += cue.weight * min(2, len(hits))
     praise = _praise(sentence)
-    if praise and "frustration" not in found and not _pain_after_but(sentence, praise.end(), kind):
+    # Frustration outweighs praise, and a suggestion after praise ("the tooltips are nice, maybe
+    # you could add one for lag") still asks for a change.
+    exempt = "frustration" in found or "suggestion" in found
+    if praise and not exempt and not _pain_across_but(sentence, praise, kind):
         score -= THRESHOLD
     # A question back to the interviewer is rarely a pain statement on its own, unless it says
     # the speaker is lost ("Where is the export?"); a question in a ticket is a need, so

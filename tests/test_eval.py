@@ -230,6 +230,10 @@ def test_coverage_and_shared_code_recovery(tmp_path: Path) -> None:
     )
     assert not price.recovered
     assert (c.shared_codes, c.recovered, c.recovery) == (2, 1, 0.5)
+    # Precision: quotes in P1-P4 (each has a located passage) that lie in their own document:
+    # m1, m2 (two), m3, m4, m5, m6 (m7's is not in its chunk). All but m6's overlap a located
+    # passage (row 9 with m6's words was not located) -> 6/7.
+    assert (c.quotes_in_coded, c.quotes_on_passages, c.precision) == (7, 6, 0.8571)
     # 8 quotes (m2 has two); m7's is not in its chunk -> 7/8.
     assert (report.fidelity.quotes, report.fidelity.verbatim) == (8, 7)
     assert report.fidelity.share == 0.875
@@ -521,6 +525,9 @@ def test_chance_coverage_counts_quotable_starts_only(tmp_path: Path) -> None:
     # A 10-character span overlaps the quote [10, 20) when it starts at 1..19 of the turn: 19 of
     # the turn's 100 start positions; the interviewer's 48 are not places a passage could be.
     assert c.chance_coverage == 0.19
+    # The other way round: the quote ends where the passage [20, 30) starts, so it is not on it;
+    # a 10-character quote would overlap the passage from starts 11..29, again 19 of 100.
+    assert (c.quotes_in_coded, c.quotes_on_passages, c.chance_precision) == (1, 0, 0.19)
 
 
 def test_equal_label_sizes_make_the_size_correlation_undefined(tmp_path: Path) -> None:

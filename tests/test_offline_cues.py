@@ -43,6 +43,13 @@ from tests._llm_helpers import make_chunk
         "The axis labels should be bigger.",
         "The heat map needs a proper legend.",
         "It may be better to group the options by topic.",
+        # Praise on the other side of a contrast, in an embedded question or before a
+        # suggestion leaves the pain standing.
+        "The icons are hard to tell apart, but the tooltips are good.",
+        "I'm not sure how it is useful for my reports.",
+        "The tooltips are nice, maybe you could add one for the lag field.",
+        # A negation that is not the state's own ("couldn't see the missing rows") denies nothing.
+        "I couldn't see the missing rows anywhere.",
     ],
 )
 def test_struggle_and_suggestions_are_pain_cues(sentence: str) -> None:
@@ -59,12 +66,21 @@ def test_struggle_and_suggestions_are_pain_cues(sentence: str) -> None:
         "Okay, I don't think I got stuck at all.",
         "Nothing seems to be missing from this list.",
         "I don't think I would add anything else.",
+        "Nothing comes to mind that could help here.",
+        # A negated state is its absence.
+        "It wasn't unclear at all, you explained it well.",
+        "Users never got confused by the menu.",
+        "I don't really think any step was unclear.",
+        "The import isn't too slow for our files.",
         # Talk about the session, not the product.
         "I don't know if you can see my screen.",
         "I am not sure if this is the kind of answer you want.",
         # Praise that no negation turns around; value stated without a change wished for.
         "The layout is clear and easy to follow.",
         "This would be useful for my team.",
+        # An opinion, not an expectation that failed.
+        "I thought the report was good.",
+        "The search felt fast enough, even on my slow laptop.",
         # Blaming oneself, asking the interviewer, narrating a step.
         "Sorry, I should have read the task first.",
         "What do you mean by a session?",

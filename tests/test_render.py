@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agent.cli import app
 from agent.config import Settings
 from agent.errors import ConfigError, InputError, ValidationFailed
 from agent.models import Persona
@@ -16,9 +18,16 @@ from agent.render.html import reach
 from agent.render.markdown import mermaid_journey, mermaid_score, mermaid_text
 from agent.review import FIELDS
 from agent.schemas import export_schemas
-from agent.workspace import read_json
+from agent.workspace import read_json, write_json
 
-from ._render_helpers import EVIL_QUOTE, journey, make_workspace, personas, write_personas
+from ._render_helpers import (
+    EVIL_QUOTE,
+    journey,
+    make_workspace,
+    personas,
+    themes,
+    write_personas,
+)
 
 
 @pytest.fixture
@@ -551,3 +560,59 @@ def test_cards_show_an_unknown_aha_moment_as_an_assumption(ws) -> None:
     card = html.split('<article class="card">')[1].split("</article>")[0]
     assert 'class="aha unknown"' in card and "Not known yet" in card
     assert "pill-assume" in card
+
+
+def test_a_crowded_journey_cell_shows_its_most_mentioned_pains_and_lists_the_rest(ws) -> None:
+    """A model may place 30+ themes in one stage: the cell shows the five the persona's people
+    mention most there and points to a full list below the table; a cell of up to seven
+    keeps them all."""
+    from ._render_helpers import _theme
+
+    report = themes()
+    extra = [_theme(f"t-x{i}", 5 + i, f"Extra pain {i}", 1, 1, 3.0, "c-sync") for i in range(9)]
+    report.themes += extra
+    write_json(ws.themes, report)
+    dana = journey("p-dana")
+    onboarding = next(s for s in dana.draft.stages if s.stage == "onboarding")
+    onboarding.pain_points = [t.id for t in extra]  # 9: more than 5 + 2
+    decision = next(s for s in dana.draft.stages if s.stage == "decision")
+    decision.pain_points = [t.id for t in extra[:7]]  # 7: all shown
+    # Own mentions at onboarding rise with i: the cell must show x8, x7, x6, x5, x4 first.
+    dana.own_stage_counts = {t.id: {"onboarding": i + 1} for i, t in enumerate(extra)}
+    write_personas(ws, personas(), [dana, journey("p-sam", (-1, 0, 1, 1, 2))])
+
+    files = render_files(load_report_data(ws), ["md", "html"])
+    text = files["journey-dana.md"]
+    row = next(line for line in text.splitlines() if line.startswith("| **Pain points**"))
+    cells = row.split(" | ")
+    onboarding_cell, decision_cell = cells[4], cells[3]
+    assert re.findall(r"Extra pain (\d)", onboarding_cell) == ["8", "7", "6", "5", "4"]
+    assert "… and 4 more (see Pain Points by Stage)" in onboarding_cell
+    assert len(re.findall(r"Extra pain \d", decision_cell)) == 7 and "more" not in decision_cell
+    listed = text.split("## Pain Points by Stage")[1]
+    assert "### Onboarding & Retention (9)" in listed and "### Decision" not in listed
+    assert re.findall(r"^\d+\. Extra pain (\d)", listed, flags=re.M) == list("876543210")
+    assert "1. Extra pain 8[^" in listed and "— 9 mentions by its people" in listed
+    refs, defs = footnotes(text)
+    assert refs == set(defs)
+    # The HTML library folds the rest of the cell away, every item still there.
+    html = files["index.html"]
+    assert html.count("<details><summary>4 more</summary>") == 1
+    assert all(f"Extra pain {i}" in html for i in range(9))
+
+
+def test_a_draft_written_by_another_version_still_loads(ws) -> None:
+    """A field this version does not know (an earlier one wrote it) is left out; a field of the
+    wrong type is one clear error naming the file, the item and the field."""
+    raw = read_json(ws.personas)
+    assert isinstance(raw, dict)
+    raw["journeys"][0]["stage_mentions"] = {"onboarding": 3}
+    raw["journeys"][0]["draft"]["stages"][0]["retired_field"] = 1
+    write_json(ws.personas, raw)
+    assert "journey-dana.md" in render_files(load_report_data(ws), ["md"])
+
+    raw["journeys"][1]["draft"]["stages"][2]["emotion"] = "grim"
+    write_json(ws.personas, raw)
+    result = CliRunner().invoke(app, ["report", "-w", str(ws.root)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"{ws.personas}: journeys[1].draft.stages.2.emotion:" in result.output

@@ -396,11 +396,37 @@ def test_a_hesitation_is_never_a_labels_topic() -> None:
         id="x", statements=[said], quotes=[said], categories=[], terms=["obvious uh", "uh"],
         mentions=1,
     )  # fmt: skip
-    assert (
-        offline_naming(candidate).label
-        == "Obvious: by clustering at some point, I found the outliers"
-    )
+    # Neither the hesitation nor a word the statements never say leads the label.
+    assert offline_naming(candidate).label == "By clustering at some point, I found the outliers"
+    # The label a model prompt carries is unchanged, so cached answers still match.
     assert offline_naming(candidate, prompt_case=True).label.startswith("Obvious uh: ")
+
+
+@pytest.mark.parametrize(
+    ("said", "term", "label"),
+    [
+        # Said once, in lower case: a distinctive word, not a topic.
+        (["I didn't find anything obvious."], "obvious", "What does that mean here"),
+        # Written as a name inside a sentence: a topic, even when said once.
+        (["I never got the Shapley thing."], "shapley", "Shapley: what does that mean here"),
+        # A redaction ("Xxxxxx") is no name.
+        (["I asked Xxxxxx about it."], "xxxxxx", "What does that mean here"),
+        # Said in half the statements or more: a topic.
+        (["Legend broken."] * 7, "legend", "Legend: what does that mean here"),
+    ],
+)  # fmt: skip
+def test_a_labels_topic_is_a_word_the_theme_says(said: list[str], term: str, label: str) -> None:
+    from agent.naming import ThemeCandidate, offline_naming
+
+    statements = ["What does that mean here?"] * 6 + said
+    candidate = ThemeCandidate(
+        id="x", statements=statements, quotes=statements[:3], categories=[], terms=[term],
+        mentions=len(statements),
+    )  # fmt: skip
+    assert offline_naming(candidate).label == label
+    # The label a model prompt carries keeps the old rule, so cached answers still match.
+    prompt = offline_naming(candidate, prompt_case=True).label
+    assert prompt == f"{term.capitalize()}: what does that mean here"
 
 
 def test_a_sentence_just_over_the_limit_is_named_whole_not_cut() -> None:

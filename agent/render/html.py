@@ -32,15 +32,18 @@ from .context import (
 )
 from .markdown import (
     ADDED_IN_REVIEW,
+    CELL_PAINS,
     EMOTION_WORDS,
     REVIEW_MARKS,
     STAGE_TITLES,
+    cell_overflows,
     doc_basis,
     emotion_basis,
     emotion_known,
     has_evidence,
     plural,
     stage_mentions,
+    stage_pains,
     validation_text,
 )
 from .summary import ExecutiveSummary
@@ -451,6 +454,9 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         stale_note=data.stale_note,
         generated=generated,
         stage_titles=STAGE_TITLES,
+        stage_pains=lambda stage: stage_pains(data, stage),
+        cell_pains=CELL_PAINS,
+        cell_overflows=cell_overflows,
         emotion_words=EMOTION_WORDS,
         review_marks=REVIEW_MARKS,
         added_in_review=ADDED_IN_REVIEW,

@@ -570,6 +570,33 @@ def own_stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int | None
     )
 
 
+# A stage's pain-point cell lists this many, most-mentioned first, and the rest below the table
+# (a model may place 30+ themes in one stage, and a 38-line cell reads as nothing); a cell
+# with up to CELL_PAINS + 2 lists them all, rather than hide one or two.
+CELL_PAINS = 5
+
+
+def cell_overflows(stage: JourneyStageEntry) -> bool:
+    return len(stage.pain_points) > CELL_PAINS + 2
+
+
+def stage_pains(data: ReportData, stage: JourneyStageEntry) -> list[tuple[int, str, int]]:
+    """(position, theme id, mentions at this stage) of a stage's pains, most mentioned first:
+    the persona's own mentions, else (older maps) the study's; ties keep the drafted order."""
+    journey = _journey_holding(data, stage)
+    sources = stage_sources(data, stage)
+    own = journey.own_stage_counts if journey is not None else {}
+
+    def count(theme_id: str) -> int:
+        if own:
+            return sum(own.get(theme_id, {}).get(src, 0) for src in sources)
+        theme = data.theme(theme_id)
+        return sum(theme.journey_stages.get(src, 0) for src in sources) if theme else 0
+
+    rows = [(i, tid, count(tid)) for i, tid in enumerate(stage.pain_points)]
+    return sorted(rows, key=lambda row: (-row[2], row[0]))
+
+
 def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
     """Mentions the stage's pains rest on: the persona's own, else (older maps) the study's."""
     own = own_stage_mentions(data, stage)
@@ -699,6 +726,15 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
     def theme_cell(tid: str) -> str:
         return md(data.theme_label(tid)) + notes.cite([refs.theme(tid)])
 
+    def pain_cell(i: int, s: JourneyStageEntry) -> str:
+        path = f"stages.{i}.pain_points"
+        rows = stage_pains(data, s)
+        shown = rows[:CELL_PAINS] if cell_overflows(s) else rows
+        cell = "<br>".join(theme_cell(tid) + note(f"{path}.{j}") for j, tid, _ in shown)
+        if len(shown) < len(rows):
+            cell += f"<br>_… and {len(rows) - len(shown)} more (see Pain Points by Stage)_"
+        return (cell or "—") + list_note(path, len(rows))
+
     def goal(i: int, s: JourneyStageEntry) -> str:
         at = f"stages.{i}.customer_goal"
         return item(at, s.customer_goal) if s.customer_goal else "—" + note(at)
@@ -726,10 +762,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         ],
         [
             "**Pain points**",
-            *[
-                texts(f"stages.{i}.pain_points", s.pain_points, theme_cell)
-                for i, s in enumerate(stages)
-            ],
+            *[pain_cell(i, s) for i, s in enumerate(stages)],
         ],
         [
             "**Opportunities**",
@@ -738,6 +771,19 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         ["**Metrics**", *[texts(f"stages.{i}.metrics", s.metrics) for i, s in enumerate(stages)]],
     ]
     out += ["## Stages", "", *table(["", *[STAGE_TITLES[s.stage] for s in stages]], rows)]
+    long = [(i, s) for i, s in enumerate(stages) if cell_overflows(s)]
+    if long:
+        whose = "by its people" if journey.own_stage_counts else "study-wide"
+        out += ["", "## Pain Points by Stage", ""]
+        for i, s in long:
+            out += [f"### {STAGE_TITLES[s.stage]} ({len(s.pain_points)})", ""]
+            out += [
+                f"{n}. {theme_cell(tid)} — {plural(count, 'mention')} {whose}"
+                + note(f"stages.{i}.pain_points.{j}")
+                for n, (j, tid, count) in enumerate(stage_pains(data, s), 1)
+            ]
+            out.append("")
+        out.pop()
     findings = journey.draft.key_findings
     out += ["", "## Key Findings" + note("key_findings"), ""]
     out += [f"- {item(f'key_findings.{i}', c)}" for i, c in enumerate(findings)] or [
