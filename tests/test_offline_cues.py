@@ -72,9 +72,14 @@ def test_struggle_and_suggestions_are_pain_cues(sentence: str) -> None:
         "Users never got confused by the menu.",
         "I don't really think any step was unclear.",
         "The import isn't too slow for our files.",
+        # A problem said not to have happened, or over.
+        "We have never really had any issues with the importer.",
+        "It wasn't too bad, and it was quickly fixed.",
         # Talk about the session, not the product.
         "I don't know if you can see my screen.",
         "I am not sure if this is the kind of answer you want.",
+        "Sorry, I didn't quite understand what you were asking.",
+        "I don't know if that answers your question.",
         # Praise that no negation turns around; value stated without a change wished for.
         "The layout is clear and easy to follow.",
         "This would be useful for my team.",
