@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .config import Settings
+from .errors import InputError
 from .evidence import EvidencePack, Retriever, build_evidence_packs, default_retriever, journey_id
 from .grounding import GroundedJourneyDraft, GroundedPersonaDraft
 from .lock import writes_workspace
@@ -372,12 +373,20 @@ def _stage_hint(settings: Settings, workspace: Workspace) -> list[str]:
     return [hint] if hint else []
 
 
-def _load_previous(workspace: Workspace) -> tuple[dict[str, Persona], dict[str, JourneyMap]]:
+def _load_previous(
+    workspace: Workspace, notes: list[str]
+) -> tuple[dict[str, Persona], dict[str, JourneyMap]]:
+    """The drafts personas.json holds; one it cannot read is drafted afresh (said in `notes`:
+    review decisions live apart, in decisions.json, and apply to the new drafts)."""
     from .library import load_drafts
 
     if not workspace.personas.exists():
         return {}, {}
-    _, personas, journeys = load_drafts(workspace)
+    try:
+        _, personas, journeys = load_drafts(workspace)
+    except InputError as exc:
+        notes.append(f"{exc}; drafting every persona afresh")
+        return {}, {}
     return {p.id: p for p in personas}, {j.persona_id: j for j in journeys}
 
 
@@ -462,7 +471,7 @@ def draft_personas(
     notes = cohort_notes + notes
     if not workspace.segments.exists():
         notes.extend(_stage_hint(settings, workspace))
-    old_personas, old_journeys = _load_previous(workspace)
+    old_personas, old_journeys = _load_previous(workspace, notes)
     store = load_store(workspace)
     # The model sees human-decided values as fixed and its validators skip them; the values
     # come from the reviewed view, as personas.json holds drafts only.

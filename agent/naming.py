@@ -256,7 +256,8 @@ def _names_topic(term: str, statements: Sequence[str]) -> bool:
     saying = sum(1 for text in statements if stems <= _stems(text))
     if saying >= 2 and 2 * saying >= len(statements):
         return True
-    name = re.compile(rf"(?<=[\w,;] )({re.escape(term)})\b", re.IGNORECASE)
+    # After a word, not a comma: spoken transcripts often capitalise after one ("So, Yeah").
+    name = re.compile(rf"(?<=\w )({re.escape(term)})\b", re.IGNORECASE)
     return any(
         word[:1].isupper() and len(set(word.lower())) > 1
         for text in statements

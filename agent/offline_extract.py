@@ -68,6 +68,7 @@ class Vocabulary:
     cues: tuple[Cue, ...]
     intensity: re.Pattern[str]
     positive: re.Pattern[str]
+    opinions: re.Pattern[str]
     denials: re.Pattern[str]
     categories: tuple[tuple[str, re.Pattern[str]], ...]
     stages: tuple[tuple[str, re.Pattern[str]], ...]
@@ -95,6 +96,7 @@ def vocabulary() -> Vocabulary:
         ),
         intensity=_words(data["intensity"]),
         positive=_words(data["positive"]),
+        opinions=_words(data["opinions"]),
         denials=_words(data["denials"]),
         categories=tuple((name, _words(items)) for name, items in data["categories"].items()),
         stages=tuple((name, _words(items)) for name, items in data["stages"].items()),
@@ -145,8 +147,10 @@ def _pain_across_but(sentence: str, praise: re.Match[str], kind: str) -> bool:
     after = _BUT.search(sentence, praise.end())
     if after is not None and pained(sentence[after.end() :]):
         return True
-    before = list(_BUT.finditer(sentence, 0, praise.start()))
-    return bool(before) and pained(sentence[: before[-1].start()])
+    # "There were bugs, but overall it is intuitive"; "Even though it was slow, overall ...".
+    return _BUT.search(sentence, 0, praise.start()) is not None and pained(
+        sentence[: praise.start()]
+    )
 
 
 # Words that turn the praise after them around ("not clear", "never easy").
@@ -162,6 +166,26 @@ _INTERVIEWER_LINE = re.compile(
 _ASKED = re.compile(
     r"\b(?:how|if|whether|what)\b(?:[^\w,;:.!?]+[\w']+){0,6}[^\w,;:.!?]+$", re.IGNORECASE
 )
+
+
+# Where a clause ends: punctuation inside a sentence, or a contrast word.
+_CLAUSE_BREAK = re.compile(r"[,;:]|\b(?:but|however|except|although|though|until|whereas)\b", re.I)
+
+
+def _without_opinions(sentence: str) -> str:
+    """The sentence with each clause that states an opinion ("I thought it was good") blanked,
+    unless a negation turns it around or a question word puts it in doubt."""
+    out = sentence
+    for match in vocabulary().opinions.finditer(sentence):
+        before = sentence[: match.start()]
+        if _NEGATED.search(before) or _ASKED.search(before):
+            continue
+        starts = [m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, match.start())]
+        start = starts[-1] if starts else 0
+        end_at = _CLAUSE_BREAK.search(sentence, match.end())
+        end = end_at.start() if end_at else len(sentence)
+        out = out[:start] + " " * (end - start) + out[end:]
+    return out
 
 
 def _praise(sentence: str) -> re.Match[str] | None:
@@ -185,8 +209,11 @@ def _cues(sentence: str, kind: str = "interview") -> tuple[float, list[str]]:
 def _scored(sentence: str, kind: str) -> tuple[float, tuple[str, ...]]:
     if _INTERVIEWER_LINE.match(sentence):
         return 0.0, ()
+    # Curly apostrophes read as straight ones (same length: offsets stay put).
+    sentence = sentence.replace("\u2019", "'")
     # Blank, not delete: the words around a denial keep their boundaries.
     sentence = vocabulary().denials.sub(lambda m: " " * len(m.group()), sentence)
+    sentence = _without_opinions(sentence)
     found: list[str] = []
     score = 0.0
     for cue in vocabulary().cues:

@@ -583,8 +583,29 @@ def test_interviews_on_the_purchase_funnel_get_a_hint_to_use_the_usage_stages(
     report.themes[0].journey_stages = {"awareness": 20, "decision": 20}
     write_json(ws.themes, report)
     assert notes() == []
-    # With tickets the funnel is the seed's own ground.
+    # With tickets, or a user table, the funnel is the seed's own ground.
     report.themes[0].journey_stages = {"onboarding": 4}
+    write_json(ws.themes, report)
+    assert len(notes()) == 1
+    with_users = make_workspace(tmp_path / "users")
+    write_json(with_users.themes, report)
+    summary = draft_personas(settings_for(with_users), with_users, provider="offline")
+    assert not [n for n in summary.notes if n.startswith("journey columns:")]
     report.total_tickets = 8
     write_json(ws.themes, report)
     assert notes() == []
+
+
+def test_drafts_it_cannot_read_are_drafted_afresh_and_said_so(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    settings = settings_for(ws)
+    assert draft_personas(settings, ws, provider="offline", clock=lambda: CLOCK).ok
+    first = ws.personas.read_bytes()
+    raw = json.loads(first)
+    raw["journeys"][0]["draft"]["stages"][0]["emotion"] = "grim"
+    write_json(ws.personas, raw)
+    summary = draft_personas(settings, ws, provider="offline", clock=lambda: CLOCK)
+    assert summary.ok
+    [note] = [n for n in summary.notes if "drafting every persona afresh" in n]
+    assert f"{ws.personas}: journeys[0].draft.stages.0.emotion:" in note
+    assert ws.personas.read_bytes() == first
