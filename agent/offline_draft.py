@@ -655,11 +655,15 @@ class OfflineDrafter:
             name = tool_name(note)
             if name and name.lower() not in NOT_TOOLS:
                 tools.setdefault(name.lower(), []).append(note)
+        # "Notebooks" is "Notebook" said of several: one tool, counted once per person.
+        for key in sorted(tools):
+            if key.endswith("s") and key[:-1] in tools:
+                tools[key[:-1]].extend(tools.pop(key))
         rows = []
         for notes in tools.values():
             name = notes[0].text.split(":", 1)[0].strip()
             name = capital(name) if name.islower() else name  # "email" -> "Email", "iPhone" kept
-            people = max(n.people for n in notes)
+            people = max(max(n.people for n in notes), len({who(n) for n in notes}))
             if people >= 2 or not all(extractive(n) for n in notes) or known_tool(name):
                 rows.append((name, people, notes))
         return sorted(rows, key=lambda r: (-r[1], r[0].lower()))
