@@ -180,6 +180,20 @@ def test_goals_tools_workarounds_and_touchpoints_come_from_the_personas_own_word
     assert " users" not in texts
 
 
+def test_a_plural_names_the_same_tool_once_per_person() -> None:
+    """'Notebooks' is 'Notebook' said of several: one tool, its people counted once each."""
+    notes = [
+        tool("c-x1", "Notebook", 2),
+        tool("c-x2", "Notebook", 2),
+        tool("c-x3", "Notebooks", 1),
+        tool("c-slack", "Notebooks", 1),
+    ]
+    persona, _ = grounded(cohort_pack(notes, [SYNC_THEME]))
+    [notebook] = persona.tools
+    assert notebook.text == "Notebook: named by 4 of the 6 participants"
+    assert notebook.evidence[:4] == ["chunk:c-x1", "chunk:c-x2", "chunk:c-x3", "chunk:c-slack"]
+
+
 def test_a_stage_where_good_moments_outnumber_pains_is_positive() -> None:
     once = pack_theme("t-wiz", "Setup wizard stalls", 2, 1, {"onboarding": 3}, sev=(2.0, 2))
     _, journey = grounded(cohort_pack(OBSERVED, [once]))
