@@ -35,10 +35,11 @@ from .models import (
     PersonaQuote,
     Recommendation,
 )
+from .naming import tidy
 from .segment_rules import slugify
 from .stages import MENTION_STAGES, StagePlan, title
 
-TEMPLATE_VERSION = "offline-4"
+TEMPLATE_VERSION = "offline-5"
 ROLE_COLUMNS = re.compile(r"role|job|title|occupation|position|function", re.I)
 CHANNEL_COLUMNS = re.compile(r"channel|source|referr|acquisition|utm", re.I)
 TOOL_COLUMNS = re.compile(r"tool|integration|platform|device|os$|browser|app", re.I)
@@ -232,7 +233,8 @@ def goal_phrases(sentence: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for kind, cue in GOAL_CUES:
         for match in cue.finditer(sentence):
-            phrase = clause(sentence[match.end() :])
+            # As a researcher would cite it: no "uh", no restarted words.
+            phrase = clause(tidy(sentence[match.end() :]))
             words = phrase.lower().split()
             # "raise this formally", "tag expenses there": nothing without their context.
             vague = len(words) < 6 and bool({*words[1:2], *words[-1:]} & _PRONOUNS)
@@ -635,9 +637,11 @@ class OfflineDrafter:
         ]
         for note in self.observed("positive"):
             said = short_quote(note.quote)
+            if extractive(note) and not said:
+                continue  # a run-on sentence is no motivation a reader can take in
             text = (
                 f'Values what works for them: "{said}"'
-                if extractive(note) and said
+                if extractive(note)
                 else f"Values: {note.text.strip().rstrip('.')}"
             )
             found.append((note, Claim(text=text, evidence=[f"chunk:{note.chunk_id}"])))

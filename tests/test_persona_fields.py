@@ -69,6 +69,14 @@ SENTENCES = {
     "c-good1": ("P03", "Setting up the approval chains took ten minutes and just worked."),
     "c-good2": ("P04", "The onboarding call walked us through every policy, which was great."),
     "c-good3": ("P06", "Inviting the team was easy, everyone was in on day one."),
+    "c-uh": ("P01", "I was trying to sort, uh, by the the difference between the, um, two plots."),
+    "c-long": (
+        "P03",
+        "As I said, I think the raw values, when it came to the plots, like showing the raw values"
+        " is useful because I could see the outliers, but also showing the distribution side of"
+        " that too could be useful, because I'd like to see where the points sit and how many"
+        " of them there are in each bin of the chart.",
+    ),
 }
 
 
@@ -524,3 +532,11 @@ def test_the_review_site_shows_the_questions_with_a_review_control(tmp_path: Pat
     assert status == 200
     assert "Open research questions" in page and "How do they choose a tool like this?" in page
     assert 'data-target="open_questions.0"' in page
+
+
+def test_goals_read_as_cited_and_run_on_praise_is_no_motivation() -> None:
+    """A goal leaves out hesitations and restarted words; a positive sentence too long to quote
+    whole does not become a motivation."""
+    persona, _ = grounded(cohort_pack([note("goal", "c-uh"), note("positive", "c-long")]))
+    assert persona.goals[0].text == "Sort by the difference between the two plots"
+    assert not any("raw values" in m.text for m in persona.motivations)
