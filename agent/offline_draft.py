@@ -40,6 +40,8 @@ from .segment_rules import slugify
 from .stages import MENTION_STAGES, StagePlan, title
 
 TEMPLATE_VERSION = "offline-5"
+# Unplaced pains a journey finding names; the others are left to the themes table.
+UNPLACED_NAMED = 5
 ROLE_COLUMNS = re.compile(r"role|job|title|occupation|position|function", re.I)
 CHANNEL_COLUMNS = re.compile(r"channel|source|referr|acquisition|utm", re.I)
 TOOL_COLUMNS = re.compile(r"tool|integration|platform|device|os$|browser|app", re.I)
@@ -895,8 +897,14 @@ class OfflineDrafter:
                 + f" ({pct(freq.ticket_share)} of all tickets)"
             )
         text = "Raised " + (" and ".join(reach) or "in " + plural(theme.mentions, "mention"))
+        refs = [ref]
+        size = self.stat("size")
         if theme.segment_count and self.scored:
             text += f"; {plural(theme.segment_count, 'user')} of this segment among them"
+        elif theme.segment_count and self.seg.members and size:
+            # "7 of these participants" left the reader to find how many "these" are.
+            text += f"; {theme.segment_count} of this persona's {self.seg.size} among them"
+            refs.append(f"stat:{size}")
         elif theme.segment_count:
             text += f"; {theme.segment_count} {self.among} among them"
         else:
@@ -905,7 +913,7 @@ class OfflineDrafter:
             theme_id=theme.id,
             title=theme.label,
             impact=impact,
-            frequency=Claim(text=text + ".", evidence=[ref]),
+            frequency=Claim(text=text + ".", evidence=refs),
             workaround=self._workarounds.get(theme.id),
         )
 
@@ -1280,23 +1288,34 @@ class OfflineDrafter:
                 )
             )
         bright = [s for s in stages if s.emotion > 0 and s.positives]
-        if bright:
-            findings.append(
-                Claim(
-                    text="Good moments outweigh the pains at the "
-                    + ", ".join(f"'{title(s.stage)}'" for s in bright)
-                    + f" stage{'s' if len(bright) > 1 else ''}",
-                    evidence=[e for s in bright for c in s.positives for e in c.evidence],
+        for pained, lead in (
+            (True, "Good moments outweigh the pains"),
+            (False, "Only good moments"),
+        ):
+            group = [s for s in bright if bool(s.pain_points) == pained]
+            if group:
+                findings.append(
+                    Claim(
+                        text=f"{lead} at the "
+                        + ", ".join(f"'{title(s.stage)}'" for s in group)
+                        + f" stage{'s' if len(group) > 1 else ''}",
+                        evidence=[e for s in group for c in s.positives for e in c.evidence],
+                    )
                 )
-            )
         placed = {t.id for s in self.plan.stages for t in self.stage_themes(s)}
         unplaced = [t for t in self.ranked if t.id not in placed]
         if unplaced:
+            # The first few by rank; the rest are in the themes table, not a 30-name sentence.
+            named = unplaced[:UNPLACED_NAMED]
+            rest = len(unplaced) - len(named)
             findings.append(
                 Claim(
+                    # No count: every number in a draft must come from its evidence.
                     text="Not placed in a journey stage (too few of their mentions name one, "
-                    "or none stands out): " + ", ".join(f"'{t.label}'" for t in unplaced),
-                    evidence=[f"theme:{t.id}" for t in unplaced],
+                    "or none stands out): "
+                    + ", ".join(f"'{t.label}'" for t in named)
+                    + (", and lower-ranked ones (see the themes table)" if rest else ""),
+                    evidence=[f"theme:{t.id}" for t in named],
                 )
             )
         return self.kept(findings)

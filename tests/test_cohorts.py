@@ -91,6 +91,12 @@ def test_the_summary_counts_each_groups_participants(offline_study: Path) -> Non
         assert f" | {c['size']} participants | {round(c['share'] * 100)}% |" in summary, c["name"]
 
 
+def test_the_summary_says_offline_groups_are_the_codes_proposal(offline_study: Path) -> None:
+    cohorts = json.loads((offline_study / "cohorts.json").read_text())["cohorts"]
+    caveats = (offline_study / "reports" / "summary.md").read_text().split("## Caveats")[1]
+    assert f"the {len(cohorts)} groups were proposed by code, without a model" in caveats
+
+
 def test_the_roster_names_offline_groups_by_what_their_members_are(offline_study: Path) -> None:
     cohorts = json.loads((offline_study / "cohorts.json").read_text())["cohorts"]
     roster = {

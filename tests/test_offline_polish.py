@@ -195,3 +195,17 @@ def test_a_group_named_for_its_people_gets_an_archetype_that_reads() -> None:
     )
     assert archetype_for("Participants who use Xero") == "A participant who uses Xero"
     assert archetype_for("Finance Power User") == "The Finance Power User"
+
+
+def test_unplaced_pains_are_named_up_to_five_not_thirty() -> None:
+    """A finding listing every unplaced theme ran to 28 names and footnotes on a real study."""
+    themes = [
+        theme(f"t-{i}", f"Pain number {i}", i + 1, 1, {"onboarding": 1}, freq=(1, 1), sev=(2.0, 2))
+        for i in range(7)
+    ]
+    _, journey = grounded(pack(themes))
+    [finding] = [c for c in journey.key_findings if c.text.startswith("Not placed")]
+    named = re.findall(r"'Pain number (\d)'", finding.text)
+    assert named == ["0", "1", "2", "3", "4"]
+    assert finding.text.endswith(", and lower-ranked ones (see the themes table)")
+    assert finding.evidence == [f"theme:t-{i}" for i in range(5)]

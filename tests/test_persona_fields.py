@@ -540,3 +540,18 @@ def test_goals_read_as_cited_and_run_on_praise_is_no_motivation() -> None:
     persona, _ = grounded(cohort_pack([note("goal", "c-uh"), note("positive", "c-long")]))
     assert persona.goals[0].text == "Sort by the difference between the two plots"
     assert not any("raw values" in m.text for m in persona.motivations)
+
+
+def test_a_cohorts_count_names_its_size_and_good_moments_alone_are_not_weighed_against_pains() -> (
+    None
+):
+    persona, _ = grounded(cohort_pack(OBSERVED, [SYNC_THEME]))
+    # "2 of these participants" left the reader to find how many "these" are.
+    frequency = persona.pain_points[0].frequency
+    assert frequency.text.endswith("; 2 of this persona's 6 among them.")
+    assert frequency.evidence == ["theme:t-sync", f"stat:segment.{SLUG}.size"]
+    # Good moments at a stage where no pain is placed do not "outweigh the pains".
+    _, journey = grounded(cohort_pack(OBSERVED, []))
+    assert [c.text for c in journey.key_findings] == [
+        "Only good moments at the 'Onboarding & Retention' stage"
+    ]

@@ -620,3 +620,47 @@ def test_a_draft_written_by_another_version_still_loads(ws) -> None:
     result = CliRunner().invoke(app, ["report", "-w", str(ws.root)])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert f"{ws.personas}: journeys[1].draft.stages.2.emotion:" in result.output
+
+
+def test_empty_fields_whose_gaps_the_open_questions_name_are_one_line_not_placeholders(
+    ws,
+) -> None:
+    """Issue 12: where evidence is missing, one list of open research questions, not a
+    placeholder in every field. A field a reviewer decided on is always shown."""
+    from agent.models import Behaviors, Demographics
+
+    people = personas()
+    sam = people[1]
+    sam.draft.demographics = Demographics()
+    sam.draft.behaviors = Behaviors(evaluation=sam.draft.behaviors.evaluation)
+    sam.draft.open_questions = ["What do they earn, and how large are their companies?"]
+    write_personas(ws, people, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])
+    page = render_files(load_report_data(ws), ["md"])["persona-sam.md"]
+    assert (
+        "**Demographics**: _Not in the evidence: age range, income range, company size "
+        "(see Open research questions)_" in page
+    )
+    assert "Income range" not in page and "Purchase triggers" not in page
+    assert "_Not in the evidence: discovery, purchase triggers" in page
+    assert "**Evaluation**" in page
+    # Without open questions an empty field keeps its line and says it is not stated.
+    sam.draft.open_questions = []
+    write_personas(ws, people, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])
+    page = render_files(load_report_data(ws), ["md"])["persona-sam.md"]
+    assert "**Income range**: _not stated_" in page and "**Purchase triggers**" in page
+
+
+def test_a_source_the_corpus_lacks_is_no_column_of_zeros(ws) -> None:
+    """Interviews alone: no Tickets column in the summary, no '0 tickets (0%)' on a pain."""
+    report = themes()
+    report.total_tickets = 0
+    for t in report.themes:
+        t.frequency.tickets, t.frequency.ticket_share = 0, 0.0
+    write_json(ws.themes, report)
+    files = render_files(load_report_data(ws), ["md"])
+    header = next(line for line in files["summary.md"].splitlines() if line.startswith("| Rank"))
+    assert header == "| Rank | Theme | Participants | Severity 1-5 (mean / max) | Score |"
+    theme_line = next(
+        line for line in files["persona-dana.md"].splitlines() if "**Theme**:" in line
+    )
+    assert "participants (" in theme_line and "ticket" not in theme_line

@@ -477,9 +477,10 @@ def theme_rank(theme: Theme) -> str:
     return f"rank {theme.rank}"
 
 
-def theme_reach(theme: Theme, report: ThemeReport | None) -> tuple[str, str]:
+def theme_reach(theme: Theme, report: ThemeReport | None) -> list[str]:
     """The theme's participants and tickets as a reader sees them, each with its share:
-    '12 of 30 FitTrack tickets (40%)' for a per-product theme, else '12 tickets (20%)'."""
+    '12 of 30 FitTrack tickets (40%)' for a per-product theme, else '12 tickets (20%)'; a
+    source the corpus does not have (no tickets at all) is left out."""
     freq = theme.frequency
     people, tickets, whose = theme_totals(theme, report)
 
@@ -489,10 +490,12 @@ def theme_reach(theme: Theme, report: ThemeReport | None) -> tuple[str, str]:
             return f"{fmt_num(n)} of {fmt_num(total)} {whose}{noun}{'' if total == 1 else 's'} ({pct(share)})"
         return f"{fmt_num(n)} {noun}{'' if n == 1 else 's'} ({pct(share)})"
 
-    return (
-        counted(freq.participants, people, "participant", freq.participant_share),
-        counted(freq.tickets, tickets, "ticket", freq.ticket_share),
-    )
+    parts = []
+    if report is None or report.total_participants or freq.participants:
+        parts.append(counted(freq.participants, people, "participant", freq.participant_share))
+    if report is None or report.total_tickets or freq.tickets:
+        parts.append(counted(freq.tickets, tickets, "ticket", freq.ticket_share))
+    return parts
 
 
 def theme_stats(theme: Theme, report: ThemeReport | None) -> str:

@@ -302,6 +302,17 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     # An empty field says where its gap went, rather than a bare "not stated".
     gap = "_not in the evidence (see Open research questions)_" if d.open_questions else None
 
+    def silent(path: str, value: object) -> bool:
+        """An empty field nobody reviewed, whose gap the open questions already name: it is
+        left out rather than shown as one more placeholder."""
+        return gap is not None and not value and mark(path) is None
+
+    def gaps(titles: list[str], lead: str = "") -> list[str]:
+        """One line for the fields left out (the open questions say what to ask)."""
+        if not titles:
+            return []
+        return [f"{lead}_Not in the evidence: {', '.join(titles)} (see Open research questions)_"]
+
     def field(path: str, claim: Claim | None) -> str:
         """A claim field, a reviewer's addition set apart from the drafted claim."""
         drafted, added = data.split_addition(persona, path, claim)
@@ -378,17 +389,21 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     out += ["### Role and Responsibilities", ""]
     out += [label("Role", "role") + ": " + field("role", d.role), ""]
     demo = d.demographics
-    out += [
-        "**Demographics**:",
-        "",
-        f"- {label('Age range', 'demographics.age_range')}: "
-        + field("demographics.age_range", demo.age_range),
-        f"- {label('Income range', 'demographics.income_range')}: "
-        + field("demographics.income_range", demo.income_range),
-        f"- {label('Company size', 'demographics.company_size')}: "
-        + field("demographics.company_size", demo.company_size),
-        "",
-    ]
+    shown: list[str] = []
+    absent: list[str] = []
+    for title, path, value in (
+        ("Age range", "demographics.age_range", demo.age_range),
+        ("Income range", "demographics.income_range", demo.income_range),
+        ("Company size", "demographics.company_size", demo.company_size),
+    ):
+        if silent(path, value):
+            absent.append(title.lower())
+        else:
+            shown.append(f"- {label(title, path)}: " + field(path, value))
+    if shown:
+        out += ["**Demographics**:", "", *shown, *gaps(absent, "- "), ""]
+    else:
+        out += ["**Demographics**: " + gaps(absent)[0], ""]
 
     out += ["### Goals and Motivations", "", label("Primary goals", "goals"), ""]
     out += items("goals", d.goals, numbered=True)
@@ -407,9 +422,9 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         out.append(f"{i}. **{md(pain.title)}**{cite}{item_note(at)}{title_note}")
         pain_human = by_reviewer or human("pain_points")
         if theme:
-            people, tickets = theme_reach(theme, data.themes)
+            reach = ", ".join(md(part) for part in theme_reach(theme, data.themes))
             out.append(
-                f"   - **Theme**: {md(theme.label)} — {md(people)}, {md(tickets)}, "
+                f"   - **Theme**: {md(theme.label)} — {reach}, "
                 f"severity {theme.severity.mean:.1f}/5 (max {theme.severity.max}), "
                 f"{md(theme_rank(theme))}"
             )
@@ -445,12 +460,18 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         out += [f"> “{md(quote.text)}”{cite}", f"> — {source}", ""]
 
     out += ["", "### Behaviors and Preferences", ""]
+    absent = []
     for title, path, claims in (
         ("Discovery", "behaviors.discovery", d.behaviors.discovery),
         ("Evaluation", "behaviors.evaluation", d.behaviors.evaluation),
         ("Purchase triggers", "behaviors.purchase_triggers", d.behaviors.purchase_triggers),
     ):
-        out += [label(title, path), "", *items(path, claims), ""]
+        if silent(path, claims) and not data.added_items(persona, path, claims):
+            absent.append(title.lower())
+        else:
+            out += [label(title, path), "", *items(path, claims), ""]
+    if absent:
+        out += [*gaps(absent), ""]
 
     out += ["### Needs", ""]
     for title, path, claims in (

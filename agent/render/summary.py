@@ -152,6 +152,12 @@ def _warnings(data: ReportData) -> list[str]:
     warnings = [data.stale_note] if data.stale else []
     if data.cohorts and data.cohorts.one_persona_reason:
         warnings.append(data.cohorts.one_persona_reason)
+    elif data.cohorts and all(c.named_by == "offline" for c in data.cohorts.cohorts):
+        warnings.append(
+            f"the {len(data.cohorts.cohorts)} groups were proposed by code, without a model, from "
+            "who raised which themes, what they said and any roster attributes: check that a "
+            "researcher would draw them before relying on how the personas differ"
+        )
     if data.segments:
         warnings.extend(data.segments.warnings)
         warnings.extend(
@@ -267,6 +273,16 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         ]
 
     header = ["Rank", "Theme", "Participants", "Tickets", "Severity 1-5 (mean / max)", "Score"]
+    # A source the corpus does not have is a column of zeros: it is left out.
+    report = data.themes if isinstance(data.themes, ThemeReport) else None
+    absent = (
+        {"Participants"} if report is not None and not report.total_participants else set()
+    ) | ({"Tickets"} if report is not None and not report.total_tickets else set())
+
+    def theme_table(head: list[str], rows: list[list[str]]) -> list[str]:
+        keep = [i for i, name in enumerate(head) if name not in absent]
+        return table([head[i] for i in keep], [[row[i] for i in keep] for row in rows])
+
     if summary.by_product:
         out += ["", "## Top Pain Points by Product", ""]
         out += [
@@ -275,10 +291,10 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         ]
         for product, themes in summary.by_product.items():
             out += ["", f"### {md(product)}", ""]
-            out += table(header, theme_rows(themes, within=True))
+            out += theme_table(header, theme_rows(themes, within=True))
     elif summary.themes:
         out += ["", "## Top Pain Points", ""]
-        out += table(header, theme_rows(summary.themes, within=False))
+        out += theme_table(header, theme_rows(summary.themes, within=False))
     if summary.themes and summary.score_formula:
         out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
     if summary.groups:
@@ -288,7 +304,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
             "each person and ticket once however many of its themes they raised.",
             "",
         ]
-        out += table(
+        out += theme_table(
             [
                 "Rank",
                 "Group",
