@@ -635,7 +635,8 @@ def test_empty_fields_whose_gaps_the_open_questions_name_are_one_line_not_placeh
     sam.draft.behaviors = Behaviors(evaluation=sam.draft.behaviors.evaluation)
     sam.draft.open_questions = ["What do they earn, and how large are their companies?"]
     write_personas(ws, people, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])
-    page = render_files(load_report_data(ws), ["md"])["persona-sam.md"]
+    files = render_files(load_report_data(ws), ["md", "html"])
+    page = files["persona-sam.md"]
     assert (
         "**Demographics**: _Not in the evidence: age range, income range, company size "
         "(see Open research questions)_" in page
@@ -643,6 +644,11 @@ def test_empty_fields_whose_gaps_the_open_questions_name_are_one_line_not_placeh
     assert "Income range" not in page and "Purchase triggers" not in page
     assert "_Not in the evidence: discovery, purchase triggers" in page
     assert "**Evaluation**" in page
+    # The HTML library leaves out the same fields (Sam's section; Dana's keeps hers).
+    sam_html = files["index.html"].split('id="sam"')[1]
+    assert "Not in the evidence: age, income, company size" in sam_html
+    assert "Not in the evidence: discovery, purchase triggers" in sam_html
+    assert "<strong>Income:</strong>" not in sam_html and "Behaviors: evaluation" in sam_html
     # Without open questions an empty field keeps its line and says it is not stated.
     sam.draft.open_questions = []
     write_personas(ws, people, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])

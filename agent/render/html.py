@@ -154,6 +154,16 @@ class PersonaView:
         """How many of a list field's last items a reviewer added."""
         return self.report.added_items(self.persona, path, items) if self.report else 0
 
+    def silent(self, path: str, value: object) -> bool:
+        """An empty field nobody reviewed whose gap the open questions name: left out (the
+        Markdown persona page does the same)."""
+        draft = self.persona.draft
+        return bool(draft.open_questions) and not value and self.item_mark(path) is None
+
+    def gaps(self, fields: list[tuple[str, str, object]]) -> str:
+        """'age, income' for the (title, path, value) fields left out, '' when none is."""
+        return ", ".join(title for title, path, value in fields if self.silent(path, value))
+
     def item_mark(self, path: str) -> Mark | None:
         """The review mark of a field, list item or item part (positional path)."""
         return self.report.mark(self.persona, path) if self.report else None
