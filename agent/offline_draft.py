@@ -273,6 +273,25 @@ def known_tool(name: str) -> bool:
     return any(p.fullmatch(name) for p in vocabulary().tools)
 
 
+def used_as_tool(name: str, notes: Iterable[PackObservation]) -> bool:
+    """Does someone say they use, open or go through `name`? "In Ireland" and "with Fiona"
+    name a place and a person; "using Notion" names a tool."""
+    verb = re.compile(
+        r"\b(?:use|uses|used|using|open|opens|opened|opening|via|through|switch(?:ed)? to|"
+        r"export(?:s|ed|ing)?(?: it| them)? to|import(?:s|ed|ing)?(?: it| them)? from|"
+        r"sync(?:s|ed|ing)? (?:with|to)|connect(?:s|ed|ing)? (?:to|with)|integrat\w* with|"
+        r"log(?:s|ged|ging)? into)\s+(?:a |an |the |our |my |their )?"
+        + re.escape(name)
+        + r"\b"
+        # ... or a product word after it: "the QBO sync", "the Miro app".
+        + r"|\b"
+        + re.escape(name)
+        + r"\s+(?:sync|integration|app|plugin|add-on|extension)\b",
+        re.IGNORECASE,
+    )
+    return any(verb.search(n.quote) for n in notes)
+
+
 def extractive(note: PackObservation) -> bool:
     """Is the observation's text the speaker's sentence itself (offline extraction), rather than
     a model's summary of it?"""
@@ -653,8 +672,10 @@ class OfflineDrafter:
         """(name as first written, people who name it, their observations), most named first.
 
         Offline extraction also takes any capitalised word after "with" or "in" for a tool
-        ("with Fiona", "in Lisbon"): such a name counts only when two people name it, or when
-        it is in the known tools list. A model's tool observations are taken as they are.
+        ("with Fiona", "in Lisbon"): such a name counts only when it is in the known tools
+        list, or when two people name it and someone says they use, open or go through it
+        ("in Ireland", read aloud from a task by six people, is no tool). A model's tool
+        observations are taken as they are.
         """
         tools: dict[str, list[PackObservation]] = {}
         for note in self.observed("tool"):
@@ -670,7 +691,8 @@ class OfflineDrafter:
             name = notes[0].text.split(":", 1)[0].strip()
             name = capital(name) if name.islower() else name  # "email" -> "Email", "iPhone" kept
             people = max(max(n.people for n in notes), len({who(n) for n in notes}))
-            if people >= 2 or not all(extractive(n) for n in notes) or known_tool(name):
+            said = all(extractive(n) for n in notes)
+            if not said or known_tool(name) or (people >= 2 and used_as_tool(name, notes)):
                 rows.append((name, people, notes))
         return sorted(rows, key=lambda r: (-r[1], r[0].lower()))
 

@@ -69,6 +69,10 @@ SENTENCES = {
     "c-good1": ("P03", "Setting up the approval chains took ten minutes and just worked."),
     "c-good2": ("P04", "The onboarding call walked us through every policy, which was great."),
     "c-good3": ("P06", "Inviting the team was easy, everyone was in on day one."),
+    "c-ire1": ("P01", "We picked the example events in Ireland for the first query."),
+    "c-ire2": ("P02", "Then I looked at the events in Ireland again."),
+    "c-miro1": ("P03", "We plan the close in Miro every month."),
+    "c-miro2": ("P04", "I ended up using Miro to sketch the approval chain."),
     "c-uh": ("P01", "I was trying to sort, uh, by the the difference between the, um, two plots."),
     "c-long": (
         "P03",
@@ -555,3 +559,15 @@ def test_a_cohorts_count_names_its_size_and_good_moments_alone_are_not_weighed_a
     assert [c.text for c in journey.key_findings] == [
         "Only good moments at the 'Onboarding & Retention' stage"
     ]
+
+
+def test_a_capitalised_word_is_a_tool_when_someone_says_they_use_it() -> None:
+    """'in Ireland', said by two people, names a place; 'using Miro' names a tool."""
+    notes = [
+        tool("c-ire1", "Ireland", 2),
+        tool("c-ire2", "Ireland", 2),
+        tool("c-miro1", "Miro", 2),
+        tool("c-miro2", "Miro", 2),
+    ]
+    persona, _ = grounded(cohort_pack(notes, [SYNC_THEME]))
+    assert [t.text for t in persona.tools] == ["Miro: named by 2 of the 6 participants"]
