@@ -47,6 +47,8 @@ STEP = "group_participants"
 PROMPT = "group_participants"
 MIN_PARTICIPANTS = 4
 MAX_GROUPS = 4
+# The share of a group that must raise a theme for the group to be named after it.
+NAME_SHARE = 0.5
 ALL_PARTICIPANTS = "All participants"
 METADATA_SEGMENT_KEYS = ("segment", "persona", "user_segment")
 # How much each kind of evidence weighs in the proposal's distance between two participants:
@@ -331,8 +333,24 @@ def describe_group(
                 evidence=[f"theme:{theme}"],
             )
         )
-        if not name and not any(k in ROLE_FIELDS for p in inside for k in p.attributes):
-            name = f"Participants who raise '{labels[theme]}'"
+
+    # A name says what most of the group does: a theme 3 of 7 raise is a trait, not a name. The
+    # most distinctive theme that at least half the group raises names it.
+    roster_roles = any(k in ROLE_FIELDS for p in inside for k in p.attributes)
+    namers = [t for gap, mine, t in gaps if gap > 0 and mine >= NAME_SHARE and t in labels]
+    if not name and not roster_roles and namers:
+        theme = namers[0]
+        name = f"Participants who raise '{labels[theme]}'"
+        if not any(f"theme:{theme}" in t.evidence for t in traits):
+            # The trait the group is named after is shown with the others.
+            holders = [p.participant for p in inside if theme in p.themes]
+            traits.append(
+                CohortTrait(
+                    text=f"Raise '{labels[theme]}' ({len(holders)} of {len(inside)}: "
+                    f"{', '.join(holders)})",
+                    evidence=[f"theme:{theme}"],
+                )
+            )
     for tool in sorted({t for p in inside for t in p.tools}):
         mine = share(inside, lambda p, t=tool: t in p.tools)
         theirs = share(outside, lambda p, t=tool: t in p.tools)

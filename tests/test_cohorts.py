@@ -316,3 +316,49 @@ def test_a_cited_participant_from_another_group_is_named_as_such(
     assert "(outside this persona's group)" in claim
     assert html.count("(outside this persona's group)") == 2
     assert any(own["id"] in line for line in notes)
+
+
+def test_an_offline_group_is_named_after_what_most_of_it_raises() -> None:
+    """The theme only 3 of 7 raise (and nobody outside) is a trait; the name comes from the
+    most distinctive theme at least half the group raises, shown among the traits."""
+    from agent.cohorts import describe_group
+    from agent.models import ThemeReport
+
+    def labelled(tid: str, label: str) -> dict[str, Any]:
+        return {
+            "id": tid, "label": label, "description": label, "mention_ids": [f"m-{tid}"],
+            "frequency": {"participants": 1, "tickets": 0, "participant_share": 0.1,
+                          "ticket_share": 0.0},
+            "severity": {"mean": 2.0, "max": 2}, "score": 0.2, "rank": 1,
+            "representative_quotes": [],
+        }  # fmt: skip
+
+    report = ThemeReport.model_validate(
+        {
+            "themes": [labelled("rare", "Sort order"), labelled("common", "Missing values")],
+            "total_participants": 12,
+            "total_tickets": 0,
+            "total_mentions": 2,
+            "embedder": "hash",
+            "score_formula": "x",
+        }
+    )
+    inside = [f"G{i}" for i in range(7)]
+    profiles = {
+        pid: Profile(
+            participant=pid,
+            themes={"rare": 1.0} if i < 3 else {"common": 1.0} if i < 7 else {},
+            chunks=[f"c-{pid}"],
+        )
+        for i, pid in enumerate(inside)
+    }
+    # One outsider raises the common theme too: its gap (4/7 - 1/5) is below the rare one's.
+    profiles |= {
+        f"O{i}": Profile(participant=f"O{i}", themes={"common": 1.0} if i == 0 else {})
+        for i in range(5)
+    }
+    named = describe_group(inside, profiles, report)
+    assert named.name == "Participants who raise 'Missing values'"
+    texts = [t.text for t in named.traits]
+    assert "Raise 'Sort order' (3 of 7: G0, G1, G2)" in texts
+    assert "Raise 'Missing values' (4 of 7: G3, G4, G5, G6)" in texts
