@@ -447,11 +447,18 @@ def _check_part(text: str, address: Address, parts: Sequence[str]) -> None:
 
 
 def suggest(path: str) -> str:
+    """'; did you mean 'goals.0'?' for 'goal.0': the close field names, with the rest of the
+    path the user typed (an item's position, key or part) kept."""
     import difflib
 
-    close = difflib.get_close_matches(path, list(FIELDS), n=3, cutoff=0.5)
+    head = re.match(r"[^.\[]*", path)
+    name = head.group() if head else path
+    rest = path[len(name) :]
+    # An item (".0", "[theme:...]") only exists in a list field.
+    names = [f for f, spec in FIELDS.items() if spec.kind == "list" or not rest]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     if close:
-        return f"; did you mean {', '.join(repr(c) for c in close)}?"
+        return f"; did you mean {', '.join(repr(c + rest) for c in close)}?"
     return f"; fields are: {', '.join(FIELDS)}"
 
 

@@ -511,14 +511,25 @@ def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
     return out
 
 
+def _near(path: Path) -> str:
+    """'; did you mean transcripts?' for a typo of a name beside it, else what to give."""
+    import difflib
+
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        names = sorted(p.name for p in parent.iterdir() if not p.name.startswith("."))
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.75)
+    if close:
+        return f"; did you mean {display_path(parent / close[0])}?"
+    return "; give a folder of transcripts or a tickets/users .csv"
+
+
 def _nothing_to_read(paths: list[Path], skipped: list[SkippedInput]) -> InputError:
     missing = [p for p in paths if not p.exists()]
     if missing:
-        return InputError(
-            display_path(missing[0]),
-            "no such file or directory; give a folder of transcripts or a tickets/users .csv, "
-            "e.g. persona ingest transcripts/",
-        )
+        return InputError(display_path(missing[0]), f"no such file or directory{_near(missing[0])}")
     where = display_path(paths[0]) if paths else "."
     why = ""
     if skipped:

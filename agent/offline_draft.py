@@ -273,6 +273,14 @@ def known_tool(name: str) -> bool:
     return any(p.fullmatch(name) for p in vocabulary().tools)
 
 
+def users_of(segment: str) -> str:
+    """'New Users' for a segment named 'New User', 'Casual tracker users' otherwise."""
+    last = segment.split()[-1].lower() if segment.split() else ""
+    if last in ("user", "users"):
+        return segment if last == "users" else segment + "s"
+    return f"{segment} users"
+
+
 def used_as_tool(name: str, notes: Iterable[PackObservation]) -> bool:
     """Does someone say they use, open or go through `name`? "In Ireland" and "with Fiona"
     name a place and a person; "using Notion" names a tool."""
@@ -1345,7 +1353,7 @@ class OfflineDrafter:
     def recommendation(self, theme: PackTheme) -> Recommendation:
         metric = self.metric(theme, "it")
         goal = (
-            f"Fewer {self.seg.name} users hit '{theme.label}'"
+            f"Fewer {users_of(self.seg.name)} hit '{theme.label}'"
             if self.scored
             else f"Fewer {self.noun} like these hit '{theme.label}'"
         )

@@ -397,6 +397,16 @@ class ParsedReview:
     lines: dict[str, int]
 
 
+def _yaml_hint(problem: str) -> str:
+    """What a reviewer editing by hand most likely did, for the parser's two commonest
+    complaints."""
+    if "mapping values are not allowed" in problem:
+        return ' (a value with a colon in it needs quotes: value: "Goal: close by day 3")'
+    if "expected <block end>" in problem or "could not find expected ':'" in problem:
+        return " (check the indentation: keys of one block start in the same column)"
+    return ""
+
+
 def parse_review_text(text: str, path: Path) -> ParsedReview:
     """Parse a review file, keeping the line of every key for error messages."""
     # No aliases: a shared review file must not expand into gigabytes.
@@ -408,7 +418,9 @@ def parse_review_text(text: str, path: Path) -> ParsedReview:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         line = mark.line + 1 if mark else None
-        raise InputError(str(path), f"not valid YAML: {problem}", line) from exc
+        raise InputError(
+            str(path), f"not valid YAML: {problem}{_yaml_hint(problem)}", line
+        ) from exc
     finally:
         loader.dispose()
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):

@@ -46,7 +46,15 @@ def test_wrong_path_says_what_to_give(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope"), "-w", str(tmp_path / "ws")])
     assert result.exit_code == 1
     line = _one_error_line(result)
-    assert "no such file or directory" in line and "persona ingest transcripts/" in line
+    assert "no such file or directory" in line and "give a folder of transcripts" in line
+    # A typo of a name beside it is named.
+    (tmp_path / "transcripts").mkdir()
+    result = CliRunner().invoke(
+        app, ["run", str(tmp_path / "transcrpts"), "-w", str(tmp_path / "ws")]
+    )
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert line.endswith(f"no such file or directory; did you mean {tmp_path / 'transcripts'}?")
 
 
 def test_folder_without_inputs(tmp_path: Path) -> None:

@@ -209,3 +209,11 @@ def test_unplaced_pains_are_named_up_to_five_not_thirty() -> None:
     assert named == ["0", "1", "2", "3", "4"]
     assert finding.text.endswith(", and lower-ranked ones (see the themes table)")
     assert finding.evidence == [f"theme:t-{i}" for i in range(5)]
+
+
+def test_a_recommendation_goal_never_says_users_twice() -> None:
+    from agent.offline_draft import users_of
+
+    assert users_of("New User") == "New Users"
+    assert users_of("Finance Power Users") == "Finance Power Users"
+    assert users_of("Expense Submitter") == "Expense Submitter users"

@@ -193,6 +193,9 @@ def test_set_field_errors(ws: Workspace) -> None:
         set_field(ws, "Zed", "summary", confirm=True)
     with pytest.raises(ReviewError, match="unknown field 'goal'; did you mean 'goals'"):
         set_field(ws, "Dana", "goal", confirm=True)
+    # The item the user meant is kept in the suggestion, and only list fields have items.
+    with pytest.raises(ReviewError, match=r"unknown field 'goal\.0'; did you mean 'goals\.0'\?$"):
+        set_field(ws, "Dana", "goal.0", confirm=True)
     with pytest.raises(ReviewError, match="exactly one of"):
         set_field(ws, "Dana", "summary", confirm=True, correct="x")
     with pytest.raises(ReviewError, match="pain_points"):
@@ -209,6 +212,12 @@ def test_set_field_errors(ws: Workspace) -> None:
             lambda t: t.replace("    decision: pending", "    decision: [oops", 1),
             "    decision: [oops",
             "not valid YAML",
+        ),
+        (
+            # A colon inside an unquoted value: the message says to quote it.
+            lambda t: t.replace("    decision: pending", "    decision: corrected: yes", 1),
+            "    decision: corrected: yes",
+            "a value with a colon in it needs quotes",
         ),
         (
             lambda t: t.replace("\n  goals:\n", "\n  goalz:\n"),
