@@ -102,6 +102,17 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def _fit(text: str, width: int) -> str:
+    """`text` within `width` characters, cut at a word with "…" rather than mid-word."""
+    if len(text) <= width:
+        return text
+    from .naming import without_hanging
+
+    head = text[: width - 1]
+    cut = head.rsplit(" ", 1)[0] if " " in head else head
+    return without_hanging(cut) + "…"
+
+
 def _printable(text: str) -> str:
     """Text with control characters shown as escapes (\\n, \\x1b, \\u202e)."""
 
@@ -667,7 +678,7 @@ def _print_themes(report: Any, product: str | None, ws: Workspace, limit: int = 
             f = theme.frequency
             rank = theme.product_rank if theme.product_rank is not None else theme.rank
             typer.echo(
-                f"  {rank:>3}  {_printable(theme.label)[:44]:<44} {f.participants:>6} "
+                f"  {rank:>3}  {_fit(_printable(theme.label), 44):<44} {f.participants:>6} "
                 f"{f.tickets:>7} {theme.severity.mean:>4.1f} {theme.score:>6.3f}"
             )
         if len(themes) > limit:
@@ -681,7 +692,7 @@ def _print_themes(report: Any, product: str | None, ws: Workspace, limit: int = 
                 f = group.frequency
                 held = ", ".join(str(rank_of[t]) for t in group.theme_ids if t in rank_of)
                 typer.echo(
-                    f"  {n:>3}  {_printable(group.label)[:44]:<44} {f.participants:>6} "
+                    f"  {n:>3}  {_fit(_printable(group.label), 44):<44} {f.participants:>6} "
                     f"{f.tickets:>7}  {held}"
                 )
 

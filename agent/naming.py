@@ -147,7 +147,7 @@ def tidy(sentence: str) -> str:
     return " ".join(text.split()).strip(" ,")
 
 
-def _without_hanging(text: str, hanging: frozenset[str] = _HANGING) -> str:
+def without_hanging(text: str, hanging: frozenset[str] = _HANGING) -> str:
     """`text` with the words that leave its clause open taken off its end."""
     words = text.rstrip(" ,;:-").split()
     while len(words) > LABEL_WORDS[0] and words[-1].strip(",;:-").lower() in hanging:
@@ -175,16 +175,16 @@ def shorten(sentence: str, limit: int = LABEL_WORDS[1], spoken: bool = False) ->
         for match in _CLAUSE.finditer(text):
             head = text[: match.start()].strip()
             if spoken:
-                head = _without_hanging(head)
+                head = without_hanging(head)
             if LABEL_WORDS[0] <= len(head.split()) <= limit:
                 cut = head
         if cut:
             text = cut
         else:
             head = " ".join(words[:limit])
-            text = (_without_hanging(head) if spoken else head) + " ..."
+            text = (without_hanging(head) if spoken else head) + " ..."
     elif spoken:
-        text = _without_hanging(text, _OPEN_END)
+        text = without_hanging(text, _OPEN_END)
     return _capital(text)
 
 

@@ -439,9 +439,14 @@ _USE = re.compile(
 )
 
 
+# A mail client's signature ("Sent from my iPhone") says nothing about the tools anyone uses.
+_SIGNATURE = re.compile(r"\bsent from my\s+\S+(?:\s+\S+)?", re.IGNORECASE)
+
+
 def tools_in(sentence: str) -> list[str]:
     """Tool and channel names a sentence mentions, in order of appearance, each once."""
     vocab = vocabulary()
+    sentence = _SIGNATURE.sub(lambda m: " " * len(m.group()), sentence)
     found: list[tuple[int, str]] = []
     for pattern in vocab.tools:
         found.extend((m.start(), m.group()) for m in pattern.finditer(sentence))

@@ -213,3 +213,10 @@ def test_offline_run_quotes_the_struggle_and_beats_chance(
     again = tmp_path / "ws2"
     runner.invoke(app, ["run", str(data), "--llm", "offline", "-w", str(again), "--json"])
     assert (again / "mentions.jsonl").read_bytes() == (ws / "mentions.jsonl").read_bytes()
+
+
+def test_a_mail_signature_names_no_tool() -> None:
+    from agent.offline_extract import tools_in
+
+    assert tools_in("The app logs me out every morning. Sent from my iPhone") == []
+    assert tools_in("I use my iPhone to snap every receipt.") == ["iPhone"]
