@@ -670,3 +670,18 @@ def test_a_source_the_corpus_lacks_is_no_column_of_zeros(ws) -> None:
         line for line in files["persona-dana.md"].splitlines() if "**Theme**:" in line
     )
     assert "participants (" in theme_line and "ticket" not in theme_line
+
+
+def test_an_offline_themes_description_is_called_what_it_is(ws) -> None:
+    """Offline, a theme's description is its most typical statement (a quote), not a
+    definition a model wrote."""
+    page = render_files(load_report_data(ws), ["md"])["persona-dana.md"]
+    assert "**Most typical statement** (the whole study's)" in page
+    assert "Theme definition" not in page
+    report = themes()
+    for t in report.themes:
+        t.named_by = "openai"
+    write_json(ws.themes, report)
+    files = render_files(load_report_data(ws), ["md", "html"])
+    assert "**Theme definition** (the whole study's)" in files["persona-dana.md"]
+    assert "Theme definition (the whole study’s)" in files["index.html"]

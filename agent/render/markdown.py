@@ -428,7 +428,9 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
                 f"severity {theme.severity.mean:.1f}/5 (max {theme.severity.max}), "
                 f"{md(theme_rank(theme))}"
             )
-            out.append(f"   - **Theme definition** (the whole study's): {md(theme.description)}")
+            # Offline, the "definition" is the theme's most central statement, a quote.
+            what = "Theme definition" if theme.named_by != "offline" else "Most typical statement"
+            out.append(f"   - **{what}** (the whole study's): {md(theme.description)}")
         out.append(f"   - **Impact**: {item(f'{at}.impact', pain.impact, pain_human)}")
         out.append(f"   - **Frequency**: {item(f'{at}.frequency', pain.frequency, pain_human)}")
         out.append(
