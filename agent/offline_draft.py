@@ -863,23 +863,26 @@ class OfflineDrafter:
             return f'"{text}"' if text else ""
 
         notes = self.observed("workaround")
+        about = {
+            t.id: terms(" ".join([t.label, t.description, *(q.text for q in t.quotes)]))
+            for t in themes
+        }
         for theme in themes:
             for note in theme.workarounds:
                 take(theme, note.text, note.chunk_id)
         for theme in themes:
             own = {q.chunk_id for q in theme.quotes if q.in_segment}
             for note in notes:
-                if note.chunk_id in own:
+                # A ticket or a long turn can hold several problems: the workaround must share
+                # a word with this one ("typed the Xero categories in by hand" is no workaround
+                # for a question about approval chains asked in the same ticket).
+                if note.chunk_id in own and terms(note.quote) & about[theme.id]:
                     take(theme, said(note), note.chunk_id)
         for theme in themes:
             for q in theme.quotes:
                 if q.in_segment and _COPING.search(q.text):
                     text = short_quote(workaround_clause(q.text))
                     take(theme, f'"{text}"' if text else "", q.chunk_id)
-        about = {
-            t.id: terms(" ".join([t.label, t.description, *(q.text for q in t.quotes)]))
-            for t in themes
-        }
         for theme in themes:
             speakers = {q.participant_id or q.ticket_id for q in theme.quotes if q.in_segment}
             for note in notes:

@@ -571,3 +571,35 @@ def test_a_capitalised_word_is_a_tool_when_someone_says_they_use_it() -> None:
     ]
     persona, _ = grounded(cohort_pack(notes, [SYNC_THEME]))
     assert [t.text for t in persona.tools] == ["Miro: named by 2 of the 6 participants"]
+
+
+@pytest.mark.parametrize(
+    ("coping", "kept"),
+    [
+        # Same chunk, another problem: no workaround for this pain.
+        ("I just typed the Xero categories in myself.", False),
+        # Same chunk, about this pain: its workaround.
+        ("I copy the board report out of Excel cell by cell.", True),
+    ],
+)
+def test_a_workaround_from_the_same_chunk_must_be_about_the_pain(coping: str, kept: bool) -> None:
+    """A ticket or a long turn can hold several problems."""
+    board = pack_theme(
+        "t-board",
+        "Board report rebuilt in Excel",
+        1,
+        2,
+        {"retention": 4},
+        quotes=[
+            PackQuote(
+                chunk_id="c-x1", text=SENTENCES["c-x1"][1], participant_id="P01", in_segment=True
+            )
+        ],
+        freq=(2, 0),
+    )
+    note = PackObservation(
+        kind="workaround", text=coping, chunk_id="c-x1", quote=coping, participant_id="P09"
+    )
+    persona, _ = grounded(cohort_pack([note], [board]))
+    [pain] = persona.pain_points
+    assert (pain.workaround is not None) is kept
