@@ -948,6 +948,14 @@ def review_export(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite edited, unapplied files (kept as .bak)")
     ] = False,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending",
+            help="Only the fields and journey parts nobody has decided yet (a shorter file; "
+            "decided ones stay as they are)",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -961,7 +969,7 @@ def review_export(
         _existing(ws)
         from .review_file import export_review
 
-        paths = export_review(ws, force=force)
+        paths = export_review(ws, force=force, pending_only=pending)
         if json_out:
             _dump([str(p) for p in paths])
         else:

@@ -303,6 +303,7 @@ def render_review_file(
     lineage: dict[str, str] | None = None,
     journey: ReviewedJourney | None = None,
     blocks: list[Block] | None = None,
+    pending_only: bool = False,
 ) -> str:
     """The editable YAML for one persona: header help, then one commented block per field and
     per part of its journey map (`blocks`, when the caller has them already)."""
@@ -320,6 +321,11 @@ def render_review_file(
         ).rstrip(),
         "",
     ]
+    if pending_only:
+        lines[-1:-1] = [
+            "# Only the blocks nobody has decided yet are here (`persona review export --pending`);",
+            "# decided ones keep their decisions. `persona review export` writes every block.",
+        ]
     header = {
         "persona_id": persona.id,
         "segment": persona.segment,
@@ -519,11 +525,15 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
+def export_review(
+    workspace: Workspace, force: bool = False, pending_only: bool = False
+) -> list[Path]:
     """Write one editable YAML review file per persona into the review folder.
 
     A file a reviewer has edited but not yet applied is never overwritten: that raises, and
-    with `force` the file is first kept as `<name>.bak`.
+    with `force` the file is first kept as `<name>.bak`. `pending_only` leaves out the blocks
+    somebody has decided (apply reads a file with fewer blocks the same way: a block that is
+    not there changes nothing).
     """
     data = load_report_data(workspace)
     view = load_view(workspace)
@@ -537,8 +547,15 @@ def export_review(workspace: Workspace, force: bool = False) -> list[Path]:
             held = found[1] if found else None
             journey = view.journey_of(persona.id)
             blocks = _blocks(reviewed, held, view.lineage, journey)
+            if pending_only:
+                stored = held.active() if held else {}
+                blocks = [
+                    b
+                    for b in blocks
+                    if (d := stored.get(str(b[1]))) is None or d.decision == "pending"
+                ]
             text = render_review_file(
-                reviewed, held, data, name, workspace, view.lineage, journey, blocks
+                reviewed, held, data, name, workspace, view.lineage, journey, blocks, pending_only
             )
             if path.exists():
                 existing = path.read_text(encoding="utf-8")

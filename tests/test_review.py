@@ -468,3 +468,27 @@ def test_mark_reviewed_with_undecided_fields_warns_and_reports_say_so(ws: Worksp
     for path in FIELDS:
         set_field(ws, "Dana", path, confirm=True)
     assert not mark_reviewed(ws, "Dana").notes
+
+
+def test_a_pending_export_holds_only_undecided_blocks_and_applies_the_same_way(
+    ws: Workspace,
+) -> None:
+    set_field(ws, "Dana", "summary", confirm=True)
+    set_field(ws, "Dana", "journey.stages.0.actions", confirm=True)
+    (path, _) = export_review(ws, pending_only=True)
+    text = path.read_text()
+    fields = yaml.safe_load(text)["fields"]
+    # Decided blocks are left out; the rest are there, and the file says why it is short.
+    assert "summary" not in fields and "journey.stages.0.actions" not in fields
+    assert "role" in fields and "journey.stages.1.actions" in fields
+    assert "Only the blocks nobody has decided yet are here" in text
+    full = yaml.safe_load(export_review(ws, force=True)[0].read_text())["fields"]
+    assert len(fields) == len(full) - 2
+    # Applied untouched it changes nothing; a decision in it is recorded as from a full file.
+    (path, _) = export_review(ws, pending_only=True, force=True)
+    apply_review_file(ws, path)
+    assert review_status(ws).personas[0].counts["confirmed"] == 1
+    path.write_text(edit(path.read_text(), "role", decision="confirmed"))
+    apply_review_file(ws, path)
+    held = load_decisions(ws).personas["p-dana"].fields
+    assert held["summary"].decision == held["role"].decision == "confirmed"
