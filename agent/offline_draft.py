@@ -1355,17 +1355,39 @@ class OfflineDrafter:
 
     def recommendation(self, theme: PackTheme) -> Recommendation:
         metric = self.metric(theme, "it")
-        goal = (
-            f"Fewer {users_of(self.seg.name)} hit '{theme.label}'"
-            if self.scored
-            else f"Fewer {self.noun} like these hit '{theme.label}'"
-        )
+        who = users_of(self.seg.name) if self.scored else f"{self.noun} like these"
+        need = asked(theme)
+        # A request is decided on and a question answered; only a problem has a root cause.
+        if need == "request":
+            action = f"Decide on the request '{theme.label}' (build it, or say why not)"
+            goal = f"Fewer {who} ask for '{theme.label}'"
+        elif need == "question":
+            action = f"Answer '{theme.label}' where they look first (help, onboarding)"
+            goal = f"Fewer {who} have to ask '{theme.label}'"
+        else:
+            action = f"Fix the root cause of '{theme.label}'"
+            goal = f"Fewer {who} hit '{theme.label}'"
         return Recommendation(
-            action=f"Fix the root cause of '{theme.label}'",
+            action=action,
             goal=goal,
             metric=metric[0].upper() + metric[1:],
             evidence=[f"theme:{theme.id}"],
         )
+
+
+def asked(theme: PackTheme) -> str | None:
+    """'request' or 'question' when most of the theme's quotes ask for something rather than
+    report a problem (no pain cue, and a request or a question), else None."""
+    from .offline_extract import THRESHOLD, _cues, need_of
+
+    natures = []
+    for q in theme.quotes:
+        kind = "ticket" if q.ticket_id else "interview"
+        natures.append(None if _cues(q.text, kind)[0] >= THRESHOLD else need_of(q.text))
+    needs = [n for n in natures if n is not None]
+    if not natures or 2 * len(needs) <= len(natures):
+        return None
+    return "request" if needs.count("request") >= needs.count("question") else "question"
 
 
 def staged(theme: PackTheme) -> int:

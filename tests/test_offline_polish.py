@@ -217,3 +217,26 @@ def test_a_recommendation_goal_never_says_users_twice() -> None:
     assert users_of("New User") == "New Users"
     assert users_of("Finance Power Users") == "Finance Power Users"
     assert users_of("Expense Submitter") == "Expense Submitter users"
+
+
+def test_a_request_is_decided_on_and_a_question_answered_not_fixed_at_its_root() -> None:
+    asks = theme(
+        "t-ask", "Dark mode for the app", 1, 3, {"retention": 3}, freq=(0, 3), sev=(1.0, 1),
+        quotes=[
+            quote("c-a1", "Please add a dark mode to the app.", True, ticket="T-1"),
+            quote("c-a2", "Could you add a dark mode for night shifts?", True, ticket="T-2"),
+        ],
+    )  # fmt: skip
+    how = theme(
+        "t-how", "Change the default currency", 2, 3, {"retention": 3}, freq=(0, 3), sev=(1.0, 1),
+        quotes=[
+            quote("c-h1", "How do I change the default currency for one user?", True, ticket="T-3"),
+            quote("c-h2", "Where do I set a user's currency?", True, ticket="T-4"),
+        ],
+    )  # fmt: skip
+    _, journey = grounded(pack([asks, how, BANK]))
+    actions = {r.evidence[0]: r for r in journey.recommendations}
+    assert actions["theme:t-ask"].action.startswith("Decide on the request 'Dark mode for the app'")
+    assert actions["theme:t-how"].action.startswith("Answer 'Change the default currency'")
+    assert actions["theme:t-how"].goal.endswith("have to ask 'Change the default currency'")
+    assert actions[f"theme:{BANK.id}"].action.startswith("Fix the root cause of")
