@@ -322,17 +322,17 @@ def describe_group(
         theirs = share(outside, lambda p, t=theme: t in p.themes)
         gaps.append((round(mine - theirs, 6), mine, theme))
     gaps.sort(key=lambda g: (-g[0], -g[1], g[2]))
-    for gap, _, theme in gaps[:2]:
-        if gap <= 0 or theme not in labels:
-            continue
+
+    def raised(theme: str) -> CohortTrait:
         holders = [p.participant for p in inside if theme in p.themes]
-        traits.append(
-            CohortTrait(
-                text=f"Raise '{labels[theme]}' ({len(holders)} of {len(inside)}: "
-                f"{', '.join(holders)})",
-                evidence=[f"theme:{theme}"],
-            )
+        return CohortTrait(
+            text=f"Raise '{labels[theme]}' ({len(holders)} of {len(inside)}: {', '.join(holders)})",
+            evidence=[f"theme:{theme}"],
         )
+
+    for gap, _, theme in gaps[:2]:
+        if gap > 0 and theme in labels:
+            traits.append(raised(theme))
 
     # A name says what most of the group does: a theme 3 of 7 raise is a trait, not a name. The
     # most distinctive theme that at least half the group raises names it.
@@ -342,15 +342,7 @@ def describe_group(
         theme = namers[0]
         name = f"Participants who raise '{labels[theme]}'"
         if not any(f"theme:{theme}" in t.evidence for t in traits):
-            # The trait the group is named after is shown with the others.
-            holders = [p.participant for p in inside if theme in p.themes]
-            traits.append(
-                CohortTrait(
-                    text=f"Raise '{labels[theme]}' ({len(holders)} of {len(inside)}: "
-                    f"{', '.join(holders)})",
-                    evidence=[f"theme:{theme}"],
-                )
-            )
+            traits.append(raised(theme))  # the trait it is named after, shown with the others
     for tool in sorted({t for p in inside for t in p.tools}):
         mine = share(inside, lambda p, t=tool: t in p.tools)
         theirs = share(outside, lambda p, t=tool: t in p.tools)

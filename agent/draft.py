@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -365,10 +366,9 @@ def _stage_hint(settings: Settings, workspace: Workspace) -> list[str]:
     report = load_themes(workspace)
     if report is None or report.total_tickets:
         return []
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     for theme in report.themes:
-        for stage, n in theme.journey_stages.items():
-            counts[stage] = counts.get(stage, 0) + n
+        counts.update(theme.journey_stages)
     hint = funnel_misfit(counts)
     return [hint] if hint else []
 

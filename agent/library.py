@@ -107,14 +107,18 @@ def _validated(path: Path, model: type[V], items: object, what: str) -> list[V]:
         try:
             out.append(_tolerant(model, item))
         except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in first.get("loc", ())) or "(item)"
             raise InputError(
                 str(path),
-                f"{what}[{i}].{field}: {first['msg']} (a hand edit, or written by another version "
+                f"{what}[{i}].{_first_error(exc)} (a hand edit, or written by another version "
                 "of persona-agent; `persona draft` writes it again)",
             ) from exc
     return out
+
+
+def _first_error(exc: ValidationError) -> str:
+    """'stages.2.emotion: Input should be a valid integer': where and what, the first misfit."""
+    first = exc.errors(include_url=False)[0]
+    return f"{'.'.join(str(p) for p in first.get('loc', ())) or '(value)'}: {first['msg']}"
 
 
 def _tolerant(model: type[V], item: object) -> V:
@@ -143,10 +147,8 @@ def load_themes(workspace: Workspace) -> ThemeReport | None:
     try:
         return ThemeReport.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "(file)"
         raise InputError(
-            str(workspace.themes), f"{field}: {first['msg']} (`persona themes` writes it again)"
+            str(workspace.themes), f"{_first_error(exc)} (`persona themes` writes it again)"
         ) from exc
 
 

@@ -281,20 +281,23 @@ def users_of(segment: str) -> str:
     return f"{segment} users"
 
 
+# Saying one uses, opens or goes through a name makes it a tool; so does a product word after it.
+_TOOL_VERBS = (
+    r"use|uses|used|using|open|opens|opened|opening|via|through|switch(?:ed)? to|"
+    r"export(?:s|ed|ing)?(?: it| them)? to|import(?:s|ed|ing)?(?: it| them)? from|"
+    r"sync(?:s|ed|ing)? (?:with|to)|connect(?:s|ed|ing)? (?:to|with)|integrat\w* with|"
+    r"log(?:s|ged|ging)? into"
+)
+_TOOL_NOUNS = r"sync|integration|app|plugin|add-on|extension"
+
+
 def used_as_tool(name: str, notes: Iterable[PackObservation]) -> bool:
-    """Does someone say they use, open or go through `name`? "In Ireland" and "with Fiona"
-    name a place and a person; "using Notion" names a tool."""
+    """Does someone say they use, open or go through `name` ("using Notion", "the QBO sync")?
+    "In Ireland" and "with Fiona" name a place and a person."""
+    said = re.escape(name)
     verb = re.compile(
-        r"\b(?:use|uses|used|using|open|opens|opened|opening|via|through|switch(?:ed)? to|"
-        r"export(?:s|ed|ing)?(?: it| them)? to|import(?:s|ed|ing)?(?: it| them)? from|"
-        r"sync(?:s|ed|ing)? (?:with|to)|connect(?:s|ed|ing)? (?:to|with)|integrat\w* with|"
-        r"log(?:s|ged|ging)? into)\s+(?:a |an |the |our |my |their )?"
-        + re.escape(name)
-        + r"\b"
-        # ... or a product word after it: "the QBO sync", "the Miro app".
-        + r"|\b"
-        + re.escape(name)
-        + r"\s+(?:sync|integration|app|plugin|add-on|extension)\b",
+        rf"\b(?:{_TOOL_VERBS})\s+(?:a |an |the |our |my |their )?{said}\b"
+        rf"|\b{said}\s+(?:{_TOOL_NOUNS})\b",
         re.IGNORECASE,
     )
     return any(verb.search(n.quote) for n in notes)

@@ -132,7 +132,17 @@ def _sentences(text: str) -> Iterable[tuple[int, int]]:
             yield start, end
 
 
-_BUT = re.compile(r"\b(?:but|however|except|although|though|until)\b", re.IGNORECASE)
+# Words that set one clause against another ("great, but it crashes").
+_CONTRAST = r"\b(?:but|however|except|although|though|until|whereas)\b"
+_BUT = re.compile(_CONTRAST, re.IGNORECASE)
+# Where a clause ends: punctuation inside a sentence, or a contrast word.
+_CLAUSE_BREAK = re.compile(rf"[,;:]|{_CONTRAST}", re.IGNORECASE)
+
+
+def _blank(pattern: re.Pattern[str], text: str) -> str:
+    """`text` with each match of `pattern` blanked, not deleted: the words around it keep their
+    boundaries and every offset stays put."""
+    return pattern.sub(lambda m: " " * len(m.group()), text)
 
 
 def _pain_across_but(sentence: str, praise: re.Match[str], kind: str) -> bool:
@@ -166,10 +176,6 @@ _INTERVIEWER_LINE = re.compile(
 _ASKED = re.compile(
     r"\b(?:how|if|whether|what)\b(?:[^\w,;:.!?]+[\w']+){0,6}[^\w,;:.!?]+$", re.IGNORECASE
 )
-
-
-# Where a clause ends: punctuation inside a sentence, or a contrast word.
-_CLAUSE_BREAK = re.compile(r"[,;:]|\b(?:but|however|except|although|though|until|whereas)\b", re.I)
 
 
 def _without_opinions(sentence: str) -> str:
@@ -211,8 +217,7 @@ def _scored(sentence: str, kind: str) -> tuple[float, tuple[str, ...]]:
         return 0.0, ()
     # Curly apostrophes read as straight ones (same length: offsets stay put).
     sentence = sentence.replace("\u2019", "'")
-    # Blank, not delete: the words around a denial keep their boundaries.
-    sentence = vocabulary().denials.sub(lambda m: " " * len(m.group()), sentence)
+    sentence = _blank(vocabulary().denials, sentence)
     sentence = _without_opinions(sentence)
     found: list[str] = []
     score = 0.0
@@ -446,7 +451,7 @@ _SIGNATURE = re.compile(r"\bsent from my\s+\S+(?:\s+\S+)?", re.IGNORECASE)
 def tools_in(sentence: str) -> list[str]:
     """Tool and channel names a sentence mentions, in order of appearance, each once."""
     vocab = vocabulary()
-    sentence = _SIGNATURE.sub(lambda m: " " * len(m.group()), sentence)
+    sentence = _blank(_SIGNATURE, sentence)
     found: list[tuple[int, str]] = []
     for pattern in vocab.tools:
         found.extend((m.start(), m.group()) for m in pattern.finditer(sentence))

@@ -220,19 +220,21 @@ def test_a_recommendation_goal_never_says_users_twice() -> None:
 
 
 def test_a_request_is_decided_on_and_a_question_answered_not_fixed_at_its_root() -> None:
-    asks = theme(
-        "t-ask", "Dark mode for the app", 1, 3, {"retention": 3}, freq=(0, 3), sev=(1.0, 1),
-        quotes=[
-            quote("c-a1", "Please add a dark mode to the app.", True, ticket="T-1"),
-            quote("c-a2", "Could you add a dark mode for night shifts?", True, ticket="T-2"),
-        ],
+    def asked_in_tickets(tid: str, label: str, rank: int, *said: str) -> PackTheme:
+        quotes = [
+            quote(f"c-{tid}{n}", text, True, ticket=f"T-{tid}{n}") for n, text in enumerate(said)
+        ]
+        return theme(
+            tid, label, rank, 3, {"retention": 3}, freq=(0, 3), sev=(1.0, 1), quotes=quotes
+        )
+
+    asks = asked_in_tickets(
+        "t-ask", "Dark mode for the app", 1,
+        "Please add a dark mode to the app.", "Could you add a dark mode for night shifts?",
     )  # fmt: skip
-    how = theme(
-        "t-how", "Change the default currency", 2, 3, {"retention": 3}, freq=(0, 3), sev=(1.0, 1),
-        quotes=[
-            quote("c-h1", "How do I change the default currency for one user?", True, ticket="T-3"),
-            quote("c-h2", "Where do I set a user's currency?", True, ticket="T-4"),
-        ],
+    how = asked_in_tickets(
+        "t-how", "Change the default currency", 2,
+        "How do I change the default currency for one user?", "Where do I set a user's currency?",
     )  # fmt: skip
     _, journey = grounded(pack([asks, how, BANK]))
     actions = {r.evidence[0]: r for r in journey.recommendations}

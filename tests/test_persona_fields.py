@@ -28,6 +28,7 @@ from agent.evidence import (
     PackObservation,
     PackQuote,
     PackSegment,
+    PackTheme,
     build_evidence_packs,
     fit_pack,
     pack_tokens,
@@ -131,19 +132,14 @@ def cohort_pack(
     )
 
 
-SYNC_THEME = pack_theme(
-    "t-sync",
-    "Bank feed drops transactions",
-    1,
-    2,
-    {"retention": 4},
-    quotes=[
-        PackQuote(
-            chunk_id="c-sync", text=SENTENCES["c-sync"][1], participant_id="P02", in_segment=True
-        )
-    ],
-    freq=(2, 0),
-)
+def said_theme(tid: str, label: str, cid: str) -> PackTheme:
+    """A theme raised by two of the persona's people, quoting one sentence of SENTENCES."""
+    who, text = SENTENCES[cid]
+    quote = PackQuote(chunk_id=cid, text=text, participant_id=who, in_segment=True)
+    return pack_theme(tid, label, 1, 2, {"retention": 4}, quotes=[quote], freq=(2, 0))
+
+
+SYNC_THEME = said_theme("t-sync", "Bank feed drops transactions", "c-sync")
 OBSERVED = [
     note("goal", "c-goal"),
     note("goal", "c-why"),
@@ -190,20 +186,6 @@ def test_goals_tools_workarounds_and_touchpoints_come_from_the_personas_own_word
     # Participants, never users, for a group of interviewees.
     texts = " ".join(c.text for c in claims_of(persona) + claims_of(journey))
     assert " users" not in texts
-
-
-def test_a_plural_names_the_same_tool_once_per_person() -> None:
-    """'Notebooks' is 'Notebook' said of several: one tool, its people counted once each."""
-    notes = [
-        tool("c-x1", "Notebook", 2),
-        tool("c-x2", "Notebook", 2),
-        tool("c-x3", "Notebooks", 1),
-        tool("c-slack", "Notebooks", 1),
-    ]
-    persona, _ = grounded(cohort_pack(notes, [SYNC_THEME]))
-    [notebook] = persona.tools
-    assert notebook.text == "Notebook: named by 4 of the 6 participants"
-    assert notebook.evidence[:4] == ["chunk:c-x1", "chunk:c-x2", "chunk:c-x3", "chunk:c-slack"]
 
 
 def test_a_stage_where_good_moments_outnumber_pains_is_positive() -> None:
@@ -561,16 +543,29 @@ def test_a_cohorts_count_names_its_size_and_good_moments_alone_are_not_weighed_a
     ]
 
 
-def test_a_capitalised_word_is_a_tool_when_someone_says_they_use_it() -> None:
-    """'in Ireland', said by two people, names a place; 'using Miro' names a tool."""
-    notes = [
-        tool("c-ire1", "Ireland", 2),
-        tool("c-ire2", "Ireland", 2),
-        tool("c-miro1", "Miro", 2),
-        tool("c-miro2", "Miro", 2),
-    ]
-    persona, _ = grounded(cohort_pack(notes, [SYNC_THEME]))
-    assert [t.text for t in persona.tools] == ["Miro: named by 2 of the 6 participants"]
+@pytest.mark.parametrize(
+    ("notes", "named"),
+    [
+        # "Notebooks" is "Notebook" said of several: one tool, its people counted once each.
+        (
+            [("c-x1", "Notebook", 2), ("c-x2", "Notebook", 2), ("c-x3", "Notebooks", 1),
+             ("c-slack", "Notebooks", 1)],
+            ["Notebook: named by 4 of the 6 participants"],
+        ),
+        # "in Ireland", said by two people, names a place; "using Miro" names a tool.
+        (
+            [("c-ire1", "Ireland", 2), ("c-ire2", "Ireland", 2), ("c-miro1", "Miro", 2),
+             ("c-miro2", "Miro", 2)],
+            ["Miro: named by 2 of the 6 participants"],
+        ),
+    ],
+    ids=["plural", "place"],
+)  # fmt: skip
+def test_tools_are_what_people_say_they_use_counted_once_per_person(
+    notes: list[tuple[str, str, int]], named: list[str]
+) -> None:
+    persona, _ = grounded(cohort_pack([tool(*n) for n in notes], [SYNC_THEME]))
+    assert [t.text for t in persona.tools] == named
 
 
 @pytest.mark.parametrize(
@@ -584,19 +579,7 @@ def test_a_capitalised_word_is_a_tool_when_someone_says_they_use_it() -> None:
 )
 def test_a_workaround_from_the_same_chunk_must_be_about_the_pain(coping: str, kept: bool) -> None:
     """A ticket or a long turn can hold several problems."""
-    board = pack_theme(
-        "t-board",
-        "Board report rebuilt in Excel",
-        1,
-        2,
-        {"retention": 4},
-        quotes=[
-            PackQuote(
-                chunk_id="c-x1", text=SENTENCES["c-x1"][1], participant_id="P01", in_segment=True
-            )
-        ],
-        freq=(2, 0),
-    )
+    board = said_theme("t-board", "Board report rebuilt in Excel", "c-x1")
     note = PackObservation(
         kind="workaround", text=coping, chunk_id="c-x1", quote=coping, participant_id="P09"
     )

@@ -578,21 +578,6 @@ def stage_sources(data: ReportData, stage: JourneyStageEntry) -> tuple[str, ...]
     return PRESET_SOURCES["funnel"].get(stage.stage, (stage.stage,))
 
 
-def own_stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int | None:
-    """The persona's own mentions of the stage's pains, from the counts its map was drafted
-    with; None for maps drafted before those were kept."""
-    journey = _journey_holding(data, stage)
-    if journey is None or not journey.own_stage_counts:
-        return None
-    sources = stage_sources(data, stage)
-    # The stage's pains as shown now (a reviewer may have changed them), each counted once.
-    return sum(
-        journey.own_stage_counts.get(theme_id, {}).get(src, 0)
-        for theme_id in dict.fromkeys(stage.pain_points)
-        for src in sources
-    )
-
-
 # A stage's pain-point cell lists this many, most-mentioned first, and the rest below the table
 # (a model may place 30+ themes in one stage, and a 38-line cell reads as nothing); a cell
 # with up to CELL_PAINS + 2 lists them all, rather than hide one or two.
@@ -603,48 +588,50 @@ def cell_overflows(stage: JourneyStageEntry) -> bool:
     return len(stage.pain_points) > CELL_PAINS + 2
 
 
-def stage_pains(data: ReportData, stage: JourneyStageEntry) -> list[tuple[int, str, int]]:
-    """(position, theme id, mentions at this stage) of a stage's pains, most mentioned first:
-    the persona's own mentions, else (older maps) the study's; ties keep the drafted order."""
+def _pain_counter(data: ReportData, stage: JourneyStageEntry) -> tuple[Callable[[str], int], bool]:
+    """How many mentions a pain theme has at this stage, and whether they are the persona's own
+    people's (from the counts its map was drafted with) or, on maps drafted before those were
+    kept, the whole study's."""
     journey = _journey_holding(data, stage)
     sources = stage_sources(data, stage)
     own = journey.own_stage_counts if journey is not None else {}
+    if own:
+        return (lambda tid: sum(own.get(tid, {}).get(src, 0) for src in sources)), True
 
-    def count(theme_id: str) -> int:
-        if own:
-            return sum(own.get(theme_id, {}).get(src, 0) for src in sources)
-        theme = data.theme(theme_id)
+    def study(tid: str) -> int:
+        theme = data.theme(tid)
         return sum(theme.journey_stages.get(src, 0) for src in sources) if theme else 0
 
+    return study, False
+
+
+def stage_pains(data: ReportData, stage: JourneyStageEntry) -> list[tuple[int, str, int]]:
+    """(position, theme id, mentions at this stage) of a stage's pains, most mentioned first;
+    ties keep the drafted order."""
+    count, _ = _pain_counter(data, stage)
     rows = [(i, tid, count(tid)) for i, tid in enumerate(stage.pain_points)]
     return sorted(rows, key=lambda row: (-row[2], row[0]))
 
 
+def _stage_total(data: ReportData, stage: JourneyStageEntry) -> tuple[int, bool]:
+    """Mentions the stage's pains rest on, as shown now (a reviewer may have changed them; each
+    theme counted once), and whether they are the persona's own."""
+    count, own = _pain_counter(data, stage)
+    return sum(count(tid) for tid in dict.fromkeys(stage.pain_points)), own
+
+
 def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
     """Mentions the stage's pains rest on: the persona's own, else (older maps) the study's."""
-    own = own_stage_mentions(data, stage)
-    return study_stage_mentions(data, stage) if own is None else own
-
-
-def study_stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
-    """Every participant's mentions of the stage's pain themes placed at this stage."""
-    sources = stage_sources(data, stage)
-    total = 0
-    for theme_id in stage.pain_points:
-        theme = data.theme(theme_id)
-        if theme:
-            total += sum(theme.journey_stages.get(s, 0) for s in sources)
-    return total
+    return _stage_total(data, stage)[0]
 
 
 def emotion_basis(data: ReportData, stage: JourneyStageEntry) -> str:
     """'3 good moments, 12 mentions by its people': what a stage's emotion weighs ('' when
     neither); an older map's count is the whole study's, and says so."""
-    own = own_stage_mentions(data, stage)
-    n = study_stage_mentions(data, stage) if own is None else own
+    n, own = _stage_total(data, stage)
     parts = [plural(len(stage.positives), "good moment")] if stage.positives else []
     if n:
-        parts.append(f"{plural(n, 'mention')} {'study-wide' if own is None else 'by its people'}")
+        parts.append(f"{plural(n, 'mention')} {'by its people' if own else 'study-wide'}")
     return ", ".join(parts)
 
 
