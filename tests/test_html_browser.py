@@ -53,8 +53,14 @@ def run_chromium(tmp: Path, url: str, *args: str) -> subprocess.CompletedProcess
 
 
 def console_messages(stderr: str) -> list[str]:
-    """Console output and uncaught errors as Chromium logs them with --enable-logging."""
-    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+    """Console output and uncaught errors as Chromium logs them with --enable-logging; the
+    browser's own pages ("source: chrome://...", e.g. its "Slow network is detected" notice when
+    run without a network) are not the page under test."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if (":CONSOLE" in line or "Uncaught" in line) and "source: chrome://" not in line
+    ]
 
 
 def decode_png(data: bytes) -> tuple[int, int, int, list[bytes]]:
