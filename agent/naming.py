@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from .models import LLMMode
+from .offline_extract import states_a_pain
 
 # Words that say "this is a complaint" rather than what it is about.
 _FILLER_WORDS = (
@@ -56,7 +57,9 @@ _RESTART = re.compile(
 # only with the comma that marks them as openers.
 _SPOKEN_OPENERS = re.compile(
     r"^(?:(?:(?:instead|because)(?!\s+of\b)|again|also|maybe|just|anyway|for example|"
-    r"for instance)\b[\s,:-]*|(?:then|now|right|see|man)\s*,[\s,:-]*)+",
+    r"for instance|of course|the (?:main |biggest |big |only |other )?(?:pain point|problem|issue|"
+    r"challenge|frustration) (?:is|was|i had|i have)(?: that)?)\b[\s,:-]*"
+    r"|(?:then|now|right|see|man)\s*,[\s,:-]*)+",
     re.IGNORECASE,
 )
 # Words a cut may not end on: what follows them was cut off ("a pain, especially", "aware
@@ -79,6 +82,14 @@ _HANGING = _OPEN_END | frozenset(_HANGING_WORDS.split())
 _CLAUSE = re.compile(r"\s*(?:[,;:()]|\s-\s|\s(?:and|but|because|so|which|when|while)\s)\s*")
 LABEL_WORDS = (3, 10)
 SPOKEN_SLACK = 2
+PAIN_BONUS = 0.4
+# How a spoken sentence hedges before it says anything ("I don't know if there could be a sense
+# of like", "If it's not intuitive"): as a name it reads as half a thought.
+_HEDGED = re.compile(
+    r"^(?:if|whether|i don't know|i'm not sure if|i'm not saying|i'm trying to think|"
+    r"i'm guessing|i guess|maybe)\b",
+    re.IGNORECASE,
+)
 _REPLY = re.compile(r"^\s*(?:(?:re|fwd?|aw|tr)\s*:\s*)+", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"^(?:i|i'm|i've|i'd|i'll|we|we're|we've|my|our|me)\b", re.IGNORECASE)
 
@@ -217,6 +228,10 @@ def _representative(candidate: ThemeCandidate, spoken: bool = False) -> str:
             weights.setdefault(stem, 1.0 / (1 + rank))
     options: list[tuple[float, int, str]] = []
     subjects = [_REPLY.sub("", s) for s in candidate.subjects[:3]]
+    # Without subjects (interviews), a name states a pain: a central sentence that carries a
+    # pain cue beats one that only shares the theme's words ("I didn't find anything very
+    # obvious"), and a hedge reads as half a thought.
+    stating = spoken and not subjects
     pool = [(True, s) for s in subjects] + [(False, s) for s in candidate.statements[:6]]
     for order, (is_subject, text) in enumerate(pool):
         for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
@@ -235,6 +250,10 @@ def _representative(candidate: ThemeCandidate, spoken: bool = False) -> str:
                 - (0.3 if label.endswith("...") else 0.0)
                 - 0.05 * order
             )
+            if stating:
+                score += (PAIN_BONUS if states_a_pain(label) else 0.0) - (
+                    PAIN_BONUS if _HEDGED.match(label) else 0.0
+                )
             options.append((round(score, 6), -order, label, sentence))
     if not options:
         return ""

@@ -210,6 +210,11 @@ def _cues(sentence: str, kind: str = "interview") -> tuple[float, list[str]]:
     return score, list(found)
 
 
+def states_a_pain(sentence: str, kind: str = "interview") -> bool:
+    """Whether a sentence from a document of this kind carries a pain cue on its own."""
+    return _scored(sentence, kind)[0] >= THRESHOLD
+
+
 # Pains and observations both score every sentence; the cue patterns are most of the time spent.
 @lru_cache(maxsize=1 << 14)
 def _scored(sentence: str, kind: str) -> tuple[float, tuple[str, ...]]:

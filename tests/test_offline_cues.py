@@ -87,6 +87,9 @@ def test_struggle_and_suggestions_are_pain_cues(sentence: str) -> None:
         "I didn't have any problems with it.",
         "People didn’t get confused by the menu.",  # a curly apostrophe
         "It wasn't too bad, and it was quickly fixed.",
+        # ... or named and then denied.
+        "That's a pain point I never had.",
+        "The new parser doesn't really have that problem.",
         # Talk about the session, not the product.
         "I don't know if you can see my screen.",
         "I am not sure if this is the kind of answer you want.",

@@ -378,6 +378,9 @@ def test_labels_are_cut_at_a_clause_and_lose_spoken_openers() -> None:
         ("Nobody tells you what you know about the feed.", "Nobody tells you what you know about the feed"),
         ("We had had three outages in C plus plus code.", "We had had three outages in C plus plus code"),
         ("The pricing (still unclear to us) keeps changing.", "The pricing (still unclear to us) keeps changing"),
+        # Saying that what follows is the problem is an opener too.
+        ("So the pain point is we usually create all these plots by hand.", "We usually create all these plots by hand"),
+        ("Of course, the biggest problem was that the feed drops.", "The feed drops"),
     ],
 )  # fmt: skip
 def test_spoken_labels_read_as_a_researcher_would_cite_them(said: str, label: str) -> None:
@@ -427,6 +430,30 @@ def test_a_labels_topic_is_a_word_the_theme_says(said: list[str], term: str, lab
     # The label a model prompt carries keeps the old rule, so cached answers still match.
     prompt = offline_naming(candidate, prompt_case=True).label
     assert prompt == f"{term.capitalize()}: what does that mean here"
+
+
+def test_an_interview_theme_is_named_by_a_sentence_that_states_its_pain() -> None:
+    """Without ticket subjects, a central sentence that states a pain beats one that only
+    shares the theme's words, and a hedge ("I don't know if...") reads as half a thought."""
+    from agent.naming import ThemeCandidate, offline_naming
+
+    said = [
+        "It is quite clear, the dashboard.",
+        "I don't know if the dashboard could be like.",
+        "I am not seeing the value of this dashboard.",
+    ]
+    candidate = ThemeCandidate(
+        id="x", statements=said, quotes=said, categories=[], terms=["dashboard"], mentions=3
+    )
+    assert offline_naming(candidate).label == "I am not seeing the value of this dashboard"
+    # A ticket's subject is already a name someone gave the problem: it still leads.
+    subject = ThemeCandidate(
+        id="y", statements=said, quotes=said, categories=[], terms=["dashboard"], mentions=3,
+        subjects=["Dashboard layout question"],
+    )  # fmt: skip
+    assert offline_naming(subject).label == "Dashboard layout question"
+    # Labels that model prompts carry keep the old choice, so cached answers still match.
+    assert offline_naming(candidate, prompt_case=True).label == "It is quite clear, the dashboard"
 
 
 def test_a_sentence_just_over_the_limit_is_named_whole_not_cut() -> None:
