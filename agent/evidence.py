@@ -500,6 +500,18 @@ def segment_themes(
     return [(t, count(t)) for t in chosen]
 
 
+def theme_people(workspace: Workspace, themes: ThemeReport) -> dict[str, set[str]]:
+    """Theme id -> the participants (or users) whose mentions it holds."""
+    theme_of = {m: t.id for t in themes.themes for m in t.mention_ids}
+    people: dict[str, set[str]] = {}
+    for row in iter_rows(workspace.mentions):
+        theme = theme_of.get(row.get("id"))
+        who = row.get("participant_id") or row.get("user_id")
+        if theme and who:
+            people.setdefault(theme, set()).add(who)
+    return people
+
+
 # --------------------------------------------------------------------------- retrieval
 
 
@@ -672,14 +684,7 @@ class PackBuilder:
         """Theme id -> the participants (or users) whose mentions it holds."""
         if self._theme_people is None:
             assert self.inputs.themes is not None
-            theme_of = {m: t.id for t in self.inputs.themes.themes for m in t.mention_ids}
-            people: dict[str, set[str]] = {}
-            for row in iter_rows(self.workspace.mentions):
-                theme = theme_of.get(row.get("id"))
-                who = row.get("participant_id") or row.get("user_id")
-                if theme and who:
-                    people.setdefault(theme, set()).add(who)
-            self._theme_people = people
+            self._theme_people = theme_people(self.workspace, self.inputs.themes)
         return self._theme_people
 
     # ------------------------------------------------------------------ membership

@@ -362,3 +362,56 @@ def test_an_offline_group_is_named_after_what_most_of_it_raises() -> None:
     texts = [t.text for t in named.traits]
     assert "Raise 'Sort order' (3 of 7: G0, G1, G2)" in texts
     assert "Raise 'Missing values' (4 of 7: G3, G4, G5, G6)" in texts
+
+
+def test_each_claim_says_how_many_of_its_group_it_rests_on(
+    offline_study: Path, tmp_path: Path
+) -> None:
+    """A goal cited from one person's words reads '1 of N', not as the whole group's; a need
+    citing a theme counts the group's people who raise it."""
+    ws = tmp_path / "ws"
+    shutil.copytree(offline_study, ws)
+    cohorts = json.loads((ws / "cohorts.json").read_text())["cohorts"]
+    raw = json.loads((ws / "personas.json").read_text())
+    persona = raw["personas"][0]
+    members = set(next(c["members"] for c in cohorts if c["name"] == persona["segment"]))
+    assert len(members) >= 2
+    chunks = [json.loads(line) for line in (ws / "chunks.jsonl").read_text().splitlines()]
+    said = [c for c in chunks if c.get("role") == "participant" and c.get("participant_id")]
+    own = [c for c in said if c["participant_id"] in members]
+    first = own[0]
+    second = next(c for c in own if c["participant_id"] != first["participant_id"])
+    other = next(c for c in said if c["participant_id"] not in members)
+    themes = json.loads((ws / "themes.json").read_text())["themes"]
+    mentions = [json.loads(line) for line in (ws / "mentions.jsonl").read_text().splitlines()]
+    raised = {m["id"]: m.get("participant_id") for m in mentions}
+    theme = themes[0]
+    theme_people = {raised[m] for m in theme["mention_ids"] if raised.get(m)} & members
+    assert theme_people
+    persona["draft"]["goals"] = [
+        {"text": "Close the month fast", "evidence": [f"chunk:{first['id']}"]},
+        {
+            "text": "Keep approvals simple",
+            "evidence": [f"chunk:{c['id']}" for c in (first, second, other)],
+        },
+    ]
+    persona["draft"]["needs"]["must"] = [
+        {"text": "Feeds that stay connected", "evidence": [f"theme:{theme['id']}"]}
+    ]
+    (ws / "personas.json").write_text(json.dumps(raw))
+    result = CliRunner().invoke(app, ["report", "-w", str(ws), "--format", "md,html"], env=_env())
+    assert result.exit_code == 0, result.output
+    page = next(
+        p for p in (ws / "reports").glob("persona-*.md") if "Keep approvals simple" in p.read_text()
+    )
+    body = page.read_text().split("## Evidence")[0].splitlines()
+    n = len(members)
+    assert next(x for x in body if "Close the month" in x).endswith(f"_(1 of {n} participants)_")
+    # The outsider is flagged, not counted.
+    assert f"_(2 of {n} participants)_" in next(x for x in body if "Keep approvals" in x)
+    need = next(x for x in body if "Feeds that stay connected" in x)
+    assert need.endswith(f"_({len(theme_people)} of {n} participants)_"), need
+    # The HTML library says the same beside each item.
+    html = (ws / "reports" / "index.html").read_text()
+    claim = html.split("Close the month fast")[1].split("</li>")[0]
+    assert f"(1 of {n} participants)" in claim

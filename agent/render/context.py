@@ -216,6 +216,9 @@ class ReportData:
     items_decided: dict[str, int] = field(default_factory=dict)
     # Set by render.only_product: the report covers this product only (its totals, its ranks).
     product: str | None = None
+    # Theme id -> the participants whose mentions it holds, when personas are groups of
+    # listed participants (what a claim citing a theme rests on within the group).
+    theme_people: dict[str, set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.slugs:
@@ -394,6 +397,37 @@ class ReportData:
                 return frozenset(cohort.members)
         return None
 
+    def cited_people(self, cited: Iterable[str], members: frozenset[str] | None) -> tuple[int, int]:
+        """(participants, tickets) whose words the cited chunks are; with `members`, only the
+        group's own participants count (an outsider's words are flagged where cited)."""
+        people: set[str] = set()
+        tickets: set[str] = set()
+        for ref in cited:
+            parsed = refs.parse(ref)
+            if parsed.kind == "theme" and members is not None:
+                people |= self.theme_people.get(refs.follow(parsed.key, self.lineage), set())
+            chunk = self.chunks.get(parsed.key) if parsed.kind == "chunk" else None
+            if chunk is None:
+                continue
+            if chunk.kind == "ticket":
+                tickets.add(chunk.ticket_id or chunk.document_id)
+            elif chunk.participant_id or chunk.document_id:
+                people.add(chunk.participant_id or chunk.document_id)
+        if members is not None:
+            people &= members
+        return len(people), len(tickets)
+
+    def support(self, cited: Iterable[str], members: frozenset[str] | None) -> str:
+        """'2 of 7 participants': whose words a claim's evidence is, against its group."""
+        people, tickets = self.cited_people(cited, members)
+        parts = []
+        if people:
+            of = f" of {len(members)}" if members else ""
+            parts.append(f"{people}{of} participant{'' if people == 1 and not of else 's'}")
+        if tickets:
+            parts.append(f"{fmt_num(tickets)} ticket{'' if tickets == 1 else 's'}")
+        return ", ".join(parts)
+
     def outsider(self, ref: str, members: frozenset[str] | None) -> bool:
         """Is a cited chunk a participant's words from outside these members?"""
         parsed = refs.parse(ref)
@@ -559,7 +593,13 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
 
     view = load_view(workspace, apply=apply_decisions)
     chunks = load_chunks(workspace.chunks, cited_chunk_ids(view.personas, view.journeys))
-    return report_data(view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions)
+    data = report_data(view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions)
+    groups = view.cohorts is not None and any(c.members for c in view.cohorts.cohorts)
+    if groups and view.themes is not None and workspace.mentions.exists():
+        from ..evidence import theme_people
+
+        data.theme_people = theme_people(workspace, view.themes)
+    return data
 
 
 def ticket_subjects_for(workspace: Workspace, chunks: dict[str, Chunk]) -> dict[str, str]:

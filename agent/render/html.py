@@ -111,6 +111,10 @@ class Cites:
             out.append((number, f"{self.prefix}-ev-{number}"))
         return out
 
+    def support(self, refs: Iterable[str]) -> str:
+        """'2 of 7 participants': whose words a claim's evidence is (see ReportData.support)."""
+        return self.data.support(refs, self.members)
+
     def items(self) -> list[tuple[int, str, Evidence]]:
         return [
             (n, f"{self.prefix}-ev-{n}", self.data.resolve(ref, self.focus.get(ref, ())))

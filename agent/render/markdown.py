@@ -163,6 +163,12 @@ class Footnotes:
         # Said where the claim is read, not only in the evidence list at the page's end.
         return "".join(marks) + (f" _({ANOTHER_GROUP})_" if elsewhere else "")
 
+    def support(self, refs: Iterable[str]) -> str:
+        """Whose words a claim's cited chunks are, against the group it speaks for: a goal
+        that rests on one of seven people reads as such, not as the whole group's."""
+        said = self.data.support(refs, self.members)
+        return f" _({said})_" if said else ""
+
     def section(self) -> list[str]:
         if not self.numbers:
             return []
@@ -200,17 +206,21 @@ def claim_md(
     human: bool = False,
     added: str | None = None,
     missing: str = "_not stated_",
+    counted: bool = False,
 ) -> str:
     """A claim's text with its footnotes and, where it applies, an assumption or review marker.
 
     `human`: a reviewer wrote (part of) the field, so a claim without evidence is theirs.
     `added`: what a reviewer's `extended` decision appended, shown after the drafted claim and
     its footnotes as the reviewer's (see ReportData.split_addition).
+    `counted`: say how many of the group's people the cited words come from.
     """
     if claim is None:
         text = missing
     else:
         text = md(claim.text) + notes.cite(claim.evidence, focus_texts(claim.text))
+        if counted:
+            text += notes.support(claim.evidence)
         if claim.assumption:
             text += " **[Assumption — no evidence]**"
         elif not claim.evidence and human:
@@ -230,13 +240,15 @@ def claim_list(
     numbered: bool = False,
     human: bool = False,
     added: int = 0,
+    counted: bool = False,
 ) -> list[str]:
     """One line per claim; the last `added` ones are a reviewer's own items and say so."""
     if not claims:
         return ["_None stated._"]
     first_added = len(claims) - added
     return [
-        f"{f'{i}.' if numbered else '-'} {claim_md(c, notes, human=human or i > first_added)}"
+        f"{f'{i}.' if numbered else '-'} "
+        + claim_md(c, notes, human=human or i > first_added, counted=counted)
         for i, c in enumerate(claims, 1)
     ]
 
@@ -321,25 +333,35 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
             drafted, notes, human=human_text, added=added, missing=gap or "_not stated_"
         )
 
-    def item(path: str, claim: Claim | None, human_list: bool = False) -> str:
+    def item(
+        path: str, claim: Claim | None, human_list: bool = False, counted: bool = False
+    ) -> str:
         """One list item (or pain point part): the draft's, or marked as a reviewer's."""
         found = data.mark(persona, path)
         if found is None:
-            return claim_md(claim, notes, human=human_list)
+            return claim_md(claim, notes, human=human_list, counted=counted)
         if found.kind == "extended":
             drafted, added = data.split_addition(persona, path, claim)
-            return claim_md(drafted, notes, mark="extended", human=added is None, added=added)
+            return claim_md(
+                drafted, notes, mark="extended", human=added is None, added=added, counted=counted
+            )
         if found.kind == "confirmed":
-            return claim_md(claim, notes, mark="confirmed")
+            return claim_md(claim, notes, mark="confirmed", counted=counted)
         return claim_md(claim, notes, human=True)  # added or corrected: the reviewer's words
 
-    def items(path: str, claims: list[Claim], numbered: bool = False) -> list[str]:
+    def items(
+        path: str, claims: list[Claim], numbered: bool = False, counted: bool = True
+    ) -> list[str]:
+        """A list field; `counted`: each item says how many of the group it rests on (tools
+        say it in their own words)."""
         extra = data.added_items(persona, path, claims)
         human_text = data.human(persona, path, split=bool(extra))
         if not claims or not any(data.mark(persona, f"{path}.{i}") for i in range(len(claims))):
-            return claim_list(claims, notes, numbered=numbered, human=human_text, added=extra)
+            return claim_list(
+                claims, notes, numbered=numbered, human=human_text, added=extra, counted=counted
+            )
         return [
-            f"{f'{i}.' if numbered else '-'} {item(f'{path}.{i - 1}', c, human_text)}"
+            f"{f'{i}.' if numbered else '-'} {item(f'{path}.{i - 1}', c, human_text, counted)}"
             for i, c in enumerate(claims, 1)
         ]
 
@@ -405,7 +427,15 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
     else:
         out += ["**Demographics**: " + gaps(absent)[0], ""]
 
-    out += ["### Goals and Motivations", "", label("Primary goals", "goals"), ""]
+    out += ["### Goals and Motivations", ""]
+    if notes.members:
+        out += [
+            f"_(n of {len(notes.members)} participants)_ after an item: how many of this "
+            "persona's people the evidence it cites comes from (their own words, or a theme "
+            "they raise).",
+            "",
+        ]
+    out += [label("Primary goals", "goals"), ""]
     out += items("goals", d.goals, numbered=True)
     out += ["", label("Motivations", "motivations"), ""]
     out += items("motivations", d.motivations)
@@ -438,7 +468,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         )
 
     out += ["", "### Tools and Channels", "", label("Tools", "tools"), ""]
-    out += items("tools", d.tools)
+    out += items("tools", d.tools, counted=False)
     out += ["", label("Channels and information sources", "channels"), ""]
     out += items("channels", d.channels)
 
