@@ -461,8 +461,45 @@ def test_summary_gives_a_shared_recommendation_to_the_segment_that_raised_it_mos
     text = render_files(load_report_data(ws), ["md"])["summary.md"]
     recs = text.split("## Recommendations")[1].split("##")[0]
     row = next(line for line in recs.splitlines() if "sync health check" in line)
-    assert row.rstrip(" |").endswith("Sam")
+    # One row for the pain; the persona that also recommends a fix for it is named.
+    assert row.rstrip(" |").endswith("Sam (also Dana)")
     assert recs.count("sync health check") == 1
+
+
+def test_summary_gives_one_row_per_pain_however_the_journeys_word_the_fix(ws) -> None:
+    """Journeys drafted apart word the same fix differently; the summary keys a row on the
+    theme the action cites first, and ranks rows as their themes are ranked."""
+    from agent.models import JourneyMap, Recommendation
+    from agent.workspace import write_json
+
+    raw = read_json(ws.personas)
+    assert isinstance(raw, dict)
+    journeys = [JourneyMap.model_validate(j) for j in raw["journeys"]]
+    journeys[0].draft.recommendations = [
+        Recommendation(
+            action="Explain our privacy policy on the pricing page",
+            goal="Fewer questions",
+            metric="Questions per week",
+        ),
+        Recommendation(
+            action="Reconnect bank feeds automatically before the monthly close",
+            goal="No silent gaps",
+            metric="Days with a broken feed",
+            evidence=["theme:t-sync"],
+        ),
+    ]
+    raw["journeys"] = [j.model_dump(mode="json") for j in journeys]
+    write_json(ws.personas, raw)
+    text = render_files(load_report_data(ws), ["md"])["summary.md"]
+    recs = [
+        line
+        for line in text.split("## Recommendations")[1].split("##")[0].splitlines()
+        if line.startswith("| ") and not line.startswith("| #")
+    ]
+    assert len(recs) == 2, recs
+    # The theme's row comes first, the action citing no theme last.
+    assert "Reconnect bank feeds" in recs[0] and "Dana (also Sam)" in recs[0]
+    assert "privacy policy" in recs[1]
 
 
 def test_stat_footnotes_show_the_stored_precision(ws) -> None:

@@ -46,7 +46,7 @@ from .markdown import (
     stage_pains,
     validation_text,
 )
-from .summary import ExecutiveSummary
+from .summary import RECOMMENDATIONS_NOTE, ExecutiveSummary
 
 TEMPLATES = Path(__file__).parent / "templates"
 MATRIX_THEMES = 12
@@ -465,6 +465,7 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         theme_report=data.themes if isinstance(data.themes, ThemeReport) else None,
         offline=data.offline,
         offline_notice=OFFLINE_NOTICE,
+        recommendations_note=RECOMMENDATIONS_NOTE,
         stale_note=data.stale_note,
         generated=generated,
         stage_titles=STAGE_TITLES,

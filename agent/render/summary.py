@@ -115,26 +115,45 @@ def review_note(mark: Mark | None) -> str:
     return f" _({REVIEW_MARKS[mark.kind]})_" if mark.kind in REVIEW_MARKS else ""
 
 
-def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[str, Mark]]]:
-    """Each action once, given to the persona whose segment raised its themes most.
+RECOMMENDATIONS_NOTE = (
+    "One row per pain point, in the themes' rank order; where several personas recommend a "
+    "fix for it, the action shown is from the persona whose people raise it most, and each "
+    "persona's own actions are on its journey page."
+)
 
-    Several journeys recommend fixing the same theme; the summary keeps the one from the
-    persona with the highest segment count for the cited themes (themes.json segment_counts),
-    so a top pain is not credited to whichever persona happens to be listed first. Ties keep
-    the persona order. Listed by persona, each in its journey's order.
+
+def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[str, Mark]]]:
+    """One row per pain point, ranked as its theme is; each persona that recommends a fix for
+    it is named.
+
+    Several journeys recommend fixing the same theme, in different words; a row is keyed by
+    the first theme an action cites (else by its words) and shows the action of the persona
+    whose people raise that theme most (themes.json segment_counts, or the group's members
+    who raise it), so a top pain is not credited to whichever persona happens to be listed
+    first; ties keep the persona order. Rows follow their theme's rank; actions citing no
+    theme come last, in persona order. Every persona's own actions stay on its journey page.
     """
     offers: dict[str, list[tuple[int, int, int, str, Recommendation, dict[str, Mark]]]] = {}
+    rank: dict[str, int] = {}
     for p_index, persona in enumerate(data.personas):
         journey = data.journey(persona)
         if journey is None:
             continue
         first_name = data.short_name(persona)
+        members = data.members(persona)
         for r_index, rec in enumerate(journey.draft.recommendations):
             weight = 0
+            key = ""
             for ref in rec.evidence:
-                kind, _, key = ref.partition(":")
-                theme = data.theme(key) if kind == "theme" else None
-                if theme:
+                kind, _, ref_key = ref.partition(":")
+                theme = data.theme(ref_key) if kind == "theme" else None
+                if theme is None:
+                    continue
+                key = key or f"theme:{theme.id}"
+                rank.setdefault(key, theme.rank)
+                if members:
+                    weight += len(data.theme_people.get(theme.id, set()) & members)
+                else:
                     weight += theme.segment_counts.get(persona.segment, 0)
             at = f"{JOURNEY_PREFIX}recommendations.{r_index}"
             marks = {
@@ -143,9 +162,16 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
                 if (found := data.mark(persona, f"{at}.{part}" if part else at)) is not None
             }
             offer = (-weight, p_index, r_index, first_name, rec, marks)
-            offers.setdefault(rec.action.casefold(), []).append(offer)
-    best = [min(group, key=lambda o: o[:3]) for group in offers.values()]
-    return [(who, rec, marks) for _, _, _, who, rec, marks in sorted(best, key=lambda o: o[1:3])]
+            offers.setdefault(key or rec.action.casefold(), []).append(offer)
+    rows = []
+    for key, group in offers.items():
+        _, p_index, r_index, who, rec, marks = min(group, key=lambda o: o[:3])
+        others = [o[3] for o in sorted(group, key=lambda o: o[1:3]) if o[3] != who]
+        if others:
+            who += f" (also {', '.join(dict.fromkeys(others))})"
+        order = (0, rank[key], p_index, r_index) if key in rank else (1, 0, p_index, r_index)
+        rows.append((order, who, rec, marks))
+    return [(who, rec, marks) for _, who, rec, marks in sorted(rows, key=lambda r: r[0])]
 
 
 def _warnings(data: ReportData) -> list[str]:
@@ -338,7 +364,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
             for (who, c), mark in zip(summary.findings, _marks(summary), strict=True)
         ]
     if summary.recommendations:
-        out += ["", "## Recommendations", ""]
+        out += ["", "## Recommendations", "", RECOMMENDATIONS_NOTE, ""]
         out += table(
             ["#", "Action", "Goal", "Metric", "Persona"],
             [
