@@ -157,14 +157,14 @@ def test_a_journey_counts_its_own_peoples_mentions_not_the_studys(tmp_path: Path
     )  # fmt: skip
     page_name = f"journey-{persona.segment.lower().replace(' ', '-')}.md"
     page = render_files(load_report_data(ws), ["md"])[page_name]
-    assert "3 mentions by its people" in page and "study-wide" not in page
+    assert "3 pain mentions by this persona's people" in page and "study-wide" not in page
     # A map drafted before those counts were kept says its count is the whole study's.
     raw = read_json(ws.personas)
     assert isinstance(raw, dict)
     raw["journeys"][0]["own_stage_counts"] = {}
     write_json(ws.personas, raw)
     page = render_files(load_report_data(ws), ["md"])[page_name]
-    assert "4 mentions study-wide" in page
+    assert "4 pain mentions study-wide" in page
 
 
 def test_small_and_anti_packs_carry_their_caveats(tmp_path: Path) -> None:

@@ -461,6 +461,10 @@ def test_a_reviewers_emotion_shows_where_the_stage_had_no_evidence(ws: Workspace
         "| **Emotion** | +1 (positive; the reviewer's value) _(✎ corrected by reviewer)_ |"
         in (out["journey-dana.md"])
     )
+    # The Mermaid chart draws the reviewer's value too (+1 is 4 on its 1-5 scale).
+    chart = out["journey-dana.md"].split("```mermaid")[1].split("```")[0]
+    awareness = chart.split("section Awareness")[1].split("section")[0]
+    assert "Emotion set by a reviewer: 4:" in awareness and "No evidence" not in awareness
     html = render_files(load_report_data(ws), ["html"])["index.html"]
     dana = html[html.index("Emotion across Dana") :][:6000]
     assert (

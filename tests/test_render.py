@@ -576,11 +576,11 @@ def test_emotion_curve_leaves_stages_without_evidence_as_gaps(ws) -> None:
     # One evidenced stage: a point, no line drawn across the four gaps, and its basis shown.
     assert "<polyline" not in svg
     assert svg.count('class="pt none"') == 4 and svg.count("no evidence") >= 4
-    assert "12 mentions" in svg
+    assert "12 pain mentions" in svg
     md_text = render_journey_md(data, personas()[0], j)
     row = next(line for line in md_text.splitlines() if line.startswith("| **Emotion**"))
     assert (
-        row.count("no evidence") == 4 and "-2 (very negative; 12 mentions study-wide)" in row
+        row.count("no evidence") == 4 and "-2 (very negative; 12 pain mentions study-wide)" in row
     )  # a map without its own counts
     assert "No evidence for this stage: 3" in md_text
 
@@ -629,7 +629,7 @@ def test_a_crowded_journey_cell_shows_its_most_mentioned_pains_and_lists_the_res
     listed = text.split("## Pain Points by Stage")[1]
     assert "### Onboarding & Retention (9)" in listed and "### Decision" not in listed
     assert re.findall(r"^\d+\. Extra pain (\d)", listed, flags=re.M) == list("876543210")
-    assert "1. Extra pain 8[^" in listed and "— 9 mentions by its people" in listed
+    assert "1. Extra pain 8[^" in listed and "— 9 mentions by this persona's people" in listed
     refs, defs = footnotes(text)
     assert refs == set(defs)
     # The HTML library folds the rest of the cell away, every item still there.

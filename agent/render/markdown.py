@@ -656,12 +656,13 @@ def stage_mentions(data: ReportData, stage: JourneyStageEntry) -> int:
 
 
 def emotion_basis(data: ReportData, stage: JourneyStageEntry) -> str:
-    """'3 good moments, 12 mentions by its people': what a stage's emotion weighs ('' when
+    """'3 good moments, 12 pain mentions by this persona's people': what a stage's emotion weighs ('' when
     neither); an older map's count is the whole study's, and says so."""
     n, own = _stage_total(data, stage)
     parts = [plural(len(stage.positives), "good moment")] if stage.positives else []
     if n:
-        parts.append(f"{plural(n, 'mention')} {'by its people' if own else 'study-wide'}")
+        whose = "by this persona's people" if own else "study-wide"
+        parts.append(f"{plural(n, 'pain mention')} {whose}")
     return ", ".join(parts)
 
 
@@ -689,11 +690,24 @@ def emotion_text(
     return f"{value} ({word}{'; ' + basis if basis else ''})"
 
 
-def mermaid_journey(persona: Persona, journey: JourneyMap) -> list[str]:
+MERMAID_SCALE = (
+    "The chart's scores run from 1 (very negative) to 5 (very positive): the table's emotion "
+    "-2..+2 plus 3. A stage with no evidence is drawn at 3 and says so."
+)
+
+
+def mermaid_journey(
+    persona: Persona, journey: JourneyMap, data: ReportData | None = None
+) -> list[str]:
     actor = mermaid_text(first_name(persona), 30)
     lines = ["```mermaid", "journey", f"    title {mermaid_text(persona.draft.name, 80)} journey"]
-    for stage in journey.draft.stages:
+    for index, stage in enumerate(journey.draft.stages):
         lines.append(f"    section {STAGE_TITLES[stage.stage]}")
+        if not has_evidence(stage) and emotion_known(data, persona.id, index, stage):
+            # A reviewer's value for a stage the draft had no evidence for.
+            score = mermaid_score(stage.emotion)
+            lines.append(f"      Emotion set by a reviewer: {score}: {actor}")
+            continue
         if not has_evidence(stage):
             # Mermaid needs a score; the neutral one, said to be a gap, not a measured feeling.
             lines.append(f"      No evidence for this stage: 3: {actor}")
@@ -721,7 +735,8 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         out += [offline_banner(), ""]
     extra = [("Persona", f"[{md(persona.draft.name)}](persona-{slug}.md)")]
     out += ["## Document Information", "", *info_table(journey.document_info, extra), ""]
-    out += ["## Emotion Across the Journey", "", *mermaid_journey(persona, journey), ""]
+    out += ["## Emotion Across the Journey", "", *mermaid_journey(persona, journey, data)]
+    out += ["", f"_{MERMAID_SCALE}_", ""]
 
     stages = journey.draft.stages
 
@@ -813,7 +828,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
     out += ["## Stages", "", *table(["", *[STAGE_TITLES[s.stage] for s in stages]], rows)]
     long = [(i, s) for i, s in enumerate(stages) if cell_overflows(s)]
     if long:
-        whose = "by its people" if journey.own_stage_counts else "study-wide"
+        whose = "by this persona's people" if journey.own_stage_counts else "study-wide"
         out += ["", "## Pain Points by Stage", ""]
         for i, s in long:
             out += [f"### {STAGE_TITLES[s.stage]} ({len(s.pain_points)})", ""]
