@@ -512,6 +512,11 @@ def test_stat_footnotes_show_the_stored_precision(ws) -> None:
     files = render_files(load_report_data(ws), ["md", "html", "json"])
     # The text may say 35.6%: the footnote must not round that to 0.36.
     assert "`power_users.share = 0.3558`" in files["persona-dana.md"]
+    # Said as a reader says it, beside the key.
+    assert (
+        "**Stat** — power_users: share 35.58% (`power_users.share = 0.3558`)"
+        in (files["persona-dana.md"])
+    )
     assert "power_users.share = 0.3558" in files["index.html"]
     evidence = json.loads(files["report.json"])["evidence"]
     assert evidence["stat:power_users.share"]["detail"] == "power_users.share = 0.3558"

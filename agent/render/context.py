@@ -29,6 +29,7 @@ from ..models import (
     Theme,
     ThemeReport,
 )
+from ..segment_rules import slugify as key_slug
 from ..workspace import Workspace
 
 if TYPE_CHECKING:
@@ -377,10 +378,23 @@ class ReportData:
                 quote_window(chunk.text, focus, subject=subject),
             )
         if kind == "stat" and (value := self.stat(key)) is not None:
-            return Evidence(ref, "stat", key, f"{key} = {exact_num(value)}")
+            return Evidence(ref, "stat", self.stat_title(key, value), f"{key} = {exact_num(value)}")
         return Evidence(
             ref, "unknown", f"Unresolved: {ref}", "not found in this workspace", found=False
         )
+
+    def stat_title(self, key: str, value: float | int) -> str:
+        """A statistic as a reader says it: 'Binding maintainers: share 36.84%' for
+        'segment.binding_maintainers.share' (the key itself stays beside it)."""
+        owner, _, metric = key.rpartition(".")
+        owner = owner.removeprefix("segment.").removeprefix("cohort.")
+        names = {key_slug(s.name): s.name for s in self.segments.segments} if self.segments else {}
+        for cohort in self.cohorts.cohorts if self.cohorts else ():
+            names.setdefault(key_slug(cohort.name), cohort.name)
+        name = names.get(owner) or owner.replace("_", " ")
+        said = exact_pct(value) if metric == "share" else exact_num(value)
+        what = f"{metric.replace('_', ' ')} {said}"
+        return f"{name}: {what}" if name and owner != "cohort" else what.capitalize()
 
     def short_name(self, persona: Persona) -> str:
         """What the summary calls a persona: its first name ('Kai'), or its whole name when

@@ -184,7 +184,7 @@ class Footnotes:
             elif ev.kind == "theme":
                 text = f"**Theme: {md(ev.title)}** — {md(ev.detail)} ({code(ref)})"
             elif ev.kind == "stat":
-                text = f"**Stat** — {code(ev.detail)}"
+                text = f"**Stat** — {md(ev.title)} ({code(ev.detail)})"
             else:
                 text = f"**⚠ Unresolved evidence** — {code(ref)} is not in this workspace"
             out.append(f"[^{number}]: {text}")
