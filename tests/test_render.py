@@ -558,6 +558,22 @@ def test_quote_footnotes_show_the_quoted_words_of_a_long_chunk(ws) -> None:
     assert said in json.loads(files["report.json"])["evidence"]["chunk:c-long"]["quote"]
 
 
+def test_a_paraphrased_claims_footnote_shows_the_sentence_it_rests_on() -> None:
+    """A claim paraphrases what it cites, so no passage of it is found verbatim; the excerpt
+    moves to the sentence sharing most of its words, not the chunk's opening."""
+    from agent.render.context import focus_texts, quote_window
+
+    opening = "We started with the starter plan and the first weeks were fine. " * 6
+    said = "Lately the approvals tab takes a minute to open on my phone, so I wait for my desk."
+    claim = "Approvals are slow to open on a phone, so they wait until they are at a desk."
+    window = quote_window(opening + said + " Anyway, that is all.", focus_texts(claim))
+    assert "approvals tab takes a minute to open on my phone" in window
+    assert window.startswith("… ")
+    # Words the claim does not share leave the opening in place.
+    other = quote_window(opening + said, focus_texts("Budgets are reviewed monthly."))
+    assert other.startswith("We started with the starter plan")
+
+
 def test_emotion_curve_leaves_stages_without_evidence_as_gaps(ws) -> None:
     from agent.models import Claim
     from agent.render.html import emotion_svg

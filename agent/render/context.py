@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from .. import refs
 from ..decisions import FIELDS, Mark
+from ..evidence import terms
 from ..models import (
     Chunk,
     Claim,
@@ -114,29 +115,50 @@ def focus_texts(text: str) -> list[str]:
     return [*QUOTED.findall(text), text]
 
 
+def _centred(flat: str, at: int, end: int, limit: int) -> tuple[int, int]:
+    """A window of about `limit` characters around flat[at:end], on word boundaries."""
+    pad = max(30, (limit - (end - at)) // 2)
+    start, stop = max(0, at - pad), min(len(flat), end + pad)
+    if start > 0:
+        # Start on a word, never mid-word.
+        space = flat.find(" ", start, at)
+        start = space + 1 if space >= 0 else at
+    if stop < len(flat):
+        space = flat.rfind(" ", end, stop)
+        stop = space if space >= 0 else end
+    return start, stop
+
+
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+# Content words a paraphrase must share with a sentence for the excerpt to move to it.
+MIN_SHARED_WORDS = 2
+
+
 def _window(flat: str, focus: Iterable[str], limit: int) -> tuple[int, int]:
-    """Start and end in `flat` of the excerpt shown: the opening, or the first focus passage."""
+    """Start and end in `flat` of the excerpt shown: the first focus passage, else the
+    sentence sharing most content words with the citing text (a claim paraphrases what it
+    cites), else the opening."""
     if len(flat) <= limit:
         return 0, len(flat)
+    focus = [" ".join(str(passage).split()) for passage in focus]
     lowered = flat.lower()
-    for passage in focus:
-        needle = " ".join(str(passage).split()).lower()
+    for needle in (p.lower() for p in focus):
         at = lowered.find(needle) if len(needle) >= 3 else -1
         if at < 0:
             continue
         end = at + len(needle)
         if end <= limit - 20:
             break  # the opening already shows it
-        pad = max(30, (limit - len(needle)) // 2)
-        start, stop = max(0, at - pad), min(len(flat), end + pad)
-        if start > 0:
-            # Start on a word, never mid-word.
-            space = flat.find(" ", start, at)
-            start = space + 1 if space >= 0 else at
-        if stop < len(flat):
-            space = flat.rfind(" ", end, stop)
-            stop = space if space >= 0 else end
-        return start, stop
+        return _centred(flat, at, end, limit)
+    else:
+        wanted = set().union(*(terms(p) for p in focus)) if focus else set()
+        best: tuple[int, int, int] | None = None
+        for match in _SENTENCE.finditer(flat) if wanted else ():
+            shared = len(terms(match.group()) & wanted)
+            if shared >= MIN_SHARED_WORDS and (best is None or shared > best[0]):
+                best = (shared, match.start(), match.end())
+        if best is not None and best[2] > limit - 20:
+            return _centred(flat, best[1], best[2], limit)
     cut = flat[:limit].rsplit(" ", 1)[0]
     return 0, len(cut)
 
