@@ -415,3 +415,34 @@ def test_each_claim_says_how_many_of_its_group_it_rests_on(
     html = (ws / "reports" / "index.html").read_text()
     claim = html.split("Close the month fast")[1].split("</li>")[0]
     assert f"(1 of {n} participants)" in claim
+
+
+def test_the_summary_says_what_sets_each_group_apart(offline_study: Path) -> None:
+    """Groups drafted apart often share a top pain; the summary names, per persona, the theme
+    its people raise most often relative to the whole study, with both counts."""
+    import re
+
+    summary = (offline_study / "reports" / "summary.md").read_text()
+    table = summary.split("## Personas")[1].split("\n\n")[1].splitlines()
+    head = [c.strip() for c in table[0].strip("|").split("|")]
+    assert "Sets them apart" in head
+    column = head.index("Sets them apart")
+    cohorts = json.loads((offline_study / "cohorts.json").read_text())
+    themes = json.loads((offline_study / "themes.json").read_text())["themes"]
+    mentions = [json.loads(line) for line in (offline_study / "mentions.jsonl").open()]
+    who = {m["id"]: m.get("participant_id") for m in mentions}
+    raised = {t["label"]: {who[m] for m in t["mention_ids"] if who.get(m)} for t in themes}
+    cells = [[c.strip() for c in row.strip("|").split("|")][column] for row in table[2:]]
+    assert any(cells)
+    for row, cell in zip(table[2:], cells, strict=True):
+        if not cell:
+            continue
+        found = re.fullmatch(r"(.+) \((\d+) of (\d+); (\d+) of 12 in the study\)", cell)
+        assert found, cell
+        label, k, n, everyone = found.group(1), *map(int, found.groups()[1:])
+        group = next(c for c in cohorts["cohorts"] if f"| {c['name']} |" in row)
+        members = set(group["members"])
+        # The counts are the code's: who raised the theme, within the group and overall.
+        assert n == len(members) and k == len(raised[label] & members) >= 2 and 2 * k >= n
+        assert everyone == len(raised[label])
+    assert "Severity: each mention is rated 1-5 (1 a minor annoyance;" in summary

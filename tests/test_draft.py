@@ -578,7 +578,14 @@ def test_interviews_on_the_purchase_funnel_get_a_hint_to_use_the_usage_stages(
     [hint] = notes()
     assert f"{staged - 1} of the {staged} mentions that name a stage" in hint
     assert 'journey = "usage" under [draft] in persona.toml' in hint
+    # The deliverable's reader sees it too, among the summary's caveats.
+    from agent.render import render_files
+    from agent.render.context import load_report_data
+
+    caveats = render_files(load_report_data(ws), ["md"])["summary.md"].split("## Caveats")[1]
+    assert f"- Journey columns: {staged - 1} of the {staged} mentions" in caveats
     assert notes(journey="usage") == []
+    assert "Journey columns" not in render_files(load_report_data(ws), ["md"])["summary.md"]
     # Stages spread over the funnel: no hint.
     report.themes[0].journey_stages = {"awareness": 20, "decision": 20}
     write_json(ws.themes, report)

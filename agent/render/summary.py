@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup, ThemeReport
+from ..offline_draft import SEVERITY_WORDS
 from .context import People, ReportData, pct
 from .markdown import (
     ADDED_IN_REVIEW,
@@ -31,6 +33,42 @@ class PersonaRow:
     persona: Persona
     slug: str
     top_pain: str | None
+    # The theme most over-represented among the persona's people against the study, with
+    # its counts ("Miri cannot run real programs (6 of 7; 9 of 19 in the study)").
+    distinctive: str = ""
+
+
+# A distinctive theme is raised by at least this many of the group's people, and by at least
+# half of them: one person's theme is not what sets a group apart.
+DISTINCT_MIN = 2
+
+
+def distinctive_theme(data: ReportData, persona: Persona) -> str:
+    """The theme the persona's people raise most often relative to the whole study ('' when
+    the persona is not a group of listed participants or none qualifies)."""
+    members = data.members(persona)
+    report = data.themes
+    if not members or report is None or not report.total_participants or not data.theme_people:
+        return ""
+    best: tuple[float, int, int, str] | None = None
+    for theme in report.themes:
+        raised = data.theme_people.get(theme.id, set())
+        k = len(raised & members)
+        if k < DISTINCT_MIN or 2 * k < len(members) or not raised:
+            continue
+        lift = (k / len(members)) / (len(raised) / report.total_participants)
+        key = (round(lift, 6), k, -theme.rank, theme.id)
+        if best is None or key > best:
+            best = key
+    if best is None:
+        return ""
+    theme = next(t for t in report.themes if t.id == best[3])
+    k = best[1]
+    everyone = len(data.theme_people.get(theme.id, set()))
+    return (
+        f"{theme.label} ({k} of {len(members)}; {everyone} of {report.total_participants} in "
+        "the study)"
+    )
 
 
 @dataclass
@@ -63,7 +101,13 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
             PersonaRow(
                 persona=persona,
                 slug=data.slugs[persona.id],
-                top_pain=pains[0].title if pains else None,
+                # The study's name for the theme, so two personas' shared pain reads the same.
+                top_pain=(
+                    (theme.label if (theme := data.theme(pains[0].theme_id)) else pains[0].title)
+                    if pains
+                    else None
+                ),
+                distinctive=distinctive_theme(data, persona),
             )
         )
     themes = (
@@ -174,8 +218,25 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
     return [(who, rec, marks) for _, who, rec, marks in sorted(rows, key=lambda r: r[0])]
 
 
+def _funnel_warning(data: ReportData) -> list[str]:
+    """The draft step's note that interviews alone crowd the funnel's Onboarding & Retention
+    column, where the deliverable's reader sees it too."""
+    from ..stages import FUNNEL, funnel_misfit
+
+    if data.themes is None or data.themes.total_tickets or data.segments or not data.journeys:
+        return []
+    if any(tuple(s.stage for s in j.draft.stages) != FUNNEL for j in data.journeys.values()):
+        return []
+    counts: Counter[str] = Counter()
+    for theme in data.themes.themes:
+        counts.update(theme.journey_stages)
+    hint = funnel_misfit(counts)
+    return [hint[:1].upper() + hint[1:]] if hint else []
+
+
 def _warnings(data: ReportData) -> list[str]:
     warnings = [data.stale_note] if data.stale else []
+    warnings += _funnel_warning(data)
     if data.cohorts and data.cohorts.one_persona_reason:
         warnings.append(data.cohorts.one_persona_reason)
     elif data.cohorts and all(c.named_by == "offline" for c in data.cohorts.cohorts):
@@ -269,12 +330,22 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
                 pct(people.share) if people else "",
                 status_text(row.persona),
                 md(row.top_pain or ""),
+                md(row.distinctive),
                 f"[journey](journey-{row.slug}.md)" if data.journey(row.persona) else "",
             ]
         )
-    out += table(
-        ["Persona", "Segment", "People", "Share", "Status", "Top pain point", "Journey"], rows
-    )
+    head = ["Persona", "Segment", "People", "Share", "Status", "Top pain point"]
+    head += ["Sets them apart", "Journey"]
+    if len(summary.personas) < 2 or not any(r.distinctive for r in summary.personas):
+        head.remove("Sets them apart")
+        rows = [row[:6] + row[7:] for row in rows]
+    out += table(head, rows)
+    if len(head) == 8:
+        out += [
+            "",
+            "_Sets them apart_: the theme this persona's people raise most often relative to "
+            f"the whole study, among themes at least {DISTINCT_MIN} and half of them raise.",
+        ]
     if summary.segments:
         out += ["", "## Segments", ""]
         out += table(
@@ -323,6 +394,12 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         out += theme_table(header, theme_rows(summary.themes, within=False))
     if summary.themes and summary.score_formula:
         out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
+        scale = "; ".join(f"{n} {words}" for n, words in SEVERITY_WORDS.items())
+        out += [
+            "",
+            f"Severity: each mention is rated 1-5 ({scale}); a theme's is the mean and the "
+            "maximum of its mentions'.",
+        ]
     if summary.groups:
         out += ["", "## Theme Groups", ""]
         out += [
