@@ -743,3 +743,18 @@ def test_an_offline_themes_description_is_called_what_it_is(ws) -> None:
     files = render_files(load_report_data(ws), ["md", "html"])
     assert "**Theme definition** (the whole study's)" in files["persona-dana.md"]
     assert "Theme definition (the whole study’s)" in files["index.html"]
+
+
+def test_two_personas_with_one_first_name_are_a_caveat_naming_the_fix(ws) -> None:
+    """Drafted apart, two personas can pick the same first name; the summary says so and how
+    a reviewer renames one."""
+    items = personas()
+    items[1].draft.name = "Dana, the Casual Approver"
+    write_personas(ws, items, [journey("p-dana"), journey("p-sam")])
+    text = render_files(load_report_data(ws), ["md"])["summary.md"]
+    caveats = text.split("## Caveats")[1]
+    assert "- 2 personas are named Dana (" in caveats
+    assert 'persona review set "Dana, the Casual Approver" name --correct' in caveats
+    items[1].draft.name = "Sam, the Casual Approver"
+    write_personas(ws, items, [journey("p-dana"), journey("p-sam")])
+    assert "personas are named" not in render_files(load_report_data(ws), ["md"])["summary.md"]

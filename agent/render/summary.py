@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup, ThemeReport
 from ..offline_draft import SEVERITY_WORDS
-from .context import People, ReportData, pct
+from .context import People, ReportData, first_name, pct
 from .markdown import (
     ADDED_IN_REVIEW,
     REVIEW_MARKS,
@@ -237,6 +237,16 @@ def _funnel_warning(data: ReportData) -> list[str]:
 def _warnings(data: ReportData) -> list[str]:
     warnings = [data.stale_note] if data.stale else []
     warnings += _funnel_warning(data)
+    named: dict[str, list[str]] = {}
+    for persona in data.personas:
+        named.setdefault(first_name(persona), []).append(persona.draft.name)
+    for first, names in named.items():
+        if len(names) > 1:
+            # Drafted apart, two personas can pick the same first name; readers mix them up.
+            warnings.append(
+                f"{len(names)} personas are named {first} ({'; '.join(names)}): rename one in "
+                f'review (persona review set "{names[-1]}" name --correct "...")'
+            )
     if data.cohorts and data.cohorts.one_persona_reason:
         warnings.append(data.cohorts.one_persona_reason)
     elif data.cohorts and all(c.named_by == "offline" for c in data.cohorts.cohorts):
