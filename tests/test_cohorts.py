@@ -446,3 +446,23 @@ def test_the_summary_says_what_sets_each_group_apart(offline_study: Path) -> Non
         assert n == len(members) and k == len(raised[label] & members) >= 2 and 2 * k >= n
         assert everyone == len(raised[label])
     assert "Severity: each mention is rated 1-5 (1 a minor annoyance;" in summary
+
+
+def test_the_summary_says_how_the_synthesis_was_made(offline_study: Path) -> None:
+    """A Method section from the workspace's own files: what the evidence is, how themes and
+    groups were made, who drafted and how many drafts a researcher reviewed."""
+    summary = (offline_study / "reports" / "summary.md").read_text()
+    method = summary.split("## Method")[1].split("\n## ")[0]
+    themes = json.loads((offline_study / "themes.json").read_text())
+    cohorts = json.loads((offline_study / "cohorts.json").read_text())["cohorts"]
+    assert (
+        f"- Evidence: {themes['total_mentions']} pain-point mentions from "
+        f"{themes['total_participants']} interview participants;"
+    ) in method
+    assert f"into {len(themes['themes'])} themes, named by code" in method
+    assert "Counts are distinct participants, counted by code" in method
+    assert f"- Personas: {len(cohorts)} groups of participants proposed by code" in method
+    assert "not refined by a model" in method
+    assert "written by offline templates" in method and f"0 of {len(cohorts)} reviewed" in method
+    html = (offline_study / "reports" / "index.html").read_text()
+    assert "<h2>Method</h2>" in html and "not refined by a model" in html

@@ -20,6 +20,7 @@ from .markdown import (
     doc_basis,
     md,
     offline_banner,
+    plural,
     stale_banner,
     table,
 )
@@ -81,6 +82,8 @@ class ExecutiveSummary:
     findings: list[tuple[str, Claim]]
     recommendations: list[tuple[str, Recommendation]]
     warnings: list[str] = field(default_factory=list)
+    # How the synthesis was made, in plain sentences (what a report's Method section says).
+    method: list[str] = field(default_factory=list)
     score_formula: str = ""
     # Product -> its top themes, ranked within it, when the corpus has several products.
     by_product: dict[str, list[Theme]] = field(default_factory=dict)
@@ -142,6 +145,7 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
         findings=findings,
         recommendations=[(who, rec) for who, rec, _ in recommendations],
         warnings=warnings,
+        method=_method(data),
         score_formula=data.themes.score_formula if data.themes else "",
         by_product=by_product,
         finding_marks=finding_marks,
@@ -216,6 +220,76 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
         order = (0, rank[key], p_index, r_index) if key in rank else (1, 0, p_index, r_index)
         rows.append((order, who, rec, marks))
     return [(who, rec, marks) for _, who, rec, marks in sorted(rows, key=lambda r: r[0])]
+
+
+_BY = {"offline": "by code, without a model", "host": "by the model", "openai": "by the model"}
+
+
+def _method(data: ReportData) -> list[str]:
+    """How the evidence, themes, personas and drafts were made: facts from the workspace's
+    files, so a reader can judge the findings without the tool's documentation."""
+    out: list[str] = []
+    report = data.themes
+    if report is not None:
+        sources = [
+            plural(n, noun)
+            for n, noun in (
+                (report.total_participants, "interview participant"),
+                (report.total_tickets, "ticket"),
+            )
+            if n
+        ]
+        out.append(
+            f"Evidence: {plural(report.total_mentions, 'pain-point mention')} from "
+            f"{' and '.join(sources) or 'no sources'}; every quote is checked word for word "
+            "against its transcript or ticket."
+        )
+        named = {t.named_by for t in report.themes} or {"offline"}
+        how = (
+            "named by code from their most typical statements, without a model"
+            if named == {"offline"}
+            else "named and consolidated by the model"
+        )
+        counted = " and ".join(
+            noun
+            for n, noun in (
+                (report.total_participants, "participants"),
+                (report.total_tickets, "tickets"),
+            )
+            if n
+        )
+        out.append(
+            f"Themes: the mentions were clustered by code into {plural(len(report.themes), 'theme')}"
+            f", {how}. Counts are distinct {counted or 'sources'}, counted by code; severity is "
+            "the mean and maximum of the mentions' 1-5 ratings."
+        )
+    if data.segments is not None:
+        out.append(
+            f"Personas: {plural(len(data.segments.segments), 'segment')} of the user table, "
+            "scored by code with the configured thresholds and first-match rules."
+        )
+    elif data.cohorts is not None and len(data.cohorts.cohorts) == 1:
+        out.append(
+            "Personas: one persona for everyone in the study; the reason is among the caveats."
+        )
+    elif data.cohorts is not None and any(c.members for c in data.cohorts.cohorts):
+        refined = any(c.named_by != "offline" for c in data.cohorts.cohorts)
+        out.append(
+            f"Personas: {plural(len(data.cohorts.cohorts), 'group')} of participants proposed "
+            "by code from who raised which themes, what they said about their work and any "
+            f"roster attributes, {'then refined by the model' if refined else 'not refined by a model'}"
+            "; each participant is in exactly one group."
+        )
+    if data.personas:
+        modes = {p.document_info.mode for p in data.personas}
+        drafted = "offline templates" if modes == {"offline"} else "the model"
+        reviewed = sum(p.document_info.status == "reviewed" for p in data.personas)
+        out.append(
+            f"Drafts: written by {drafted}, each claim citing its evidence and every number "
+            f"taken from the code's counts; {reviewed} of {len(data.personas)} reviewed by a "
+            "researcher."
+        )
+    return out
 
 
 def _funnel_warning(data: ReportData) -> list[str]:
@@ -467,6 +541,9 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
                 )
             ],
         )
+    if summary.method:
+        out += ["", "## Method", ""]
+        out += [f"- {md(line)}" for line in summary.method]
     if summary.warnings:
         out += ["", "## Caveats", ""]
         out += [f"- {md(w)}" for w in summary.warnings]
