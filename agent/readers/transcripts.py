@@ -143,7 +143,9 @@ def read_docx(path: Path, data: bytes) -> tuple[list[RawTurn], dict[str, Any]]:
         doc = DocxDocument(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise InputError(str(path), f"not a readable .docx file ({exc})") from exc
-    paragraphs = [p.text for p in doc.paragraphs]
+    # A soft line break (Shift+Enter) comes through as "\n" inside one paragraph; Word users put
+    # whole turns on such lines, so each is a line of its own before labels are read.
+    paragraphs = [line for p in doc.paragraphs for line in p.text.split("\n")]
     props = doc.core_properties
     meta = {k: v for k, v in {"title": props.title, "author": props.author}.items() if v}
     return parse_speaker_lines(paragraphs), meta
