@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..models import SkippedInput
 from ..yamlsafe import load_yaml
 from .base import RawTurn, merge_same_speaker, parse_speaker_lines
 
@@ -178,8 +179,15 @@ def read_json_transcript(
     return turns, meta
 
 
-def load_json_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
-    """Records of a .json (object or array) or .jsonl file, with their line numbers."""
+def load_json_records(
+    path: Path, text: str, bad_lines: list[SkippedInput] | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """Records of a .json (object or array) or .jsonl file, with their line numbers.
+
+    Given `bad_lines`, a .jsonl line that is not a JSON object is noted there and the other
+    lines are still read (one truncated line must not cost the whole export); without it, the
+    first bad line is an error.
+    """
     if path.suffix.lower() == ".jsonl":
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -188,10 +196,15 @@ def load_json_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(str(path), f"invalid JSON: {exc.msg}", number) from exc
-            if not isinstance(value, dict):
-                raise InputError(str(path), "each line must be a JSON object", number)
-            records.append((number, value))
+                problem = InputError(str(path), f"invalid JSON: {exc.msg}", number)
+            else:
+                if isinstance(value, dict):
+                    records.append((number, value))
+                    continue
+                problem = InputError(str(path), "each line must be a JSON object", number)
+            if bad_lines is None:
+                raise problem
+            bad_lines.append(SkippedInput(path=problem.path, reason=problem.reason, line=number))
         return records
     try:
         value = json.loads(text)
