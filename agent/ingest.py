@@ -33,6 +33,7 @@ from .readers import (
     display_path,
     read_file,
     refuse_workspace_inputs,
+    roster_note,
     supported_suffixes,
 )
 from .store import open_store
@@ -241,6 +242,7 @@ def ingest(
     ordered = apply_roster(
         sorted(documents.values(), key=lambda d: (d.source, d.ticket_id or "", d.id)), roster
     )
+    unmatched = roster_note(ordered, roster)
     # Who interviews is a property of the study, so it is decided again over every transcript.
     ordered, role_notes = assign_roles(ordered, settings.ingest)
 
@@ -339,6 +341,8 @@ def ingest(
     tables = sorted(index["user_tables"])
     notes = [f"user table for `persona segment`: {p}" for p in tables] + file_notes
     notes.extend(role_notes)
+    if unmatched:
+        notes.append(unmatched)
     notes.extend(_discovery_notes(found))
     # What an unchanged re-run would say again (the notes below are about this run's changes).
     lasting = list(notes)
@@ -524,6 +528,21 @@ def _near(path: Path) -> str:
     if close:
         return f"; did you mean {display_path(parent / close[0])}?"
     return "; give a folder of transcripts or a tickets/users .csv"
+
+
+def nothing_read(paths: Sequence[Path], summary: StepSummary) -> InputError | None:
+    """The error for a run whose every input was skipped, each file named with its reason.
+
+    Without it the run goes on to extraction and blames the empty workspace instead.
+    """
+    if summary.counts.get("documents") or not summary.skipped:
+        return None
+    reasons = "; ".join(
+        f"{s.path}{f':{s.line}' if s.line is not None else ''} ({s.reason})"
+        for s in summary.skipped
+    )
+    where = display_path(Path(paths[0])) if paths else "."
+    return InputError(where, f"no input could be read: {reasons}")
 
 
 def _nothing_to_read(paths: list[Path], skipped: list[SkippedInput]) -> InputError:

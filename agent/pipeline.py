@@ -190,7 +190,7 @@ def run_pipeline(
 ) -> RunSummary:
     """Run every stage; cached work is not redone, so running again after a stop resumes."""
     from .extract import extract_mentions
-    from .ingest import ingest
+    from .ingest import ingest, nothing_read
     from .render import render_report
     from .themes import run_themes
 
@@ -223,6 +223,9 @@ def run_pipeline(
                     ingested.counts["skipped"] = len(kept)
                     ingested.ok = not kept
             add(ingested)
+            unread = nothing_read([Path(p) for p in paths], ingested)
+            if unread is not None:
+                raise unread
         if not workspace.chunks.exists():
             raise ConfigError(
                 "nothing ingested yet: pass the folder of transcripts, e.g. `persona run transcripts/`"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ __all__ = [
     "path_digest",
     "read_file",
     "refuse_workspace_inputs",
+    "roster_note",
     "supported_suffixes",
 ]
 
@@ -178,9 +180,13 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
             table = read_csv_table(path, decode(path, data), settings.ticket_columns, delimiter)
             _merge_table(result, table)
         elif suffix in {".json", ".jsonl"}:
-            records = load_json_records(path, decode(path, data))
+            bad_lines: list[SkippedInput] = []
+            records = load_json_records(path, decode(path, data), bad_lines)
+            if not records and bad_lines:
+                return FileResult(path=path, digest="", skipped=bad_lines)
             if not records:
                 raise InputError(str(path), "no records")
+            result.skipped.extend(bad_lines)
             records, export = normalise(records)
             if export is not None:
                 table = read_ticket_records(path, records, settings.ticket_columns)
@@ -192,7 +198,16 @@ def read_file(path: Path, settings: IngestSettings) -> FileResult:
                 result.user_table = True
             else:
                 for line, record in records:
-                    raw, meta = read_json_transcript(path, record, line)
+                    try:
+                        raw, meta = read_json_transcript(path, record, line)
+                    except InputError as exc:
+                        if line is None:
+                            raise
+                        # One bad record of a .jsonl costs that line only.
+                        result.skipped.append(
+                            SkippedInput(path=exc.path, reason=exc.reason, line=line)
+                        )
+                        continue
                     turns, notes = _turns(path, raw, meta, settings)
                     result.notes.extend(notes)
                     pid = meta.get("participant_id") or meta.get("participant") or path.stem
@@ -310,25 +325,76 @@ def _merge_table(result: FileResult, table: TableResult) -> None:
     result.user_table = table.kind == "users"
 
 
+def _roster_key(
+    doc: Document, roster: dict[str, dict[str, Any]], by_file: dict[str, str]
+) -> str | None:
+    """The roster row of an interview: by file column, then its participant id in any case
+    ("p09" for P09), then an id standing alone in the file name ("otter_p03.txt" for P03)."""
+    name = Path(doc.source).name
+    if name in by_file:
+        return by_file[name]
+    pid = doc.participant_id or ""
+    if pid in roster:
+        return pid
+    folded = {key.lower(): key for key in roster}
+    if pid.lower() in folded:
+        return folded[pid.lower()]
+    stem = Path(doc.source).stem.lower()
+    found = [
+        key
+        for low, key in sorted(folded.items())
+        if re.search(rf"(?<![a-z0-9]){re.escape(low)}(?![a-z0-9])", stem)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _by_file(roster: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {str(row.get("file", "")).strip(): pid for pid, row in roster.items() if row.get("file")}
+
+
 def apply_roster(
     documents: Iterable[Document], roster: dict[str, dict[str, Any]]
 ) -> list[Document]:
     """Attach roster metadata (role, plan, user id...) to interviews by participant id or file name."""
-    by_file = {
-        str(row.get("file", "")).strip(): pid for pid, row in roster.items() if row.get("file")
-    }
+    by_file = _by_file(roster)
     out = []
     for doc in documents:
-        pid = doc.participant_id
-        if doc.kind == "interview" and Path(doc.source).name in by_file:
-            pid = by_file[Path(doc.source).name]
-        row = roster.get(pid or "")
-        if doc.kind != "interview" or row is None:
+        key = _roster_key(doc, roster, by_file) if doc.kind == "interview" else None
+        if key is None:
             out.append(doc)
             continue
+        row = roster[key]
+        # The transcript's own spelling of its id stands ("P09" against a roster's "p09").
+        same = (doc.participant_id or "").lower() == key.lower()
+        pid = doc.participant_id if same and Path(doc.source).name not in by_file else key
         meta = {**{k: v for k, v in row.items() if k not in {"file", "name"}}, **doc.metadata}
+        if "participant_id" in row:
+            meta["participant_id"] = pid
         user = doc.user_id or row.get("user_id")
         out.append(
             doc.model_copy(update={"participant_id": pid, "user_id": user, "metadata": meta})
         )
     return out
+
+
+def roster_note(documents: Iterable[Document], roster: dict[str, dict[str, Any]]) -> str | None:
+    """One note naming roster rows no transcript matched and transcripts no row matched."""
+    if not roster:
+        return None
+    by_file = _by_file(roster)
+    interviews = [d for d in documents if d.kind == "interview"]
+    matched = {d.source: _roster_key(d, roster, by_file) for d in interviews}
+    rows = sorted(set(roster) - set(matched.values()))
+    files = sorted(Path(source).name for source, key in matched.items() if key is None)
+    if not rows and not files:
+        return None
+    parts = []
+    if rows:
+        parts.append(f"roster rows with no transcript: {', '.join(rows)}")
+    if files:
+        parts.append(f"transcripts with no roster row: {', '.join(files)}")
+    return (
+        "participant roster: "
+        + "; ".join(parts)
+        + " (ids are matched in any case, by the roster's file column or an id in the file name)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import datetime
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,16 +15,20 @@ from ..ids import content_hash
 from ..models import TURN_SEPARATOR, Document, DocumentKind, SpeakerRole, Turn
 
 # "Dana: text", "**Dana:** text", "Dana (P01): text", "[00:01:02] Dana: text", "Dr. Li: text",
-# "Sam [Interviewer]: text", "Sam - Moderator: text" (the tag or role after the name is kept apart).
+# "Sam [Interviewer]: text", "Sam - Moderator: text" (the tag or role after the name is kept apart),
+# "J. Smith, CFO: text". The pattern is deliberately loose (any letters, lowercase words, a comma):
+# whether a match is a speaker or a sentence with a colon is decided by _accepted, which sees the
+# whole document.
+_WORD = r"[^\W\d_][\w.'’-]*"
 _LABEL = (
-    r"(?P<speaker>[A-Z][\w.'’-]*(?:[ ][A-Z][\w.'’-]*){0,3}|[A-Z][\w]*[ ]\d+)"
-    r"(?:\s*\((?P<tag>[^)]{1,40})\)|\s*\[(?P<btag>[A-Za-z][^\]]{0,39})\]|\s+[-–—]\s+(?P<dtag>(?i:"
+    rf"(?P<speaker>{_WORD}(?:[ ](?:{_WORD}|\d+)){{0,4}}(?:,[ ]{_WORD}(?:[ ]{_WORD}){{0,2}})?)"
+    r"(?:\s*\((?P<tag>[^)]{1,40})\)|\s*\[(?P<btag>[^\W\d_][^\]]{0,39})\]|\s+[-–—]\s+(?P<dtag>(?i:"
     r"interviewer|moderator|researcher|facilitator|uxr|ux researcher|research|host)))?"
     r"\s*(?:\*\*|__)?:(?:\*\*|__)?"
 )
-SPEAKER_LINE = re.compile(
-    r"^\s*(?:\[(?P<time>[\d:.,]+)\]\s*)?(?:\*\*|__)?" + _LABEL + r"\s+(?P<text>\S.*)$"
-)
+# A Markdown bullet or quote may carry a bold label ("- **Dana:** text"); a plain "- Dana:" is a list.
+_LEAD = r"^\s*(?:\[(?P<time>[\d:.,]+)\]\s*)?(?:(?:[-*+>][ \t]+)?(?=\*\*|__))?(?:\*\*|__)?"
+SPEAKER_LINE = re.compile(_LEAD + _LABEL + r"\s+(?P<text>\S.*)$")
 # A label alone on its line, the words on the lines below ("Dan:" then "Okay. So now ..."), as
 # PDF and Word transcripts often lay turns out; a format only when it recurs (see _label_lines).
 LABEL_LINE = re.compile(r"^\s*(?:\*\*|__)?" + _LABEL + r"\s*$")
@@ -120,9 +125,20 @@ def _binary_reason(data: bytes) -> str:
     return "binary file, not text (a NUL byte)"
 
 
-def role_for(speaker: str, interviewers: Iterable[str]) -> SpeakerRole:
+# A numbered or lettered role label: "Interviewer 2", "Moderator B", "Interviewer #1".
+ROLE_NUMBER = re.compile(r"^(?P<role>.*?[^\s_#-])(?:[ _#-]*\d{1,3}|[ _#-]+[^\W\d_])$")
+
+
+def is_interviewer_name(speaker: str, interviewers: Iterable[str]) -> bool:
+    """'Interviewer', and 'Interviewer 2' or 'Moderator B' when a study has two of them."""
     names = {n.strip().lower() for n in interviewers}
-    return "interviewer" if speaker.strip().lower() in names else "participant"
+    label = speaker.strip().lower()
+    numbered = ROLE_NUMBER.match(label)
+    return label in names or bool(numbered and numbered["role"] in names)
+
+
+def role_for(speaker: str, interviewers: Iterable[str]) -> SpeakerRole:
+    return "interviewer" if is_interviewer_name(speaker, interviewers) else "participant"
 
 
 def is_interviewer_tag(tag: str | None, interviewers: Iterable[str] = ()) -> bool:
@@ -155,8 +171,17 @@ HEADER_LINE = re.compile(
     r"\[end\]|\(end\)|transcribed by https?://\S+)\s*:?\s*(?:\*\*|__)?\s*$",
     re.IGNORECASE,
 )
-# A timestamp alone on its line (Google Meet, some Zoom and Word exports): it times the next turn.
-TIME_LINE = re.compile(r"^\s*[\[(]?(?P<time>(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?)[\])]?\s*$")
+# What the meeting tool writes about the recording, never anyone's words: Google Meet's
+# "Meeting ended after 00:15:32", Teams' "Dan Okafor started transcription".
+TOOL_LINE = re.compile(
+    r"^\s*(?:meeting ended after [\d:]+\W*|"
+    r"[^\W\d_][\w.'’ -]{0,60} (?:started|stopped) (?:transcription|recording)\.?)\s*$",
+    re.IGNORECASE,
+)
+# A timestamp alone on its line (Google Meet, some Zoom and Word exports): it times the next turn;
+# so does a YouTube SBV cue's start and end ("0:00:04.500,0:00:09.000").
+_CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
+TIME_LINE = re.compile(rf"^\s*[\[(]?(?P<time>{_CLOCK})(?:\s*(?:,|-->|[-–])\s*{_CLOCK})?[\])]?\s*$")
 # Otter.ai ("Speaker 1  0:03") and Rev ("Dana Li (00:03):") put the speaker and time on a line of
 # their own and the words on the lines below.
 # One space before the time only after capitalised words ("Dana Li 0:03"), so a sentence such
@@ -178,8 +203,83 @@ def _words_follow(lines: Sequence[str], index: int) -> bool:
     """A heading is one only when words (not another heading) come on the next non-blank line."""
     for line in lines[index + 1 :]:
         if line.strip():
-            return not HEADING_TURN.match(line) and not SPEAKER_LINE.match(line)
+            match = SPEAKER_LINE.match(line)
+            return not HEADING_TURN.match(line) and not (match and name_like(match["speaker"]))
     return False
+
+
+# Lowercase words that belong inside a name: "Maria de Souza", "Jan van der Berg".
+NAME_PARTICLES = {
+    "al", "bin", "da", "das", "de", "del", "della", "dem", "den", "der", "des", "di", "dos",
+    "du", "ibn", "la", "le", "st.", "ten", "ter", "van", "vom", "von", "zu",
+}  # fmt: skip
+
+
+def name_like(label: str) -> bool:
+    """'Åsa Lind', 'Maria de Souza', 'Participant 3', 'J. Smith, CFO': capitalised words."""
+    words = label.replace(",", " ").split()
+    if not words or len(words) > 6 or not words[0][0].isupper():
+        return False
+    return words[-1].lower() not in NAME_PARTICLES and all(
+        w[0].isupper() or w.isdigit() or w.lower() in NAME_PARTICLES for w in words[1:]
+    )
+
+
+# Words a one-off "Word: ..." line uses to structure what someone says ("Scenario: ...",
+# "Step 1: ...", "Honestly: ..."): function words, discourse adverbs and the nouns of notes and
+# instructions. Words that are also first names (Will, Mark, Grace) and words that label a
+# speaker's role (Interviewer, Customer, Q, Agent) are left out on purpose.
+_COMMON_WORDS = """
+    a about actually additionally after again agenda also an and anyway anyways as at background
+    basically before bonus bottom but by caution case clearly con cons context conclusion day
+    definition did do does e.g edit essentially eta example examples final finally first
+    fortunately frankly follow followup fyi generally goal goals hint honestly how however i.e
+    idea ideas if importantly in insight insights instead interestingly is issue issues it item
+    items just lastly line literally luckily meanwhile month morning my next no note notes now
+    observation observations obviously of ok okay on one option options or otherwise our outcome
+    overall p.s part personally phase plus point points pro problem prompt pros ps quote reason
+    reasons recap reminder result results round scenario second seriously similarly so sometimes
+    specifically stage step steps sum summary sure surprisingly takeaway takeaways task tasks
+    that the then third this time tip tl;dr tldr to today topic truly two ultimately
+    unfortunately up update usually warning we week well what when where why with yeah yes
+    yesterday you your
+"""
+COMMON_LABEL_WORDS = frozenset(_COMMON_WORDS.split())
+
+
+def common_phrase(label: str) -> bool:
+    """'Scenario', 'Follow-up', 'Step 1', 'How do I': everyday words, not anyone's name."""
+    words = [w.strip(".'’").lower() for w in re.split(r"[\s-]+", label) if w.strip(".'’")]
+    if not words or words[0] not in COMMON_LABEL_WORDS:
+        return False
+    # "Step 1", "Option B", "How do I": a number or a letter may follow the words.
+    return all(w in COMMON_LABEL_WORDS or w.isdigit() or len(w) == 1 for w in words[1:])
+
+
+def _accepted(name: str, tag: str | None, counts: Counter[str]) -> bool:
+    """Whether a label is a speaker, judged against every label of the document.
+
+    A one-off label made of everyday words ("Scenario:", "Step 1:", "Honestly:") while the real
+    speakers each speak more than once is part of the turn it sits in; a label that is not
+    capitalised like a name ("dan.okafor:", "anna (she/her):") is a speaker only when it recurs
+    or carries a tag, as sentences with a colon ("so basically: ...") do neither.
+    """
+    recurring = any(c >= 2 for other, c in counts.items() if other != name)
+    if common_phrase(name) and ((counts[name] == 1 and recurring) or not name_like(name)):
+        return False
+    if name_like(name):
+        return True
+    return " " not in name and (counts[name] >= 2 or tag is not None)
+
+
+def _label_counts(lines: Sequence[str], alone: bool) -> Counter[str]:
+    """How often each candidate label opens a line (with words, or alone when that is the format)."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        match = SPEAKER_LINE.match(line) or (LABEL_LINE.match(line) if alone else None)
+        if match:
+            counts[match["speaker"].strip()] += 1
+    return counts
 
 
 def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTurn]:
@@ -187,10 +287,16 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
     turns: list[RawTurn] = []
     headings = _headings(lines) >= 2
     labels = sum(1 for line in lines if LABEL_LINE.match(line)) >= 2
+    counts = _label_counts(lines, labels)
     pending_time: str | None = None
     for offset, raw in enumerate(lines):
         line = raw.rstrip()
-        if not line.strip() or line.lstrip().startswith("#") or HEADER_LINE.match(line):
+        if (
+            not line.strip()
+            or line.lstrip().startswith("#")
+            or HEADER_LINE.match(line)
+            or TOOL_LINE.match(line)
+        ):
             continue
         clock = TIME_LINE.match(line)
         if clock:
@@ -204,17 +310,17 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
             pending_time = None
             continue
         alone = LABEL_LINE.match(line) if labels else None
-        if alone:
+        tag = alone and (alone["tag"] or alone["btag"] or alone["dtag"])
+        if alone and _accepted(alone["speaker"].strip(), tag, counts):
             # Its words are the lines below; a label with none is dropped with its empty turn.
-            tag = alone["tag"] or alone["btag"] or alone["dtag"]
             turns.append(
                 RawTurn(alone["speaker"].strip(), [], first_line + offset, pending_time, tag)
             )
             pending_time = None
             continue
         match = SPEAKER_LINE.match(line)
-        if match:
-            tag = match["tag"] or match["btag"] or match["dtag"]
+        tag = match and (match["tag"] or match["btag"] or match["dtag"])
+        if match and _accepted(match["speaker"].strip(), tag, counts):
             turns.append(
                 RawTurn(
                     match["speaker"].strip(),

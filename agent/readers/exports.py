@@ -270,6 +270,15 @@ def vendor(record: Mapping[str, Any]) -> str | None:
     return None
 
 
+# Keys of an export's records that stay when the thread that identifies the export is missing.
+PARTIAL_KEYS: dict[str, set[str]] = {
+    "zendesk": {"requester_id"},
+    "freshdesk": {"requester_id"},
+    "intercom": {"conversation_message", "source"},
+    "jira": {"fields"},
+    "app_store": {"attributes"},
+}
+
 READERS = {
     "zendesk": _zendesk,
     "intercom": _intercom,
@@ -284,11 +293,16 @@ def normalise(
 ) -> tuple[list[tuple[int | None, dict[str, Any]]], str | None]:
     """Records of a known export as flat ticket records (with their threads), and its name."""
     records = unwrap(records)
-    kinds = {vendor(r) for _, r in records[:50]}
-    if len(kinds) != 1 or None in kinds:
+    sample = [r for _, r in records[:50]]
+    kinds = {vendor(r) for r in sample} - {None}
+    if len(kinds) != 1:
         return records, None
     (kind,) = kinds
     assert kind is not None
+    # A ticket nobody replied to has no thread list ("comments"), which is what tells the
+    # export apart; it still has the export's own key and belongs with the others.
+    if any(vendor(r) is None and not PARTIAL_KEYS[kind] & r.keys() for r in sample):
+        return records, None
     read = READERS[kind]
     flat = [
         (line, {k: v for k, v in read(r).items() if v not in (None, "")}) for line, r in records

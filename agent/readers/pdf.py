@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .base import SPEAKER_LINE, RawTurn, parse_speaker_lines
+from .base import SPEAKER_LINE, RawTurn, name_like, parse_speaker_lines
 
 # Lines at the top or bottom of a page looked at for headers, footers and page numbers.
 EDGE = 3
@@ -125,7 +125,8 @@ def _repeated(per_page: list[list[Line]]) -> set[tuple[int, int]]:
     found: set[tuple[int, int]] = set()
     for (_, key), hits in places.items():
         # A speaker's line at the foot of two pages is a coincidence more often than a footer.
-        least = 3 if SPEAKER_LINE.match(hits[0][3]) else 2
+        speaker = SPEAKER_LINE.match(hits[0][3])
+        least = 3 if speaker and name_like(speaker["speaker"]) else 2
         if len(hits) < max(least, REPEATED_SHARE * len(per_page)):
             continue
         if "#" in key and not _moves_with_page(hits):

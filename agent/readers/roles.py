@@ -18,7 +18,16 @@ from pathlib import Path
 
 from ..config import IngestSettings
 from ..models import Document
-from .base import ANSWER_LABELS, QUESTION_LABELS, RawTurn, is_interviewer_tag, label_of
+from .base import (
+    ANSWER_LABELS,
+    INTERVIEWER_WORDS,
+    PARTICIPANT_WORDS,
+    QUESTION_LABELS,
+    RawTurn,
+    is_interviewer_name,
+    is_interviewer_tag,
+    label_of,
+)
 
 # Labels that name a kind of speaker, not a person: recurring in every transcript says nothing.
 GENERIC_LABEL = re.compile(
@@ -90,6 +99,8 @@ def fold_label_typos(raw: Sequence[RawTurn]) -> tuple[list[RawTurn], list[Fold]]
             # A typo is a slip: a turn or two against a label used far more often.
             if (
                 common != rare
+                # "Interviewer" is a word, not a slip for "Interviewee".
+                and rare.lower() not in INTERVIEWER_WORDS | PARTICIPANT_WORDS
                 and common not in into
                 and counts[rare] <= max(2, counts[common] // 5)
                 and counts[common] >= 2 * counts[rare]
@@ -190,7 +201,7 @@ def _explicit(doc: Document, configured: set[str]) -> set[str]:
         for n in split_names(doc.metadata.get(key))
     }
     spoken = {t.speaker.lower() for t in doc.turns}
-    marked = (configured | names) & spoken
+    marked = {s for s in spoken if is_interviewer_name(s, configured | names)}
     if spoken & QUESTION_LABELS and spoken & ANSWER_LABELS:
         marked |= spoken & QUESTION_LABELS
     return marked

@@ -11,7 +11,7 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +19,7 @@ from typing import Any, Literal
 from ..errors import InputError
 from ..models import Document, SkippedInput, Turn
 from .base import make_document
-from .exports import THREAD, highlight_columns, review_columns, review_record
+from .exports import THREAD, highlight_columns, review_columns, review_record, text_of
 
 # Metadata a reader adds to a ticket beyond the mapped columns (an app review's rating).
 EXTRA = "_meta"
@@ -102,6 +102,24 @@ TICKET_ALIASES: dict[str, tuple[str, ...]] = {
     "status": ("status", "state"),
 }
 ROSTER_KEYS = ("participant_id", "participant")
+# The same, as _normalise spells them ("Participant ID" -> "participant id").
+ROSTER_NAMES = {*ROSTER_KEYS, "participant id"}
+
+
+def roster_column(headers: Sequence[str]) -> int | None:
+    """Where a roster's participant id is: 'participant_id', 'Participant ID', 'Participant'."""
+    for wanted in (lambda h: h.strip().lower(), _normalise):
+        found = [i for i, h in enumerate(headers) if h and wanted(h) in ROSTER_NAMES]
+        if found:
+            return found[0]
+    return None
+
+
+def _roster_field(header: str) -> str:
+    """'Participant ID' -> 'participant_id', 'Company size' -> 'company_size'."""
+    return re.sub(r"\W+", "_", header.strip().lower()).strip("_") or header
+
+
 TableKind = Literal["tickets", "roster", "users", "highlights"]
 # Rows sampled to tell a user table (numeric columns) from any other CSV.
 SAMPLE_ROWS = 200
@@ -285,7 +303,7 @@ def classify(
     """tickets (a text column), roster (participant_id), users (an id and numbers), else None."""
     if _is_tickets(headers, overrides):
         return "tickets"
-    if {h.strip().lower() for h in headers if h} & set(ROSTER_KEYS):
+    if roster_column(headers) is not None:
         return "roster"
     ids = [h for h in headers if _is_id_column(h)]
     numeric = [h for h in _numeric_columns(headers, sample or []) if h not in ids]
@@ -317,6 +335,20 @@ def _not_a_table(path: Path, headers: list[str], overrides: Mapping[str, str]) -
     )
 
 
+# Markup a help desk leaves in an exported body ("<p>", "<br>", "&nbsp;"); a bare "<" or "&" in
+# what a customer typed ("Smith, Jones & Co") is not markup and is left alone.
+HTML_MARKUP = re.compile(
+    r"</?(?:p|br|div|span|b|i|u|strong|em|ul|ol|li|a|h[1-6]|table|tr|td|th|blockquote|pre|code|"
+    r"img|hr|font|section|article)\b[^>]*>|&(?:nbsp|amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);",
+    re.IGNORECASE,
+)
+
+
+def _plain(text: str) -> str:
+    """A ticket field as text: HTML from a help-desk export read as the JSON readers read it."""
+    return text_of(text) if HTML_MARKUP.search(text) else text
+
+
 def ticket_document(
     path: Path, row: Mapping[str, Any], cols: Mapping[str, str], line: int | None
 ) -> Document | SkippedInput:
@@ -325,8 +357,12 @@ def ticket_document(
         value = row.get(col) if col else None
         return "" if value is None else str(value).strip()
 
-    body, subject, ticket_id = get("text"), get("subject"), get("id")
-    thread = [t for t in row.get(THREAD) or [] if str(t.get("text", "")).strip()]
+    body, subject, ticket_id = _plain(get("text")), _plain(get("subject")), get("id")
+    thread = [
+        {**t, "text": _plain(str(t.get("text", "")))}
+        for t in row.get(THREAD) or []
+        if str(t.get("text", "")).strip()
+    ]
     if not body and not subject and not any(t["role"] == "customer" for t in thread):
         return SkippedInput(
             path=str(path), line=line, reason="ticket has no subject or description"
@@ -466,8 +502,8 @@ def read_csv_table(
         cols, result.notes = _ticket_columns(path, headers, overrides)
         id_index = headers.index(cols["id"])
     else:
-        lowered = [h.strip().lower() for h in headers]
-        id_index = next(i for i, h in enumerate(lowered) if h in ROSTER_KEYS)
+        id_index = roster_column(headers)
+        assert id_index is not None
     # Read again from the top: classifying consumed the first rows.
     rows = _records(path, text, delimiter)
     next(rows, None)
@@ -490,7 +526,10 @@ def read_csv_table(
         if kind == "roster":
             pid = fields[id_index].strip()
             if pid:
-                result.roster[pid] = {k: v for k, v in row.items() if v not in (None, "")}
+                # "Participant ID" and "Role" are the participant_id and role others write.
+                result.roster[pid] = {
+                    _roster_field(k): v for k, v in row.items() if v not in (None, "")
+                }
             continue
         _accept(result, seen, ticket_document(path, row, cols, line), path, line)
     return result

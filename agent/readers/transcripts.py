@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..models import SkippedInput
 from ..yamlsafe import load_yaml
 from .base import RawTurn, merge_same_speaker, parse_speaker_lines
 
@@ -143,7 +144,9 @@ def read_docx(path: Path, data: bytes) -> tuple[list[RawTurn], dict[str, Any]]:
         doc = DocxDocument(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise InputError(str(path), f"not a readable .docx file ({exc})") from exc
-    paragraphs = [p.text for p in doc.paragraphs]
+    # A soft line break (Shift+Enter) comes through as "\n" inside one paragraph; Word users put
+    # whole turns on such lines, so each is a line of its own before labels are read.
+    paragraphs = [line for p in doc.paragraphs for line in p.text.split("\n")]
     props = doc.core_properties
     meta = {k: v for k, v in {"title": props.title, "author": props.author}.items() if v}
     return parse_speaker_lines(paragraphs), meta
@@ -176,8 +179,15 @@ def read_json_transcript(
     return turns, meta
 
 
-def load_json_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
-    """Records of a .json (object or array) or .jsonl file, with their line numbers."""
+def load_json_records(
+    path: Path, text: str, bad_lines: list[SkippedInput] | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """Records of a .json (object or array) or .jsonl file, with their line numbers.
+
+    Given `bad_lines`, a .jsonl line that is not a JSON object is noted there and the other
+    lines are still read (one truncated line must not cost the whole export); without it, the
+    first bad line is an error.
+    """
     if path.suffix.lower() == ".jsonl":
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -186,10 +196,15 @@ def load_json_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(str(path), f"invalid JSON: {exc.msg}", number) from exc
-            if not isinstance(value, dict):
-                raise InputError(str(path), "each line must be a JSON object", number)
-            records.append((number, value))
+                problem = InputError(str(path), f"invalid JSON: {exc.msg}", number)
+            else:
+                if isinstance(value, dict):
+                    records.append((number, value))
+                    continue
+                problem = InputError(str(path), "each line must be a JSON object", number)
+            if bad_lines is None:
+                raise problem
+            bad_lines.append(SkippedInput(path=problem.path, reason=problem.reason, line=number))
         return records
     try:
         value = json.loads(text)
