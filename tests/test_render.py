@@ -721,13 +721,21 @@ def test_a_source_the_corpus_lacks_is_no_column_of_zeros(ws) -> None:
     for t in report.themes:
         t.frequency.tickets, t.frequency.ticket_share = 0, 0.0
     write_json(ws.themes, report)
-    files = render_files(load_report_data(ws), ["md"])
+    items = personas()
+    for persona in items:
+        persona.document_info.based_on_tickets = 0
+    write_personas(ws, items, [journey("p-dana"), journey("p-sam")])
+    files = render_files(load_report_data(ws), ["md", "html"])
     header = next(line for line in files["summary.md"].splitlines() if line.startswith("| Rank"))
     assert header == "| Rank | Theme | Participants | Severity 1-5 (mean / max) | Score |"
     theme_line = next(
         line for line in files["persona-dana.md"].splitlines() if "**Theme**:" in line
     )
     assert "participants (" in theme_line and "ticket" not in theme_line
+    # Nor in the HTML library: no "0 Support tickets" tile, no "· 0 tickets" under a theme.
+    html = files["index.html"]
+    assert "Support tickets</div>" not in html and "0 tickets" not in html
+    assert "participants</div>" in html or "participant</div>" in html
 
 
 def test_an_offline_themes_description_is_called_what_it_is(ws) -> None:

@@ -568,6 +568,20 @@ def theme_reach(theme: Theme, report: ThemeReport | None) -> list[str]:
     return parts
 
 
+def theme_counts(theme: Theme, report: ThemeReport | None) -> str:
+    """'14 participants · 3 tickets', leaving out a source the corpus does not have (as
+    theme_reach does), for lists that show the shares elsewhere."""
+    freq = theme.frequency
+    parts = []
+    if report is None or report.total_participants or freq.participants:
+        parts.append(
+            f"{fmt_num(freq.participants)} participant{'' if freq.participants == 1 else 's'}"
+        )
+    if report is None or report.total_tickets or freq.tickets:
+        parts.append(f"{fmt_num(freq.tickets)} ticket{'' if freq.tickets == 1 else 's'}")
+    return " · ".join(parts)
+
+
 def theme_stats(theme: Theme, report: ThemeReport | None) -> str:
     """The theme's reach, severity and score in one line, at the precision themes.json holds."""
     freq = theme.frequency

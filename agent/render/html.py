@@ -27,6 +27,7 @@ from .context import (
     fmt_num,
     focus_texts,
     pct,
+    theme_counts,
     theme_rank,
     theme_reach,
 )
@@ -478,5 +479,6 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         provenance=provenance,
         multi_product=len({t.product for t in themes}) > 1,
         theme_reach=lambda t: theme_reach(t, data.themes),
+        theme_counts=lambda t: theme_counts(t, data.themes),
         theme_rank=theme_rank,
     )
