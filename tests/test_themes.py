@@ -381,6 +381,12 @@ def test_labels_are_cut_at_a_clause_and_lose_spoken_openers() -> None:
         # Saying that what follows is the problem is an opener too.
         ("So the pain point is we usually create all these plots by hand.", "We usually create all these plots by hand"),
         ("Of course, the biggest problem was that the feed drops.", "The feed drops"),
+        ("The other issue is actually that nobody documents it.", "Nobody documents it"),
+        # ... only when a clause follows: these keep their words.
+        ("The problem was solved by the update.", "The problem was solved by the update"),
+        ("The problem is not the export, it is the sync.", "The problem is not the export, it is the sync"),
+        ("The issue was there because the bindings were stale.", "The issue was there because the bindings were stale"),
+        ("The thing is, we never see the errors.", "We never see the errors"),
     ],
 )  # fmt: skip
 def test_spoken_labels_read_as_a_researcher_would_cite_them(said: str, label: str) -> None:
