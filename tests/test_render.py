@@ -512,14 +512,40 @@ def test_stat_footnotes_show_the_stored_precision(ws) -> None:
     files = render_files(load_report_data(ws), ["md", "html", "json"])
     # The text may say 35.6%: the footnote must not round that to 0.36.
     assert "`power_users.share = 0.3558`" in files["persona-dana.md"]
-    # Said as a reader says it, beside the key.
-    assert (
-        "**Stat** — power_users: share 35.58% (`power_users.share = 0.3558`)"
-        in (files["persona-dana.md"])
-    )
+    assert "**Stat** — `power_users.share = 0.3558`" in files["persona-dana.md"]
     assert "power_users.share = 0.3558" in files["index.html"]
     evidence = json.loads(files["report.json"])["evidence"]
     assert evidence["stat:power_users.share"]["detail"] == "power_users.share = 0.3558"
+
+
+def test_a_groups_size_and_share_are_said_as_a_reader_would_beside_the_key(ws) -> None:
+    """The scorer's and the grouping's 'segment.<slug>.size/share' read as the group's name and
+    number; any other key stays as it is (its slugs cannot be turned back into values)."""
+    segments = read_json(ws.segments)
+    assert isinstance(segments, dict)
+    segments["segments"][0]["name"] = "Power Users"
+    segments["stats"].update(
+        {
+            "segment.power_users.share": 0.6,
+            "segment.power_users.size": 120,
+            "segment.power_users.income_band.50_100k.share": 0.5098,
+        }
+    )
+    from agent.workspace import write_json
+
+    write_json(ws.segments, segments)
+    data = load_report_data(ws)
+    assert data.stat_title("segment.power_users.share", 0.6) == "Power Users: 60% of the users"
+    assert data.stat_title("segment.power_users.size", 120) == "Power Users: 120 users"
+    key = "segment.power_users.income_band.50_100k.share"
+    assert data.stat_title(key, 0.5098) == key
+    assert data.stat_title("segment.nobody_here.share", 0.1) == "segment.nobody_here.share"
+    items = personas()
+    items[0].draft.summary.evidence += ["stat:segment.power_users.share", f"stat:{key}"]
+    write_personas(ws, items, [journey("p-dana"), journey("p-sam")])
+    page = render_files(load_report_data(ws), ["md"])["persona-dana.md"]
+    assert "**Stat** — Power Users: 60% of the users (`segment.power_users.share = 0.6`)" in page
+    assert f"**Stat** — `{key} = 0.5098`" in page
 
 
 def test_quote_footnotes_show_the_quoted_words_of_a_long_chunk(ws) -> None:

@@ -406,17 +406,25 @@ class ReportData:
         )
 
     def stat_title(self, key: str, value: float | int) -> str:
-        """A statistic as a reader says it: 'Binding maintainers: share 36.84%' for
-        'segment.binding_maintainers.share' (the key itself stays beside it)."""
-        owner, _, metric = key.rpartition(".")
-        owner = owner.removeprefix("segment.").removeprefix("cohort.")
-        names = {key_slug(s.name): s.name for s in self.segments.segments} if self.segments else {}
+        """A group's size or share as a reader says it ('Binding maintainers: 36.84% of the
+        participants' for 'segment.binding_maintainers.share'); any other key as it is (its
+        parts are slugs the reader cannot turn back into the values they name)."""
+        if key == "cohort.total_participants":
+            return f"Participants in the study: {exact_num(value)}"
+        owner, _, metric = key.removeprefix("segment.").rpartition(".")
+        if not key.startswith("segment.") or metric not in ("size", "share"):
+            return key
+        groups: dict[str, tuple[str, str]] = {}
+        for segment in self.segments.segments if self.segments else ():
+            groups[key_slug(segment.name)] = (segment.name, "users")
         for cohort in self.cohorts.cohorts if self.cohorts else ():
-            names.setdefault(key_slug(cohort.name), cohort.name)
-        name = names.get(owner) or owner.replace("_", " ")
-        said = exact_pct(value) if metric == "share" else exact_num(value)
-        what = f"{metric.replace('_', ' ')} {said}"
-        return f"{name}: {what}" if name and owner != "cohort" else what.capitalize()
+            groups.setdefault(cohort.key, (cohort.name, "participants"))
+        if owner not in groups:
+            return key
+        name, noun = groups[owner]
+        if metric == "share":
+            return f"{name}: {exact_pct(value)} of the {noun}"
+        return f"{name}: {exact_num(value)} {noun}"
 
     def short_name(self, persona: Persona) -> str:
         """What the summary calls a persona: its first name ('Kai'), or its whole name when

@@ -183,8 +183,10 @@ class Footnotes:
                 )
             elif ev.kind == "theme":
                 text = f"**Theme: {md(ev.title)}** — {md(ev.detail)} ({code(ref)})"
-            elif ev.kind == "stat":
+            elif ev.kind == "stat" and ev.title != ev.ref.removeprefix("stat:"):
                 text = f"**Stat** — {md(ev.title)} ({code(ev.detail)})"
+            elif ev.kind == "stat":
+                text = f"**Stat** — {code(ev.detail)}"
             else:
                 text = f"**⚠ Unresolved evidence** — {code(ref)} is not in this workspace"
             out.append(f"[^{number}]: {text}")
