@@ -595,6 +595,12 @@ def test_a_paraphrased_claims_footnote_shows_the_sentence_it_rests_on() -> None:
     window = quote_window(opening + said + " Anyway, that is all.", focus_texts(claim))
     assert "approvals tab takes a minute to open on my phone" in window
     assert window.startswith("… ")
+    assert len(window) <= 280 + 4
+    # A run-on sentence (no full stop in 900 characters) is cut around the shared words.
+    run_on = " ".join(["and then we talked about the weather"] * 12 + [said.rstrip(".")] * 1)
+    run_on += " " + " ".join(["and the team lunch was nice"] * 12)
+    window = quote_window(run_on, focus_texts(claim))
+    assert len(window) <= 280 + 4 and "approvals tab takes a minute" in window
     # Words the claim does not share leave the opening in place.
     other = quote_window(opening + said, focus_texts("Budgets are reviewed monthly."))
     assert other.startswith("We started with the starter plan")

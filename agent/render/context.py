@@ -130,6 +130,18 @@ def _centred(flat: str, at: int, end: int, limit: int) -> tuple[int, int]:
 
 
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z']{2,}")
+
+
+def _densest(flat: str, at: int, end: int, wanted: set[str], width: int) -> tuple[int, int]:
+    """The `width` characters of flat[at:end] holding most of the `wanted` words (first wins)."""
+    hits = [at + m.start() for m in _WORD.finditer(flat, at, end) if terms(m.group()) & wanted]
+    best, count = at, -1
+    for start in hits:
+        n = sum(1 for h in hits if start <= h < start + width)
+        if n > count:
+            best, count = start, n
+    return best, min(end, best + width)
 # Content words a paraphrase must share with a sentence for the excerpt to move to it.
 MIN_SHARED_WORDS = 2
 
@@ -158,7 +170,12 @@ def _window(flat: str, focus: Iterable[str], limit: int) -> tuple[int, int]:
             if shared >= MIN_SHARED_WORDS and (best is None or shared > best[0]):
                 best = (shared, match.start(), match.end())
         if best is not None and best[2] > limit - 20:
-            return _centred(flat, best[1], best[2], limit)
+            at, end = best[1], best[2]
+            if end - at > limit - 2 * 30:
+                # A run-on sentence (speech, captions): the stretch where the shared words
+                # crowd, so the excerpt keeps to its length.
+                at, end = _densest(flat, at, end, wanted, limit - 2 * 30)
+            return _centred(flat, at, end, limit)
     cut = flat[:limit].rsplit(" ", 1)[0]
     return 0, len(cut)
 
