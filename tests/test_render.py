@@ -464,6 +464,20 @@ def test_summary_gives_a_shared_recommendation_to_the_segment_that_raised_it_mos
     # One row for the pain; the persona that also recommends a fix for it is named.
     assert row.rstrip(" |").endswith("Sam (also Dana)")
     assert recs.count("sync health check") == 1
+    # Only the row's theme weighs: Dana citing more themes does not win the row.
+    raw = read_json(ws.personas)
+    assert isinstance(raw, dict)
+    dana = next(j for j in raw["journeys"] if j["persona_id"] == "p-dana")
+    others = [t["id"] for t in report["themes"][1:]]
+    dana["draft"]["recommendations"][0]["evidence"] += [f"theme:{t}" for t in others]
+    for t in report["themes"][1:]:
+        t["segment_counts"] = {"power_users": 50}
+    write_json(ws.themes, report)
+    write_json(ws.personas, raw)
+    text = render_files(load_report_data(ws), ["md"])["summary.md"]
+    recs = text.split("## Recommendations")[1].split("##")[0]
+    row = next(line for line in recs.splitlines() if "sync health check" in line)
+    assert row.rstrip(" |").endswith("Sam (also Dana)")
 
 
 def test_summary_gives_one_row_per_pain_however_the_journeys_word_the_fix(ws) -> None:

@@ -190,6 +190,7 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
         first_name = data.short_name(persona)
         members = data.members(persona)
         for r_index, rec in enumerate(journey.draft.recommendations):
+            # The row's theme: the first one the action cites; it alone weighs the offer.
             weight = 0
             key = ""
             for ref in rec.evidence:
@@ -197,12 +198,13 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
                 theme = data.theme(ref_key) if kind == "theme" else None
                 if theme is None:
                     continue
-                key = key or f"theme:{theme.id}"
+                key = f"theme:{theme.id}"
                 rank.setdefault(key, theme.rank)
                 if members:
-                    weight += len(data.theme_people.get(theme.id, set()) & members)
+                    weight = len(data.theme_people.get(theme.id, set()) & members)
                 else:
-                    weight += theme.segment_counts.get(persona.segment, 0)
+                    weight = theme.segment_counts.get(persona.segment, 0)
+                break
             at = f"{JOURNEY_PREFIX}recommendations.{r_index}"
             marks = {
                 part: found
@@ -216,7 +218,8 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
         _, p_index, r_index, who, rec, marks = min(group, key=lambda o: o[:3])
         others = [o[3] for o in sorted(group, key=lambda o: o[1:3]) if o[3] != who]
         if others:
-            who += f" (also {', '.join(dict.fromkeys(others))})"
+            # Full names hold commas ("Kai, the Boundary Binder").
+            who += f" (also {'; '.join(dict.fromkeys(others))})"
         order = (0, rank[key], p_index, r_index) if key in rank else (1, 0, p_index, r_index)
         rows.append((order, who, rec, marks))
     return [(who, rec, marks) for _, who, rec, marks in sorted(rows, key=lambda r: r[0])]
