@@ -500,13 +500,19 @@ def segment_themes(
     return [(t, count(t)) for t in chosen]
 
 
-def theme_people(workspace: Workspace, themes: ThemeReport) -> dict[str, set[str]]:
-    """Theme id -> the participants (or users) whose mentions it holds."""
+def theme_people(
+    workspace: Workspace, themes: ThemeReport, interviews_only: bool = False
+) -> dict[str, set[str]]:
+    """Theme id -> the participants (or users) whose mentions it holds; `interviews_only`:
+    the interview participants alone (a ticket's customer is no study participant)."""
     theme_of = {m: t.id for t in themes.themes for m in t.mention_ids}
     people: dict[str, set[str]] = {}
     for row in iter_rows(workspace.mentions):
         theme = theme_of.get(row.get("id"))
-        who = row.get("participant_id") or row.get("user_id")
+        if interviews_only:
+            who = row.get("participant_id") if row.get("kind") != "ticket" else None
+        else:
+            who = row.get("participant_id") or row.get("user_id")
         if theme and who:
             people.setdefault(theme, set()).add(who)
     return people

@@ -445,7 +445,39 @@ def test_the_summary_says_what_sets_each_group_apart(offline_study: Path) -> Non
         # The counts are the code's: who raised the theme, within the group and overall.
         assert n == len(members) and k == len(raised[label] & members) >= 2 and 2 * k >= n
         assert everyone == len(raised[label])
+        # The most over-represented of the themes that qualify.
+        lifts = {
+            lab: (len(ids & members) / n) / (len(ids) / 12)
+            for lab, ids in raised.items()
+            if len(ids & members) >= 2 and 2 * len(ids & members) >= n
+        }
+        assert max(lifts.values()) == pytest.approx(lifts[label])
     assert "Severity: each mention is rated 1-5 (1 a minor annoyance;" in summary
+
+
+def test_ticket_customers_are_not_counted_as_study_participants(
+    offline_study: Path, tmp_path: Path
+) -> None:
+    """A ticket's customer id is no interview participant: what sets a group apart and the
+    support counts read interview participants only."""
+    ws = tmp_path / "ws"
+    shutil.copytree(offline_study, ws)
+    before = (ws / "reports" / "summary.md").read_text().split("## Personas")[1].split("##")[0]
+    report = json.loads((ws / "themes.json").read_text())
+    mentions = [json.loads(line) for line in (ws / "mentions.jsonl").open()]
+    template = mentions[0]
+    for theme in report["themes"]:
+        for i in range(6):
+            extra = {**template, "id": f"t-{theme['id']}-{i}", "kind": "ticket"}
+            extra["participant_id"] = f"C{i}"
+            mentions.append(extra)
+            theme["mention_ids"].append(extra["id"])
+    (ws / "themes.json").write_text(json.dumps(report))
+    (ws / "mentions.jsonl").write_text("".join(json.dumps(m) + "\n" for m in mentions))
+    result = CliRunner().invoke(app, ["report", "-w", str(ws)], env=_env())
+    assert result.exit_code == 0, result.output
+    after = (ws / "reports" / "summary.md").read_text().split("## Personas")[1].split("##")[0]
+    assert after == before
 
 
 def test_the_summary_says_how_the_synthesis_was_made(offline_study: Path) -> None:

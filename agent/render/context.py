@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from .. import refs
 from ..decisions import FIELDS, Mark
-from ..evidence import terms
+from ..evidence import terms, theme_people
 from ..models import (
     Chunk,
     Claim,
@@ -142,6 +142,8 @@ def _densest(flat: str, at: int, end: int, wanted: set[str], width: int) -> tupl
         if n > count:
             best, count = start, n
     return best, min(end, best + width)
+
+
 # Content words a paraphrase must share with a sentence for the excerpt to move to it.
 MIN_SHARED_WORDS = 2
 
@@ -466,7 +468,8 @@ class ReportData:
         for ref in cited:
             parsed = refs.parse(ref)
             if parsed.kind == "theme" and members is not None:
-                people |= self.theme_people.get(refs.follow(parsed.key, self.lineage), set())
+                raised = self.theme_people.get(refs.follow(parsed.key, self.lineage), set())
+                people |= raised & members
             chunk = self.chunks.get(parsed.key) if parsed.kind == "chunk" else None
             if chunk is None:
                 continue
@@ -671,9 +674,7 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
     data = report_data(view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions)
     groups = view.cohorts is not None and any(c.members for c in view.cohorts.cohorts)
     if groups and view.themes is not None and workspace.mentions.exists():
-        from ..evidence import theme_people
-
-        data.theme_people = theme_people(workspace, view.themes)
+        data.theme_people = theme_people(workspace, view.themes, interviews_only=True)
     return data
 
 

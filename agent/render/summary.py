@@ -55,9 +55,9 @@ def distinctive_theme(data: ReportData, persona: Persona) -> str:
     for theme in report.themes:
         raised = data.theme_people.get(theme.id, set())
         k = len(raised & members)
-        if k < DISTINCT_MIN or 2 * k < len(members) or not raised:
+        if k < DISTINCT_MIN or 2 * k < len(members) or not theme.frequency.participants:
             continue
-        lift = (k / len(members)) / (len(raised) / report.total_participants)
+        lift = (k / len(members)) / (theme.frequency.participants / report.total_participants)
         key = (round(lift, 6), k, -theme.rank, theme.id)
         if best is None or key > best:
             best = key
@@ -65,7 +65,7 @@ def distinctive_theme(data: ReportData, persona: Persona) -> str:
         return ""
     theme = next(t for t in report.themes if t.id == best[3])
     k = best[1]
-    everyone = len(data.theme_people.get(theme.id, set()))
+    everyone = theme.frequency.participants
     return (
         f"{theme.label} ({k} of {len(members)}; {everyone} of {report.total_participants} in "
         "the study)"
