@@ -77,6 +77,20 @@ class ConflictError(ReviewError):
 # --------------------------------------------------------------------------- models
 
 
+class Stamp(Strict):
+    """Who did something to a decided value, when, and why."""
+
+    by: str = ""
+    at: str = ""
+    comment: str = ""
+
+
+class Extension(Stamp):
+    """An earlier reviewer's extension that a later one extended again: their part of it."""
+
+    addition: Any = None
+
+
 class Decision(Strict):
     """A reviewer's word on one field or item; `value` is its final value, as JSON.
 
@@ -93,6 +107,12 @@ class Decision(Strict):
     at: str = ""
     comment: str = ""
     rev: int = 0
+    # A colleague's confirmation of a reviewer's own words (a correction or an extension):
+    # the words stay theirs, the confirmation is recorded on top.
+    confirmation: Stamp | None = None
+    # Extensions of the same field before this one, oldest first: `addition` holds every
+    # reviewer's additions in order, and these say whose the first ones are.
+    earlier: list[Extension] = Field(default_factory=list)
 
 
 class PersonaDecisions(Strict):
@@ -141,7 +161,7 @@ class ThemeDecision(Strict):
 class DecisionStore(Strict):
     """review/decisions.json."""
 
-    version: int = 2
+    version: int = 3
     revision: int = 0
     personas: dict[str, PersonaDecisions] = Field(default_factory=dict)
     themes: dict[str, ThemeDecision] = Field(default_factory=dict)
@@ -174,8 +194,15 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 2, "revision": rev, "personas": personas, "themes": {}}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v3 adds a confirmation on top of a reviewer's words, earlier extenders of an extended
+    field and the `removed` decision; a v2 file has none of them, so it reads as it is. The
+    number tells an older persona-agent that it cannot read what this one writes."""
+    return {**data, "version": 3}
+
+
 # MIGRATIONS[i] turns a version i+1 file into version i+2; append, never edit.
-MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_v1_to_v2]
+MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_v1_to_v2, _v2_to_v3]
 CURRENT_VERSION = len(MIGRATIONS) + 1
 
 
@@ -802,6 +829,12 @@ def describe(address: str, decision: Decision) -> str:
         text += f" {'adding' if decision.decision == 'extended' else 'to'} “{shown}”"
     if decision.comment:
         text += f" (comment: {decision.comment})"
+    if decision.earlier:
+        text += " after " + ", ".join(f"{e.by or 'someone'}'s extension" for e in decision.earlier)
+    if decision.confirmation is not None:
+        c = decision.confirmation
+        text += f"; confirmed by {c.by or 'someone'}" + (f" at {c.at}" if c.at else "")
+        text += f" (comment: {c.comment})" if c.comment else ""
     return text
 
 
@@ -829,6 +862,7 @@ def put(
     """
     found = entry_for(store, persona)
     same = found[1].fields.get(str(address)) if found else None
+    decision = on_top(same, decision)
     if same is not None and _same_decision(same, decision):
         return same  # the same word again (a re-applied file, a double submit): nothing new
     held = entry(store, persona)
@@ -852,7 +886,49 @@ def put(
 
 def _same_decision(a: Decision, b: Decision) -> bool:
     keys = ("decision", "value", "addition", "comment")
-    return all(getattr(a, k) == getattr(b, k) for k in keys)
+    if not all(getattr(a, k) == getattr(b, k) for k in keys):
+        return False
+    ca, cb = a.confirmation, b.confirmation
+    return (ca is None) == (cb is None) and (
+        ca is None or cb is None or (ca.by, ca.comment) == (cb.by, cb.comment)
+    )
+
+
+def _own_part(decision: Decision) -> Any:
+    """What an extension added itself, without the earlier extenders' parts."""
+    addition = decision.addition
+    if isinstance(addition, list):
+        return addition[sum(len(e.addition or []) for e in decision.earlier) :]
+    if isinstance(addition, str):
+        before = " ".join(str(e.addition) for e in decision.earlier if e.addition)
+        return addition.removeprefix(before).strip() if before else addition
+    return addition
+
+
+def on_top(held: Decision | None, new: Decision) -> Decision:
+    """A decision on a value another decision at the same address wrote: a confirmation of a
+    reviewer's own words keeps them theirs (the confirmation is recorded on top), and an
+    extension of an extension keeps the first reviewer's additions, with their name."""
+    if held is None or held.decision not in ("corrected", "extended"):
+        return new
+    if new.decision == "confirmed" and new.value == held.value:
+        stamp = Stamp(by=new.by, at=new.at, comment=new.comment)
+        return held.model_copy(update={"confirmation": stamp, "rev": 0})
+    if new.decision != "extended" or held.decision != "extended" or new.base != held.value:
+        return new
+    earlier = [
+        *held.earlier,
+        Extension(by=held.by, at=held.at, comment=held.comment, addition=_own_part(held)),
+    ]
+    if isinstance(held.addition, list) and isinstance(new.addition, list):
+        addition: Any = [*held.addition, *new.addition]
+    elif isinstance(held.addition, str) and isinstance(new.addition, str):
+        addition = f"{held.addition} {new.addition}"
+    elif held.addition is None:
+        addition = None  # the first reviewer's words replaced a placeholder: all reviewers'
+    else:
+        return new
+    return new.model_copy(update={"base": held.base, "addition": addition, "earlier": earlier})
 
 
 def record(
@@ -898,22 +974,59 @@ class Mark:
     comment: str = ""
     rev: int = 0
     addition: Any = None
+    # A colleague's confirmation of a reviewer's words (see Decision.confirmation).
+    confirmed_by: str = ""
+    confirmed_at: str = ""
+    confirmed_comment: str = ""
+    # Who extended the field before `by` did, oldest first (see Decision.earlier).
+    earlier_by: tuple[str, ...] = ()
 
     @property
     def human(self) -> bool:
         return self.kind in ("corrected", "extended", "added")
 
     @classmethod
-    def of(cls, address: str, decision: Decision, kind: str | None = None) -> Mark:
+    def of(
+        cls, address: str, decision: Decision, kind: str | None = None, who: Stamp | None = None
+    ) -> Mark:
+        """The mark of a decision; `who`: the stamp of the reviewer who added this item."""
+        confirmed = decision.confirmation or Stamp()
+        author = who or Stamp(by=decision.by, at=decision.at, comment=decision.comment)
         return cls(
             kind=kind or decision.decision,
             address=address,
-            by=decision.by,
-            at=decision.at,
-            comment=decision.comment,
+            by=author.by,
+            at=author.at,
+            comment=author.comment,
             rev=decision.rev,
             addition=decision.addition if decision.decision == "extended" else None,
+            confirmed_by=confirmed.by,
+            confirmed_at=confirmed.at,
+            confirmed_comment=confirmed.comment,
+            earlier_by=tuple(e.by for e in decision.earlier) if who is None else (),
         )
+
+    def confirmed(self, decision: Decision) -> Mark:
+        """This (reviewer-written) mark with a later confirmation of the same words on top."""
+        return replace(
+            self,
+            confirmed_by=decision.by,
+            confirmed_at=decision.at,
+            confirmed_comment=decision.comment,
+            rev=max(self.rev, decision.rev),
+        )
+
+
+def added_by(decision: Decision) -> list[Stamp]:
+    """Who added each item of a list extension's `addition`, in order."""
+    own = Stamp(by=decision.by, at=decision.at, comment=decision.comment)
+    out: list[Stamp] = []
+    for earlier in decision.earlier:
+        out += [Stamp(by=earlier.by, at=earlier.at, comment=earlier.comment)] * len(
+            earlier.addition or []
+        )
+    added = decision.addition if isinstance(decision.addition, list) else []
+    return (out + [own] * len(added))[: len(added)]
 
 
 @dataclass(frozen=True)
@@ -1014,13 +1127,20 @@ def _apply_one(
     if scope.redrafted and decision.decision == "extended" and decision.addition is not None:
         current = items[index] if address.sub is None else (items[index] or {}).get(address.sub)
         value = _reextend(current, decision.addition, value)
+    before = items[index] if address.sub is None else (items[index] or {}).get(address.sub)
     if address.sub is None:
         items[index] = value
     else:
         if not isinstance(items[index], dict):
             return False
         items[index][address.sub] = value
-    marks[scope.pos_prefix + _position(address, index)] = Mark.of(key, decision)
+    at = scope.pos_prefix + _position(address, index)
+    prior = marks.get(at)
+    if decision.decision == "confirmed" and prior is not None and prior.human and before == value:
+        # Confirming an item a reviewer added (by extending its list): still their words.
+        marks[at] = prior.confirmed(decision)
+    else:
+        marks[at] = Mark.of(key, decision)
     return True
 
 
@@ -1058,17 +1178,21 @@ def _apply_redrafted_field(
         kept = [i for i in (current or []) if not is_placeholder(i)]
         have = {scope.key(address.field, i, lineage) for i in kept}
         added = [
-            i
-            for i in refs.remap_themes(json_copy(decision.addition or []), lineage)
+            (i, who)
+            for i, who in zip(
+                refs.remap_themes(json_copy(decision.addition or []), lineage),
+                added_by(decision),
+                strict=False,
+            )
             if scope.key(address.field, i, lineage) not in have
         ]
-        set_path(data, address.field, [*kept, *added])
+        set_path(data, address.field, [*kept, *(i for i, _ in added)])
         marks[at] = Mark.of(key, decision)
-        for i, item in enumerate(added, len(kept)):
+        for i, (item, who) in enumerate(added, len(kept)):
             item_at = (
                 f"{scope.addr_prefix}{address.field}[{scope.key(address.field, item, lineage)}]"
             )
-            marks[f"{at}.{i}"] = Mark.of(item_at, decision, "added")
+            marks[f"{at}.{i}"] = Mark.of(item_at, decision, "added", who)
         return True
     if decision.decision == "extended" and decision.addition is not None:
         value = _reextend(current, decision.addition, value)
@@ -1090,12 +1214,14 @@ def _mark_list_items(
     """Per-item marks for a decided list: which items a reviewer wrote, which the draft did."""
     drafted = Counter(scope.key(field, item, lineage) for item in decision.base or [])
     added = len(decision.addition or []) if decision.decision == "extended" else 0
+    authors = added_by(decision)
     for i, item in enumerate(value):
         key = scope.key(field, item, lineage)
         at = f"{scope.pos_prefix}{field}.{i}"
         address = f"{scope.addr_prefix}{field}[{key}]"
         if added and i >= len(value) - added:
-            marks[at] = Mark.of(address, decision, "added")
+            who = authors[i - (len(value) - added)] if authors else None
+            marks[at] = Mark.of(address, decision, "added", who)
         elif drafted[key] > 0:
             drafted[key] -= 1  # the draft's own item, kept: model-written
         elif decision.decision == "corrected":

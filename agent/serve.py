@@ -169,6 +169,19 @@ def _text_of(kind: str, value: Any) -> tuple[str, bool]:
     return "" if value is None else str(value), False
 
 
+def who_wrote(mark: Mark) -> str:
+    """Who decided, when and why (a tooltip), with the reviewers who extended the field first
+    and a colleague's confirmation of a reviewer's words."""
+    text = provenance(mark)
+    if mark.earlier_by:
+        text += f" (after {' and '.join(b or 'a reviewer' for b in mark.earlier_by)} extended it)"
+    if mark.confirmed_by:
+        text += f"; confirmed by {mark.confirmed_by}"
+        text += f", {mark.confirmed_at}" if mark.confirmed_at else ""
+        text += f": {mark.confirmed_comment}" if mark.confirmed_comment else ""
+    return text
+
+
 class PageView(PersonaView):
     """A persona as the web app shows it: the report's view plus a review form per target."""
 
@@ -192,12 +205,12 @@ class PageView(PersonaView):
         if found is None and known and field != pos:
             whole = self.item_mark(field)
             if whole is not None:  # the item as drafted, in a list a reviewer decided
-                return "model", f"written by the drafter; the list was {provenance(whole)}"
+                return "model", f"written by the drafter; the list was {who_wrote(whole)}"
         if found is None:
             return "model", "written by the drafter; not reviewed yet"
         if found.human:
-            return "human", provenance(found)
-        return "model", f"written by the drafter; {provenance(found)}"
+            return "human", who_wrote(found)
+        return "model", f"written by the drafter; {who_wrote(found)}"
 
     @property
     def data(self) -> dict[str, Any]:
@@ -536,7 +549,7 @@ class Site:
                 emotion_words=EMOTION_WORDS,
                 review_marks=REVIEW_MARKS,
                 added_in_review=ADDED_IN_REVIEW,
-                provenance=provenance,
+                provenance=who_wrote,
                 **values,
             )
         )

@@ -76,7 +76,7 @@ def test_cli_confirms_corrects_and_extends_journey_parts(ws: Workspace) -> None:
     assert fields[ONBOARDING_ACTION].by == "Ana"
     emotion = fields["journey.stages[stage:onboarding].emotion"]
     assert (emotion.value, emotion.base, emotion.comment) == (1, -2, "the sync works now")
-    assert read_json(ws.review_dir / "decisions.json")["version"] == CURRENT_VERSION == 2
+    assert read_json(ws.review_dir / "decisions.json")["version"] == CURRENT_VERSION == 3
 
     reviewed = dana_journey(ws)
     stages = reviewed.journey.draft.stages
