@@ -723,8 +723,8 @@ def _apply_parsed(
 ) -> tuple[Persona, list[str]]:
     line_of = parsed.lines.get
     persona = _persona_for_file(view.personas, parsed, file)
-    record = store.exports.get(file.name)
-    snapshot = record.fields if record and record.persona_id == persona.id else None
+    record = _export_record(store, file, parsed, persona)
+    snapshot = record.fields if record is not None else None
     if snapshot is not None and parsed.header.get("draft_hash") != content_hash(
         persona.draft.model_dump(mode="json")
     ):
@@ -764,7 +764,7 @@ def _apply_parsed(
             continue  # a hand-written file's pending says nothing about earlier decisions
         try:
             target = _block_target(
-                name, persona, snapshot, view, record.stages if snapshot is not None else None
+                name, persona, snapshot, view, record.stages if record is not None else None
             )
         except ReviewError as exc:
             raise InputError(str(file), str(exc), where) from exc
@@ -773,21 +773,7 @@ def _apply_parsed(
             raise InputError(
                 str(file), f"'{name}': that item is not in the current draft any more", where
             )
-        expected = record.revs.get(name) if record and snapshot is not None else None
-        if expected is not None:
-            newer = [
-                text
-                for text, d in _related(held, address, view)
-                if d.rev > expected and d.source != f"file:{file.name}"
-            ]
-            if newer:
-                raise InputError(
-                    str(file),
-                    f"'{name}' was decided by someone else after this file was exported "
-                    f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
-                    "(keep your edits with --force) and redo this field",
-                    where,
-                )
+        who = reviewer(block.get("by") or by)
         key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
         try:
             # `current:` is read only from a block this file was exported with (the value the
@@ -804,7 +790,7 @@ def _apply_parsed(
                 value=value,
                 addition=block.get("addition"),
                 source=f"file:{file.name}",
-                by=reviewer(block.get("by") or by),
+                by=who,
                 at=now(),
                 comment=str(block.get("comment") or ""),
             )
@@ -816,6 +802,27 @@ def _apply_parsed(
                 f"field '{name}': {_first_error(exc)}",
                 line_of(f"fields.{name}.{key}", where),
             ) from exc
+        stored = held.fields.get(str(address)) if held is not None else None
+        if _unchanged(stored, decision, block):
+            continue  # what the store holds already (a re-applied file, or a copy of one)
+        expected = record.revs.get(name) if record is not None else None
+        if expected is not None:
+            # Newer decisions are someone else's, unless this reviewer made them from this
+            # very file (applied, edited again, applied again). A copy of the file applied by
+            # another reviewer has the same name, so the name alone does not tell.
+            newer = [
+                text
+                for text, d in _related(held, address, view)
+                if d.rev > expected and (d.source != f"file:{file.name}" or d.by != who)
+            ]
+            if newer:
+                raise InputError(
+                    str(file),
+                    f"'{name}' was decided by someone else after this file was exported "
+                    f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
+                    "(keep your edits with --force) and redo this field",
+                    where,
+                )
         decided.append((name, address, decision))
     changed = []
     for name, address, decision in decided:
@@ -833,6 +840,41 @@ def _apply_parsed(
         held_now.marked_by, held_now.marked_at = reviewer(by), now()
         changed.append("status")
     return persona, changed
+
+
+def _export_record(
+    store: DecisionStore, file: Path, parsed: ParsedReview, persona: Persona
+) -> ExportRecord | None:
+    """The export a review file was written by: its own name's, else (a renamed or copied
+    file) the persona's export whose blocks show the same `current:` values."""
+    named = store.exports.get(file.name)
+    if named is not None and named.persona_id == persona.id:
+        return named
+    for name in sorted(store.exports):
+        found = store.exports[name]
+        if found.persona_id != persona.id:
+            continue
+        shared = [n for n in parsed.fields if n in found.fields]
+        if shared and all(
+            found.fields[n].get("current") == parsed.fields[n].get("current") for n in shared
+        ):
+            return found
+    return None
+
+
+def _unchanged(stored: Decision | None, new: Decision, block: dict[str, Any]) -> bool:
+    """Does a block say what the store holds already (its decision and value; a comment only
+    when the block gives one)?"""
+    if stored is None or stored.decision != new.decision:
+        return False
+    if new.decision == "extended":
+        same = stored.addition == new.addition
+    elif new.decision == "pending":
+        same = True
+    else:
+        same = stored.value == new.value
+    comment = str(block.get("comment") or "")
+    return same and (not comment or " ".join(comment.split()) == stored.comment)
 
 
 def _related(
