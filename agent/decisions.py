@@ -53,8 +53,8 @@ from .models import (
 )
 from .workspace import Workspace, read_json, write_json, write_text_atomic
 
-DecisionKind = Literal["confirmed", "corrected", "extended", "pending"]
-KINDS = ("confirmed", "corrected", "extended")
+DecisionKind = Literal["confirmed", "corrected", "extended", "removed", "pending"]
+KINDS = ("confirmed", "corrected", "extended", "removed")
 STORE_FILE = "decisions.json"
 LOCK_FILE = ".decisions.lock"
 # Offline drafts write this where the evidence says nothing (offline_draft.NOT_IN_EVIDENCE);
@@ -64,6 +64,10 @@ PLACEHOLDER_PREFIX = "Not in the evidence pack"
 
 class ReviewError(PersonaError):
     """A review command cannot be carried out (unknown persona or field, bad value)."""
+
+
+class MissingValue(ValueError):
+    """A correction without its new value, or an extension without what to add."""
 
 
 class ConflictError(ReviewError):
@@ -481,6 +485,11 @@ def suggest(path: str) -> str:
     head = re.match(r"[^.\[]*", path)
     name = head.group() if head else path
     rest = path[len(name) :]
+    if name in FIELDS and rest:
+        # The field is right: what follows it is not an item's number, key or part.
+        if FIELDS[name].kind != "list":
+            return f"; '{name}' is not a list: it has no items"
+        return f"; {name} items are numbered from 0 ('{name}.0', '{name}.1', ...)"
     # An item (".0", "[theme:...]") only exists in a list field.
     names = [f for f, spec in FIELDS.items() if spec.kind == "list" or not rest]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
@@ -568,6 +577,8 @@ def resolve_target(
         if spec.kind != "list":
             raise ReviewError(f"field '{field}' is not a list: it has no items")
         item = _nth(text, field, get_path(data, field) or [], index)
+        # A part is checked as typed, so the message names it as the user wrote it.
+        _check_part(text, Address(field, "", match["sub"]), ITEM_PARTS.get(_kind_of(spec.item), ()))
         address = parse_address(
             f"{field}[{item_key(item, lineage)}]" + (f".{match['sub']}" if match["sub"] else "")
         )
@@ -728,15 +739,18 @@ def decide(
     stamp = {"source": source, "by": by, "at": at, "comment": " ".join(comment.split())}
     if kind == "pending":
         return Decision(decision="pending", **stamp)
+    if kind == "removed":
+        # The item as it read when removed, so a conflict message can say what went.
+        return Decision(decision="removed", base=dump_value(spec, base), **stamp)
     if kind == "confirmed":
         final = base
     elif kind == "corrected":
         if _empty(value):
-            raise ValueError("`corrected` needs the new value under `value:`")
+            raise MissingValue("a correction needs the new value")
         final = parse_value(spec, value)
     elif kind == "extended":
         if _empty(addition):
-            raise ValueError("`extended` needs what to add under `addition:`")
+            raise MissingValue("an extension needs what to add")
         added = parse_addition(spec, addition)
         final = extend_value(spec, base, added)
         if spec.kind == "list":
@@ -824,6 +838,8 @@ def describe(address: str, decision: Decision) -> str:
     when = f" at {decision.at}" if decision.at else ""
     verb = "reset to pending" if decision.decision == "pending" else decision.decision
     text = f"{address} {verb} by {who}{when}"
+    if decision.decision == "removed" and _short(decision.base):
+        text += f" (it read “{_short(decision.base)}”)"
     shown = _short(decision.addition if decision.decision == "extended" else decision.value)
     if decision.decision in ("corrected", "extended") and shown:
         text += f" {'adding' if decision.decision == 'extended' else 'to'} “{shown}”"
@@ -843,7 +859,8 @@ def _short(value: Any, limit: int = 120) -> str:
         value = value.get("text") or value.get("title") or ""
     elif isinstance(value, list):
         value = "; ".join(_short(v, limit) for v in value)
-    text = " ".join(str(value or "").split())
+    # 0 is a value (an emotion corrected to neutral), not nothing.
+    text = " ".join(("" if value is None else str(value)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -1094,6 +1111,8 @@ def _apply_one(
     scope: Scope = PERSONA_SCOPE,
 ) -> bool:
     """Apply one decision to a draft (JSON) in place; False when its item is not there."""
+    if decision.decision == "removed":
+        return _remove_item(data, address, marks, lineage, scope)
     value = refs.remap_themes(_stored_value(address, decision), lineage)
     spec = scope.specs[address.field]
     key = scope.addr_prefix + str(address)
@@ -1141,6 +1160,43 @@ def _apply_one(
         marks[at] = prior.confirmed(decision)
     else:
         marks[at] = Mark.of(key, decision)
+    return True
+
+
+def _remove_item(
+    data: dict[str, Any],
+    address: Address,
+    marks: dict[str, Mark],
+    lineage: Mapping[str, str],
+    scope: Scope,
+) -> bool:
+    """Take a removed item out of its list (JSON, in place), moving the marks of the items
+    after it up one place; an item the draft no longer has is removed already."""
+    items = get_path(data, address.field)
+    if address.item is None or address.sub is not None or not isinstance(items, list):
+        return False
+    index = next(
+        (
+            i
+            for i, item in enumerate(items)
+            if _same_key(scope.key(address.field, item, lineage), address.item, lineage)
+        ),
+        None,
+    )
+    if index is None:
+        return True
+    del items[index]
+    base = f"{scope.pos_prefix}{address.field}."
+    moved: dict[str, Mark] = {}
+    for at, found in marks.items():
+        head, dot, tail = at[len(base) :].partition(".") if at.startswith(base) else ("", "", "")
+        if head.isdigit() and int(head) == index:
+            continue
+        if head.isdigit() and int(head) > index:
+            at = f"{base}{int(head) - 1}{dot}{tail}"
+        moved[at] = found
+    marks.clear()
+    marks.update(moved)
     return True
 
 
@@ -1237,7 +1293,11 @@ def _ordered(held: PersonaDecisions) -> list[tuple[Address, Decision]]:
         except ReviewError:
             continue  # a field a later model dropped: the decision stays stored, unapplied
         out.append((address, decision))
-    return sorted(out, key=lambda p: (p[0].item is not None, p[1].rev, str(p[0])))
+    # Removals last: taking an item out moves the places of those after it.
+    return sorted(
+        out,
+        key=lambda p: (p[1].decision == "removed", p[0].item is not None, p[1].rev, str(p[0])),
+    )
 
 
 _Draft = typing.TypeVar("_Draft", PersonaDraft, JourneyDraft)
@@ -1535,7 +1595,11 @@ def resolve_journey_target(
             f"{JOURNEY_PREFIX}stages[{STAGE_KEY}{stage}]." if stage is not None else JOURNEY_PREFIX
         )
         text = f"{prefix}{field}[{key}]{sub}"
-    address = parse_journey_address(text, data)
+    try:
+        address = parse_journey_address(text, data)
+    except ReviewError as exc:
+        # Named as the user typed it, not by the item's internal key.
+        raise ReviewError(str(exc).replace(f"'{text}'", f"'{target.strip()}'")) from exc
     return address, journey_position(data, address, lineage)
 
 
@@ -1573,7 +1637,15 @@ def _journey_ordered(held: PersonaDecisions) -> list[tuple[JourneyAddress, Decis
         except ReviewError:
             continue  # a field a later model dropped: the decision stays stored, unapplied
         out.append((address, decision))
-    return sorted(out, key=lambda p: (p[0].inner.item is not None, p[1].rev, str(p[0])))
+    return sorted(
+        out,
+        key=lambda p: (
+            p[1].decision == "removed",
+            p[0].inner.item is not None,
+            p[1].rev,
+            str(p[0]),
+        ),
+    )
 
 
 def _apply_journey_one(

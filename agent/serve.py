@@ -154,6 +154,10 @@ class Control:
     can_correct: bool
     can_extend: bool
     mark: Mark | None
+    # One list item: it can be removed from its list.
+    can_remove: bool = False
+    # A value picked from a few (an emotion, -2..2): (value, label) pairs for a choice.
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 def _text_of(kind: str, value: Any) -> tuple[str, bool]:
@@ -239,7 +243,15 @@ class PageView(PersonaView):
             address = parse_journey_address(mark.address)  # its item may read otherwise now
         spec = journey_spec_for(address)
         value = get_path(data, pos.removeprefix(JOURNEY_PREFIX))
+        if address.inner.field == "pain_points" and address.stage is not None:
+            # A stage's pain points are theme ids: the form names them as the page does.
+            ids = value if isinstance(value, list) else [value] if value else []
+            labels = [self.report.theme_label(str(t)) for t in ids]
+            value = labels if isinstance(value, list) else (labels[0] if labels else value)
         text, lines = _text_of(spec.kind, value)
+        choices: tuple[tuple[str, str], ...] = ()
+        if address.inner.field == "emotion":
+            choices = tuple((str(n), f"{n:+d} {EMOTION_WORDS[n]}") for n in sorted(EMOTION_WORDS))
         # A recommendation is corrected part by part (action, goal, metric).
         whole_item = isinstance(value, dict) and "action" in value
         return Control(
@@ -255,6 +267,8 @@ class PageView(PersonaView):
             can_extend=spec.kind in ("text", "claim", "list")
             and address.inner.field not in ("pain_points", "recommendations"),
             mark=mark,
+            can_remove=address.inner.item is not None and address.inner.sub is None,
+            choices=choices,
         )
 
     def ctl(self, pos: str) -> Control:
@@ -298,6 +312,7 @@ class PageView(PersonaView):
             can_correct=can_correct,
             can_extend=spec.kind in ("text", "claim", "list"),
             mark=mark,
+            can_remove=address.item is not None and address.sub is None,
         )
 
 
@@ -733,6 +748,7 @@ class Site:
             "confirm": "confirmed",
             "correct": "corrected",
             "extend": "extended",
+            "remove": "removed",
             "reset": "pending",
         }
         if action not in kinds:
