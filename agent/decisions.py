@@ -1840,6 +1840,8 @@ def record_theme(
                 "decide again.",
                 [{"theme_id": held[0], **current.model_dump(mode="json")}],
             )
+        if target is not None:
+            _refuse_merge_loop(store, key, target, lineage)
         if held is not None and held[0] != key:
             del store.themes[held[0]]
         previous = held[1] if held else ThemeDecision()
@@ -1855,6 +1857,26 @@ def record_theme(
             decision = ThemeDecision(label=previous.label, merged_into=target, **stamp)
         store.themes[key] = decision
         return decision
+
+
+def _refuse_merge_loop(
+    store: DecisionStore, key: str, target: str, lineage: Mapping[str, str]
+) -> None:
+    """A ReviewError when the target is (through earlier merges) merged into this theme."""
+    merges = resolve_themes(store, lineage).merges
+    end = merges.get(target, target)
+    if end != key:
+        return
+    found = _theme_entry(store, target, lineage)
+    who = ""
+    if found is not None and found[1].merged_into:
+        decided = found[1]
+        who = f" by {decided.by or 'someone'}" + (f" at {decided.at}" if decided.at else "")
+    raise ReviewError(
+        f"theme {target} is already merged into {key}{who}: merging {key} into it would make "
+        f"a loop. Nothing was saved. To merge the other way, reset that merge first "
+        f"(`persona review theme {target} --reset`)"
+    )
 
 
 def _theme_entry(
