@@ -72,6 +72,7 @@ from .render.context import (
     load_chunks,
     pct,
     report_data,
+    theme_reach,
     ticket_subjects_for,
 )
 from .render.html import (
@@ -565,6 +566,8 @@ class Site:
                 review_marks=REVIEW_MARKS,
                 added_in_review=ADDED_IN_REVIEW,
                 provenance=who_wrote,
+                # A theme's people and tickets, leaving out a source the corpus does not have.
+                theme_reach=lambda t: " · ".join(theme_reach(t, snap.data.themes)),
                 **values,
             )
         )
