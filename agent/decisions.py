@@ -1377,6 +1377,23 @@ def apply_reviews(
     return [r.persona for r in apply_decisions(personas, store, lineage)]
 
 
+def removed_themes(
+    store: DecisionStore, lineage: Mapping[str, str] | None = None
+) -> dict[tuple[str, bool], set[str]]:
+    """(segment, anti) -> the themes whose pain point a reviewer removed from that persona
+    (current ids), so a re-draft leaves them out of its needs and journey map too."""
+    out: dict[tuple[str, bool], set[str]] = {}
+    for held in store.personas.values():
+        for text, decision in held.active().items():
+            if decision.decision != "removed" or not text.startswith("pain_points["):
+                continue
+            parsed = refs.parse(parse_address(text).item or "")
+            if parsed.kind == "theme":
+                key = (held.segment, held.anti)
+                out.setdefault(key, set()).add(refs.follow(parsed.key, lineage or {}))
+    return out
+
+
 def locked_fields(personas: Iterable[Persona], store: DecisionStore) -> dict[str, list[str]]:
     """persona id -> the field paths a human decided, which the drafter keeps as they are."""
     out: dict[str, list[str]] = {}

@@ -183,3 +183,34 @@ def test_a_reverse_merge_is_refused(tmp_path: Path) -> None:
     assert "would make a loop" in refused.output and "--reset" in refused.output
     stored = json.loads((ws / "review" / "decisions.json").read_text())["themes"]
     assert set(stored) == {"t-sync"}
+
+
+def test_a_removed_pain_point_leaves_the_whole_redraft(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(_study(tmp_path)), "-w", str(ws)], env=env).exit_code == 0
+
+    def drafted() -> tuple[dict[str, Any], dict[str, Any]]:
+        data = json.loads((ws / "personas.json").read_text())
+        persona = data["personas"][0]
+        journey = next(j for j in data["journeys"] if j["persona_id"] == persona["id"])
+        return persona, journey
+
+    persona, journey = drafted()
+    # The pain point whose theme the rest of the draft leans on most.
+    text = json.dumps([persona["draft"]["needs"], journey["draft"]])
+    pains = persona["draft"]["pain_points"]
+    index, pain = max(enumerate(pains), key=lambda p: text.count(p[1]["theme_id"]))
+    theme_id = pain["theme_id"]
+    assert text.count(theme_id) > 0
+    removed = runner.invoke(
+        app,
+        ["review", "set", persona["id"], f"pain_points.{index}", "--remove", "-w", str(ws)],
+        env=env,
+    )
+    assert removed.exit_code == 0, removed.output
+    assert runner.invoke(app, ["run", "-w", str(ws)], env=env).exit_code == 0
+    persona, journey = drafted()
+    assert theme_id not in {p["theme_id"] for p in persona["draft"]["pain_points"]}
+    assert theme_id not in json.dumps([persona["draft"]["needs"], journey["draft"]])
