@@ -1040,6 +1040,12 @@ def review_set(
     extend: Annotated[
         list[str] | None, typer.Option("--extend", help="Add this (repeat for lists)")
     ] = None,
+    remove: Annotated[
+        bool,
+        typer.Option(
+            "--remove", help="Take this list item out (a pain point, goal, stage pain...)"
+        ),
+    ] = False,
     reset: Annotated[bool, typer.Option("--reset", help="Forget the decision")] = False,
     by: ByOpt = None,
     comment: CommentOpt = "",
@@ -1047,10 +1053,12 @@ def review_set(
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Confirm, correct or extend one persona field or journey map part, or one list item.
+    """Confirm, correct or extend one persona field or journey map part, or one list item;
+    or remove one list item.
 
     Example: persona review set Dana pain_points.0.workaround --correct "Exports to CSV" --by Ana
     Example: persona review set Dana journey.stages.0.actions.1 --confirm --by Ana
+    Example: persona review set Dana pain_points.3 --remove --comment "not this segment"
     """
     with _errors(json_out):
         _, ws = _settings(workspace, config)
@@ -1065,6 +1073,7 @@ def review_set(
             correct=correct,
             extend=extend,
             reset=reset,
+            remove=remove,
             by=by,
             comment=comment,
         )

@@ -53,8 +53,8 @@ from .models import (
 )
 from .workspace import Workspace, read_json, write_json, write_text_atomic
 
-DecisionKind = Literal["confirmed", "corrected", "extended", "pending"]
-KINDS = ("confirmed", "corrected", "extended")
+DecisionKind = Literal["confirmed", "corrected", "extended", "removed", "pending"]
+KINDS = ("confirmed", "corrected", "extended", "removed")
 STORE_FILE = "decisions.json"
 LOCK_FILE = ".decisions.lock"
 # Offline drafts write this where the evidence says nothing (offline_draft.NOT_IN_EVIDENCE);
@@ -66,6 +66,10 @@ class ReviewError(PersonaError):
     """A review command cannot be carried out (unknown persona or field, bad value)."""
 
 
+class MissingValue(ValueError):
+    """A correction without its new value, or an extension without what to add."""
+
+
 class ConflictError(ReviewError):
     """Someone else decided the same field or item since the editor loaded it."""
 
@@ -75,6 +79,20 @@ class ConflictError(ReviewError):
 
 
 # --------------------------------------------------------------------------- models
+
+
+class Stamp(Strict):
+    """Who did something to a decided value, when, and why."""
+
+    by: str = ""
+    at: str = ""
+    comment: str = ""
+
+
+class Extension(Stamp):
+    """An earlier reviewer's extension that a later one extended again: their part of it."""
+
+    addition: Any = None
 
 
 class Decision(Strict):
@@ -93,6 +111,12 @@ class Decision(Strict):
     at: str = ""
     comment: str = ""
     rev: int = 0
+    # A colleague's confirmation of a reviewer's own words (a correction or an extension):
+    # the words stay theirs, the confirmation is recorded on top.
+    confirmation: Stamp | None = None
+    # Extensions of the same field before this one, oldest first: `addition` holds every
+    # reviewer's additions in order, and these say whose the first ones are.
+    earlier: list[Extension] = Field(default_factory=list)
 
 
 class PersonaDecisions(Strict):
@@ -141,7 +165,7 @@ class ThemeDecision(Strict):
 class DecisionStore(Strict):
     """review/decisions.json."""
 
-    version: int = 2
+    version: int = 3
     revision: int = 0
     personas: dict[str, PersonaDecisions] = Field(default_factory=dict)
     themes: dict[str, ThemeDecision] = Field(default_factory=dict)
@@ -174,8 +198,15 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 2, "revision": rev, "personas": personas, "themes": {}}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v3 adds a confirmation on top of a reviewer's words, earlier extenders of an extended
+    field and the `removed` decision; a v2 file has none of them, so it reads as it is. The
+    number tells an older persona-agent that it cannot read what this one writes."""
+    return {**data, "version": 3}
+
+
 # MIGRATIONS[i] turns a version i+1 file into version i+2; append, never edit.
-MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_v1_to_v2]
+MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_v1_to_v2, _v2_to_v3]
 CURRENT_VERSION = len(MIGRATIONS) + 1
 
 
@@ -454,6 +485,11 @@ def suggest(path: str) -> str:
     head = re.match(r"[^.\[]*", path)
     name = head.group() if head else path
     rest = path[len(name) :]
+    if name in FIELDS and rest:
+        # The field is right: what follows it is not an item's number, key or part.
+        if FIELDS[name].kind != "list":
+            return f"; '{name}' is not a list: it has no items"
+        return f"; {name} items are numbered from 0 ('{name}.0', '{name}.1', ...)"
     # An item (".0", "[theme:...]") only exists in a list field.
     names = [f for f, spec in FIELDS.items() if spec.kind == "list" or not rest]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
@@ -541,6 +577,8 @@ def resolve_target(
         if spec.kind != "list":
             raise ReviewError(f"field '{field}' is not a list: it has no items")
         item = _nth(text, field, get_path(data, field) or [], index)
+        # A part is checked as typed, so the message names it as the user wrote it.
+        _check_part(text, Address(field, "", match["sub"]), ITEM_PARTS.get(_kind_of(spec.item), ()))
         address = parse_address(
             f"{field}[{item_key(item, lineage)}]" + (f".{match['sub']}" if match["sub"] else "")
         )
@@ -701,15 +739,18 @@ def decide(
     stamp = {"source": source, "by": by, "at": at, "comment": " ".join(comment.split())}
     if kind == "pending":
         return Decision(decision="pending", **stamp)
+    if kind == "removed":
+        # The item as it read when removed, so a conflict message can say what went.
+        return Decision(decision="removed", base=dump_value(spec, base), **stamp)
     if kind == "confirmed":
         final = base
     elif kind == "corrected":
         if _empty(value):
-            raise ValueError("`corrected` needs the new value under `value:`")
+            raise MissingValue("a correction needs the new value")
         final = parse_value(spec, value)
     elif kind == "extended":
         if _empty(addition):
-            raise ValueError("`extended` needs what to add under `addition:`")
+            raise MissingValue("an extension needs what to add")
         added = parse_addition(spec, addition)
         final = extend_value(spec, base, added)
         if spec.kind == "list":
@@ -797,11 +838,19 @@ def describe(address: str, decision: Decision) -> str:
     when = f" at {decision.at}" if decision.at else ""
     verb = "reset to pending" if decision.decision == "pending" else decision.decision
     text = f"{address} {verb} by {who}{when}"
+    if decision.decision == "removed" and _short(decision.base):
+        text += f" (it read “{_short(decision.base)}”)"
     shown = _short(decision.addition if decision.decision == "extended" else decision.value)
     if decision.decision in ("corrected", "extended") and shown:
         text += f" {'adding' if decision.decision == 'extended' else 'to'} “{shown}”"
     if decision.comment:
         text += f" (comment: {decision.comment})"
+    if decision.earlier:
+        text += " after " + ", ".join(f"{e.by or 'someone'}'s extension" for e in decision.earlier)
+    if decision.confirmation is not None:
+        c = decision.confirmation
+        text += f"; confirmed by {c.by or 'someone'}" + (f" at {c.at}" if c.at else "")
+        text += f" (comment: {c.comment})" if c.comment else ""
     return text
 
 
@@ -810,7 +859,8 @@ def _short(value: Any, limit: int = 120) -> str:
         value = value.get("text") or value.get("title") or ""
     elif isinstance(value, list):
         value = "; ".join(_short(v, limit) for v in value)
-    text = " ".join(str(value or "").split())
+    # 0 is a value (an emotion corrected to neutral), not nothing.
+    text = " ".join(("" if value is None else str(value)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -829,6 +879,7 @@ def put(
     """
     found = entry_for(store, persona)
     same = found[1].fields.get(str(address)) if found else None
+    decision = on_top(same, decision)
     if same is not None and _same_decision(same, decision):
         return same  # the same word again (a re-applied file, a double submit): nothing new
     held = entry(store, persona)
@@ -852,7 +903,49 @@ def put(
 
 def _same_decision(a: Decision, b: Decision) -> bool:
     keys = ("decision", "value", "addition", "comment")
-    return all(getattr(a, k) == getattr(b, k) for k in keys)
+    if not all(getattr(a, k) == getattr(b, k) for k in keys):
+        return False
+    ca, cb = a.confirmation, b.confirmation
+    return (ca is None) == (cb is None) and (
+        ca is None or cb is None or (ca.by, ca.comment) == (cb.by, cb.comment)
+    )
+
+
+def _own_part(decision: Decision) -> Any:
+    """What an extension added itself, without the earlier extenders' parts."""
+    addition = decision.addition
+    if isinstance(addition, list):
+        return addition[sum(len(e.addition or []) for e in decision.earlier) :]
+    if isinstance(addition, str):
+        before = " ".join(str(e.addition) for e in decision.earlier if e.addition)
+        return addition.removeprefix(before).strip() if before else addition
+    return addition
+
+
+def on_top(held: Decision | None, new: Decision) -> Decision:
+    """A decision on a value another decision at the same address wrote: a confirmation of a
+    reviewer's own words keeps them theirs (the confirmation is recorded on top), and an
+    extension of an extension keeps the first reviewer's additions, with their name."""
+    if held is None or held.decision not in ("corrected", "extended"):
+        return new
+    if new.decision == "confirmed" and new.value == held.value:
+        stamp = Stamp(by=new.by, at=new.at, comment=new.comment)
+        return held.model_copy(update={"confirmation": stamp, "rev": 0})
+    if new.decision != "extended" or held.decision != "extended" or new.base != held.value:
+        return new
+    earlier = [
+        *held.earlier,
+        Extension(by=held.by, at=held.at, comment=held.comment, addition=_own_part(held)),
+    ]
+    if isinstance(held.addition, list) and isinstance(new.addition, list):
+        addition: Any = [*held.addition, *new.addition]
+    elif isinstance(held.addition, str) and isinstance(new.addition, str):
+        addition = f"{held.addition} {new.addition}"
+    elif held.addition is None:
+        addition = None  # the first reviewer's words replaced a placeholder: all reviewers'
+    else:
+        return new
+    return new.model_copy(update={"base": held.base, "addition": addition, "earlier": earlier})
 
 
 def record(
@@ -898,22 +991,59 @@ class Mark:
     comment: str = ""
     rev: int = 0
     addition: Any = None
+    # A colleague's confirmation of a reviewer's words (see Decision.confirmation).
+    confirmed_by: str = ""
+    confirmed_at: str = ""
+    confirmed_comment: str = ""
+    # Who extended the field before `by` did, oldest first (see Decision.earlier).
+    earlier_by: tuple[str, ...] = ()
 
     @property
     def human(self) -> bool:
         return self.kind in ("corrected", "extended", "added")
 
     @classmethod
-    def of(cls, address: str, decision: Decision, kind: str | None = None) -> Mark:
+    def of(
+        cls, address: str, decision: Decision, kind: str | None = None, who: Stamp | None = None
+    ) -> Mark:
+        """The mark of a decision; `who`: the stamp of the reviewer who added this item."""
+        confirmed = decision.confirmation or Stamp()
+        author = who or Stamp(by=decision.by, at=decision.at, comment=decision.comment)
         return cls(
             kind=kind or decision.decision,
             address=address,
-            by=decision.by,
-            at=decision.at,
-            comment=decision.comment,
+            by=author.by,
+            at=author.at,
+            comment=author.comment,
             rev=decision.rev,
             addition=decision.addition if decision.decision == "extended" else None,
+            confirmed_by=confirmed.by,
+            confirmed_at=confirmed.at,
+            confirmed_comment=confirmed.comment,
+            earlier_by=tuple(e.by for e in decision.earlier) if who is None else (),
         )
+
+    def confirmed(self, decision: Decision) -> Mark:
+        """This (reviewer-written) mark with a later confirmation of the same words on top."""
+        return replace(
+            self,
+            confirmed_by=decision.by,
+            confirmed_at=decision.at,
+            confirmed_comment=decision.comment,
+            rev=max(self.rev, decision.rev),
+        )
+
+
+def added_by(decision: Decision) -> list[Stamp]:
+    """Who added each item of a list extension's `addition`, in order."""
+    own = Stamp(by=decision.by, at=decision.at, comment=decision.comment)
+    out: list[Stamp] = []
+    for earlier in decision.earlier:
+        out += [Stamp(by=earlier.by, at=earlier.at, comment=earlier.comment)] * len(
+            earlier.addition or []
+        )
+    added = decision.addition if isinstance(decision.addition, list) else []
+    return (out + [own] * len(added))[: len(added)]
 
 
 @dataclass(frozen=True)
@@ -981,6 +1111,8 @@ def _apply_one(
     scope: Scope = PERSONA_SCOPE,
 ) -> bool:
     """Apply one decision to a draft (JSON) in place; False when its item is not there."""
+    if decision.decision == "removed":
+        return _remove_item(data, address, marks, lineage, scope)
     value = refs.remap_themes(_stored_value(address, decision), lineage)
     spec = scope.specs[address.field]
     key = scope.addr_prefix + str(address)
@@ -1014,13 +1146,57 @@ def _apply_one(
     if scope.redrafted and decision.decision == "extended" and decision.addition is not None:
         current = items[index] if address.sub is None else (items[index] or {}).get(address.sub)
         value = _reextend(current, decision.addition, value)
+    before = items[index] if address.sub is None else (items[index] or {}).get(address.sub)
     if address.sub is None:
         items[index] = value
     else:
         if not isinstance(items[index], dict):
             return False
         items[index][address.sub] = value
-    marks[scope.pos_prefix + _position(address, index)] = Mark.of(key, decision)
+    at = scope.pos_prefix + _position(address, index)
+    prior = marks.get(at)
+    if decision.decision == "confirmed" and prior is not None and prior.human and before == value:
+        # Confirming an item a reviewer added (by extending its list): still their words.
+        marks[at] = prior.confirmed(decision)
+    else:
+        marks[at] = Mark.of(key, decision)
+    return True
+
+
+def _remove_item(
+    data: dict[str, Any],
+    address: Address,
+    marks: dict[str, Mark],
+    lineage: Mapping[str, str],
+    scope: Scope,
+) -> bool:
+    """Take a removed item out of its list (JSON, in place), moving the marks of the items
+    after it up one place; an item the draft no longer has is removed already."""
+    items = get_path(data, address.field)
+    if address.item is None or address.sub is not None or not isinstance(items, list):
+        return False
+    index = next(
+        (
+            i
+            for i, item in enumerate(items)
+            if _same_key(scope.key(address.field, item, lineage), address.item, lineage)
+        ),
+        None,
+    )
+    if index is None:
+        return True
+    del items[index]
+    base = f"{scope.pos_prefix}{address.field}."
+    moved: dict[str, Mark] = {}
+    for at, found in marks.items():
+        head, dot, tail = at[len(base) :].partition(".") if at.startswith(base) else ("", "", "")
+        if head.isdigit() and int(head) == index:
+            continue
+        if head.isdigit() and int(head) > index:
+            at = f"{base}{int(head) - 1}{dot}{tail}"
+        moved[at] = found
+    marks.clear()
+    marks.update(moved)
     return True
 
 
@@ -1058,17 +1234,21 @@ def _apply_redrafted_field(
         kept = [i for i in (current or []) if not is_placeholder(i)]
         have = {scope.key(address.field, i, lineage) for i in kept}
         added = [
-            i
-            for i in refs.remap_themes(json_copy(decision.addition or []), lineage)
+            (i, who)
+            for i, who in zip(
+                refs.remap_themes(json_copy(decision.addition or []), lineage),
+                added_by(decision),
+                strict=False,
+            )
             if scope.key(address.field, i, lineage) not in have
         ]
-        set_path(data, address.field, [*kept, *added])
+        set_path(data, address.field, [*kept, *(i for i, _ in added)])
         marks[at] = Mark.of(key, decision)
-        for i, item in enumerate(added, len(kept)):
+        for i, (item, who) in enumerate(added, len(kept)):
             item_at = (
                 f"{scope.addr_prefix}{address.field}[{scope.key(address.field, item, lineage)}]"
             )
-            marks[f"{at}.{i}"] = Mark.of(item_at, decision, "added")
+            marks[f"{at}.{i}"] = Mark.of(item_at, decision, "added", who)
         return True
     if decision.decision == "extended" and decision.addition is not None:
         value = _reextend(current, decision.addition, value)
@@ -1090,12 +1270,14 @@ def _mark_list_items(
     """Per-item marks for a decided list: which items a reviewer wrote, which the draft did."""
     drafted = Counter(scope.key(field, item, lineage) for item in decision.base or [])
     added = len(decision.addition or []) if decision.decision == "extended" else 0
+    authors = added_by(decision)
     for i, item in enumerate(value):
         key = scope.key(field, item, lineage)
         at = f"{scope.pos_prefix}{field}.{i}"
         address = f"{scope.addr_prefix}{field}[{key}]"
         if added and i >= len(value) - added:
-            marks[at] = Mark.of(address, decision, "added")
+            who = authors[i - (len(value) - added)] if authors else None
+            marks[at] = Mark.of(address, decision, "added", who)
         elif drafted[key] > 0:
             drafted[key] -= 1  # the draft's own item, kept: model-written
         elif decision.decision == "corrected":
@@ -1111,7 +1293,11 @@ def _ordered(held: PersonaDecisions) -> list[tuple[Address, Decision]]:
         except ReviewError:
             continue  # a field a later model dropped: the decision stays stored, unapplied
         out.append((address, decision))
-    return sorted(out, key=lambda p: (p[0].item is not None, p[1].rev, str(p[0])))
+    # Removals last: taking an item out moves the places of those after it.
+    return sorted(
+        out,
+        key=lambda p: (p[1].decision == "removed", p[0].item is not None, p[1].rev, str(p[0])),
+    )
 
 
 _Draft = typing.TypeVar("_Draft", PersonaDraft, JourneyDraft)
@@ -1189,6 +1375,23 @@ def apply_reviews(
 ) -> list[Persona]:
     """The personas with every decision applied (see apply_decisions)."""
     return [r.persona for r in apply_decisions(personas, store, lineage)]
+
+
+def removed_themes(
+    store: DecisionStore, lineage: Mapping[str, str] | None = None
+) -> dict[tuple[str, bool], set[str]]:
+    """(segment, anti) -> the themes whose pain point a reviewer removed from that persona
+    (current ids), so a re-draft leaves them out of its needs and journey map too."""
+    out: dict[tuple[str, bool], set[str]] = {}
+    for held in store.personas.values():
+        for text, decision in held.active().items():
+            if decision.decision != "removed" or not text.startswith("pain_points["):
+                continue
+            parsed = refs.parse(parse_address(text).item or "")
+            if parsed.kind == "theme":
+                key = (held.segment, held.anti)
+                out.setdefault(key, set()).add(refs.follow(parsed.key, lineage or {}))
+    return out
 
 
 def locked_fields(personas: Iterable[Persona], store: DecisionStore) -> dict[str, list[str]]:
@@ -1409,7 +1612,11 @@ def resolve_journey_target(
             f"{JOURNEY_PREFIX}stages[{STAGE_KEY}{stage}]." if stage is not None else JOURNEY_PREFIX
         )
         text = f"{prefix}{field}[{key}]{sub}"
-    address = parse_journey_address(text, data)
+    try:
+        address = parse_journey_address(text, data)
+    except ReviewError as exc:
+        # Named as the user typed it, not by the item's internal key.
+        raise ReviewError(str(exc).replace(f"'{text}'", f"'{target.strip()}'")) from exc
     return address, journey_position(data, address, lineage)
 
 
@@ -1447,7 +1654,15 @@ def _journey_ordered(held: PersonaDecisions) -> list[tuple[JourneyAddress, Decis
         except ReviewError:
             continue  # a field a later model dropped: the decision stays stored, unapplied
         out.append((address, decision))
-    return sorted(out, key=lambda p: (p[0].inner.item is not None, p[1].rev, str(p[0])))
+    return sorted(
+        out,
+        key=lambda p: (
+            p[1].decision == "removed",
+            p[0].inner.item is not None,
+            p[1].rev,
+            str(p[0]),
+        ),
+    )
 
 
 def _apply_journey_one(
@@ -1642,6 +1857,8 @@ def record_theme(
                 "decide again.",
                 [{"theme_id": held[0], **current.model_dump(mode="json")}],
             )
+        if target is not None:
+            _refuse_merge_loop(store, key, target, lineage)
         if held is not None and held[0] != key:
             del store.themes[held[0]]
         previous = held[1] if held else ThemeDecision()
@@ -1657,6 +1874,26 @@ def record_theme(
             decision = ThemeDecision(label=previous.label, merged_into=target, **stamp)
         store.themes[key] = decision
         return decision
+
+
+def _refuse_merge_loop(
+    store: DecisionStore, key: str, target: str, lineage: Mapping[str, str]
+) -> None:
+    """A ReviewError when the target is (through earlier merges) merged into this theme."""
+    merges = resolve_themes(store, lineage).merges
+    end = merges.get(target, target)
+    if end != key:
+        return
+    found = _theme_entry(store, target, lineage)
+    who = ""
+    if found is not None and found[1].merged_into:
+        decided = found[1]
+        who = f" by {decided.by or 'someone'}" + (f" at {decided.at}" if decided.at else "")
+    raise ReviewError(
+        f"theme {target} is already merged into {key}{who}: merging {key} into it would make "
+        f"a loop. Nothing was saved. To merge the other way, reset that merge first "
+        f"(`persona review theme {target} --reset`)"
+    )
 
 
 def _theme_entry(

@@ -448,7 +448,7 @@ def draft_personas(
     summary counts `fields_changed` (since the previous draft) and `human_fields_kept`.
     Offline output is byte-stable for the same inputs.
     """
-    from .decisions import apply_reviews, lineage_of, load_store, locked_fields
+    from .decisions import apply_reviews, lineage_of, load_store, locked_fields, removed_themes
     from .review import count_diff, diff_personas
 
     began = time.perf_counter()
@@ -473,6 +473,15 @@ def draft_personas(
         notes.extend(_stage_hint(settings, workspace))
     old_personas, old_journeys = _load_previous(workspace, notes)
     store = load_store(workspace)
+    # A pain point a reviewer removed stays out of the whole draft: its theme leaves the pack,
+    # so no need, journey stage or finding is written from it either.
+    removed = removed_themes(store, lineage_of(workspace))
+    packs = [
+        p.model_copy(update={"themes": [t for t in p.themes if t.id not in gone]})
+        if (gone := removed.get((p.segment.name, p.is_anti_persona)))
+        else p
+        for p in packs
+    ]
     # The model sees human-decided values as fixed and its validators skip them; the values
     # come from the reviewed view, as personas.json holds drafts only.
     human = locked_fields(old_personas.values(), store)

@@ -212,6 +212,13 @@ def find_persona(personas: list[Persona], query: str) -> Persona:
     raise ReviewError(f"no persona '{query}'; personas are: {known}")
 
 
+def value_error(spec: FieldSpec, exc: Exception) -> str:
+    """What is wrong with a reviewer's value, in the reviewer's words (not the validator's)."""
+    if spec.path.endswith(".emotion") and isinstance(exc, ValidationError):
+        return "an emotion is a whole number from -2 (very negative) to 2 (very positive)"
+    return _first_error(exc)
+
+
 def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
@@ -305,6 +312,8 @@ def _theme_value(target: Target, kind: str, value: Any) -> Any:
     are references to themes, so a reviewer confirms or re-points them, never adds free text.
     A theme is named by its id (current or earlier) or by its label as the reports show it."""
     name = target.persona.draft.name
+    if kind == "removed":
+        return value
     if kind == "extended":
         raise ReviewError(
             f"{name}: '{target.address}': a stage's pain points are themes: confirm them or "
@@ -345,6 +354,28 @@ def _themes_listed(target: Target) -> str:
     return "themes: " + "; ".join(shown) + more
 
 
+def check_removable(target: Target) -> None:
+    """Only a whole list item can be removed (a ReviewError saying what to do otherwise)."""
+    inner = target.address.inner if isinstance(target.address, JourneyAddress) else target.address
+    if inner.item is not None and inner.sub is None:
+        return
+    name = target.persona.draft.name
+    if inner.item is not None:
+        raise ReviewError(
+            f"{name}: '{target.address}': a part of an item cannot be removed: remove the "
+            "whole item, or correct this part"
+        )
+    if target.spec.kind == "list":
+        raise ReviewError(
+            f"{name}: '{target.address}' is a whole list: remove one item by its number "
+            f"('{target.position or target.address}.0'), or correct the list"
+        )
+    raise ReviewError(
+        f"{name}: '{target.address}' is not a list item: only list items can be removed; "
+        "correct it instead"
+    )
+
+
 def decide_on(
     target: Target,
     kind: str,
@@ -361,6 +392,8 @@ def decide_on(
             f"{target.persona.draft.name}: '{target.address}' is not in the current draft"
             + (f"; {target.missing}" if target.missing else "")
         )
+    if kind == "removed":
+        check_removable(target)
     if target.theme_ids is not None:
         value = _theme_value(target, kind, value)
     try:
@@ -377,7 +410,7 @@ def decide_on(
         )
     except (ValueError, ValidationError) as exc:
         raise ReviewError(
-            f"{target.persona.draft.name}: '{target.address}': {_first_error(exc)}"
+            f"{target.persona.draft.name}: '{target.address}': {value_error(target.spec, exc)}"
         ) from exc
 
 
@@ -390,24 +423,30 @@ def set_field(
     correct: str | list[str] | None = None,
     extend: str | list[str] | None = None,
     reset: bool = False,
+    remove: bool = False,
     by: str | None = None,
     comment: str = "",
     expected: int | None = None,
 ) -> ReviewSummary:
-    """Confirm, correct or extend one field or list item (or reset it to pending).
+    """Confirm, correct or extend one field or list item, remove a list item, or reset either
+    to pending.
 
     `field_path`: a field ('goals'), an item by position as shown ('pain_points.0',
     'pain_points.0.workaround', numbered from 0) or by address ('pain_points[theme:t1]').
     `expected`: the revision the caller saw; a newer overlapping decision is a ConflictError.
     """
-    actions = [confirm, correct is not None, extend is not None, reset]
+    actions = [confirm, correct is not None, extend is not None, reset, remove]
     if sum(bool(a) for a in actions) != 1:
-        raise ReviewError("give exactly one of --confirm, --correct TEXT, --extend TEXT, --reset")
+        raise ReviewError(
+            "give exactly one of --confirm, --correct TEXT, --extend TEXT, --remove, --reset"
+        )
     view = load_view(workspace)
     target = locate(view, persona, field_path)
     kind = (
         "pending"
         if reset
+        else "removed"
+        if remove
         else "confirmed"
         if confirm
         else "corrected"
@@ -427,6 +466,10 @@ def set_field(
     (state,) = _states(workspace, [target.persona.id])
     state.changed = [str(target.address)]
     summary = ReviewSummary(personas=[state])
+    if kind == "removed" and not isinstance(target.address, JourneyAddress):
+        from .decisions import describe
+
+        summary.notes.append(describe(str(target.address), decision))
     if isinstance(target.address, JourneyAddress):
         # The counts above are the persona's fields: say what happened to the journey map.
         from .decisions import describe

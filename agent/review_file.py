@@ -29,6 +29,7 @@ from .decisions import (
     ExportRecord,
     FieldSpec,
     JourneyAddress,
+    MissingValue,
     PersonaDecisions,
     Reviewed,
     ReviewedJourney,
@@ -65,11 +66,12 @@ from .review import (
     PersonaReviewState,
     ReviewSummary,
     Target,
-    _first_error,
     _states,
     _theme_value,
+    check_removable,
     locate_field,
     locate_journey,
+    value_error,
 )
 from .workspace import Workspace, write_text_atomic
 from .yamlsafe import NoAliasLoader
@@ -77,6 +79,8 @@ from .yamlsafe import NoAliasLoader
 __all__ = ["apply_review_file", "export_review", "parse_review_text", "render_review_file"]
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# `removed` takes one list item out; it is not a state a field is counted in.
+FILE_DECISIONS = (*DECISIONS, "removed")
 HEADER_KEYS = ("persona_id", "segment", "name", "draft_hash", "status", "fields")
 BLOCK_KEYS = ("current", "decision", "value", "addition", "comment", "by")
 
@@ -92,6 +96,8 @@ HEADER = """\
 #   confirmed  the current value is right: it is kept as it is from now on
 #   corrected  replace it: write the new value under `value:` (a list for list fields)
 #   extended   keep it and add to it: write the addition under `addition:`
+#   removed    (one list item only) take it out, e.g. a block `pain_points.2:` or
+#              `journey.stages.1.pain_points.0:` with `decision: removed`
 # Decided fields are never overwritten by later runs. `current:` shows the draft and is not
 # read back: put changes under `value:` or `addition:`. Plain text is fine wherever a claim
 # is expected. The comments above each field resolve its evidence ids.
@@ -465,11 +471,11 @@ def parse_review_text(text: str, path: Path) -> ParsedReview:
                     f"field '{name}': unknown key '{sub}' (expected {', '.join(BLOCK_KEYS)})",
                     lines.get(f"fields.{name}.{sub}", line),
                 )
-        if block.get("decision", "pending") not in DECISIONS:
+        if block.get("decision", "pending") not in FILE_DECISIONS:
             raise InputError(
                 str(path),
                 f"field '{name}': decision '{block.get('decision')}' is not one of "
-                f"{', '.join(DECISIONS)}",
+                f"{', '.join(FILE_DECISIONS)}",
                 lines.get(f"fields.{name}.decision", line),
             )
     header = {k: v for k, v in data.items() if k != "fields"}
@@ -516,7 +522,12 @@ def _block_address(name: str) -> None:
         if spec.kind != "list":
             raise ReviewError(f"field '{match['field']}' is not a list: it has no items")
         if match["sub"]:
-            parse_address(f"{match['field']}[x].{match['sub']}")
+            try:
+                parse_address(f"{match['field']}[x].{match['sub']}")
+            except ReviewError as exc:
+                # Say it with the name as typed, not the placeholder form checked above.
+                text = f"'{match['field']}[x].{match['sub']}'"
+                raise ReviewError(str(exc).replace(text, f"'{name}'")) from exc
         return
     parse_address(name)
 
@@ -723,8 +734,8 @@ def _apply_parsed(
 ) -> tuple[Persona, list[str]]:
     line_of = parsed.lines.get
     persona = _persona_for_file(view.personas, parsed, file)
-    record = store.exports.get(file.name)
-    snapshot = record.fields if record and record.persona_id == persona.id else None
+    record = _export_record(store, file, parsed, persona)
+    snapshot = record.fields if record is not None else None
     if snapshot is not None and parsed.header.get("draft_hash") != content_hash(
         persona.draft.model_dump(mode="json")
     ):
@@ -752,19 +763,24 @@ def _apply_parsed(
             )
         kind = block.get("decision") or "pending"
         given = [k for k in ("value", "addition") if block.get(k) is not None]
-        if kind == "pending" and given:
+        if kind in ("pending", "confirmed", "removed") and given:
+            what = {
+                "pending": "empty it to reset the field",
+                "confirmed": "empty it to keep the value shown under `current:`",
+                "removed": "empty it to remove the item",
+            }[kind]
             raise InputError(
                 str(file),
-                f"field '{name}': `{given[0]}:` is filled in but `decision:` is pending, so it "
+                f"field '{name}': `{given[0]}:` is filled in but `decision:` is {kind}, so it "
                 "would be ignored: set `decision: corrected` (for value) or `extended` (for "
-                "addition), or empty it to reset the field",
+                f"addition), or {what}",
                 line_of(f"fields.{name}.{given[0]}", where),
             )
         if kind == "pending" and snapshot is None:
             continue  # a hand-written file's pending says nothing about earlier decisions
         try:
             target = _block_target(
-                name, persona, snapshot, view, record.stages if snapshot is not None else None
+                name, persona, snapshot, view, record.stages if record is not None else None
             )
         except ReviewError as exc:
             raise InputError(str(file), str(exc), where) from exc
@@ -773,21 +789,7 @@ def _apply_parsed(
             raise InputError(
                 str(file), f"'{name}': that item is not in the current draft any more", where
             )
-        expected = record.revs.get(name) if record and snapshot is not None else None
-        if expected is not None:
-            newer = [
-                text
-                for text, d in _related(held, address, view)
-                if d.rev > expected and d.source != f"file:{file.name}"
-            ]
-            if newer:
-                raise InputError(
-                    str(file),
-                    f"'{name}' was decided by someone else after this file was exported "
-                    f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
-                    "(keep your edits with --force) and redo this field",
-                    where,
-                )
+        who = reviewer(block.get("by") or by)
         key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
         try:
             # `current:` is read only from a block this file was exported with (the value the
@@ -795,6 +797,8 @@ def _apply_parsed(
             exported = snapshot is not None and name in snapshot and "current" in block
             base = parse_value(spec, block["current"]) if exported else target.current
             value = block.get("value")
+            if kind == "removed":
+                check_removable(target)
             if target.theme_ids is not None:
                 value = _theme_value(target, kind, value)
             decision = decide(
@@ -804,18 +808,46 @@ def _apply_parsed(
                 value=value,
                 addition=block.get("addition"),
                 source=f"file:{file.name}",
-                by=reviewer(block.get("by") or by),
+                by=who,
                 at=now(),
                 comment=str(block.get("comment") or ""),
             )
         except ReviewError as exc:
             raise InputError(str(file), str(exc), line_of(f"fields.{name}.{key}", where)) from exc
+        except MissingValue as exc:
+            wanted = "the new value" if kind == "corrected" else "what to add"
+            raise InputError(
+                str(file),
+                f"field '{name}': `{kind}` needs {wanted} under `{key}:`",
+                line_of(f"fields.{name}.{key}", where),
+            ) from exc
         except (ValueError, ValidationError) as exc:
             raise InputError(
                 str(file),
-                f"field '{name}': {_first_error(exc)}",
+                f"field '{name}': {value_error(spec, exc)}",
                 line_of(f"fields.{name}.{key}", where),
             ) from exc
+        stored = held.fields.get(str(address)) if held is not None else None
+        if _unchanged(stored, decision, block):
+            continue  # what the store holds already (a re-applied file, or a copy of one)
+        expected = record.revs.get(name) if record is not None else None
+        if expected is not None:
+            # Newer decisions are someone else's, unless this reviewer made them from this
+            # very file (applied, edited again, applied again). A copy of the file applied by
+            # another reviewer has the same name, so the name alone does not tell.
+            newer = [
+                text
+                for text, d in _related(held, address, view)
+                if d.rev > expected and (d.source != f"file:{file.name}" or d.by != who)
+            ]
+            if newer:
+                raise InputError(
+                    str(file),
+                    f"'{name}' was decided by someone else after this file was exported "
+                    f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
+                    "(keep your edits with --force) and redo this field",
+                    where,
+                )
         decided.append((name, address, decision))
     changed = []
     for name, address, decision in decided:
@@ -833,6 +865,41 @@ def _apply_parsed(
         held_now.marked_by, held_now.marked_at = reviewer(by), now()
         changed.append("status")
     return persona, changed
+
+
+def _export_record(
+    store: DecisionStore, file: Path, parsed: ParsedReview, persona: Persona
+) -> ExportRecord | None:
+    """The export a review file was written by: its own name's, else (a renamed or copied
+    file) the persona's export whose blocks show the same `current:` values."""
+    named = store.exports.get(file.name)
+    if named is not None and named.persona_id == persona.id:
+        return named
+    for name in sorted(store.exports):
+        found = store.exports[name]
+        if found.persona_id != persona.id:
+            continue
+        shared = [n for n in parsed.fields if n in found.fields]
+        if shared and all(
+            found.fields[n].get("current") == parsed.fields[n].get("current") for n in shared
+        ):
+            return found
+    return None
+
+
+def _unchanged(stored: Decision | None, new: Decision, block: dict[str, Any]) -> bool:
+    """Does a block say what the store holds already (its decision and value; a comment only
+    when the block gives one)?"""
+    if stored is None or stored.decision != new.decision:
+        return False
+    if new.decision == "extended":
+        same = stored.addition == new.addition
+    elif new.decision == "pending":
+        same = True
+    else:
+        same = stored.value == new.value
+    comment = str(block.get("comment") or "")
+    return same and (not comment or " ".join(comment.split()) == stored.comment)
 
 
 def _related(

@@ -72,6 +72,7 @@ from .render.context import (
     load_chunks,
     pct,
     report_data,
+    theme_reach,
     ticket_subjects_for,
 )
 from .render.html import (
@@ -154,6 +155,10 @@ class Control:
     can_correct: bool
     can_extend: bool
     mark: Mark | None
+    # One list item: it can be removed from its list.
+    can_remove: bool = False
+    # A value picked from a few (an emotion, -2..2): (value, label) pairs for a choice.
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 def _text_of(kind: str, value: Any) -> tuple[str, bool]:
@@ -167,6 +172,19 @@ def _text_of(kind: str, value: Any) -> tuple[str, bool]:
     if isinstance(value, dict):
         return str(value.get("text") or value.get("title") or ""), False
     return "" if value is None else str(value), False
+
+
+def who_wrote(mark: Mark) -> str:
+    """Who decided, when and why (a tooltip), with the reviewers who extended the field first
+    and a colleague's confirmation of a reviewer's words."""
+    text = provenance(mark)
+    if mark.earlier_by:
+        text += f" (after {' and '.join(b or 'a reviewer' for b in mark.earlier_by)} extended it)"
+    if mark.confirmed_by:
+        text += f"; confirmed by {mark.confirmed_by}"
+        text += f", {mark.confirmed_at}" if mark.confirmed_at else ""
+        text += f": {mark.confirmed_comment}" if mark.confirmed_comment else ""
+    return text
 
 
 class PageView(PersonaView):
@@ -192,12 +210,12 @@ class PageView(PersonaView):
         if found is None and known and field != pos:
             whole = self.item_mark(field)
             if whole is not None:  # the item as drafted, in a list a reviewer decided
-                return "model", f"written by the drafter; the list was {provenance(whole)}"
+                return "model", f"written by the drafter; the list was {who_wrote(whole)}"
         if found is None:
             return "model", "written by the drafter; not reviewed yet"
         if found.human:
-            return "human", provenance(found)
-        return "model", f"written by the drafter; {provenance(found)}"
+            return "human", who_wrote(found)
+        return "model", f"written by the drafter; {who_wrote(found)}"
 
     @property
     def data(self) -> dict[str, Any]:
@@ -226,7 +244,15 @@ class PageView(PersonaView):
             address = parse_journey_address(mark.address)  # its item may read otherwise now
         spec = journey_spec_for(address)
         value = get_path(data, pos.removeprefix(JOURNEY_PREFIX))
+        if address.inner.field == "pain_points" and address.stage is not None:
+            # A stage's pain points are theme ids: the form names them as the page does.
+            ids = value if isinstance(value, list) else [value] if value else []
+            labels = [self.report.theme_label(str(t)) for t in ids]
+            value = labels if isinstance(value, list) else (labels[0] if labels else value)
         text, lines = _text_of(spec.kind, value)
+        choices: tuple[tuple[str, str], ...] = ()
+        if address.inner.field == "emotion":
+            choices = tuple((str(n), f"{n:+d} {EMOTION_WORDS[n]}") for n in sorted(EMOTION_WORDS))
         # A recommendation is corrected part by part (action, goal, metric).
         whole_item = isinstance(value, dict) and "action" in value
         return Control(
@@ -242,6 +268,8 @@ class PageView(PersonaView):
             can_extend=spec.kind in ("text", "claim", "list")
             and address.inner.field not in ("pain_points", "recommendations"),
             mark=mark,
+            can_remove=address.inner.item is not None and address.inner.sub is None,
+            choices=choices,
         )
 
     def ctl(self, pos: str) -> Control:
@@ -285,6 +313,7 @@ class PageView(PersonaView):
             can_correct=can_correct,
             can_extend=spec.kind in ("text", "claim", "list"),
             mark=mark,
+            can_remove=address.item is not None and address.sub is None,
         )
 
 
@@ -536,7 +565,9 @@ class Site:
                 emotion_words=EMOTION_WORDS,
                 review_marks=REVIEW_MARKS,
                 added_in_review=ADDED_IN_REVIEW,
-                provenance=provenance,
+                provenance=who_wrote,
+                # A theme's people and tickets, leaving out a source the corpus does not have.
+                theme_reach=lambda t: " · ".join(theme_reach(t, snap.data.themes)),
                 **values,
             )
         )
@@ -720,6 +751,7 @@ class Site:
             "confirm": "confirmed",
             "correct": "corrected",
             "extend": "extended",
+            "remove": "removed",
             "reset": "pending",
         }
         if action not in kinds:

@@ -575,6 +575,31 @@ def apply_merges(
     return out
 
 
+def _name_as_targets(
+    units: list[Unit],
+    merges: Sequence[tuple[str, str]],
+    previous: ThemeReport | None,
+    mentions: Sequence[PainPointMention],
+) -> None:
+    """A merged theme keeps the name of the theme it was merged into, as the reviewer chose
+    it (in place; followed through lineage, so later runs keep the name they gave it)."""
+    from .refs import follow
+
+    if previous is None:
+        return
+    earlier = {t.id: t for t in previous.themes}
+    row_of = {m.id: i for i, m in enumerate(mentions)}
+    for _, target in merges:
+        theme = earlier.get(follow(target, previous.lineage))
+        if theme is None:
+            continue
+        rows = {row_of[m] for m in theme.mention_ids if m in row_of}
+        holder = max(units, key=lambda u: len(rows & set(u.members)), default=None)
+        if holder is not None and rows & set(holder.members):
+            holder.label = theme.label
+            holder.naming = Naming(theme.label, theme.description, theme.named_by)
+
+
 def _rank_key(theme: Theme) -> tuple[Any, ...]:
     reach = theme.frequency.participants + theme.frequency.tickets
     return (-theme.score, -theme.severity.max, -reach, -len(theme.mention_ids), theme.id)
@@ -676,6 +701,7 @@ def build_themes(
     joined = merge_groups(merges or (), previous)
     if joined:
         units = apply_merges(units, joined, mentions)
+        _name_as_targets(units, merges or (), previous, mentions)
     counted = _stage(progress, "themes count")
     if counted:
         counted(0, len(units))

@@ -76,7 +76,7 @@ def test_cli_confirms_corrects_and_extends_journey_parts(ws: Workspace) -> None:
     assert fields[ONBOARDING_ACTION].by == "Ana"
     emotion = fields["journey.stages[stage:onboarding].emotion"]
     assert (emotion.value, emotion.base, emotion.comment) == (1, -2, "the sync works now")
-    assert read_json(ws.review_dir / "decisions.json")["version"] == CURRENT_VERSION == 2
+    assert read_json(ws.review_dir / "decisions.json")["version"] == CURRENT_VERSION == 3
 
     reviewed = dana_journey(ws)
     stages = reviewed.journey.draft.stages
@@ -128,7 +128,7 @@ def test_bad_journey_addresses_say_what_is_valid(ws: Workspace) -> None:
     assert f"actions items are: {ONBOARDING_ACTION}" in result.stderr
     result = cli("review", "set", "Dana", "journey.stages.3.emotion", "--correct", "5",
                  "-w", ws.root, code=1)  # fmt: skip
-    assert "less than or equal to 2" in result.stderr
+    assert "a whole number from -2 (very negative) to 2" in result.stderr
     result = cli("review", "set", "Dana", "journey.stages.3.pain_points.0", "--extend", "x",
                  "-w", ws.root, code=1)  # fmt: skip
     assert "cannot be extended" in result.stderr
@@ -200,7 +200,7 @@ def test_web_journey_review_and_conflicting_edit(ws: Workspace) -> None:
         # Another part of the same stage is no conflict; a value out of range is refused.
         assert srv.post("/p/dana", {**other, "by": "Bo"})[0] == 303
         status, _, body = srv.post("/p/dana", {**other, "text": "7", "by": "Bo"})
-        assert status == 400 and "less than or equal to 2" in body
+        assert status == 400 and "a whole number from -2 (very negative) to 2" in body
         _, _, page = srv.get("/p/dana/journey")
         row = page[page.index('id="r-journey-stages-3-actions-0"') :][:600]
         assert "Connects the bank feed" in row and 'data-origin="human"' in row and "✎ Ana" in row
@@ -383,7 +383,7 @@ def test_review_file_decides_journey_parts_as_review_set_does(ws: Workspace) -> 
          "'foo' is not a theme id or label; themes: Bank sync drops transactions (t-sync)",
          "value"),
         ("journey.stages.3.emotion", {"decision": "corrected", "value": 7},
-         "less than or equal to 2", "value"),
+         "a whole number from -2 (very negative) to 2", "value"),
         ("journey.stages.3.pain_points", {"decision": "extended", "addition": ["t-sync"]},
          "cannot be extended", "addition"),
     ],

@@ -200,7 +200,7 @@ def test_set_field_errors(ws: Workspace) -> None:
         set_field(ws, "Dana", "summary", confirm=True, correct="x")
     with pytest.raises(ReviewError, match="pain_points"):
         set_field(ws, "Dana", "pain_points", extend="Slow support")
-    with pytest.raises(ReviewError, match="corrected` needs the new value"):
+    with pytest.raises(ReviewError, match="a correction needs the new value"):
         set_field(ws, "Dana", "summary", correct="")
     assert not store_path(ws).exists()
 

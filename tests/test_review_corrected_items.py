@@ -63,9 +63,11 @@ def test_corrected_goal_keeps_its_block_and_one_address(ws: Workspace) -> None:
         "Trust it",
     ]
 
-    # So does `review set` by position: confirming what the list shows now.
-    set_field(ws, "Dana", "goals.1", confirm=True)
-    assert item_decisions(ws, "goals") == {address: "confirmed"}
+    # So does `review set` by position: confirming what the list shows now keeps the
+    # reviewer's words theirs, with the confirmation on top.
+    set_field(ws, "Dana", "goals.1", confirm=True, by="Bob")
+    assert item_decisions(ws, "goals") == {address: "corrected"}
+    assert load_store(ws).personas["p-dana"].fields[address].confirmation.by == "Bob"  # type: ignore[union-attr]
     dana = next(r for r in load_view(ws).reviewed if r.persona.id == "p-dana")
     assert dana.persona.draft.goals[1].text == "Trust it"
 
@@ -86,4 +88,4 @@ def test_corrected_journey_item_keeps_its_block_and_one_address(ws: Workspace) -
     assert apply_review_file(ws, path).personas[0].changed == []
 
     set_field(ws, "Dana", "journey.stages.3.actions.0", confirm=True)
-    assert item_decisions(ws, "journey.stages[stage:onboarding].actions") == {address: "confirmed"}
+    assert item_decisions(ws, "journey.stages[stage:onboarding].actions") == {address: "corrected"}

@@ -102,7 +102,7 @@ def test_a_version_1_store_migrates_without_losing_anything(ws: Workspace) -> No
     store_path(ws).parent.mkdir(parents=True, exist_ok=True)
     store_path(ws).write_text(json.dumps(V1), encoding="utf-8")
     store = load_store(ws)
-    assert store.version == CURRENT_VERSION == 2
+    assert store.version == CURRENT_VERSION == 3
     entry = store.personas["p-dana"]
     assert (entry.segment, entry.name, entry.marked_reviewed) == (
         "power_users",
@@ -124,7 +124,7 @@ def test_a_version_1_store_migrates_without_losing_anything(ws: Workspace) -> No
     # The first write stores the current version; reading it back gives the same store.
     set_field(ws, "Dana", "summary", confirm=True)
     on_disk = read_json(store_path(ws))
-    assert isinstance(on_disk, dict) and on_disk["version"] == 2
+    assert isinstance(on_disk, dict) and on_disk["version"] == CURRENT_VERSION
     again = load_store(ws)
     assert again.personas["p-dana"].fields["role"] == store.personas["p-dana"].fields["role"]
 

@@ -87,6 +87,11 @@ def review(driver: Any, target: str, action: str, **fields: str) -> None:
     click(driver, box.find_element(By.TAG_NAME, "summary"))
     for name, value in fields.items():
         field = box.find_element(By.NAME, name)
+        if field.tag_name == "select":  # a value picked from a few (an emotion, -2..2)
+            from selenium.webdriver.support.ui import Select
+
+            Select(field).select_by_value(value)
+            continue
         field.clear()
         field.send_keys(value)
     click(driver, box.find_element(By.CSS_SELECTOR, f'button[name="action"][value="{action}"]'))

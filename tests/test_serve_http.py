@@ -201,3 +201,24 @@ def test_the_themes_page_lists_theme_groups_with_links_to_their_themes(ws: Works
     write_json(ws.themes, report)
     with running(ws) as srv:
         assert 'id="theme-groups"' not in srv.get("/themes")[2]
+
+
+def test_an_interview_only_study_shows_no_ticket_counts(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "interviews-only")
+    themes = read_json(ws.themes)
+    themes["total_tickets"] = 0
+    for theme in themes["themes"]:
+        theme["frequency"].update(tickets=0, ticket_share=0.0)
+    write_json(ws.themes, themes)
+    personas = read_json(ws.personas)
+    for persona in personas["personas"]:
+        persona["document_info"]["based_on_tickets"] = 0
+    write_json(ws.personas, personas)
+    with running(ws) as srv:
+        _, _, library = srv.get("/")
+        _, _, page = srv.get("/p/dana")
+    assert "Support tickets" not in library and "Interviews" in library
+    assert "0 tickets" not in library and "2 participants (67%)" in library
+    pains = page[page.index('id="r-pain_points"') : page.index("r-behaviors")]
+    assert "0 tickets" not in pains and "(0%)" not in pains
+    assert "2 participants (67%)" in page

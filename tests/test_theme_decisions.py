@@ -152,3 +152,65 @@ def test_a_confirmed_pain_point_resolves_after_consolidation_changes_its_theme(
     assert runner.invoke(app, ["report", "-w", str(ws)], env=offline).exit_code == 0
     text = "\n".join(p.read_text() for p in (ws / "reports").glob("*.md"))
     assert "Unresolved" not in text
+
+
+def test_a_merged_theme_keeps_the_targets_label(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(_study(tmp_path)), "-w", str(ws)], env=env).exit_code == 0
+    before = _themes(ws)
+    source, target = before[0], before[1]
+    merge = ["review", "theme", source["id"], "--merge-into", target["id"], "-w", str(ws)]
+    assert runner.invoke(app, merge, env=env).exit_code == 0
+    for _ in range(2):  # the run that merges, and the one after
+        assert runner.invoke(app, ["run", "-w", str(ws)], env=env).exit_code == 0
+        (merged,) = [t for t in _themes(ws) if set(source["mention_ids"]) & set(t["mention_ids"])]
+        assert merged["label"] == target["label"]
+
+
+def test_a_reverse_merge_is_refused(tmp_path: Path) -> None:
+    from tests._render_helpers import make_workspace
+
+    ws = make_workspace(tmp_path / "ws").root
+    runner = CliRunner()
+    first = ["review", "theme", "t-sync", "--merge-into", "t-export", "--by", "Ana"]
+    assert runner.invoke(app, [*first, "-w", str(ws)]).exit_code == 0
+    back = ["review", "theme", "Export breaks on special characters", "--merge-into", "t-sync"]
+    refused = runner.invoke(app, [*back, "-w", str(ws)])
+    assert refused.exit_code == 1
+    assert "theme t-sync is already merged into t-export by Ana" in refused.output
+    assert "would make a loop" in refused.output and "--reset" in refused.output
+    stored = json.loads((ws / "review" / "decisions.json").read_text())["themes"]
+    assert set(stored) == {"t-sync"}
+
+
+def test_a_removed_pain_point_leaves_the_whole_redraft(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    env = {"PERSONA_EMBEDDER": "hash", "PERSONA_LLM": "offline"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(_study(tmp_path)), "-w", str(ws)], env=env).exit_code == 0
+
+    def drafted() -> tuple[dict[str, Any], dict[str, Any]]:
+        data = json.loads((ws / "personas.json").read_text())
+        persona = data["personas"][0]
+        journey = next(j for j in data["journeys"] if j["persona_id"] == persona["id"])
+        return persona, journey
+
+    persona, journey = drafted()
+    # The pain point whose theme the rest of the draft leans on most.
+    text = json.dumps([persona["draft"]["needs"], journey["draft"]])
+    pains = persona["draft"]["pain_points"]
+    index, pain = max(enumerate(pains), key=lambda p: text.count(p[1]["theme_id"]))
+    theme_id = pain["theme_id"]
+    assert text.count(theme_id) > 0
+    removed = runner.invoke(
+        app,
+        ["review", "set", persona["id"], f"pain_points.{index}", "--remove", "-w", str(ws)],
+        env=env,
+    )
+    assert removed.exit_code == 0, removed.output
+    assert runner.invoke(app, ["run", "-w", str(ws)], env=env).exit_code == 0
+    persona, journey = drafted()
+    assert theme_id not in {p["theme_id"] for p in persona["draft"]["pain_points"]}
+    assert theme_id not in json.dumps([persona["draft"]["needs"], journey["draft"]])

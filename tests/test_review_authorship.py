@@ -1,0 +1,110 @@
+"""Who wrote what, when reviewers build on each other's words: a colleague confirming a
+reviewer's correction or extension, and a second reviewer extending a list again."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.workspace import Workspace
+
+from ._render_helpers import make_workspace
+from ._serve_helpers import running
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
+    monkeypatch.setenv("PERSONA_REVIEWER", "Default Reviewer")
+    return make_workspace(tmp_path / "ws")
+
+
+def cli(ws: Workspace, *args: str, code: int = 0) -> Any:
+    result = CliRunner().invoke(app, [*args, "-w", str(ws.root)])
+    assert result.exit_code == code, result.output
+    return result
+
+
+def provenance(ws: Workspace) -> dict[str, Any]:
+    cli(ws, "report")
+    report = json.loads((ws.root / "reports" / "report.json").read_text(encoding="utf-8"))
+    return report["provenance"]["p-dana"]
+
+
+def tooltip(page: str, text: str) -> str:
+    """The origin tag's tooltip next to a shown text on a serve page."""
+    at = page.index(html.escape(text, quote=False))
+    found = re.search(r'class="origin origin-(\w+)" data-origin="\w+" title="([^"]*)"', page[at:])
+    assert found is not None
+    return f"{found[1]}: {html.unescape(found[2])}"
+
+
+def test_confirming_a_colleagues_correction_keeps_it_theirs(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "goals.0", "--correct", "Reviewer-written goal",
+        "--by", "Ana", "--comment", "said so twice")  # fmt: skip
+    cli(ws, "review", "set", "Dana", "goals.0", "--confirm", "--by", "Bob")
+    mark = provenance(ws)["goals.0"]
+    assert (mark["origin"], mark["decision"], mark["by"], mark["comment"]) == (
+        "human",
+        "corrected",
+        "Ana",
+        "said so twice",
+    )
+    stored = json.loads((ws.review_dir / "decisions.json").read_text())
+    (decision,) = [
+        d for a, d in stored["personas"]["p-dana"]["fields"].items() if a.startswith("goals[")
+    ]
+    assert decision["by"] == "Ana" and decision["confirmation"]["by"] == "Bob"
+    # Confirming again changes nothing.
+    revision = stored["revision"]
+    cli(ws, "review", "set", "Dana", "goals.0", "--confirm", "--by", "Bob")
+    assert json.loads((ws.review_dir / "decisions.json").read_text())["revision"] == revision
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana")
+    shown = tooltip(page, "Reviewer-written goal")
+    assert shown.startswith("human: corrected by Ana") and "confirmed by Bob" in shown
+    assert "said so twice" in shown and "drafter" not in shown
+
+
+def test_confirming_your_own_extension_keeps_it_yours(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "goals", "--extend", "Hand the close to a junior",
+        "--by", "Ana")  # fmt: skip
+    cli(ws, "review", "set", "Dana", "goals.2", "--confirm", "--by", "Ana")
+    mark = provenance(ws)["goals.2"]
+    assert (mark["origin"], mark["decision"], mark["by"]) == ("human", "added", "Ana")
+    cli(ws, "review", "set", "Dana", "summary", "--extend", "Works late at month end.",
+        "--by", "Ana")  # fmt: skip
+    cli(ws, "review", "set", "Dana", "summary", "--confirm", "--by", "Bob")
+    mark = provenance(ws)["summary"]
+    assert (mark["origin"], mark["decision"], mark["by"]) == ("human", "extended", "Ana")
+    assert "Works late at month end." in (ws.root / "reports" / "persona-dana.md").read_text()
+
+
+def test_a_list_extended_twice_keeps_both_reviewers_items(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "goals", "--extend", "Goal A", "--by", "Ana")
+    cli(ws, "review", "set", "Dana", "goals", "--extend", "Goal B", "--by", "Bob")
+    marks = provenance(ws)
+    assert (marks["goals.2"]["origin"], marks["goals.2"]["by"]) == ("human", "Ana")
+    assert (marks["goals.3"]["origin"], marks["goals.3"]["by"]) == ("human", "Bob")
+    page = (ws.root / "reports" / "persona-dana.md").read_text()
+    line_a = next(line for line in page.splitlines() if "Goal A" in line)
+    assert "no evidence cited" not in line_a
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana")
+    assert tooltip(page, "Goal A").startswith("human: added by Ana")
+    assert tooltip(page, "Goal B").startswith("human: added by Bob")
+    # A text extended twice: both additions are reviewers' words.
+    cli(ws, "review", "set", "Dana", "summary", "--extend", "First addition.", "--by", "Ana")
+    cli(ws, "review", "set", "Dana", "summary", "--extend", "Second addition.", "--by", "Bob")
+    mark = provenance(ws)["summary"]
+    assert mark["origin"] == "human" and mark["by"] == "Bob"
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana")
+    assert "after Ana extended it" in page

@@ -1,0 +1,112 @@
+"""Copies of an exported review file: two reviewers applying copies of one export, and a
+renamed copy of a file someone already applied, through `persona review apply`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.workspace import Workspace
+
+from ._render_helpers import make_workspace
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    monkeypatch.setenv("PERSONA_REVIEWER", "Default Reviewer")
+    return make_workspace(tmp_path / "ws")
+
+
+def cli(ws: Workspace, *args: str | Path, code: int = 0) -> Any:
+    result = CliRunner().invoke(app, [*(str(a) for a in args), "-w", str(ws.root)])
+    assert result.exit_code == code, result.output
+    return result
+
+
+def edit(path: Path, field: str, **keys: object) -> None:
+    """Change keys of one block the way a person would in an editor."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"  {field}:")
+    for key, value in keys.items():
+        found = [i for i in range(start + 1, len(lines)) if lines[i].startswith(f"    {key}:")]
+        if found:
+            lines[found[0]] = f"    {key}: {json.dumps(value)}"
+        else:  # not exported (a comment): written under the block's name
+            lines.insert(start + 1, f"    {key}: {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def store(ws: Workspace) -> dict[str, Any]:
+    return json.loads((ws.review_dir / "decisions.json").read_text())
+
+
+def copy(src: Path, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, dest)
+    return dest
+
+
+def test_two_copies_of_one_export_correcting_the_same_field_are_refused(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    cli(ws, "review", "export")
+    exported = ws.review_dir / "dana.yaml"
+    ana = copy(exported, tmp_path / "ana" / "dana.yaml")
+    bob = copy(exported, tmp_path / "bob" / "dana.yaml")
+    edit(ana, "role", decision="corrected", value="Controller")
+    edit(bob, "role", decision="corrected", value="Bookkeeper")
+    cli(ws, "review", "apply", ana, "--by", "Ana")
+    refused = cli(ws, "review", "apply", bob, "--by", "Bob", code=1)
+    assert "'role' was decided by someone else" in refused.output
+    assert "corrected by Ana" in refused.output and "Controller" in refused.output
+    assert store(ws)["personas"]["p-dana"]["fields"]["role"]["value"]["text"] == "Controller"
+    # Ana editing her own file again and re-applying it is hers to do.
+    edit(ana, "role", value="Financial controller")
+    cli(ws, "review", "apply", ana, "--by", "Ana")
+    role = store(ws)["personas"]["p-dana"]["fields"]["role"]
+    assert role["value"]["text"] == "Financial controller"
+
+
+def test_a_renamed_copy_records_only_its_changed_block_and_reapplies_as_a_no_op(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    cli(ws, "review", "export")
+    exported = ws.review_dir / "dana.yaml"
+    edit(exported, "summary", decision="confirmed", comment="solid")
+    edit(exported, "role", decision="corrected", value="Controller", comment="per P01")
+    cli(ws, "review", "apply", exported, "--by", "Ana")
+    cli(ws, "review", "export")
+    renamed = copy(exported, tmp_path / "dana-bob.yaml")
+    edit(renamed, "archetype", decision="corrected", value="The closer")
+    before = store(ws)["revision"]
+    result = cli(ws, "review", "apply", renamed, "--by", "Bob", "--json")
+    changed = json.loads(result.stdout)["personas"][0]["changed"]
+    assert changed == ["archetype"]
+    after = store(ws)
+    assert after["revision"] == before + 1
+    fields = after["personas"]["p-dana"]["fields"]
+    assert (fields["summary"]["by"], fields["summary"]["comment"]) == ("Ana", "solid")
+    assert (fields["role"]["by"], fields["role"]["comment"]) == ("Ana", "per P01")
+    assert fields["archetype"]["by"] == "Bob"
+    cli(ws, "review", "apply", renamed, "--by", "Bob")
+    assert store(ws)["revision"] == before + 1
+
+
+def test_a_renamed_copy_of_an_older_export_is_conflict_checked(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    cli(ws, "review", "export")
+    exported = ws.review_dir / "dana.yaml"
+    renamed = copy(exported, tmp_path / "dana-bob.yaml")
+    edit(exported, "role", decision="corrected", value="Controller")
+    cli(ws, "review", "apply", exported, "--by", "Ana")
+    edit(renamed, "role", decision="corrected", value="Bookkeeper")
+    refused = cli(ws, "review", "apply", renamed, "--by", "Bob", code=1)
+    assert "decided by someone else" in refused.output and "Ana" in refused.output
