@@ -57,6 +57,11 @@ def test_confirming_a_colleagues_correction_keeps_it_theirs(ws: Workspace) -> No
         "Ana",
         "said so twice",
     )
+    # The report says who confirmed the reviewer's words, in report.json and the Markdown.
+    assert mark["confirmed_by"] == "Bob"
+    page = (ws.root / "reports" / "persona-dana.md").read_text(encoding="utf-8")
+    line = next(x for x in page.splitlines() if "Reviewer-written goal" in x)
+    assert "_(from reviewer)_ _(✓ confirmed by Bob)_" in line
     stored = json.loads((ws.review_dir / "decisions.json").read_text())
     (decision,) = [
         d for a, d in stored["personas"]["p-dana"]["fields"].items() if a.startswith("goals[")

@@ -190,7 +190,12 @@ def provenance(mark: Mark) -> str:
     """Who decided, when and why, in one line (a pill's tooltip)."""
     kind = {"added": "added"}.get(mark.kind, mark.kind)
     text = f"{kind} by {mark.by or 'a reviewer'}" + (f", {mark.at}" if mark.at else "")
-    return text + (f": {mark.comment}" if mark.comment else "")
+    text += f": {mark.comment}" if mark.comment else ""
+    if mark.human and mark.confirmed_by:
+        text += f"; confirmed by {mark.confirmed_by}" + (
+            f", {mark.confirmed_at}" if mark.confirmed_at else ""
+        )
+    return text
 
 
 def _initials(name: str) -> str:

@@ -142,6 +142,16 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
                     "at": mark.at,
                     "comment": mark.comment,
                     "address": mark.address,
+                    # A colleague's confirmation of a reviewer's words, when there is one.
+                    **(
+                        {
+                            "confirmed_by": mark.confirmed_by,
+                            "confirmed_at": mark.confirmed_at,
+                            "confirmed_comment": mark.confirmed_comment,
+                        }
+                        if mark.confirmed_by
+                        else {}
+                    ),
                 }
                 for path, mark in sorted(marks.items())
             }

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from .. import refs
-from ..decisions import JOURNEY_PREFIX
+from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
 from ..stages import PRESET_SOURCES, STAGE_TITLES
 from .context import (
@@ -293,8 +293,15 @@ def validation_text(data: ReportData, persona: Persona) -> str:
     return "not yet reviewed by a person"
 
 
-def heading(title: str, mark: str | None) -> str:
-    return title + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "")
+def heading(title: str, mark: str | None, found: Mark | None = None) -> str:
+    return title + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "") + confirmed(found)
+
+
+def confirmed(found: Mark | None) -> str:
+    """' _(✓ confirmed by Bob)_' when a colleague confirmed a reviewer's words."""
+    if found is None or not found.human or not found.confirmed_by:
+        return ""
+    return f" _(✓ confirmed by {md(found.confirmed_by)})_"
 
 
 def render_persona_md(data: ReportData, persona: Persona) -> str:
@@ -307,7 +314,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         return data.review_mark(persona, path)
 
     def label(title: str, path: str) -> str:
-        return f"**{heading(title, mark(path))}**"
+        return f"**{heading(title, mark(path))}**{confirmed(data.mark(persona, path))}"
 
     def human(path: str) -> bool:
         # An extended field's addition is shown apart as the reviewer's (see `field`, `items`).
@@ -349,7 +356,8 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
             )
         if found.kind == "confirmed":
             return claim_md(claim, notes, mark="confirmed", counted=counted)
-        return claim_md(claim, notes, human=True)  # added or corrected: the reviewer's words
+        # Added or corrected: the reviewer's words (and who confirmed them, if anyone did).
+        return claim_md(claim, notes, human=True) + confirmed(found)
 
     def items(
         path: str, claims: list[Claim], numbered: bool = False, counted: bool = True
