@@ -29,9 +29,7 @@ _LABEL = (
 # A Markdown bullet or quote may carry a bold label ("- **Dana:** text"); a plain "- Dana:" is a list.
 _LEAD = r"^\s*(?:\[(?P<time>[\d:.,]+)\]\s*)?(?:(?:[-*+>][ \t]+)?(?=\*\*|__))?(?:\*\*|__)?"
 # Japanese and Chinese write no space after a full-width colon ("田中：経費精算の…").
-SPEAKER_LINE = re.compile(
-    _LEAD + _LABEL + r"(?:\s+|(?<=：)|(?<=：\*\*)|(?<=：__))(?P<text>\S.*)$"
-)
+SPEAKER_LINE = re.compile(_LEAD + _LABEL + r"(?:\s+|(?<=：)|(?<=：\*\*)|(?<=：__))(?P<text>\S.*)$")
 # A label alone on its line, the words on the lines below ("Dan:" then "Okay. So now ..."), as
 # PDF and Word transcripts often lay turns out; a format only when it recurs (see _label_lines).
 LABEL_LINE = re.compile(r"^\s*(?:\*\*|__)?" + _LABEL + r"\s*$")
@@ -224,8 +222,7 @@ def name_like(label: str) -> bool:
     if not words or len(words) > 6 or not words[0][0].isupper():
         return False
     return words[-1].lower() not in NAME_PARTICLES and all(
-        w[0].isupper() or w.lstrip("#").isdigit() or w.lower() in NAME_PARTICLES
-        for w in words[1:]
+        w[0].isupper() or w.lstrip("#").isdigit() or w.lower() in NAME_PARTICLES for w in words[1:]
     )
 
 
