@@ -125,8 +125,9 @@ def _turns(
 
 def _transcript(path: Path, data: bytes, settings: IngestSettings) -> tuple[Document, list[str]]:
     suffix = path.suffix.lower()
+    read_notes: list[str] = []
     if suffix == ".docx":
-        raw, meta = read_docx(path, data)
+        raw, meta = read_docx(path, data, read_notes)
     elif suffix == ".pdf":
         raw, meta = read_pdf(path, data)
     else:
@@ -136,6 +137,7 @@ def _transcript(path: Path, data: bytes, settings: IngestSettings) -> tuple[Docu
         reader = {".vtt": read_vtt, ".srt": read_srt}.get(suffix, read_plain)
         raw, meta = reader(path, text)
     turns, notes = _turns(path, raw, meta, settings)
+    notes = read_notes + notes
     if not turns:
         raise InputError(str(path), "no text found")
     if all(t.speaker == "Unknown" for t in turns):

@@ -16,19 +16,20 @@ from ..models import TURN_SEPARATOR, Document, DocumentKind, SpeakerRole, Turn
 
 # "Dana: text", "**Dana:** text", "Dana (P01): text", "[00:01:02] Dana: text", "Dr. Li: text",
 # "Sam [Interviewer]: text", "Sam - Moderator: text" (the tag or role after the name is kept apart),
-# "J. Smith, CFO: text". The pattern is deliberately loose (any letters, lowercase words, a comma):
+# "J. Smith, CFO: text", "Interviewer #2: text", "田中：text". The pattern is deliberately loose (any letters, lowercase words, a comma):
 # whether a match is a speaker or a sentence with a colon is decided by _accepted, which sees the
 # whole document.
 _WORD = r"[^\W\d_][\w.'’-]*"
 _LABEL = (
-    rf"(?P<speaker>{_WORD}(?:[ ](?:{_WORD}|\d+)){{0,4}}(?:,[ ]{_WORD}(?:[ ]{_WORD}){{0,2}})?)"
+    rf"(?P<speaker>{_WORD}(?:[ ](?:{_WORD}|#?\d+)){{0,4}}(?:,[ ]{_WORD}(?:[ ]{_WORD}){{0,2}})?)"
     r"(?:\s*\((?P<tag>[^)]{1,40})\)|\s*\[(?P<btag>[^\W\d_][^\]]{0,39})\]|\s+[-–—]\s+(?P<dtag>(?i:"
     r"interviewer|moderator|researcher|facilitator|uxr|ux researcher|research|host)))?"
-    r"\s*(?:\*\*|__)?:(?:\*\*|__)?"
+    r"\s*(?:\*\*|__)?[:：](?:\*\*|__)?"
 )
 # A Markdown bullet or quote may carry a bold label ("- **Dana:** text"); a plain "- Dana:" is a list.
 _LEAD = r"^\s*(?:\[(?P<time>[\d:.,]+)\]\s*)?(?:(?:[-*+>][ \t]+)?(?=\*\*|__))?(?:\*\*|__)?"
-SPEAKER_LINE = re.compile(_LEAD + _LABEL + r"\s+(?P<text>\S.*)$")
+# Japanese and Chinese write no space after a full-width colon ("田中：経費精算の…").
+SPEAKER_LINE = re.compile(_LEAD + _LABEL + r"(?:\s+|(?<=：)|(?<=：\*\*)|(?<=：__))(?P<text>\S.*)$")
 # A label alone on its line, the words on the lines below ("Dan:" then "Okay. So now ..."), as
 # PDF and Word transcripts often lay turns out; a format only when it recurs (see _label_lines).
 LABEL_LINE = re.compile(r"^\s*(?:\*\*|__)?" + _LABEL + r"\s*$")
@@ -221,7 +222,7 @@ def name_like(label: str) -> bool:
     if not words or len(words) > 6 or not words[0][0].isupper():
         return False
     return words[-1].lower() not in NAME_PARTICLES and all(
-        w[0].isupper() or w.isdigit() or w.lower() in NAME_PARTICLES for w in words[1:]
+        w[0].isupper() or w.lstrip("#").isdigit() or w.lower() in NAME_PARTICLES for w in words[1:]
     )
 
 

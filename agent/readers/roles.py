@@ -35,6 +35,8 @@ GENERIC_LABEL = re.compile(
     r"unknown|caller|attendee|p|s)\s*[-_#]?\s*\d*$",
     re.IGNORECASE,
 )
+# Question marks in Latin, CJK (full-width) and Arabic script.
+QUESTION_MARKS = ("?", "？", "؟")
 # Question share: the interviewer asks in at least this share of their turns...
 MIN_QUESTION_SHARE = 0.3
 # ...and in clearly more of them than anyone else does.
@@ -162,7 +164,7 @@ def _profile(doc: Document) -> dict[str, _Speaker]:
             continue
         entry = out.setdefault(turn.speaker.lower(), _Speaker())
         entry.turns += 1
-        entry.questions += "?" in turn.text
+        entry.questions += any(mark in turn.text for mark in QUESTION_MARKS)
         entry.words.append(len(turn.text.split()))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -14,7 +15,7 @@ import yaml
 from ..errors import InputError
 from ..models import SkippedInput
 from ..yamlsafe import load_yaml
-from .base import RawTurn, merge_same_speaker, parse_speaker_lines
+from .base import RawTurn, common_phrase, merge_same_speaker, name_like, parse_speaker_lines
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 # Front matter is a few lines of metadata; a longer one is not front matter anyone wrote by hand.
@@ -134,22 +135,251 @@ def read_srt(path: Path, text: str) -> tuple[list[RawTurn], dict[str, Any]]:
     return turns, {}
 
 
-def read_docx(path: Path, data: bytes) -> tuple[list[RawTurn], dict[str, Any]]:
+# Header cells of a transcript table: the column naming who speaks, what they said, and when.
+SPEAKER_HEADERS = {"speaker", "speakers", "speaker name", "name", "who", "person", "role"}
+TEXT_HEADERS = {
+    "text", "transcript", "transcription", "said", "what was said", "words", "utterance",
+    "content", "dialogue", "dialog", "speech", "comment", "comments", "quote", "message",
+}  # fmt: skip
+TIME_HEADERS = {"time", "timestamp", "time stamp", "start", "start time", "timecode", "time code"}
+# "Question | Answer" (or "Q | A") headers: one exchange per row, the question the interviewer's.
+EXCHANGE_HEADERS = ({"q", "question", "questions"}, {"a", "answer", "answers", "response"})
+CELL_TIME = re.compile(r"^[\[(]?(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?[\])]?$")
+# A speaker cell is a short label: a name, "Interviewer", "Q".
+MAX_SPEAKER_CELL = 40
+
+
+def _header(cell: str) -> str:
+    return cell.strip().strip("*_:").strip().lower()
+
+
+def _table_rows(table: Any) -> list[list[str]]:
+    """Each row's cell texts, paragraphs apart by a newline; a merged cell counts once."""
+    rows = []
+    for row in table.rows:
+        cells: list[str] = []
+        seen: list[Any] = []
+        for cell in row.cells:
+            if seen and cell._tc is seen[-1]:
+                continue
+            seen.append(cell._tc)
+            cells.append(cell.text)
+        rows.append(cells)
+    return rows
+
+
+def _flat(cell: str) -> str:
+    """A cell's paragraphs (and soft breaks) as one turn's text."""
+    return " ".join(part.strip() for part in cell.split("\n") if part.strip())
+
+
+def _speaker_cell(value: str) -> bool:
+    """'Olu', 'Interviewer', 'Q', 'dan.okafor': a label, not a sentence."""
+    value = value.strip().rstrip(":：").strip()
+    return (
+        0 < len(value) <= MAX_SPEAKER_CELL
+        and len(value.split()) <= 5
+        and not value.endswith(("?", "!", ","))
+        and (name_like(value) or (" " not in value and value[0].isalpha()))
+    )
+
+
+def _column(rows: list[list[str]], index: int) -> list[str]:
+    return [row[index] for row in rows if index < len(row) and row[index].strip()]
+
+
+# A transcript table's text column says more than a word or two a row ("Finance" beside a name
+# is a roster); only a column the header calls the text is taken as it is.
+MIN_TEXT_WORDS = 3
+
+
+def _unheaded_speaker(rows: list[list[str]], time: int | None) -> int | None:
+    """The column of short labels that recur and change hands row to row ("Q", "A", "Q"...).
+
+    A table of metadata never repeats its keys, and one sorted by a category ("High", "High",
+    "Low") seldom changes from row to row as the speakers of a conversation do.
+    """
+    width = max(len(row) for row in rows)
+    for i in range(width):
+        cells = _column(rows, i)
+        if i == time or not cells or not all(_speaker_cell(c) for c in cells):
+            continue
+        labels = [c.strip() for c in cells]
+        counts = Counter(labels)
+        changes = sum(a != b for a, b in itertools.pairwise(labels))
+        if (
+            max(counts.values()) >= 2
+            and len(counts) <= max(2, len(labels) // 2)
+            # A first row whose label never comes back is a header this reader does not know.
+            and counts[labels[0]] >= 2
+            and changes * 2 >= len(labels) - 1
+        ):
+            return i
+    return None
+
+
+def _table_turns(rows: list[list[str]], line: int) -> list[RawTurn] | None:
+    """A table's rows as turns, or None when no column holds speakers beside one of text.
+
+    A header names the columns ("Speaker | Time | Text", "Question | Answer"); without one, the
+    speaker column is the one of short labels that recur ("Q", "A", "Q", ...) and the text
+    column the longest of the others; a column of clock times times each turn.
+    """
+    width = max((len(row) for row in rows), default=0)
+    if width < 2:
+        return None
+    rows = [[_flat(cell) for cell in row] for row in rows]
+    head = [_header(cell) for cell in rows[0]]
+    asks, answers = EXCHANGE_HEADERS
+    if len(head) == 2 and head[0] in asks and head[1] in answers:
+        labels = [cell.strip().strip("*_:").strip() for cell in rows[0]]
+        return [
+            RawTurn(label, [text], line + offset)
+            for offset, row in enumerate(rows[1:], start=1)
+            for label, text in zip(labels, row, strict=False)
+            if text.strip()
+        ]
+    speaker = next((i for i, h in enumerate(head) if h in SPEAKER_HEADERS), None)
+    if speaker is not None:
+        body, first = rows[1:], line + 1
+        time = next((i for i, h in enumerate(head) if h in TIME_HEADERS), None)
+        text = next((i for i, h in enumerate(head) if h in TEXT_HEADERS), None)
+    else:
+        body, first, text = rows, line, None
+        time = next(
+            (
+                i
+                for i in range(width)
+                if (c := _column(rows, i)) and all(CELL_TIME.match(x.strip()) for x in c)
+            ),
+            None,
+        )
+        speaker = _unheaded_speaker(rows, time)
+        if speaker is None:
+            return None
+    if text is None:
+        others = [i for i in range(width) if i not in (speaker, time)]
+        if not others:
+            return None
+        text = max(others, key=lambda i: (sum(len(c) for c in _column(body, i)), -i))
+        words = [len(c.split()) for c in _column(body, text)]
+        if not words or sum(words) < MIN_TEXT_WORDS * len(words):
+            return None
+    turns: list[RawTurn] = []
+    for offset, row in enumerate(body):
+        said = row[text].strip() if text < len(row) else ""
+        if not said:
+            continue
+        who = row[speaker].strip().rstrip(":：").strip("*_").strip() if speaker < len(row) else ""
+        when = row[time].strip().strip("[]()") if time is not None and time < len(row) else ""
+        if not who and turns:
+            # A row with no speaker goes on with the turn above (a long answer split in rows).
+            turns[-1].lines.append(said)
+            continue
+        turns.append(RawTurn(who or "Unknown", [said], first + offset, when or None))
+    return turns
+
+
+def _bold_label(paragraph: Any) -> str | None:
+    """The text of a paragraph that is only a short bold name ("**Tomás Ruiz**", no colon)."""
+    text = paragraph.text.strip()
+    style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+    if not text or ":" in text or "：" in text or style.startswith(("heading", "title")):
+        return None
+    runs = [run for run in paragraph.runs if run.text.strip()]
+    bold = all(
+        run.bold or (run.style is not None and run.style.font.bold and run.bold is not False)
+        for run in runs
+    )
+    return text if runs and bold and _speaker_cell(text) else None
+
+
+def _bold_labels(texts: list[str], bold: list[str | None]) -> list[str]:
+    """Lines with a bold name above its words ("Tomás Ruiz" then the answer) given a colon.
+
+    Only where bold names recur (a one-off bold "Background" is a heading) and only before
+    words, and a name that appears once must look like a name, not everyday words.
+    """
+    counts = Counter(name for name in bold if name)
+    if not counts or max(counts.values()) < 2:
+        return texts
+    out = list(texts)
+    for index, name in enumerate(bold):
+        if not name:
+            continue
+        following = next((i for i in range(index + 1, len(texts)) if texts[i].strip()), None)
+        if following is None or bold[following]:
+            continue
+        if counts[name] >= 2 or (name_like(name) and not common_phrase(name)):
+            out[index] = f"{name}:"
+    return out
+
+
+def read_docx(
+    path: Path, data: bytes, notes: list[str] | None = None
+) -> tuple[list[RawTurn], dict[str, Any]]:
+    """Turns from a Word file's paragraphs and tables, in document order.
+
+    A table that holds no turns is named in `notes` (or in the error, when nothing else in the
+    file could be read), never dropped silently.
+    """
     import io
     import zipfile
 
     from docx import Document as DocxDocument
+    from docx.table import Table
 
     try:
         doc = DocxDocument(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise InputError(str(path), f"not a readable .docx file ({exc})") from exc
-    # A soft line break (Shift+Enter) comes through as "\n" inside one paragraph; Word users put
-    # whole turns on such lines, so each is a line of its own before labels are read.
-    paragraphs = [line for p in doc.paragraphs for line in p.text.split("\n")]
+    lines: list[str] = []
+    bold: list[str | None] = []
+    table_turns: list[RawTurn] = []
+    unread: list[str] = []
+    count = 0
+    for block in doc.iter_inner_content():
+        if not isinstance(block, Table):
+            # A soft line break (Shift+Enter) comes through as "\n" inside one paragraph; Word
+            # users put whole turns on such lines, so each is a line of its own.
+            parts = block.text.split("\n")
+            lines.extend(parts)
+            bold.extend([_bold_label(block) if len(parts) == 1 else None] * len(parts))
+            continue
+        count += 1
+        rows = _table_rows(block)
+        turns = _table_turns(rows, len(lines) + 1)
+        width = max((len(row) for row in rows), default=0)
+        if turns is None and width == 1:
+            # A one-column table is a box around lines of text ("Name: text" in a frame).
+            cell_lines = [part for row in rows for cell in row for part in cell.split("\n")]
+            lines.extend(cell_lines)
+            bold.extend([None] * len(cell_lines))
+            continue
+        if turns is None:
+            unread.append(f"table {count} ({len(rows)} rows, {width} columns)")
+        else:
+            table_turns.extend(turns)
+        # Blank to the paragraph reader, which skips them.
+        lines.extend([""] * len(rows))
+        bold.extend([None] * len(rows))
+    # Table rows took line numbers of their own: sorting by line keeps the document's order.
+    turns = sorted(
+        [*parse_speaker_lines(_bold_labels(lines, bold)), *table_turns],
+        key=lambda t: t.line or 0,
+    )
+    why = (
+        "no column of speaker names beside a column of text (a header row such as "
+        "'Speaker | Time | Text' or 'Question | Answer' marks them)"
+    )
+    if unread:
+        if not any(t.speaker != "Unknown" for t in turns):
+            raise InputError(str(path), f"no speaker turns found; {', '.join(unread)}: {why}")
+        if notes is not None:
+            notes.append(f"{path}: {', '.join(unread)} not read as turns: {why}")
     props = doc.core_properties
     meta = {k: v for k, v in {"title": props.title, "author": props.author}.items() if v}
-    return parse_speaker_lines(paragraphs), meta
+    return turns, meta
 
 
 def read_json_transcript(
