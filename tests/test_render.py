@@ -812,3 +812,31 @@ def test_two_personas_with_one_first_name_are_a_caveat_naming_the_fix(ws) -> Non
     items[1].draft.name = "Sam, the Casual Approver"
     write_personas(ws, items, [journey("p-dana"), journey("p-sam")])
     assert "personas are named" not in render_files(load_report_data(ws), ["md"])["summary.md"]
+
+
+def test_the_method_section_follows_where_the_personas_come_from(ws) -> None:
+    """User-table segments, one persona for a ticket corpus, products: each is said as it is,
+    and a caveat about groups the code proposed is only given for groups of participants."""
+    from agent.models import Cohort, CohortReport
+
+    summary = render_files(load_report_data(ws), ["md"])["summary.md"]
+    method = summary.split("## Method")[1].split("\n## ")[0]
+    assert "- Personas: 2 personas for segments of the user table" in method
+    assert "(3 segments in all)" in method
+    assert "- Drafts: written by the model and offline templates;" in method
+    assert "each claim cites its evidence or is marked an assumption" in method
+    ws.segments.unlink()
+    everyone = Cohort(key="all", name="Everyone", basis="everyone", rule="all", size=40, share=1.0)
+    write_json(ws.cohorts, CohortReport(basis="everyone", cohorts=[everyone], total=40))
+    summary = render_files(load_report_data(ws), ["md"])["summary.md"]
+    method = summary.split("## Method")[1].split("\n## ")[0]
+    assert "- Personas: one persona for everyone in the study." in method
+    assert "groups were proposed by code" not in summary
+    products = [
+        everyone.model_copy(update={"key": k, "name": k, "basis": "products", "product": k})
+        for k in ("Cards", "Payroll")
+    ]
+    write_json(ws.cohorts, CohortReport(basis="products", cohorts=products, total=40))
+    summary = render_files(load_report_data(ws), ["md"])["summary.md"]
+    assert "- Personas: 2 personas, one for each product the evidence names." in summary
+    assert "groups were proposed by code" not in summary

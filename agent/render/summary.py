@@ -225,9 +225,6 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
     return [(who, rec, marks) for _, who, rec, marks in sorted(rows, key=lambda r: r[0])]
 
 
-_BY = {"offline": "by code, without a model", "host": "by the model", "openai": "by the model"}
-
-
 def _method(data: ReportData) -> list[str]:
     """How the evidence, themes, personas and drafts were made: facts from the workspace's
     files, so a reader can judge the findings without the tool's documentation."""
@@ -244,8 +241,8 @@ def _method(data: ReportData) -> list[str]:
         ]
         out.append(
             f"Evidence: {plural(report.total_mentions, 'pain-point mention')} from "
-            f"{' and '.join(sources) or 'no sources'}; every quote is checked word for word "
-            "against its transcript or ticket."
+            f"{' and '.join(sources) or 'no sources'}; every extracted quote is checked word for "
+            "word against its transcript or ticket."
         )
         named = {t.named_by for t in report.themes} or {"offline"}
         how = (
@@ -266,33 +263,54 @@ def _method(data: ReportData) -> list[str]:
             f", {how}. Counts are distinct {counted or 'sources'}, counted by code; severity is "
             "the mean and maximum of the mentions' 1-5 ratings."
         )
-    if data.segments is not None:
-        out.append(
-            f"Personas: {plural(len(data.segments.segments), 'segment')} of the user table, "
-            "scored by code with the configured thresholds and first-match rules."
-        )
-    elif data.cohorts is not None and len(data.cohorts.cohorts) == 1:
-        out.append(
-            "Personas: one persona for everyone in the study; the reason is among the caveats."
-        )
-    elif data.cohorts is not None and any(c.members for c in data.cohorts.cohorts):
-        refined = any(c.named_by != "offline" for c in data.cohorts.cohorts)
-        out.append(
-            f"Personas: {plural(len(data.cohorts.cohorts), 'group')} of participants proposed "
-            "by code from who raised which themes, what they said about their work and any "
-            f"roster attributes, {'then refined by the model' if refined else 'not refined by a model'}"
-            "; each participant is in exactly one group."
-        )
+    out += _personas_method(data)
     if data.personas:
         modes = {p.document_info.mode for p in data.personas}
-        drafted = "offline templates" if modes == {"offline"} else "the model"
+        drafted = (
+            "offline templates"
+            if modes == {"offline"}
+            else "the model"
+            if "offline" not in modes
+            else "the model and offline templates"
+        )
         reviewed = sum(p.document_info.status == "reviewed" for p in data.personas)
         out.append(
-            f"Drafts: written by {drafted}, each claim citing its evidence and every number "
-            f"taken from the code's counts; {reviewed} of {len(data.personas)} reviewed by a "
-            "researcher."
+            f"Drafts: written by {drafted}; each claim cites its evidence or is marked an "
+            "assumption, and every number is taken from the code's counts; "
+            f"{reviewed} of {len(data.personas)} reviewed by a researcher."
         )
     return out
+
+
+def _personas_method(data: ReportData) -> list[str]:
+    """Where the personas come from: the user table's segments, or what the grouping did."""
+    drafted = plural(len(data.personas), "persona")
+    if data.segments is not None:
+        return [
+            f"Personas: {drafted} for segments of the user table, which the scorer assigns with "
+            "the configured thresholds and first-match rules "
+            f"({plural(len(data.segments.segments), 'segment')} in all)."
+        ]
+    cohorts = data.cohorts
+    if cohorts is None:
+        return []
+    if len(cohorts.cohorts) == 1 and cohorts.basis in ("interviews", "everyone"):
+        why = "; the reason is among the caveats" if cohorts.one_persona_reason else ""
+        return [f"Personas: one persona for everyone in the study{why}."]
+    if cohorts.basis == "interviews":
+        refined = any(c.named_by != "offline" for c in cohorts.cohorts)
+        return [
+            f"Personas: {plural(len(cohorts.cohorts), 'group')} of participants proposed by code "
+            "from who raised which themes, what they said about their work and any roster "
+            f"attributes, {'then refined by the model' if refined else 'not refined by a model'}"
+            "; each participant is in exactly one group."
+        ]
+    if cohorts.basis == "metadata":
+        return [f"Personas: {drafted}, one for each value of the documents' segment field."]
+    if cohorts.basis == "products":
+        return [f"Personas: {drafted}, one for each product the evidence names."]
+    why = "; the reason is among the caveats" if cohorts.one_persona_reason else ""
+    return [f"Personas: one persona for everyone in the study{why}."]
 
 
 def _funnel_warning(data: ReportData) -> list[str]:
@@ -326,7 +344,11 @@ def _warnings(data: ReportData) -> list[str]:
             )
     if data.cohorts and data.cohorts.one_persona_reason:
         warnings.append(data.cohorts.one_persona_reason)
-    elif data.cohorts and all(c.named_by == "offline" for c in data.cohorts.cohorts):
+    elif (
+        data.cohorts
+        and data.cohorts.basis == "interviews"
+        and all(c.named_by == "offline" for c in data.cohorts.cohorts)
+    ):
         warnings.append(
             f"the {len(data.cohorts.cohorts)} groups were proposed by code, without a model, from "
             "who raised which themes, what they said and any roster attributes: check that a "
