@@ -415,6 +415,9 @@ def test_each_claim_says_how_many_of_its_group_it_rests_on(
     html = (ws / "reports" / "index.html").read_text()
     claim = html.split("Close the month fast")[1].split("</li>")[0]
     assert f"(1 of {n} participants)" in claim
+    # Journey items are not counted (the Markdown journey pages do not count them either).
+    journeys = html.split('class="journey')[1:]
+    assert journeys and not any("note support" in j.split("</section>")[0] for j in journeys)
 
 
 def test_the_summary_says_what_sets_each_group_apart(offline_study: Path) -> None:
@@ -453,6 +456,11 @@ def test_the_summary_says_what_sets_each_group_apart(offline_study: Path) -> Non
         }
         assert max(lifts.values()) == pytest.approx(lifts[label])
     assert "Severity: each mention is rated 1-5 (1 a minor annoyance;" in summary
+    # The HTML library's persona cards say the same, and its score note gives the scale.
+    html = (offline_study / "reports" / "index.html").read_text()
+    shown = [c for c in cells if c]
+    assert all(f"Sets them apart: <strong>{c}</strong>" in html for c in shown if "&" not in c)
+    assert "Severity: each mention is rated 1-5" in html
 
 
 def test_ticket_customers_are_not_counted_as_study_participants(

@@ -47,7 +47,7 @@ from .markdown import (
     stage_pains,
     validation_text,
 )
-from .summary import RECOMMENDATIONS_NOTE, ExecutiveSummary
+from .summary import RECOMMENDATIONS_NOTE, SEVERITY_SCALE, ExecutiveSummary
 
 TEMPLATES = Path(__file__).parent / "templates"
 MATRIX_THEMES = 12
@@ -472,6 +472,8 @@ def render_html(data: ReportData, summary: ExecutiveSummary) -> str:
         offline=data.offline,
         offline_notice=OFFLINE_NOTICE,
         recommendations_note=RECOMMENDATIONS_NOTE,
+        severity_scale=SEVERITY_SCALE,
+        persona_rows={row.persona.id: row for row in summary.personas},
         stale_note=data.stale_note,
         generated=generated,
         stage_titles=STAGE_TITLES,

@@ -163,6 +163,11 @@ def review_note(mark: Mark | None) -> str:
     return f" _({REVIEW_MARKS[mark.kind]})_" if mark.kind in REVIEW_MARKS else ""
 
 
+SEVERITY_SCALE = (
+    "Severity: each mention is rated 1-5 ("
+    + "; ".join(f"{n} {words}" for n, words in SEVERITY_WORDS.items())
+    + "); a theme's is the mean and the maximum of its mentions'."
+)
 RECOMMENDATIONS_NOTE = (
     "One row per pain point, in the themes' rank order; where several personas recommend a "
     "fix for it, the action shown is from the persona whose people raise it most, and each "
@@ -503,12 +508,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         out += theme_table(header, theme_rows(summary.themes, within=False))
     if summary.themes and summary.score_formula:
         out += ["", f"Score: {md(summary.score_formula.rstrip('.'))}."]
-        scale = "; ".join(f"{n} {words}" for n, words in SEVERITY_WORDS.items())
-        out += [
-            "",
-            f"Severity: each mention is rated 1-5 ({scale}); a theme's is the mean and the "
-            "maximum of its mentions'.",
-        ]
+        out += ["", SEVERITY_SCALE]
     if summary.groups:
         out += ["", "## Theme Groups", ""]
         out += [
