@@ -808,7 +808,7 @@ def test_two_personas_with_one_first_name_are_a_caveat_naming_the_fix(ws) -> Non
     text = render_files(load_report_data(ws), ["md"])["summary.md"]
     caveats = text.split("## Caveats")[1]
     assert "- 2 personas are named Dana (" in caveats
-    assert 'persona review set "Dana, the Casual Approver" name --correct' in caveats
+    assert 'persona review set p-sam name --correct "..."' in caveats
     items[1].draft.name = "Sam, the Casual Approver"
     write_personas(ws, items, [journey("p-dana"), journey("p-sam")])
     assert "personas are named" not in render_files(load_report_data(ws), ["md"])["summary.md"]

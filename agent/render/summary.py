@@ -337,15 +337,17 @@ def _funnel_warning(data: ReportData) -> list[str]:
 def _warnings(data: ReportData) -> list[str]:
     warnings = [data.stale_note] if data.stale else []
     warnings += _funnel_warning(data)
-    named: dict[str, list[str]] = {}
+    named: dict[str, list[Persona]] = {}
     for persona in data.personas:
-        named.setdefault(first_name(persona), []).append(persona.draft.name)
-    for first, names in named.items():
-        if len(names) > 1:
+        named.setdefault(first_name(persona), []).append(persona)
+    for first, same in named.items():
+        if len(same) > 1:
             # Drafted apart, two personas can pick the same first name; readers mix them up.
+            # The id, not the name, picks one out (two full names can be the same too).
+            names = "; ".join(p.draft.name for p in same)
             warnings.append(
-                f"{len(names)} personas are named {first} ({'; '.join(names)}): rename one in "
-                f'review (persona review set "{names[-1]}" name --correct "...")'
+                f"{len(same)} personas are named {first} ({names}): rename one in review "
+                f'(persona review set {same[-1].id} name --correct "...")'
             )
     if data.cohorts and data.cohorts.one_persona_reason:
         warnings.append(data.cohorts.one_persona_reason)
