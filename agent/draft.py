@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -359,17 +358,11 @@ def _stage_hint(settings: Settings, workspace: Workspace) -> list[str]:
     """For interviews alone drafted on the default funnel: a note when the funnel fits them
     poorly (tickets and a user table are the funnel's own ground)."""
     from .library import load_themes
-    from .stages import funnel_misfit
+    from .stages import funnel_hint
 
     if settings.draft.journey_stages or settings.draft.journey != "funnel":
         return []
-    report = load_themes(workspace)
-    if report is None or report.total_tickets:
-        return []
-    counts: Counter[str] = Counter()
-    for theme in report.themes:
-        counts.update(theme.journey_stages)
-    hint = funnel_misfit(counts)
+    hint = funnel_hint(load_themes(workspace))
     return [hint] if hint else []
 
 

@@ -21,12 +21,14 @@ Presets (documented in the README):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .config import DraftSettings
+    from .models import ThemeReport
 
 # The stages extraction can name, in journey order ('unknown' is no stage).
 MENTION_STAGES = ("awareness", "consideration", "decision", "onboarding", "retention", "advocacy")
@@ -149,6 +151,17 @@ def plan_for(settings: DraftSettings) -> StagePlan:
 # The funnel fits a study of product use poorly: its first three columns are about buying.
 FUNNEL_MISFIT_SHARE = 0.8
 FUNNEL_MISFIT_MIN = 10
+
+
+def funnel_hint(report: ThemeReport | None) -> str | None:
+    """funnel_misfit over a theme report's staged mentions, for interviews alone (tickets are
+    the funnel's own ground); None otherwise."""
+    if report is None or report.total_tickets:
+        return None
+    counts: Counter[str] = Counter()
+    for theme in report.themes:
+        counts.update(theme.journey_stages)
+    return funnel_misfit(counts)
 
 
 def funnel_misfit(stage_counts: Mapping[str, int]) -> str | None:

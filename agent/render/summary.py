@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -10,6 +9,7 @@ from pydantic import BaseModel
 from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup, ThemeReport
 from ..offline_draft import SEVERITY_WORDS
+from ..stages import FUNNEL, funnel_hint
 from .context import People, ReportData, first_name, pct
 from .markdown import (
     ADDED_IN_REVIEW,
@@ -321,16 +321,11 @@ def _personas_method(data: ReportData) -> list[str]:
 def _funnel_warning(data: ReportData) -> list[str]:
     """The draft step's note that interviews alone crowd the funnel's Onboarding & Retention
     column, where the deliverable's reader sees it too."""
-    from ..stages import FUNNEL, funnel_misfit
-
-    if data.themes is None or data.themes.total_tickets or data.segments or not data.journeys:
+    if data.segments or not data.journeys:
         return []
     if any(tuple(s.stage for s in j.draft.stages) != FUNNEL for j in data.journeys.values()):
         return []
-    counts: Counter[str] = Counter()
-    for theme in data.themes.themes:
-        counts.update(theme.journey_stages)
-    hint = funnel_misfit(counts)
+    hint = funnel_hint(data.themes)
     return [hint[:1].upper() + hint[1:]] if hint else []
 
 
