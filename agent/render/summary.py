@@ -250,8 +250,9 @@ def _method(data: ReportData) -> list[str]:
             "word against its transcript or ticket."
         )
         named = {t.named_by for t in report.themes} or {"offline"}
+        said = "statements and ticket subjects" if report.total_tickets else "statements"
         how = (
-            "named by code from their most typical statements, without a model"
+            f"named by code from their most typical {said}, without a model"
             if named == {"offline"}
             else "named and consolidated by the model"
         )
