@@ -210,6 +210,14 @@ def test_mermaid_sanitising() -> None:
     # Contractions keep their apostrophe (a typographic one, which no Mermaid syntax uses).
     assert mermaid_text("Rust's ergonomics, I'm told") == "Rust’s ergonomics, I’m told"
     assert len(mermaid_text("word " * 40)) <= 61
+    # A long task ends at a clause that fits rather than mid-phrase.
+    from agent.render.markdown import mermaid_task
+
+    said = "Come to Rust after doing a lot of C and C++, for example in embedded work at a bank"
+    assert mermaid_task(said) == "Come to Rust after doing a lot of C and C++"
+    assert mermaid_task("Short task.") == "Short task"
+    assert mermaid_task("word " * 40).endswith("…") and len(mermaid_task("word " * 40)) <= 61
+    assert mermaid_task("Pay: now; later " * 6).count(";") == 0  # still sanitised
     assert [mermaid_score(e) for e in range(-2, 3)] == [1, 2, 3, 4, 5]
     persona = personas()[0]
     persona.draft.name = "Dana: the; Closer"

@@ -590,6 +590,22 @@ def mermaid_text(text: str, limit: int = 60) -> str:
     return flat or "-"
 
 
+# Where a long task may be cut and still read as a phrase (a clause's end).
+_CLAUSE_END = re.compile(r"\s*(?:[,;:()]|\s[-–]\s|\s(?:and|but|because|so|which|when|while)\s)")
+
+
+def mermaid_task(text: str, limit: int = 60) -> str:
+    """A task line for the chart: whole when it fits, else up to the last clause end that
+    fits (three words at least), else cut at a word with '…'."""
+    flat = " ".join(str(text).split()).rstrip(".")
+    if len(flat) > limit:
+        ends = [m.start() for m in _CLAUSE_END.finditer(flat) if m.start() <= limit]
+        ends = [e for e in ends if len(flat[:e].split()) >= 3]
+        if ends:
+            flat = flat[: ends[-1]]
+    return mermaid_text(flat, limit)
+
+
 def mermaid_score(emotion: int) -> int:
     """Emotion -2..+2 onto Mermaid's 1..5 satisfaction scale."""
     return max(1, min(5, emotion + 3))
@@ -728,10 +744,10 @@ def mermaid_journey(
         tasks = tasks or (
             [] if stage.positives else [f"{STAGE_TITLES[stage.stage]} (see the table)"]
         )
-        lines += [f"      {mermaid_text(t)}: {score}: {actor}" for t in tasks]
+        lines += [f"      {mermaid_task(t)}: {score}: {actor}" for t in tasks]
         # A good moment is drawn as good, whatever the stage's balance.
         good = mermaid_score(max(1, stage.emotion))
-        lines += [f"      {mermaid_text(p.text)}: {good}: {actor}" for p in stage.positives[:1]]
+        lines += [f"      {mermaid_task(p.text)}: {good}: {actor}" for p in stage.positives[:1]]
     lines.append("```")
     return lines
 
