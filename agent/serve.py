@@ -180,6 +180,8 @@ def who_wrote(mark: Mark) -> str:
     text = provenance(mark)
     if mark.earlier_by:
         text += f" (after {' and '.join(b or 'a reviewer' for b in mark.earlier_by)} extended it)"
+    if mark.extended_by:
+        text += f"; extended by {' and '.join(b or 'a reviewer' for b in mark.extended_by)}"
     if mark.confirmed_by:
         text += f"; confirmed by {mark.confirmed_by}"
         text += f", {mark.confirmed_at}" if mark.confirmed_at else ""
