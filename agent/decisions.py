@@ -152,6 +152,9 @@ class ExportRecord(Strict):
     # The journey's stage ids in the order exported: a block `journey.stages.3.emotion` means
     # the stage that was fourth then, even if a re-draft has changed the stages since.
     stages: list[str] = Field(default_factory=list)
+    # Hash of the persona's and its journey's drafts (personas.json, before any decision) when
+    # exported: a re-draft since changes it, a colleague's decisions do not.
+    drafted: str = ""
 
 
 class ThemeDecision(Strict):

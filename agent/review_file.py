@@ -595,9 +595,25 @@ def export_review(
                     for block, address, _, _ in blocks
                 },
                 stages=[s.stage for s in journey.journey.draft.stages] if journey else [],
+                drafted=drafted_hash(view, persona.id),
             )
             written.append(path)
     return written
+
+
+def drafted_hash(view: View, persona_id: str) -> str:
+    """A hash of a persona's draft and its journey's as drafted (no decision applied)."""
+    persona = next((p for p in view.drafts if p.id == persona_id), None)
+    journey = next(
+        (
+            j
+            for j in view.raw.get("journeys") or []
+            if isinstance(j, dict) and j.get("persona_id") == persona_id
+        ),
+        None,
+    )
+    drafted = persona.draft.model_dump(mode="json") if persona is not None else None
+    return content_hash([drafted, journey.get("draft") if journey else None])
 
 
 def resolve_review_path(workspace: Workspace, path: Path | str) -> Path:
@@ -736,9 +752,14 @@ def _apply_parsed(
     persona = _persona_for_file(view.personas, parsed, file)
     record = _export_record(store, file, parsed, persona)
     snapshot = record.fields if record is not None else None
-    if snapshot is not None and parsed.header.get("draft_hash") != content_hash(
-        persona.draft.model_dump(mode="json")
-    ):
+    # The header's draft_hash is of the reviewed persona, which a colleague's decisions change
+    # too; the record knows the drafts themselves (records from before it: the header).
+    redrafted = (
+        record.drafted != drafted_hash(view, persona.id)
+        if record is not None and record.drafted
+        else parsed.header.get("draft_hash") != content_hash(persona.draft.model_dump(mode="json"))
+    )
+    if snapshot is not None and redrafted:
         summary.notes.append(
             f"{file.name}: exported from an earlier draft; confirmed fields keep the value shown "
             "in the file"

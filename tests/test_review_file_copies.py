@@ -110,3 +110,31 @@ def test_a_renamed_copy_of_an_older_export_is_conflict_checked(
     edit(renamed, "role", decision="corrected", value="Bookkeeper")
     refused = cli(ws, "review", "apply", renamed, "--by", "Bob", code=1)
     assert "decided by someone else" in refused.output and "Ana" in refused.output
+
+
+def test_a_colleagues_applied_copy_is_not_an_earlier_draft_but_a_redraft_is(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from ._render_helpers import journey, personas, write_personas
+
+    cli(ws, "review", "export")
+    exported = ws.review_dir / "dana.yaml"
+    ana = copy(exported, tmp_path / "ana" / "dana.yaml")
+    bob = copy(exported, tmp_path / "bob" / "dana.yaml")
+    carol = copy(exported, tmp_path / "carol" / "dana.yaml")
+    edit(ana, "role", decision="corrected", value="Controller")
+    edit(bob, "archetype", decision="corrected", value="The closer")
+    edit(carol, "tech_proficiency", decision="confirmed")
+    cli(ws, "review", "apply", ana, "--by", "Ana")
+    # Ana's decision changed the reviewed persona, not the draft Bob's copy was exported from.
+    result = cli(ws, "review", "apply", bob, "--by", "Bob")
+    assert "earlier draft" not in result.output
+    assert store(ws)["personas"]["p-dana"]["fields"]["archetype"]["by"] == "Bob"
+    # A re-draft since the export is said.
+    write_personas(
+        ws,
+        personas(dana_summary="A finance lead who now also runs payroll."),
+        [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))],
+    )
+    result = cli(ws, "review", "apply", carol, "--by", "Carol")
+    assert "dana.yaml: exported from an earlier draft" in result.output
