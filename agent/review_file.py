@@ -34,6 +34,7 @@ from .decisions import (
     Reviewed,
     ReviewedJourney,
     ReviewError,
+    adapter,
     decide,
     dump_value,
     entry,
@@ -46,6 +47,7 @@ from .decisions import (
     journey_spec_for,
     marked_position,
     now,
+    parse_addition,
     parse_address,
     parse_journey_address,
     parse_value,
@@ -374,7 +376,11 @@ def render_review_file(
             "value": _compact(spec, decision.value)
             if decision and decision.decision == "corrected"
             else None,
-            "addition": decision.addition if decision and decision.decision == "extended" else None,
+            "addition": (
+                _compact(spec, decision.addition) if spec.kind == "list" else decision.addition
+            )
+            if decision and decision.decision == "extended"
+            else None,
         }
         for text_line in _yaml({name: block}).rstrip().splitlines():
             # Only the block's own keys (indent 2) get hints, never lines inside a value.
@@ -817,6 +823,21 @@ def _apply_parsed(
             # reviewer saw); in a block they wrote themselves it is not the draft's.
             exported = snapshot is not None and name in snapshot and "current" in block
             base = parse_value(spec, block["current"]) if exported else target.current
+            addition = block.get("addition")
+            stored = held.fields.get(str(address)) if held is not None else None
+            if (
+                kind == "extended"
+                and exported
+                and snapshot is not None
+                and snapshot[name].get("decision") == "extended"
+                and stored is not None
+                and stored.decision == "extended"
+            ):
+                # The block showed the earlier additions under `addition:` and its `current:`
+                # includes them: what is added is what the reviewer wrote after them.
+                base, addition = _past_earlier_additions(spec, stored, addition)
+                if _empty_addition(addition):
+                    continue  # nothing added to what the store holds already
             value = block.get("value")
             if kind == "removed":
                 check_removable(target)
@@ -827,7 +848,7 @@ def _apply_parsed(
                 kind,
                 base,
                 value=value,
-                addition=block.get("addition"),
+                addition=addition,
                 source=f"file:{file.name}",
                 by=who,
                 at=now(),
@@ -886,6 +907,27 @@ def _apply_parsed(
         held_now.marked_by, held_now.marked_at = reviewer(by), now()
         changed.append("status")
     return persona, changed
+
+
+def _past_earlier_additions(spec: FieldSpec, stored: Decision, raw: Any) -> tuple[Any, Any]:
+    """(base, addition) of an extended block whose `addition:` the export filled in with the
+    store's additions: items or text written after those are added on top of them (and stay
+    theirs); an `addition:` that drops or rewrites them replaces the extension, on the draft."""
+    if _empty_addition(raw):
+        return parse_value(spec, stored.base), raw  # decide says what is missing
+    added = parse_addition(spec, raw)
+    before = stored.addition
+    if spec.kind == "list":
+        added = adapter(list[spec.item]).dump_python(added, mode="json")
+        if isinstance(before, list) and added[: len(before)] == before:
+            return parse_value(spec, stored.value), added[len(before) :]
+    elif isinstance(before, str) and added.startswith(before):
+        return parse_value(spec, stored.value), added[len(before) :].strip()
+    return parse_value(spec, stored.base), added
+
+
+def _empty_addition(value: Any) -> bool:
+    return value is None or value == "" or value == []
 
 
 def _export_record(
