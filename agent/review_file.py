@@ -34,6 +34,7 @@ from .decisions import (
     Reviewed,
     ReviewedJourney,
     ReviewError,
+    _stage_of,
     adapter,
     decide,
     dump_value,
@@ -99,7 +100,9 @@ HEADER = """\
 #   corrected  replace it: write the new value under `value:` (a list for list fields)
 #   extended   keep it and add to it: write the addition under `addition:`
 #   removed    (one list item only) take it out, e.g. a block `pain_points.2:` or
-#              `journey.stages.1.pain_points.0:` with `decision: removed`
+#              `journey.stages.1.pain_points.0:` with `decision: removed`; a removed item
+#              stays listed under its list, named by its address (`pain_points[theme:t1]:`):
+#              set its `decision:` back to pending to bring it back
 # Decided fields are never overwritten by later runs. `current:` shows the draft and is not
 # read back: put changes under `value:` or `addition:`. Plain text is fine wherever a claim
 # is expected. The comments above each field resolve its evidence ids.
@@ -229,10 +232,17 @@ def _blocks(
     the same for every part of the persona's journey map."""
     data = reviewed.persona.draft.model_dump(mode="json")
     items: dict[str, list[Block]] = {}
-    for text in sorted(held.active() if held else {}):
+    removed: dict[str, list[Block]] = {}
+    stored = held.active() if held else {}
+    for text in sorted(stored):
         if text.startswith(JOURNEY_PREFIX):
             continue  # _journey_blocks
         address = parse_address(text)
+        if stored[text].decision == "removed" and address.item is not None:
+            # Out of the list, so it has no position: named by its address, shown as it read.
+            spec = spec_for(address)
+            removed.setdefault(address.field, []).append((text, address, spec, stored[text].base))
+            continue
         position = (
             position_of(data, address, lineage) or marked_position(reviewed.marks, text)
             if address.item is not None
@@ -244,7 +254,7 @@ def _blocks(
     fields: list[Block] = [
         (path, Address(path), spec, get_path(data, path)) for path, spec in FIELDS.items()
     ]
-    return _with_items(fields, items) + _journey_blocks(journey, held, lineage)
+    return _with_items(fields, items, removed) + _journey_blocks(journey, held, lineage)
 
 
 def _journey_blocks(
@@ -266,13 +276,23 @@ def _journey_blocks(
         )
 
     items: dict[str, list[Block]] = {}
-    for text in sorted(held.active() if held else {}):
+    removed: dict[str, list[Block]] = {}
+    stored = held.active() if held else {}
+    for text in sorted(stored):
         if not text.startswith(JOURNEY_PREFIX):
             continue
         try:
             address = parse_journey_address(text)
         except ReviewError:
             continue  # a field a later model dropped: stored, not shown
+        if stored[text].decision == "removed" and address.inner.item is not None:
+            _, prefix = _stage_of(data, address.stage)
+            if prefix:  # a stage the map no longer has: its items are not shown either
+                spec = journey_spec_for(address)
+                removed.setdefault(prefix + address.inner.field, []).append(
+                    (text, address, spec, stored[text].base)
+                )
+            continue
         position = (
             journey_position(data, address, lineage) or marked_position(journey.marks, text)
             if address.inner.item
@@ -286,15 +306,19 @@ def _journey_blocks(
         for i, stage in enumerate(data.get("stages") or [])
         for name in STAGE_FIELDS
     ] + [(JOURNEY_PREFIX + name, JourneyAddress(None, Address(name))) for name in JOURNEY_FIELDS]
-    return _with_items([block(path, address) for path, address in addresses], items)
+    return _with_items([block(path, address) for path, address in addresses], items, removed)
 
 
-def _with_items(fields: list[Block], items: dict[str, list[Block]]) -> list[Block]:
-    """Each field's block followed by the blocks of its decided items, in list order."""
+def _with_items(
+    fields: list[Block], items: dict[str, list[Block]], removed: dict[str, list[Block]]
+) -> list[Block]:
+    """Each field's block followed by the blocks of its decided items, in list order, then
+    those of the items removed from it (by address)."""
     out: list[Block] = []
     for field_block in fields:
         out.append(field_block)
         out.extend(sorted(items.get(field_block[0], []), key=lambda b: _sort_key(b[0])))
+        out.extend(removed.get(field_block[0], []))
     return out
 
 
@@ -354,7 +378,9 @@ def render_review_file(
             if isinstance(address, JourneyAddress) and address.stage is not None
             else ""
         )
-        lines.append(f"  # ---- {name} ({_shown_kind(spec)}{stage}) ----")
+        gone = decision is not None and decision.decision == "removed"
+        title = f"{_shown_kind(spec)}{stage}" + ("; removed from its list" if gone else "")
+        lines.append(f"  # ---- {name} ({title}) ----")
         shown = refs.refs_in(current)
         if _journey_hint_kind(spec) in ("themes", "theme"):
             # A stage's pain points are bare theme ids, not references by shape.
@@ -369,6 +395,18 @@ def render_review_file(
             lines.append(f"  #   {ref}: {described}"[:300])
         if decision is not None:
             lines.append(f"  #   decided: {_provenance(decision)}"[:300])
+        if gone:
+            # `current:` is the item as it read when removed; `pending` brings it back.
+            shown = _typed(spec, current)
+            block = {
+                "current": current if shown is None else dump_value(spec, shown, compact=True),
+                "decision": "removed",
+            }
+            for text_line in _yaml({name: block}).rstrip().splitlines():
+                if text_line.startswith("  decision: "):
+                    text_line += "  # removed | pending (brings the item back)"
+                lines.append("  " + text_line)
+            continue
         typed = None if current is None else spec.adapter.validate_python(current)
         block = {
             "current": dump_value(spec, typed, compact=True),
@@ -392,6 +430,15 @@ def render_review_file(
                 text_line = "  addition:  " + hints(spec)[1]
             lines.append("  " + text_line)
     return "\n".join(lines) + "\n"
+
+
+def _typed(spec: FieldSpec, value: Any) -> Any:
+    """A stored value as its type; one that no longer fits (a removed item whose model changed
+    since) is shown as stored."""
+    try:
+        return spec.adapter.validate_python(value)
+    except ValidationError:
+        return None
 
 
 def _compact(spec: FieldSpec, value: Any) -> Any:
@@ -812,9 +859,16 @@ def _apply_parsed(
         except ReviewError as exc:
             raise InputError(str(file), str(exc), where) from exc
         address, position, spec = target.address, target.position, target.spec
+        stored_now = held.fields.get(str(address)) if held is not None else None
         if address.item is not None and not position and kind != "pending":
+            gone = stored_now is not None and stored_now.decision == "removed"
             raise InputError(
-                str(file), f"'{name}': that item is not in the current draft any more", where
+                str(file),
+                f"'{name}': that item was removed from its list; set `decision: pending` to "
+                "bring it back, apply, then decide it"
+                if gone
+                else f"'{name}': that item is not in the current draft any more",
+                line_of(f"fields.{name}.decision", where) if gone else where,
             )
         who = reviewer(block.get("by") or by)
         key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
