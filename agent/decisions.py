@@ -117,6 +117,9 @@ class Decision(Strict):
     # Extensions of the same field before this one, oldest first: `addition` holds every
     # reviewer's additions in order, and these say whose the first ones are.
     earlier: list[Extension] = Field(default_factory=list)
+    # Colleagues' extensions of a reviewer's correction, oldest first: the corrected words stay
+    # the corrector's, `addition` holds what the extenders added (in order) and these say whose.
+    extensions: list[Extension] = Field(default_factory=list)
 
 
 class PersonaDecisions(Strict):
@@ -149,6 +152,9 @@ class ExportRecord(Strict):
     # The journey's stage ids in the order exported: a block `journey.stages.3.emotion` means
     # the stage that was fourth then, even if a re-draft has changed the stages since.
     stages: list[str] = Field(default_factory=list)
+    # Hash of the persona's and its journey's drafts (personas.json, before any decision) when
+    # exported: a re-draft since changes it, a colleague's decisions do not.
+    drafted: str = ""
 
 
 class ThemeDecision(Strict):
@@ -847,6 +853,12 @@ def describe(address: str, decision: Decision) -> str:
         text += f" (comment: {decision.comment})"
     if decision.earlier:
         text += " after " + ", ".join(f"{e.by or 'someone'}'s extension" for e in decision.earlier)
+    for extension in decision.extensions:
+        text += f"; extended by {extension.by or 'someone'}"
+        text += f" at {extension.at}" if extension.at else ""
+        added = _short(extension.addition)
+        text += f" adding “{added}”" if added else ""
+        text += f" (comment: {extension.comment})" if extension.comment else ""
     if decision.confirmation is not None:
         c = decision.confirmation
         text += f"; confirmed by {c.by or 'someone'}" + (f" at {c.at}" if c.at else "")
@@ -922,29 +934,60 @@ def _own_part(decision: Decision) -> Any:
     return addition
 
 
+def _joined(first: Any, then: Any) -> Any:
+    """Two reviewers' additions as one: items after items, text after text (None: unjoinable)."""
+    if first is None:
+        return then
+    if isinstance(first, list) and isinstance(then, list):
+        return [*first, *then]
+    if isinstance(first, str) and isinstance(then, str):
+        return f"{first} {then}"
+    return None
+
+
 def on_top(held: Decision | None, new: Decision) -> Decision:
     """A decision on a value another decision at the same address wrote: a confirmation of a
-    reviewer's own words keeps them theirs (the confirmation is recorded on top), and an
-    extension of an extension keeps the first reviewer's additions, with their name."""
+    reviewer's own words keeps them theirs (the confirmation is recorded on top), an extension
+    of a correction keeps the corrected words the corrector's (the extension is recorded on
+    top), and an extension of an extension keeps the first reviewer's additions, with their
+    name."""
     if held is None or held.decision not in ("corrected", "extended"):
         return new
     if new.decision == "confirmed" and new.value == held.value:
         stamp = Stamp(by=new.by, at=new.at, comment=new.comment)
         return held.model_copy(update={"confirmation": stamp, "rev": 0})
+    if (
+        held.decision == "corrected"
+        and new.decision == "extended"
+        and new.base == held.value
+        and new.addition is not None
+    ):
+        addition = _joined(held.addition, new.addition)
+        if addition is None:
+            return new
+        extension = Extension(by=new.by, at=new.at, comment=new.comment, addition=new.addition)
+        # A confirmation was of the words before this addition: it does not cover the new ones.
+        return held.model_copy(
+            update={
+                "value": new.value,
+                "addition": addition,
+                "extensions": [*held.extensions, extension],
+                "confirmation": None,
+                "rev": 0,
+            }
+        )
     if new.decision != "extended" or held.decision != "extended" or new.base != held.value:
         return new
     earlier = [
         *held.earlier,
         Extension(by=held.by, at=held.at, comment=held.comment, addition=_own_part(held)),
     ]
-    if isinstance(held.addition, list) and isinstance(new.addition, list):
-        addition: Any = [*held.addition, *new.addition]
-    elif isinstance(held.addition, str) and isinstance(new.addition, str):
-        addition = f"{held.addition} {new.addition}"
-    elif held.addition is None:
-        addition = None  # the first reviewer's words replaced a placeholder: all reviewers'
+    if held.addition is None:
+        addition: Any = None  # the first reviewer's words replaced a placeholder: all theirs
     else:
-        return new
+        addition = _joined(held.addition, new.addition)
+        if addition is None:
+            return new
     return new.model_copy(update={"base": held.base, "addition": addition, "earlier": earlier})
 
 
@@ -997,6 +1040,9 @@ class Mark:
     confirmed_comment: str = ""
     # Who extended the field before `by` did, oldest first (see Decision.earlier).
     earlier_by: tuple[str, ...] = ()
+    # Who added `addition` to the words `by` wrote (a correction, or an item they added),
+    # oldest first (see Decision.extensions).
+    extended_by: tuple[str, ...] = ()
 
     @property
     def human(self) -> bool:
@@ -1016,11 +1062,25 @@ class Mark:
             at=author.at,
             comment=author.comment,
             rev=decision.rev,
-            addition=decision.addition if decision.decision == "extended" else None,
+            # An item added to a corrected list is whole: the additions are the list's.
+            addition=decision.addition
+            if decision.decision == "extended" or (decision.extensions and who is None)
+            else None,
             confirmed_by=confirmed.by,
             confirmed_at=confirmed.at,
             confirmed_comment=confirmed.comment,
             earlier_by=tuple(e.by for e in decision.earlier) if who is None else (),
+            extended_by=tuple(e.by for e in decision.extensions) if who is None else (),
+        )
+
+    def extended(self, decision: Decision) -> Mark:
+        """This (reviewer-written) mark with a colleague's extension of the same words on top:
+        the words stay the first reviewer's, the addition is shown apart as the extenders'."""
+        return replace(
+            self,
+            addition=decision.addition,
+            extended_by=(*self.extended_by, *(e.by for e in decision.earlier), decision.by),
+            rev=max(self.rev, decision.rev),
         )
 
     def confirmed(self, decision: Decision) -> Mark:
@@ -1035,10 +1095,11 @@ class Mark:
 
 
 def added_by(decision: Decision) -> list[Stamp]:
-    """Who added each item of a list extension's `addition`, in order."""
+    """Who added each item of a list extension's `addition` (or of the extensions of a
+    corrected list), in order."""
     own = Stamp(by=decision.by, at=decision.at, comment=decision.comment)
     out: list[Stamp] = []
-    for earlier in decision.earlier:
+    for earlier in [*decision.earlier, *decision.extensions]:
         out += [Stamp(by=earlier.by, at=earlier.at, comment=earlier.comment)] * len(
             earlier.addition or []
         )
@@ -1158,6 +1219,16 @@ def _apply_one(
     if decision.decision == "confirmed" and prior is not None and prior.human and before == value:
         # Confirming an item a reviewer added (by extending its list): still their words.
         marks[at] = prior.confirmed(decision)
+    elif (
+        decision.decision == "extended"
+        and decision.addition is not None
+        and prior is not None
+        and (prior.kind == "added" or (prior.kind == "corrected" and prior.addition is None))
+        and before == decision.base
+    ):
+        # Extending words a reviewer wrote (an item they added, or a list they corrected):
+        # the words stay theirs, the addition is the extender's.
+        marks[at] = prior.extended(decision)
     else:
         marks[at] = Mark.of(key, decision)
     return True
@@ -1269,7 +1340,7 @@ def _mark_list_items(
 ) -> None:
     """Per-item marks for a decided list: which items a reviewer wrote, which the draft did."""
     drafted = Counter(scope.key(field, item, lineage) for item in decision.base or [])
-    added = len(decision.addition or []) if decision.decision == "extended" else 0
+    added = len(decision.addition) if isinstance(decision.addition, list) else 0
     authors = added_by(decision)
     for i, item in enumerate(value):
         key = scope.key(field, item, lineage)
@@ -1281,7 +1352,8 @@ def _mark_list_items(
         elif drafted[key] > 0:
             drafted[key] -= 1  # the draft's own item, kept: model-written
         elif decision.decision == "corrected":
-            marks[at] = Mark.of(address, decision)
+            # The corrector's own item: the list's later additions are other items.
+            marks[at] = replace(Mark.of(address, decision), addition=None, extended_by=())
 
 
 def _ordered(held: PersonaDecisions) -> list[tuple[Address, Decision]]:

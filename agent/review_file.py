@@ -34,6 +34,8 @@ from .decisions import (
     Reviewed,
     ReviewedJourney,
     ReviewError,
+    _stage_of,
+    adapter,
     decide,
     dump_value,
     entry,
@@ -46,6 +48,7 @@ from .decisions import (
     journey_spec_for,
     marked_position,
     now,
+    parse_addition,
     parse_address,
     parse_journey_address,
     parse_value,
@@ -97,7 +100,9 @@ HEADER = """\
 #   corrected  replace it: write the new value under `value:` (a list for list fields)
 #   extended   keep it and add to it: write the addition under `addition:`
 #   removed    (one list item only) take it out, e.g. a block `pain_points.2:` or
-#              `journey.stages.1.pain_points.0:` with `decision: removed`
+#              `journey.stages.1.pain_points.0:` with `decision: removed`; a removed item
+#              stays listed under its list, named by its address (`pain_points[theme:t1]:`):
+#              set its `decision:` back to pending to bring it back
 # Decided fields are never overwritten by later runs. `current:` shows the draft and is not
 # read back: put changes under `value:` or `addition:`. Plain text is fine wherever a claim
 # is expected. The comments above each field resolve its evidence ids.
@@ -227,10 +232,17 @@ def _blocks(
     the same for every part of the persona's journey map."""
     data = reviewed.persona.draft.model_dump(mode="json")
     items: dict[str, list[Block]] = {}
-    for text in sorted(held.active() if held else {}):
+    removed: dict[str, list[Block]] = {}
+    stored = held.active() if held else {}
+    for text in sorted(stored):
         if text.startswith(JOURNEY_PREFIX):
             continue  # _journey_blocks
         address = parse_address(text)
+        if stored[text].decision == "removed" and address.item is not None:
+            # Out of the list, so it has no position: named by its address, shown as it read.
+            spec = spec_for(address)
+            removed.setdefault(address.field, []).append((text, address, spec, stored[text].base))
+            continue
         position = (
             position_of(data, address, lineage) or marked_position(reviewed.marks, text)
             if address.item is not None
@@ -242,7 +254,7 @@ def _blocks(
     fields: list[Block] = [
         (path, Address(path), spec, get_path(data, path)) for path, spec in FIELDS.items()
     ]
-    return _with_items(fields, items) + _journey_blocks(journey, held, lineage)
+    return _with_items(fields, items, removed) + _journey_blocks(journey, held, lineage)
 
 
 def _journey_blocks(
@@ -264,13 +276,23 @@ def _journey_blocks(
         )
 
     items: dict[str, list[Block]] = {}
-    for text in sorted(held.active() if held else {}):
+    removed: dict[str, list[Block]] = {}
+    stored = held.active() if held else {}
+    for text in sorted(stored):
         if not text.startswith(JOURNEY_PREFIX):
             continue
         try:
             address = parse_journey_address(text)
         except ReviewError:
             continue  # a field a later model dropped: stored, not shown
+        if stored[text].decision == "removed" and address.inner.item is not None:
+            _, prefix = _stage_of(data, address.stage)
+            if prefix:  # a stage the map no longer has: its items are not shown either
+                spec = journey_spec_for(address)
+                removed.setdefault(prefix + address.inner.field, []).append(
+                    (text, address, spec, stored[text].base)
+                )
+            continue
         position = (
             journey_position(data, address, lineage) or marked_position(journey.marks, text)
             if address.inner.item
@@ -284,15 +306,19 @@ def _journey_blocks(
         for i, stage in enumerate(data.get("stages") or [])
         for name in STAGE_FIELDS
     ] + [(JOURNEY_PREFIX + name, JourneyAddress(None, Address(name))) for name in JOURNEY_FIELDS]
-    return _with_items([block(path, address) for path, address in addresses], items)
+    return _with_items([block(path, address) for path, address in addresses], items, removed)
 
 
-def _with_items(fields: list[Block], items: dict[str, list[Block]]) -> list[Block]:
-    """Each field's block followed by the blocks of its decided items, in list order."""
+def _with_items(
+    fields: list[Block], items: dict[str, list[Block]], removed: dict[str, list[Block]]
+) -> list[Block]:
+    """Each field's block followed by the blocks of its decided items, in list order, then
+    those of the items removed from it (by address)."""
     out: list[Block] = []
     for field_block in fields:
         out.append(field_block)
         out.extend(sorted(items.get(field_block[0], []), key=lambda b: _sort_key(b[0])))
+        out.extend(removed.get(field_block[0], []))
     return out
 
 
@@ -352,7 +378,9 @@ def render_review_file(
             if isinstance(address, JourneyAddress) and address.stage is not None
             else ""
         )
-        lines.append(f"  # ---- {name} ({_shown_kind(spec)}{stage}) ----")
+        gone = decision is not None and decision.decision == "removed"
+        title = f"{_shown_kind(spec)}{stage}" + ("; removed from its list" if gone else "")
+        lines.append(f"  # ---- {name} ({title}) ----")
         shown = refs.refs_in(current)
         if _journey_hint_kind(spec) in ("themes", "theme"):
             # A stage's pain points are bare theme ids, not references by shape.
@@ -367,6 +395,18 @@ def render_review_file(
             lines.append(f"  #   {ref}: {described}"[:300])
         if decision is not None:
             lines.append(f"  #   decided: {_provenance(decision)}"[:300])
+        if gone:
+            # `current:` is the item as it read when removed; `pending` brings it back.
+            shown = _typed(spec, current)
+            block = {
+                "current": current if shown is None else dump_value(spec, shown, compact=True),
+                "decision": "removed",
+            }
+            for text_line in _yaml({name: block}).rstrip().splitlines():
+                if text_line.startswith("  decision: "):
+                    text_line += "  # removed | pending (brings the item back)"
+                lines.append("  " + text_line)
+            continue
         typed = None if current is None else spec.adapter.validate_python(current)
         block = {
             "current": dump_value(spec, typed, compact=True),
@@ -374,7 +414,11 @@ def render_review_file(
             "value": _compact(spec, decision.value)
             if decision and decision.decision == "corrected"
             else None,
-            "addition": decision.addition if decision and decision.decision == "extended" else None,
+            "addition": (
+                _compact(spec, decision.addition) if spec.kind == "list" else decision.addition
+            )
+            if decision and decision.decision == "extended"
+            else None,
         }
         for text_line in _yaml({name: block}).rstrip().splitlines():
             # Only the block's own keys (indent 2) get hints, never lines inside a value.
@@ -386,6 +430,15 @@ def render_review_file(
                 text_line = "  addition:  " + hints(spec)[1]
             lines.append("  " + text_line)
     return "\n".join(lines) + "\n"
+
+
+def _typed(spec: FieldSpec, value: Any) -> Any:
+    """A stored value as its type; one that no longer fits (a removed item whose model changed
+    since) is shown as stored."""
+    try:
+        return spec.adapter.validate_python(value)
+    except ValidationError:
+        return None
 
 
 def _compact(spec: FieldSpec, value: Any) -> Any:
@@ -595,9 +648,25 @@ def export_review(
                     for block, address, _, _ in blocks
                 },
                 stages=[s.stage for s in journey.journey.draft.stages] if journey else [],
+                drafted=drafted_hash(view, persona.id),
             )
             written.append(path)
     return written
+
+
+def drafted_hash(view: View, persona_id: str) -> str:
+    """A hash of a persona's draft and its journey's as drafted (no decision applied)."""
+    persona = next((p for p in view.drafts if p.id == persona_id), None)
+    journey = next(
+        (
+            j
+            for j in view.raw.get("journeys") or []
+            if isinstance(j, dict) and j.get("persona_id") == persona_id
+        ),
+        None,
+    )
+    drafted = persona.draft.model_dump(mode="json") if persona is not None else None
+    return content_hash([drafted, journey.get("draft") if journey else None])
 
 
 def resolve_review_path(workspace: Workspace, path: Path | str) -> Path:
@@ -736,9 +805,14 @@ def _apply_parsed(
     persona = _persona_for_file(view.personas, parsed, file)
     record = _export_record(store, file, parsed, persona)
     snapshot = record.fields if record is not None else None
-    if snapshot is not None and parsed.header.get("draft_hash") != content_hash(
-        persona.draft.model_dump(mode="json")
-    ):
+    # The header's draft_hash is of the reviewed persona, which a colleague's decisions change
+    # too; the record knows the drafts themselves (records from before it: the header).
+    redrafted = (
+        record.drafted != drafted_hash(view, persona.id)
+        if record is not None and record.drafted
+        else parsed.header.get("draft_hash") != content_hash(persona.draft.model_dump(mode="json"))
+    )
+    if snapshot is not None and redrafted:
         summary.notes.append(
             f"{file.name}: exported from an earlier draft; confirmed fields keep the value shown "
             "in the file"
@@ -785,9 +859,16 @@ def _apply_parsed(
         except ReviewError as exc:
             raise InputError(str(file), str(exc), where) from exc
         address, position, spec = target.address, target.position, target.spec
+        stored_now = held.fields.get(str(address)) if held is not None else None
         if address.item is not None and not position and kind != "pending":
+            gone = stored_now is not None and stored_now.decision == "removed"
             raise InputError(
-                str(file), f"'{name}': that item is not in the current draft any more", where
+                str(file),
+                f"'{name}': that item was removed from its list; set `decision: pending` to "
+                "bring it back, apply, then decide it"
+                if gone
+                else f"'{name}': that item is not in the current draft any more",
+                line_of(f"fields.{name}.decision", where) if gone else where,
             )
         who = reviewer(block.get("by") or by)
         key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
@@ -796,6 +877,21 @@ def _apply_parsed(
             # reviewer saw); in a block they wrote themselves it is not the draft's.
             exported = snapshot is not None and name in snapshot and "current" in block
             base = parse_value(spec, block["current"]) if exported else target.current
+            addition = block.get("addition")
+            stored = held.fields.get(str(address)) if held is not None else None
+            if (
+                kind == "extended"
+                and exported
+                and snapshot is not None
+                and snapshot[name].get("decision") == "extended"
+                and stored is not None
+                and stored.decision == "extended"
+            ):
+                # The block showed the earlier additions under `addition:` and its `current:`
+                # includes them: what is added is what the reviewer wrote after them.
+                base, addition = _past_earlier_additions(spec, stored, addition)
+                if _empty_addition(addition):
+                    continue  # nothing added to what the store holds already
             value = block.get("value")
             if kind == "removed":
                 check_removable(target)
@@ -806,7 +902,7 @@ def _apply_parsed(
                 kind,
                 base,
                 value=value,
-                addition=block.get("addition"),
+                addition=addition,
                 source=f"file:{file.name}",
                 by=who,
                 at=now(),
@@ -865,6 +961,27 @@ def _apply_parsed(
         held_now.marked_by, held_now.marked_at = reviewer(by), now()
         changed.append("status")
     return persona, changed
+
+
+def _past_earlier_additions(spec: FieldSpec, stored: Decision, raw: Any) -> tuple[Any, Any]:
+    """(base, addition) of an extended block whose `addition:` the export filled in with the
+    store's additions: items or text written after those are added on top of them (and stay
+    theirs); an `addition:` that drops or rewrites them replaces the extension, on the draft."""
+    if _empty_addition(raw):
+        return parse_value(spec, stored.base), raw  # decide says what is missing
+    added = parse_addition(spec, raw)
+    before = stored.addition
+    if spec.kind == "list":
+        added = adapter(list[spec.item]).dump_python(added, mode="json")
+        if isinstance(before, list) and added[: len(before)] == before:
+            return parse_value(spec, stored.value), added[len(before) :]
+    elif isinstance(before, str) and added.startswith(before):
+        return parse_value(spec, stored.value), added[len(before) :].strip()
+    return parse_value(spec, stored.base), added
+
+
+def _empty_addition(value: Any) -> bool:
+    return value is None or value == "" or value == []
 
 
 def _export_record(

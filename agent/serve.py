@@ -41,6 +41,7 @@ from .decisions import (
     POSITION,
     ConflictError,
     DecisionStore,
+    JourneyAddress,
     Mark,
     ReviewError,
     entry_for,
@@ -50,6 +51,7 @@ from .decisions import (
     load_store,
     parse_address,
     parse_journey_address,
+    parse_target,
     resolve_journey_target,
     seen_revision,
     spec_for,
@@ -161,6 +163,18 @@ class Control:
     choices: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class Removed:
+    """A list item a reviewer removed, shown under its list with a Restore control."""
+
+    address: str
+    rev: int
+    text: str
+    by: str
+    at: str
+    comment: str
+
+
 def _text_of(kind: str, value: Any) -> tuple[str, bool]:
     """What the correction box starts with, and whether it takes one item per line."""
     if kind == "list":
@@ -180,6 +194,8 @@ def who_wrote(mark: Mark) -> str:
     text = provenance(mark)
     if mark.earlier_by:
         text += f" (after {' and '.join(b or 'a reviewer' for b in mark.earlier_by)} extended it)"
+    if mark.extended_by:
+        text += f"; extended by {' and '.join(b or 'a reviewer' for b in mark.extended_by)}"
     if mark.confirmed_by:
         text += f"; confirmed by {mark.confirmed_by}"
         text += f", {mark.confirmed_at}" if mark.confirmed_at else ""
@@ -271,6 +287,50 @@ class PageView(PersonaView):
             can_remove=address.inner.item is not None and address.inner.sub is None,
             choices=choices,
         )
+
+    def removed(self, pos: str) -> list[Removed]:
+        """The items removed from the list at a positional path ('goals',
+        'journey.stages.3.pain_points'), oldest first; their reset restores them."""
+        found = entry_for(self.store, self.persona) if self.store else None
+        if found is None:
+            return []
+        held, lineage = found[1], self.lineage or {}
+        stages = [s.get("stage") for s in self.journey_data.get("stages") or []]
+        out = []
+        for text, decision in sorted(held.active().items(), key=lambda p: p[1].rev):
+            if decision.decision != "removed":
+                continue
+            try:
+                address = parse_target(text)
+            except ReviewError:
+                continue  # a field a later model dropped
+            if isinstance(address, JourneyAddress):
+                if address.stage is not None and address.stage not in stages:
+                    continue
+                stage = (
+                    f"stages.{stages.index(address.stage)}." if address.stage is not None else ""
+                )
+                at = f"{JOURNEY_PREFIX}{stage}{address.inner.field}"
+            else:
+                at = address.field
+            if at != pos:
+                continue
+            shown = decision.base
+            if isinstance(shown, dict):
+                shown = shown.get("text") or shown.get("title") or shown.get("action") or ""
+            elif isinstance(address, JourneyAddress) and address.inner.field == "pain_points":
+                shown = self.report.theme_label(str(shown)) if self.report else shown
+            out.append(
+                Removed(
+                    address=Raw(text),
+                    rev=seen_revision(held, address, lineage),
+                    text="" if shown is None else str(shown),
+                    by=decision.by,
+                    at=decision.at,
+                    comment=decision.comment,
+                )
+            )
+        return out
 
     def ctl(self, pos: str) -> Control:
         """The review control of a positional path ('summary', 'goals.1', 'pain_points.0.impact')."""

@@ -113,3 +113,61 @@ def test_a_list_extended_twice_keeps_both_reviewers_items(ws: Workspace) -> None
     with running(ws) as srv:
         _, _, page = srv.get("/p/dana")
     assert "after Ana extended it" in page
+
+
+def test_extending_a_colleagues_correction_keeps_the_corrected_words_theirs(
+    ws: Workspace,
+) -> None:
+    cli(ws, "review", "set", "Dana", "role", "--correct", "Controller of a small firm",
+        "--by", "Ana", "--comment", "per P01")  # fmt: skip
+    cli(ws, "review", "set", "Dana", "role", "--extend", "and runs payroll.", "--by", "Bob")
+    cli(ws, "review", "set", "Dana", "goals.0", "--correct", "Close in two days", "--by", "Ana")
+    cli(ws, "review", "set", "Dana", "goals.0", "--extend", "without overtime", "--by", "Bob")
+    marks = provenance(ws)
+    for path in ("role", "goals.0"):
+        mark = marks[path]
+        assert (mark["origin"], mark["decision"], mark["by"]) == ("human", "corrected", "Ana")
+    assert marks["role"]["comment"] == "per P01"
+    page = (ws.root / "reports" / "persona-dana.md").read_text(encoding="utf-8")
+    role = next(x for x in page.splitlines() if "Controller of a small firm" in x)
+    # Ana's words are a reviewer's, and Bob's addition is set apart as added in review.
+    assert "Controller of a small firm _(from reviewer)_ — _added in review" in role
+    assert role.endswith("and runs payroll.")
+    goal = next(x for x in page.splitlines() if "Close in two days" in x)
+    assert "Close in two days without overtime _(from reviewer)_" in goal
+    stored = json.loads((ws.review_dir / "decisions.json").read_text())["personas"]["p-dana"]
+    role_decision = stored["fields"]["role"]
+    assert (role_decision["by"], role_decision["decision"]) == ("Ana", "corrected")
+    assert [(e["by"], e["addition"]) for e in role_decision["extensions"]] == [
+        ("Bob", "and runs payroll.")
+    ]
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana")
+    shown = tooltip(page, "Controller of a small firm")
+    assert shown.startswith("human: corrected by Ana") and "extended by Bob" in shown
+    shown = tooltip(page, "Close in two days")
+    assert shown.startswith("human: corrected by Ana") and "extended by Bob" in shown
+    # Carol confirming the extended words records her confirmation on top of Ana's words.
+    cli(ws, "review", "set", "Dana", "role", "--confirm", "--by", "Carol")
+    mark = provenance(ws)["role"]
+    assert (mark["by"], mark["decision"], mark["confirmed_by"]) == ("Ana", "corrected", "Carol")
+
+
+def test_extending_words_a_colleague_added_or_a_list_they_corrected(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "goals", "--extend", "Goal A", "--by", "Ana")
+    cli(ws, "review", "set", "Dana", "goals.2", "--extend", "by Friday", "--by", "Bob")
+    mark = provenance(ws)["goals.2"]
+    assert (mark["origin"], mark["decision"], mark["by"]) == ("human", "added", "Ana")
+    page = (ws.root / "reports" / "persona-dana.md").read_text(encoding="utf-8")
+    assert "Goal A by Friday _(from reviewer)_" in page
+    cli(ws, "review", "set", "Dana", "motivations", "--correct", "Go home on time", "--by", "Ana")
+    cli(ws, "review", "set", "Dana", "motivations", "--extend", "Sleep well", "--by", "Bob")
+    marks = provenance(ws)
+    assert (marks["motivations"]["decision"], marks["motivations"]["by"]) == ("corrected", "Ana")
+    assert (marks["motivations.0"]["origin"], marks["motivations.0"]["by"]) == ("human", "Ana")
+    assert (marks["motivations.1"]["decision"], marks["motivations.1"]["by"]) == ("added", "Bob")
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana")
+    shown = tooltip(page, "Goal A")
+    assert shown.startswith("human: added by Ana") and "extended by Bob" in shown
+    assert tooltip(page, "Sleep well").startswith("human: added by Bob")

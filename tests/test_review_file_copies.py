@@ -110,3 +110,80 @@ def test_a_renamed_copy_of_an_older_export_is_conflict_checked(
     edit(renamed, "role", decision="corrected", value="Bookkeeper")
     refused = cli(ws, "review", "apply", renamed, "--by", "Bob", code=1)
     assert "decided by someone else" in refused.output and "Ana" in refused.output
+
+
+def test_a_colleagues_applied_copy_is_not_an_earlier_draft_but_a_redraft_is(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from ._render_helpers import journey, personas, write_personas
+
+    cli(ws, "review", "export")
+    exported = ws.review_dir / "dana.yaml"
+    ana = copy(exported, tmp_path / "ana" / "dana.yaml")
+    bob = copy(exported, tmp_path / "bob" / "dana.yaml")
+    carol = copy(exported, tmp_path / "carol" / "dana.yaml")
+    edit(ana, "role", decision="corrected", value="Controller")
+    edit(bob, "archetype", decision="corrected", value="The closer")
+    edit(carol, "tech_proficiency", decision="confirmed")
+    cli(ws, "review", "apply", ana, "--by", "Ana")
+    # Ana's decision changed the reviewed persona, not the draft Bob's copy was exported from.
+    result = cli(ws, "review", "apply", bob, "--by", "Bob")
+    assert "earlier draft" not in result.output
+    assert store(ws)["personas"]["p-dana"]["fields"]["archetype"]["by"] == "Bob"
+    # A re-draft since the export is said.
+    write_personas(
+        ws,
+        personas(dana_summary="A finance lead who now also runs payroll."),
+        [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))],
+    )
+    result = cli(ws, "review", "apply", carol, "--by", "Carol")
+    assert "dana.yaml: exported from an earlier draft" in result.output
+
+
+def test_adding_to_an_extended_blocks_addition_list_adds_only_the_new_items(
+    ws: Workspace,
+) -> None:
+    cli(ws, "review", "export")
+    path = ws.review_dir / "dana.yaml"
+    edit(path, "goals", decision="extended", addition=["Goal A"])
+    edit(path, "summary", decision="extended", addition="Runs payroll too.")
+    cli(ws, "review", "apply", path, "--by", "Ana")
+    cli(ws, "review", "export")
+    text = path.read_text()
+    # The export shows the earlier addition as `current:` shows items (no default keys).
+    assert "    addition:\n    - text: Goal A\n" in text
+    # Bob appends an item to the list, and words to the text, after Ana's.
+    text = text.replace(
+        "    addition:\n    - text: Goal A\n", "    addition:\n    - text: Goal A\n    - Goal B\n"
+    )
+    path.write_text(text)
+    edit(path, "summary", addition="Runs payroll too. Hires a bookkeeper in spring.")
+    cli(ws, "review", "apply", path, "--by", "Bob")
+    cli(ws, "report")
+    report = json.loads((ws.root / "reports" / "report.json").read_text())
+    (dana,) = [p for p in report["personas"] if p["id"] == "p-dana"]
+    assert [g["text"] for g in dana["draft"]["goals"]] == [
+        "Close the books in under three days",
+        "Trust the bank balance without re-checking",
+        "Goal A",
+        "Goal B",
+    ]
+    assert dana["draft"]["summary"]["text"] == (
+        "A finance lead who closes the books every month. Runs payroll too. Hires a bookkeeper "
+        "in spring."
+    )
+    marks = report["provenance"]["p-dana"]
+    assert (marks["goals.2"]["by"], marks["goals.3"]["by"]) == ("Ana", "Bob")
+    # Applied again untouched: nothing changes.
+    before = store(ws)["revision"]
+    cli(ws, "review", "apply", path, "--by", "Bob")
+    assert store(ws)["revision"] == before
+    # An addition list that drops the earlier item replaces the extension, on the draft.
+    cli(ws, "review", "export")
+    text = path.read_text()
+    old = "    addition:\n    - text: Goal A\n    - text: Goal B\n"
+    assert old in text
+    path.write_text(text.replace(old, "    addition:\n    - Goal C\n"))
+    cli(ws, "review", "apply", path, "--by", "Bob")
+    goals = store(ws)["personas"]["p-dana"]["fields"]["goals"]["value"]
+    assert [g["text"] for g in goals][2:] == ["Goal C"]

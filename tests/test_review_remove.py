@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -170,3 +171,81 @@ def test_messages_name_what_the_user_typed(ws: Workspace) -> None:
     block(path, "pain_points.0.workaroud", decision="confirmed")
     refused = cli(ws, "review", "apply", path, code=1)
     assert "'pain_points.0.workaroud'" in refused.output and "[x]" not in refused.output
+
+
+def set_decision(path: Path, name: str, decision: str) -> int:
+    """Set the `decision:` of one block as a person would; returns its line number."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"  {name}:")
+    at = next(i for i in range(start, len(lines)) if lines[i].startswith("    decision:"))
+    lines[at] = f"    decision: {decision}"
+    path.write_text("\n".join(lines) + "\n")
+    return at + 1
+
+
+def test_an_exported_file_lists_removed_items_and_pending_brings_them_back(
+    ws: Workspace,
+) -> None:
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove", "--comment", "not hers")
+    cli(ws, "review", "set", "Dana", "journey.stages.3.pain_points.0", "--remove")
+    cli(ws, "review", "export")
+    path = ws.review_dir / "dana.yaml"
+    exported = path.read_text()
+    data = yaml.safe_load(exported)["fields"]
+    pain = data["pain_points[theme:t-sync]"]
+    assert pain["decision"] == "removed"
+    assert pain["current"]["title"] == "Bank sync drops transactions"
+    stage_pain = data["journey.stages[stage:onboarding].pain_points[theme:t-sync]"]
+    assert stage_pain == {"current": "t-sync", "decision": "removed"}
+    assert "decided: removed by Ana at 2026-01-01T00:00:00Z; comment: not hers" in exported
+    # Applied untouched: still removed, nothing recorded.
+    before = json.loads((ws.review_dir / "decisions.json").read_text())["revision"]
+    cli(ws, "review", "apply", path)
+    assert json.loads((ws.review_dir / "decisions.json").read_text())["revision"] == before
+    assert [p.theme_id for p in dana(ws).pain_points] == ["t-export"]
+    # Deciding a removed item otherwise says how to bring it back, with its line.
+    line = set_decision(path, "pain_points[theme:t-sync]", "confirmed")
+    refused = cli(ws, "review", "apply", path, code=1)
+    assert f"{path}:{line}:" in refused.output
+    assert "was removed from its list; set `decision: pending` to bring it back" in refused.output
+    path.write_text(exported)
+    set_decision(path, "pain_points[theme:t-sync]", "pending")
+    set_decision(path, "journey.stages[stage:onboarding].pain_points[theme:t-sync]", "pending")
+    cli(ws, "review", "apply", path, "--by", "Bob")
+    assert [p.theme_id for p in dana(ws).pain_points] == ["t-sync", "t-export"]
+    assert onboarding_pains(ws) == ["t-sync"]
+    stored = json.loads((ws.review_dir / "decisions.json").read_text())["personas"]["p-dana"]
+    assert stored["fields"]["pain_points[theme:t-sync]"]["decision"] == "pending"
+    assert stored["fields"]["pain_points[theme:t-sync]"]["by"] == "Bob"
+    # Exported again: the item is back in its list, not listed as removed.
+    cli(ws, "review", "export")
+    assert "pain_points[theme:t-sync]:" not in path.read_text()
+
+
+def test_web_lists_removed_items_with_a_restore_control(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "goals.1", "--remove", "--comment", "duplicate")
+    cli(ws, "review", "set", "Dana", "journey.stages.3.pain_points.0", "--remove")
+    with running(ws) as srv:
+        _, _, page = srv.get("/p/dana")
+        at = page.index('data-removed="goals[')
+        box = page[at : page.index("</form>", at)]
+        assert "Trust the bank balance without re-checking" in box
+        assert "removed by Ana" in box and "duplicate" in box
+        assert 'value="reset"' in box and "Restore" in box
+        form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', box))
+        status, _, _ = srv.post("/p/dana", {**form, "action": "reset", "by": "Bob"})
+        assert status == 303
+        assert [g.text for g in dana(ws).goals][1] == "Trust the bank balance without re-checking"
+        _, _, page = srv.get("/p/dana")
+        assert 'data-removed="goals[' not in page
+        _, _, page = srv.get("/p/dana/journey")
+        at = page.index('data-removed="journey.stages[stage:onboarding].pain_points[')
+        box = page[at : page.index("</form>", at)]
+        assert "Bank sync drops transactions" in box and "Restore" in box
+        form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', box))
+        status, _, _ = srv.post("/p/dana", {**form, "action": "reset"})
+        assert status == 303 and onboarding_pains(ws) == ["t-sync"]
+    with running(ws, share=True) as srv:
+        cli(ws, "review", "set", "Dana", "goals.1", "--remove")
+        _, _, page = srv.get("/p/dana")
+        assert "data-removed" not in page
