@@ -135,6 +135,10 @@ def test_extending_a_colleagues_correction_keeps_the_corrected_words_theirs(
     assert role.endswith("and runs payroll.")
     goal = next(x for x in page.splitlines() if "Close in two days" in x)
     assert "Close in two days without overtime _(from reviewer)_" in goal
+    # The reports name the colleague who extended the words, too.
+    assert goal.endswith("_(+ extended by Bob)_")
+    assert "**Role _(✎ corrected by reviewer)_** _(+ extended by Bob)_:" in page
+    assert marks["goals.0"]["extended_by"] == ["Bob"] and marks["role"]["extended_by"] == ["Bob"]
     stored = json.loads((ws.review_dir / "decisions.json").read_text())["personas"]["p-dana"]
     role_decision = stored["fields"]["role"]
     assert (role_decision["by"], role_decision["decision"]) == ("Ana", "corrected")

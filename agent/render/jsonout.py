@@ -152,6 +152,7 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
                         if mark.confirmed_by
                         else {}
                     ),
+                    **({"extended_by": list(mark.extended_by)} if mark.extended_by else {}),
                 }
                 for path, mark in sorted(marks.items())
             }

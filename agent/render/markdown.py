@@ -294,14 +294,22 @@ def validation_text(data: ReportData, persona: Persona) -> str:
 
 
 def heading(title: str, mark: str | None, found: Mark | None = None) -> str:
-    return title + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "") + confirmed(found)
+    return (
+        title + (f" _({REVIEW_MARKS[mark]})_" if mark in REVIEW_MARKS else "") + colleagues(found)
+    )
 
 
-def confirmed(found: Mark | None) -> str:
-    """' _(✓ confirmed by Bob)_' when a colleague confirmed a reviewer's words."""
-    if found is None or not found.human or not found.confirmed_by:
+def colleagues(found: Mark | None) -> str:
+    """What colleagues did to a reviewer's words: ' _(+ extended by Bob)_', ' _(✓ confirmed by
+    Cy)_' (the words stay the first reviewer's)."""
+    if found is None or not found.human:
         return ""
-    return f" _(✓ confirmed by {md(found.confirmed_by)})_"
+    out = ""
+    if found.extended_by:
+        out += f" _(+ extended by {md(', '.join(dict.fromkeys(found.extended_by)))})_"
+    if found.confirmed_by:
+        out += f" _(✓ confirmed by {md(found.confirmed_by)})_"
+    return out
 
 
 def render_persona_md(data: ReportData, persona: Persona) -> str:
@@ -314,7 +322,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         return data.review_mark(persona, path)
 
     def label(title: str, path: str) -> str:
-        return f"**{heading(title, mark(path))}**{confirmed(data.mark(persona, path))}"
+        return f"**{heading(title, mark(path))}**{colleagues(data.mark(persona, path))}"
 
     def human(path: str) -> bool:
         # An extended field's addition is shown apart as the reviewer's (see `field`, `items`).
@@ -357,7 +365,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         if found.kind == "confirmed":
             return claim_md(claim, notes, mark="confirmed", counted=counted)
         # Added or corrected: the reviewer's words (and who confirmed them, if anyone did).
-        return claim_md(claim, notes, human=True) + confirmed(found)
+        return claim_md(claim, notes, human=True) + colleagues(found)
 
     def items(
         path: str, claims: list[Claim], numbered: bool = False, counted: bool = True
