@@ -575,12 +575,23 @@ def theme_rank(theme: Theme) -> str:
     return f"rank {theme.rank}"
 
 
+def _sources(theme: Theme, report: ThemeReport | None) -> list[tuple[int, int, str, float]]:
+    """(count, total, noun, share) for each source a theme is counted in; a source the corpus
+    does not have (no tickets at all) is left out, unless the theme itself has some."""
+    freq = theme.frequency
+    people, tickets, _ = theme_totals(theme, report)
+    out = []
+    if report is None or report.total_participants or freq.participants:
+        out.append((freq.participants, people, "participant", freq.participant_share))
+    if report is None or report.total_tickets or freq.tickets:
+        out.append((freq.tickets, tickets, "ticket", freq.ticket_share))
+    return out
+
+
 def theme_reach(theme: Theme, report: ThemeReport | None) -> list[str]:
     """The theme's participants and tickets as a reader sees them, each with its share:
-    '12 of 30 FitTrack tickets (40%)' for a per-product theme, else '12 tickets (20%)'; a
-    source the corpus does not have (no tickets at all) is left out."""
-    freq = theme.frequency
-    people, tickets, whose = theme_totals(theme, report)
+    '12 of 30 FitTrack tickets (40%)' for a per-product theme, else '12 tickets (20%)'."""
+    whose = theme_totals(theme, report)[2]
 
     def counted(n: int, total: int, noun: str, share: float) -> str:
         # A per-product share is of the product's own total, so that total is named with it.
@@ -588,26 +599,14 @@ def theme_reach(theme: Theme, report: ThemeReport | None) -> list[str]:
             return f"{fmt_num(n)} of {fmt_num(total)} {whose}{noun}{'' if total == 1 else 's'} ({pct(share)})"
         return f"{fmt_num(n)} {noun}{'' if n == 1 else 's'} ({pct(share)})"
 
-    parts = []
-    if report is None or report.total_participants or freq.participants:
-        parts.append(counted(freq.participants, people, "participant", freq.participant_share))
-    if report is None or report.total_tickets or freq.tickets:
-        parts.append(counted(freq.tickets, tickets, "ticket", freq.ticket_share))
-    return parts
+    return [counted(*source) for source in _sources(theme, report)]
 
 
 def theme_counts(theme: Theme, report: ThemeReport | None) -> str:
-    """'14 participants · 3 tickets', leaving out a source the corpus does not have (as
-    theme_reach does), for lists that show the shares elsewhere."""
-    freq = theme.frequency
-    parts = []
-    if report is None or report.total_participants or freq.participants:
-        parts.append(
-            f"{fmt_num(freq.participants)} participant{'' if freq.participants == 1 else 's'}"
-        )
-    if report is None or report.total_tickets or freq.tickets:
-        parts.append(f"{fmt_num(freq.tickets)} ticket{'' if freq.tickets == 1 else 's'}")
-    return " · ".join(parts)
+    """'14 participants · 3 tickets', for lists that show the shares elsewhere."""
+    return " · ".join(
+        f"{fmt_num(n)} {noun}{'' if n == 1 else 's'}" for n, _, noun, _ in _sources(theme, report)
+    )
 
 
 def theme_stats(theme: Theme, report: ThemeReport | None) -> str:

@@ -236,17 +236,21 @@ def _method(data: ReportData) -> list[str]:
     out: list[str] = []
     report = data.themes
     if report is not None:
-        sources = [
-            plural(n, noun)
+        present = [
+            (n, noun)
             for n, noun in (
-                (report.total_participants, "interview participant"),
+                (report.total_participants, "participant"),
                 (report.total_tickets, "ticket"),
             )
             if n
         ]
+        sources = " and ".join(
+            plural(n, "interview participant" if noun == "participant" else noun)
+            for n, noun in present
+        )
         out.append(
             f"Evidence: {plural(report.total_mentions, 'pain-point mention')} from "
-            f"{' and '.join(sources) or 'no sources'}; every extracted quote is checked word for "
+            f"{sources or 'no sources'}; every extracted quote is checked word for "
             "word against its transcript or ticket."
         )
         named = {t.named_by for t in report.themes} or {"offline"}
@@ -256,14 +260,7 @@ def _method(data: ReportData) -> list[str]:
             if named == {"offline"}
             else "named and consolidated by the model"
         )
-        counted = " and ".join(
-            noun
-            for n, noun in (
-                (report.total_participants, "participants"),
-                (report.total_tickets, "tickets"),
-            )
-            if n
-        )
+        counted = " and ".join(f"{noun}s" for _, noun in present)
         out.append(
             f"Themes: the mentions were clustered by code into {plural(len(report.themes), 'theme')}"
             f", {how}. Counts are distinct {counted or 'sources'}, counted by code; severity is "
