@@ -9,25 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from agent.cli import app
 from agent.workspace import Workspace
 
-from ._render_helpers import make_workspace
+from ._review_helpers import cli, reviewed_workspace
 
 
 @pytest.fixture
 def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
-    monkeypatch.setenv("PERSONA_REVIEWER", "Default Reviewer")
-    return make_workspace(tmp_path / "ws")
-
-
-def cli(ws: Workspace, *args: str | Path, code: int = 0) -> Any:
-    result = CliRunner().invoke(app, [*(str(a) for a in args), "-w", str(ws.root)])
-    assert result.exit_code == code, result.output
-    return result
+    return reviewed_workspace(tmp_path, monkeypatch, "Default Reviewer")
 
 
 def edit(path: Path, field: str, **keys: object) -> None:
