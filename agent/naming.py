@@ -10,9 +10,13 @@ or too long to quote. The description is the most central statement, whole.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -29,6 +33,7 @@ _FILLER_WORDS = (
 )
 _FILLER = frozenset(_FILLER_WORDS.split())
 _SENTENCE_BREAK = re.compile(r"[.!?;:\n]+")
+STOP_WORDS_FILE = Path(__file__).parent / "data" / "english_stop_words.txt"
 # Discourse markers that open a spoken sentence without adding meaning.
 _OPENER_WORDS = (
     r"so|and|but|well|yeah|yes|no|oh|um+|uh+|like|okay|ok|honestly|basically|actually|"
@@ -347,43 +352,44 @@ def distinctive_terms(groups: Sequence[Sequence[str]], top: int = 8) -> list[lis
     BERTopic's c-TF-IDF: a term's frequency in the group, times log(1 + average group size /
     the term's frequency over all groups). Bigrams are counted within a sentence only.
     """
-    from scipy.sparse import csr_matrix
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
-
-    sentences: list[str] = []
-    owner: list[int] = []
-    for g, texts in enumerate(groups):
+    # Counted by hand as scikit-learn's CountVectorizer counts (lowercase, token pattern, stop
+    # words dropped before bigrams are formed): importing it cost 1.1-1.5 s of every run.
+    # tests/test_naming_terms.py checks the terms against CountVectorizer's.
+    stop = _stop_words()
+    per_group: list[Counter[str]] = []
+    for texts in groups:
+        counts: Counter[str] = Counter()
         for text in texts:
-            parts = [p for p in _SENTENCE_BREAK.split(text) if p.strip()]
-            sentences.extend(parts)
-            owner.extend([g] * len(parts))
-    if not sentences:
+            for part in _SENTENCE_BREAK.split(text):
+                words = [w for w in _TERM_TOKEN.findall(part.lower()) if w not in stop]
+                counts.update(words)
+                counts.update(f"{a} {b}" for a, b in itertools.pairwise(words))
+        per_group.append(counts)
+    totals: Counter[str] = Counter()
+    for counts in per_group:
+        totals.update(counts)
+    if not totals:
         return [[] for _ in groups]
-    vectorizer = CountVectorizer(
-        stop_words=sorted(ENGLISH_STOP_WORDS | _FILLER),
-        ngram_range=(1, 2),
-        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9'-]*[a-zA-Z0-9]\b",
-    )
-    try:
-        per_sentence = vectorizer.fit_transform(sentences)
-    except ValueError:  # nothing but stop words
-        return [[] for _ in groups]
-    membership = csr_matrix(
-        (np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(len(groups), len(owner))
-    )
-    counts = (membership @ per_sentence).tocsr().astype(np.float64)
-    vocab = vectorizer.get_feature_names_out()
-    term_totals = np.asarray(counts.sum(axis=0)).ravel()
-    avg_words = counts.sum() / max(counts.shape[0], 1)
-    idf = np.log1p(avg_words / np.maximum(term_totals, 1.0))
-    row_sums = np.asarray(counts.sum(axis=1)).ravel()
+    avg_words = np.float64(sum(totals.values())) / max(len(groups), 1)
     out: list[list[str]] = []
-    for r in range(counts.shape[0]):
-        start, end = counts.indptr[r], counts.indptr[r + 1]
-        cols, vals = counts.indices[start:end], counts.data[start:end]
-        scores = np.round(vals / max(row_sums[r], 1.0) * idf[cols], 9)
-        ranked = sorted(
-            zip(scores.tolist(), vocab[cols].tolist(), strict=True), key=lambda sv: (-sv[0], sv[1])
-        )
+    for counts in per_group:
+        terms = sorted(counts)
+        vals = np.array([counts[t] for t in terms], dtype=np.float64)
+        term_totals = np.array([totals[t] for t in terms], dtype=np.float64)
+        idf = np.log1p(avg_words / np.maximum(term_totals, 1.0))
+        scores = np.round(vals / max(vals.sum(), 1.0) * idf, 9)
+        ranked = sorted(zip(scores.tolist(), terms, strict=True), key=lambda sv: (-sv[0], sv[1]))
         out.append([term for _, term in ranked[:top]])
     return out
+
+
+# CountVectorizer's token pattern as the themes use it: words of 2+ characters that start with a
+# letter; apostrophes and hyphens only inside.
+_TERM_TOKEN = re.compile(r"(?u)\b[a-zA-Z][a-zA-Z0-9'-]*[a-zA-Z0-9]\b")
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    lines = STOP_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    words = {w for line in lines if not line.startswith("#") for w in line.split()}
+    return frozenset(words) | _FILLER
