@@ -123,3 +123,43 @@ def test_one_off_note_inside_a_turn_is_still_the_speaker_s_words(tmp_path: Path)
     chunks, notes = _ingest(folder, tmp_path / "ws")
     assert chunks[1]["text"] == "In the app. Note: it only works on wifi."
     assert not any("annotation" in n for n in notes)
+
+
+def test_annotation_and_one_off_words_in_the_other_label_languages(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "P8.txt": (
+                "Interviewer: Wie reichen Sie Belege ein?\n"
+                "Jonas: Über das Portal.\n"
+                "Beispiel: letzte Woche drei Taxiquittungen.\n"
+                "Anmerkung: teilt den Bildschirm\n"
+                "Interviewer: Was ist schwierig?\n"
+                "Jonas: Die Fotos werden abgelehnt.\n"
+                "Anmerkung: zeigt die Ablehnung\n"
+            ),
+            "P9.txt": (
+                "インタビュアー：経費精算はどうしていますか？\n"
+                "田中：ポータルで毎週月曜日に出します。\n"
+                "メモ：画面共有\n"
+                "インタビュアー：何が大変ですか？\n"
+                "田中：写真がよく却下されます。\n"
+                "メモ：却下メールを見せる\n"
+            ),
+        },
+    )
+    chunks, notes = _ingest(folder, tmp_path / "ws")
+    said = {}
+    for c in chunks:
+        said.setdefault(Path(c["source"]).name, []).append((c["speaker"], c["text"]))
+    assert said["P8.txt"] == [
+        ("Interviewer", "Wie reichen Sie Belege ein?"),
+        # A one-off "Beispiel:" (example) stays in the turn, as "Example:" would.
+        ("Jonas", "Über das Portal. Beispiel: letzte Woche drei Taxiquittungen."),
+        ("Interviewer", "Was ist schwierig?"),
+        ("Jonas", "Die Fotos werden abgelehnt."),
+    ]
+    assert [s for s, _ in said["P9.txt"]] == ["インタビュアー", "田中"] * 2
+    assert not any("画面共有" in t for _, t in said["P9.txt"])
+    assert any("P8.txt:4: 2 annotations labelled 'Anmerkung:'" in n for n in notes)
+    assert any("P9.txt:3: 2 annotations labelled 'メモ:'" in n for n in notes)

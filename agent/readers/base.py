@@ -249,7 +249,16 @@ _COMMON_WORDS = """
     timestamp tip tl;dr tldr to today topic truly two ultimately unfortunately unintelligible up
     update usually warning we week well what when where why with yeah yes yesterday you your
 """
-COMMON_LABEL_WORDS = frozenset(_COMMON_WORDS.split())
+# The same kinds of words in the other languages whose labels the parser reads (French, German,
+# Spanish, Portuguese, Italian); names among them (Nota is not one) are left out as above.
+_COMMON_WORDS_OTHER = """
+    ação acción action aktion anmerkung anmerkungen ausblick beispiel beobachtung contesto
+    contexte contexto conclusión conclusão conclusione ejemplo ergebnis escenario esempio
+    exemple exemplo fazit hinweis kontext nota notas note notiz notizen observação
+    observación osservazione passo paso remarque resultado résultat risultato resumen resumo
+    riassunto résumé scénario schritt szenario zusammenfassung étape
+"""
+COMMON_LABEL_WORDS = frozenset(_COMMON_WORDS.split() + _COMMON_WORDS_OTHER.split())
 
 
 def common_phrase(label: str) -> bool:
@@ -267,6 +276,9 @@ def common_phrase(label: str) -> bool:
 _ANNOTATION_HEADS = """
     action actions aside comment comments context crosstalk inaudible n.b nb note notes
     observation observations summary timestamp unintelligible
+    remarque contexte résumé anmerkung anmerkungen notiz notizen hinweis beobachtung kontext
+    zusammenfassung nota notas observación observação contexto resumen resumo osservazione
+    contesto riassunto メモ 備考 補足 注 注記 备注 注释 笔记 观察
 """
 _ANNOTATION_QUALIFIERS = """
     observer observer's observers research researcher researcher's interviewer interviewer's
