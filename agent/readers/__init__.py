@@ -15,7 +15,14 @@ from typing import Any
 from ..config import IngestSettings
 from ..errors import InputError
 from ..models import Document, SkippedInput, Turn
-from .base import RawTurn, build_turns, decode, make_document, participant_from_filename
+from .base import (
+    RawTurn,
+    build_turns,
+    decode,
+    make_document,
+    participant_from_filename,
+    set_aside_annotations,
+)
 from .discover import (
     PARQUET_SUFFIXES,
     SUPPORTED,
@@ -100,13 +107,14 @@ def _turns(
     path: Path, raw: list[RawTurn], meta: dict[str, Any], settings: IngestSettings
 ) -> tuple[list[Turn], list[str]]:
     """Turns with the file's own role marks, titles dropped and label typos folded (with notes)."""
+    raw, aside = set_aside_annotations(raw)
     raw, title = strip_title(raw)
     if title:
         meta.setdefault("title", title)
-    notes = []
+    notes = [_annotation_note(path, aside)] if aside else []
     if settings.fold_label_typos:
         raw, folds = fold_label_typos(raw)
-        notes = [
+        notes += [
             f"{path}:{f.line}: speaker label {f.label!r} ({f.turns} turn{'s' * (f.turns != 1)}) "
             f"read as {f.into!r}, a misspelling of it; [ingest] fold_label_typos = false keeps "
             "them apart"
@@ -121,6 +129,17 @@ def _turns(
         meta.pop("interviewers", None)
         meta["interviewer"] = ", ".join(marked)
     return build_turns(raw, names), notes
+
+
+def _annotation_note(path: Path, aside: list[RawTurn]) -> str:
+    """One note for the lines a file's annotation labels ("Note:", "Observer note:") held."""
+    labels = ", ".join(f"'{label}:'" for label in dict.fromkeys(t.speaker for t in aside))
+    where = f"{path}:{aside[0].line}" if aside[0].line is not None else str(path)
+    count = len(aside)
+    return (
+        f"{where}: {count} annotation{'s' * (count != 1)} labelled {labels} left out of the "
+        "turns (the researcher's notes, not anyone's words)"
+    )
 
 
 def _transcript(path: Path, data: bytes, settings: IngestSettings) -> tuple[Document, list[str]]:

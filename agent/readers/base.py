@@ -182,7 +182,11 @@ TOOL_LINE = re.compile(
 # A timestamp alone on its line (Google Meet, some Zoom and Word exports): it times the next turn;
 # so does a YouTube SBV cue's start and end ("0:00:04.500,0:00:09.000").
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
-TIME_LINE = re.compile(rf"^\s*[\[(]?(?P<time>{_CLOCK})(?:\s*(?:,|-->|[-–])\s*{_CLOCK})?[\])]?\s*$")
+# A researcher's "Timestamp: 00:12:03" line times the next turn the same way.
+TIME_LINE = re.compile(
+    r"^\s*(?:(?:\*\*|__)?(?i:time ?stamp|time ?code|time)\s*[:：](?:\*\*|__)?\s*)?"
+    rf"[\[(]?(?P<time>{_CLOCK})(?:\s*(?:,|-->|[-–])\s*{_CLOCK})?[\])]?\s*$"
+)
 # Otter.ai ("Speaker 1  0:03") and Rev ("Dana Li (00:03):") put the speaker and time on a line of
 # their own and the words on the lines below.
 # One space before the time only after capitalised words ("Dana Li 0:03"), so a sentence such
@@ -231,21 +235,30 @@ def name_like(label: str) -> bool:
 # instructions. Words that are also first names (Will, Mark, Grace) and words that label a
 # speaker's role (Interviewer, Customer, Q, Agent) are left out on purpose.
 _COMMON_WORDS = """
-    a about actually additionally after again agenda also an and anyway anyways as at background
-    basically before bonus bottom but by caution case clearly con cons context conclusion day
-    definition did do does e.g edit essentially eta example examples final finally first
-    fortunately frankly follow followup fyi generally goal goals hint honestly how however i.e
-    idea ideas if importantly in insight insights instead interestingly is issue issues it item
-    items just lastly line literally luckily meanwhile month morning my next no note notes now
-    observation observations obviously of ok okay on one option options or otherwise our outcome
-    overall p.s part personally phase plus point points pro problem prompt pros ps quote reason
-    reasons recap reminder result results round scenario second seriously similarly so sometimes
-    specifically stage step steps sum summary sure surprisingly takeaway takeaways task tasks
-    that the then third this time tip tl;dr tldr to today topic truly two ultimately
-    unfortunately up update usually warning we week well what when where why with yeah yes
-    yesterday you your
+    a about action actions actually additionally after again agenda also an and anyway anyways as
+    aside at background basically before bonus bottom but by caution case clearly comment comments
+    con cons context conclusion crosstalk day definition did do does e.g edit essentially eta
+    example examples final finally first fortunately frankly follow followup fyi generally goal
+    goals hint honestly how however i.e idea ideas if importantly in inaudible insight insights
+    instead interestingly is issue issues it item items just lastly line literally luckily
+    meanwhile month morning my n.b nb next no note notes now observation observations obviously of
+    ok okay on one option options or otherwise our outcome overall p.s part personally phase plus
+    point points pro problem prompt pros ps quote reason reasons recap reminder result results
+    round scenario second seriously similarly so sometimes specifically stage step steps sum
+    summary sure surprisingly takeaway takeaways task tasks that the then third this time
+    timestamp tip tl;dr tldr to today topic truly two ultimately unfortunately unintelligible up
+    update usually warning we week well what when where why with yeah yes yesterday you your
 """
-COMMON_LABEL_WORDS = frozenset(_COMMON_WORDS.split())
+# The same kinds of words in the other languages whose labels the parser reads (French, German,
+# Spanish, Portuguese, Italian); names among them (Nota is not one) are left out as above.
+_COMMON_WORDS_OTHER = """
+    ação acción action aktion anmerkung anmerkungen ausblick beispiel beobachtung contesto
+    contexte contexto conclusión conclusão conclusione ejemplo ergebnis escenario esempio
+    exemple exemplo fazit hinweis kontext nota notas note notiz notizen observação
+    observación osservazione passo paso remarque resultado résultat risultato resumen resumo
+    riassunto résumé scénario schritt szenario zusammenfassung étape
+"""
+COMMON_LABEL_WORDS = frozenset(_COMMON_WORDS.split() + _COMMON_WORDS_OTHER.split())
 
 
 def common_phrase(label: str) -> bool:
@@ -257,7 +270,39 @@ def common_phrase(label: str) -> bool:
     return all(w in COMMON_LABEL_WORDS or w.isdigit() or len(w) == 1 for w in words[1:])
 
 
-def _accepted(name: str, tag: str | None, counts: Counter[str]) -> bool:
+# Labels researchers put on their own annotations ("Note: participant shares screen",
+# "Observer note: ...", "Timestamp: 00:12:03", "Crosstalk: ..."): the head word, and the words
+# that may qualify it ("Observer note", "Researcher's comment", "Field notes").
+_ANNOTATION_HEADS = """
+    action actions aside comment comments context crosstalk inaudible n.b nb note notes
+    observation observations summary timestamp unintelligible
+    remarque contexte résumé anmerkung anmerkungen notiz notizen hinweis beobachtung kontext
+    zusammenfassung nota notas observación observação contexto resumen resumo osservazione
+    contesto riassunto メモ 備考 補足 注 注記 备注 注释 笔记 观察
+"""
+_ANNOTATION_QUALIFIERS = """
+    observer observer's observers research researcher researcher's interviewer interviewer's
+    moderator moderator's facilitator facilitator's note-taker notetaker field side editor
+    editor's transcriber transcriber's session general internal participant participant's user
+    user's screen quick
+"""
+ANNOTATION_HEADS = frozenset(_ANNOTATION_HEADS.split())
+ANNOTATION_QUALIFIERS = frozenset(_ANNOTATION_QUALIFIERS.split())
+
+
+def annotation_label(label: str) -> bool:
+    """'Note', 'Observer note', 'Timestamp': a label for the researcher's annotations."""
+    words = [w.strip(".'").lower() for w in label.replace("’", "'").split() if w.strip(".'")]
+    if " ".join(words) == "time stamp":
+        return True
+    return (
+        0 < len(words) <= 3
+        and words[-1] in ANNOTATION_HEADS
+        and all(w in ANNOTATION_QUALIFIERS for w in words[:-1])
+    )
+
+
+def _accepted(name: str, tag: str | None, counts: Counter[str], recurring: set[str]) -> bool:
     """Whether a label is a speaker, judged against every label of the document.
 
     A one-off label made of everyday words ("Scenario:", "Step 1:", "Honestly:") while the real
@@ -265,8 +310,13 @@ def _accepted(name: str, tag: str | None, counts: Counter[str]) -> bool:
     capitalised like a name ("dan.okafor:", "anna (she/her):") is a speaker only when it recurs
     or carries a tag, as sentences with a colon ("so basically: ...") do neither.
     """
-    recurring = any(c >= 2 for other, c in counts.items() if other != name)
-    if common_phrase(name) and ((counts[name] == 1 and recurring) or not name_like(name)):
+    # A researcher's annotation label is taken as a label (and its lines set aside by
+    # set_aside_annotations) once it recurs or is qualified ("Observer note"), and it is not a
+    # speaker whose turns make another one-off label look like a sentence.
+    if annotation_label(name) and (counts[name] >= 2 or " " in name.strip()):
+        return True
+    others = bool(recurring - {name})
+    if common_phrase(name) and ((counts[name] == 1 and others) or not name_like(name)):
         return False
     if name_like(name):
         return True
@@ -289,6 +339,8 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
     headings = _headings(lines) >= 2
     labels = sum(1 for line in lines if LABEL_LINE.match(line)) >= 2
     counts = _label_counts(lines, labels)
+    # Labels that recur, bar annotations: the speakers against whom a one-off label is judged.
+    recurring = {n for n, c in counts.items() if c >= 2 and not annotation_label(n)}
     pending_time: str | None = None
     for offset, raw in enumerate(lines):
         line = raw.rstrip()
@@ -312,7 +364,7 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
             continue
         alone = LABEL_LINE.match(line) if labels else None
         tag = alone and (alone["tag"] or alone["btag"] or alone["dtag"])
-        if alone and _accepted(alone["speaker"].strip(), tag, counts):
+        if alone and _accepted(alone["speaker"].strip(), tag, counts, recurring):
             # Its words are the lines below; a label with none is dropped with its empty turn.
             turns.append(
                 RawTurn(alone["speaker"].strip(), [], first_line + offset, pending_time, tag)
@@ -321,7 +373,7 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
             continue
         match = SPEAKER_LINE.match(line)
         tag = match and (match["tag"] or match["btag"] or match["dtag"])
-        if match and _accepted(match["speaker"].strip(), tag, counts):
+        if match and _accepted(match["speaker"].strip(), tag, counts, recurring):
             turns.append(
                 RawTurn(
                     match["speaker"].strip(),
@@ -338,6 +390,15 @@ def parse_speaker_lines(lines: Sequence[str], first_line: int = 1) -> list[RawTu
             # Text before any speaker label: keep it, attributed to nobody in particular.
             turns.append(RawTurn("Unknown", [line], first_line + offset))
     return [t for t in turns if t.lines]
+
+
+def set_aside_annotations(raw: Sequence[RawTurn]) -> tuple[list[RawTurn], list[RawTurn]]:
+    """(turns, annotations): lines under a researcher's label ("Note:") are nobody's words."""
+    kept: list[RawTurn] = []
+    aside: list[RawTurn] = []
+    for item in raw:
+        (aside if annotation_label(label_of(item)[0]) else kept).append(item)
+    return kept, aside
 
 
 def merge_same_speaker(turns: list[RawTurn]) -> list[RawTurn]:

@@ -15,7 +15,18 @@ import yaml
 from ..errors import InputError
 from ..models import SkippedInput
 from ..yamlsafe import load_yaml
-from .base import RawTurn, common_phrase, merge_same_speaker, name_like, parse_speaker_lines
+from .base import (
+    INTERVIEWER_WORDS,
+    QUESTION_LABELS,
+    RawTurn,
+    common_phrase,
+    is_interviewer_name,
+    label_of,
+    merge_same_speaker,
+    name_like,
+    parse_speaker_lines,
+)
+from .roles import QUESTION_MARKS
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 # Front matter is a few lines of metadata; a longer one is not front matter anyone wrote by hand.
@@ -136,10 +147,14 @@ def read_srt(path: Path, text: str) -> tuple[list[RawTurn], dict[str, Any]]:
 
 
 # Header cells of a transcript table: the column naming who speaks, what they said, and when.
-SPEAKER_HEADERS = {"speaker", "speakers", "speaker name", "name", "who", "person", "role"}
+SPEAKER_HEADERS = {
+    "speaker", "speakers", "speaker name", "name", "who", "person", "role", "participant",
+    "participants", "participant id", "respondent", "interviewee",
+}  # fmt: skip
 TEXT_HEADERS = {
     "text", "transcript", "transcription", "said", "what was said", "words", "utterance",
     "content", "dialogue", "dialog", "speech", "comment", "comments", "quote", "message",
+    "response", "responses", "answer", "answers",
 }  # fmt: skip
 TIME_HEADERS = {"time", "timestamp", "time stamp", "start", "start time", "timecode", "time code"}
 # "Question | Answer" (or "Q | A") headers: one exchange per row, the question the interviewer's.
@@ -218,16 +233,45 @@ def _unheaded_speaker(rows: list[list[str]], time: int | None) -> int | None:
     return None
 
 
-def _table_turns(rows: list[list[str]], line: int) -> list[RawTurn] | None:
+# Who asked a question found inside an answer's cell: the interviewer, marked as "(UXR)" would;
+# and who answered, where no column or label names them.
+ASKER = "Interviewer"
+ANSWERER = "Participant"
+
+
+def _asked(cell: str) -> tuple[str, str] | None:
+    """(question, answer) of a cell whose first paragraph is a question and more text follows."""
+    parts = [part.strip() for part in cell.split("\n") if part.strip()]
+    if len(parts) >= 2 and parts[0].endswith(QUESTION_MARKS):
+        return parts[0], " ".join(parts[1:])
+    return None
+
+
+def _asks(label: str) -> bool:
+    """'Interviewer', 'Q', 'Sam (UXR)': a row label that is the interviewer's."""
+    name, tag = label_of(RawTurn(label))
+    lowered = name.strip().lower()
+    return (
+        lowered in QUESTION_LABELS or is_interviewer_name(lowered, INTERVIEWER_WORDS) or bool(tag)
+    )
+
+
+def _table_turns(
+    rows: list[list[str]], line: int, doubts: list[int] | None = None
+) -> list[RawTurn] | None:
     """A table's rows as turns, or None when no column holds speakers beside one of text.
 
     A header names the columns ("Speaker | Time | Text", "Question | Answer"); without one, the
     speaker column is the one of short labels that recur ("Q", "A", "Q", ...) and the text
-    column the longest of the others; a column of clock times times each turn.
+    column the longest of the others; a column of clock times times each turn. In a table with
+    no row of the interviewer's, a cell that opens with a question and goes on below it holds
+    both: the question is the interviewer's, the rest the row's speaker's. Rows of that shape
+    that are too few to say so go (by table row number) into `doubts`.
     """
     width = max((len(row) for row in rows), default=0)
     if width < 2:
         return None
+    cells = rows
     rows = [[_flat(cell) for cell in row] for row in rows]
     head = [_header(cell) for cell in rows[0]]
     asks, answers = EXCHANGE_HEADERS
@@ -265,6 +309,14 @@ def _table_turns(rows: list[list[str]], line: int) -> list[RawTurn] | None:
         words = [len(c.split()) for c in _column(body, text)]
         if not words or sum(words) < MIN_TEXT_WORDS * len(words):
             return None
+    start = len(rows) - len(body)
+    raw_text = [row[text] if text < len(row) else "" for row in cells[start:]]
+    asked = {i: pair for i, cell in enumerate(raw_text) if (pair := _asked(cell))}
+    said_rows = sum(1 for row in body if text < len(row) and row[text].strip())
+    who_all = [row[speaker].strip() for row in body if speaker < len(row) and row[speaker].strip()]
+    split = bool(asked) and 2 * len(asked) >= said_rows and not any(_asks(w) for w in who_all)
+    if asked and not split and doubts is not None and not any(_asks(w) for w in who_all):
+        doubts.extend(start + i + 1 for i in sorted(asked))
     turns: list[RawTurn] = []
     for offset, row in enumerate(body):
         said = row[text].strip() if text < len(row) else ""
@@ -272,6 +324,10 @@ def _table_turns(rows: list[list[str]], line: int) -> list[RawTurn] | None:
             continue
         who = row[speaker].strip().rstrip(":：").strip("*_").strip() if speaker < len(row) else ""
         when = row[time].strip().strip("[]()") if time is not None and time < len(row) else ""
+        if split and offset in asked:
+            question, said = asked[offset]
+            turns.append(RawTurn(ASKER, [question], first + offset, when or None, "interviewer"))
+            who, when = who or ANSWERER, ""
         if not who and turns:
             # A row with no speaker goes on with the turn above (a long answer split in rows).
             turns[-1].lines.append(said)
@@ -315,6 +371,43 @@ def _bold_labels(texts: list[str], bold: list[str | None]) -> list[str]:
     return out
 
 
+def _numbers(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _unlabelled_questions(lines: list[str]) -> bool:
+    """Lines with a question among them and no speaker label anywhere."""
+    if not any(line.strip().endswith(QUESTION_MARKS) for line in lines):
+        return False
+    return all(t.speaker == "Unknown" for t in parse_speaker_lines(lines))
+
+
+def _exchange_cells(cells: list[str], line: int) -> list[RawTurn] | None:
+    """Turns of a one-column table of bare questions and answers, or None if they do not pair.
+
+    A cell is a question (one paragraph ending in a question mark), an answer, or both (a
+    question, then the answer below it); read in order they must go question, answer,
+    question, answer... and then the questions are the interviewer's.
+    """
+    units: list[tuple[bool, str, int]] = []
+    for offset, cell in enumerate(cells):
+        parts = [part.strip() for part in cell.split("\n") if part.strip()]
+        if not parts:
+            continue
+        pair = _asked(cell)
+        if pair:
+            units += [(True, pair[0], line + offset), (False, pair[1], line + offset)]
+        else:
+            asks = len(parts) == 1 and parts[0].endswith(QUESTION_MARKS)
+            units.append((asks, " ".join(parts), line + offset))
+    if len(units) < 2 or any(asks != (i % 2 == 0) for i, (asks, _, _) in enumerate(units)):
+        return None
+    return [
+        RawTurn(ASKER, [text], at, None, "interviewer") if asks else RawTurn(ANSWERER, [text], at)
+        for asks, text, at in units
+    ]
+
+
 def read_docx(
     path: Path, data: bytes, notes: list[str] | None = None
 ) -> tuple[list[RawTurn], dict[str, Any]]:
@@ -336,7 +429,10 @@ def read_docx(
     lines: list[str] = []
     bold: list[str | None] = []
     table_turns: list[RawTurn] = []
+    answers: list[RawTurn] = []
     unread: list[str] = []
+    unpaired: list[str] = []
+    doubted: list[str] = []
     count = 0
     for block in doc.iter_inner_content():
         if not isinstance(block, Table):
@@ -348,35 +444,64 @@ def read_docx(
             continue
         count += 1
         rows = _table_rows(block)
-        turns = _table_turns(rows, len(lines) + 1)
+        doubts: list[int] = []
+        turns = _table_turns(rows, len(lines) + 1, doubts)
+        if doubts:
+            doubted.append(f"table {count} row{'s' * (len(doubts) > 1)} {_numbers(doubts)}")
         width = max((len(row) for row in rows), default=0)
         if turns is None and width == 1:
-            # A one-column table is a box around lines of text ("Name: text" in a frame).
+            # A one-column table is a box around lines of text ("Name: text" in a frame)...
             cell_lines = [part for row in rows for cell in row for part in cell.split("\n")]
-            lines.extend(cell_lines)
-            bold.extend([None] * len(cell_lines))
-            continue
-        if turns is None:
+            if not _unlabelled_questions(cell_lines):
+                lines.extend(cell_lines)
+                bold.extend([None] * len(cell_lines))
+                continue
+            # ...or, with questions and no labels, the interview itself, cell by cell.
+            turns = _exchange_cells([row[0] if row else "" for row in rows], len(lines) + 1)
+            if turns is None:
+                unpaired.append(f"table {count} ({len(rows)} rows, 1 column)")
+            else:
+                answers.extend(t for t in turns if t.speaker == ANSWERER)
+        if turns is None and width > 1:
             unread.append(f"table {count} ({len(rows)} rows, {width} columns)")
-        else:
+        elif turns is not None:
             table_turns.extend(turns)
         # Blank to the paragraph reader, which skips them.
         lines.extend([""] * len(rows))
         bold.extend([None] * len(rows))
+    spoken = parse_speaker_lines(_bold_labels(lines, bold))
+    # Answers in a table of bare questions and answers are the transcript's one participant's.
+    others = {t.speaker for t in spoken if t.speaker != "Unknown" and not _asks(t.speaker)}
+    if len(others) == 1:
+        for turn in answers:
+            turn.speaker = next(iter(others))
     # Table rows took line numbers of their own: sorting by line keeps the document's order.
-    turns = sorted(
-        [*parse_speaker_lines(_bold_labels(lines, bold)), *table_turns],
-        key=lambda t: t.line or 0,
-    )
+    turns = sorted([*spoken, *table_turns], key=lambda t: t.line or 0)
     why = (
         "no column of speaker names beside a column of text (a header row such as "
         "'Speaker | Time | Text' or 'Question | Answer' marks them)"
     )
-    if unread:
+    unlabelled = (
+        "questions and answers with no speaker labels, not a question cell then an answer "
+        "cell in turn, so who said what is unknown (label them 'Interviewer:' and 'Name:')"
+    )
+    problems = [f"{', '.join(unread)}: {why}"] * bool(unread)
+    problems += [f"{', '.join(unpaired)}: {unlabelled}"] * bool(unpaired)
+    if problems:
         if not any(t.speaker != "Unknown" for t in turns):
-            raise InputError(str(path), f"no speaker turns found; {', '.join(unread)}: {why}")
+            raise InputError(str(path), f"no speaker turns found; {'; '.join(problems)}")
         if notes is not None:
-            notes.append(f"{path}: {', '.join(unread)} not read as turns: {why}")
+            notes.extend(
+                f"{path}: {tables} not read as turns: {reason}"
+                for tables, reason in (p.split(": ", 1) for p in problems)
+            )
+    if doubted and notes is not None:
+        notes.append(
+            f"{path}: {', '.join(doubted)}: a question opens the cell with more text below it, "
+            "read as the row's speaker's words (too few rows are laid out so to call the "
+            "questions the interviewer's); give each question its own row or an "
+            "'Interviewer:' label if it is theirs"
+        )
     props = doc.core_properties
     meta = {k: v for k, v in {"title": props.title, "author": props.author}.items() if v}
     return turns, meta
