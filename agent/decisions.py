@@ -917,6 +917,10 @@ def _same_decision(a: Decision, b: Decision) -> bool:
     keys = ("decision", "value", "addition", "comment")
     if not all(getattr(a, k) == getattr(b, k) for k in keys):
         return False
+    if [(e.by, e.addition, e.comment) for e in a.extensions] != [
+        (e.by, e.addition, e.comment) for e in b.extensions
+    ]:
+        return False
     ca, cb = a.confirmation, b.confirmation
     return (ca is None) == (cb is None) and (
         ca is None or cb is None or (ca.by, ca.comment) == (cb.by, cb.comment)
@@ -945,6 +949,47 @@ def _joined(first: Any, then: Any) -> Any:
     return None
 
 
+def last_hand(decision: Decision) -> tuple[str, str]:
+    """(who, source) of the last change to a stored decision: a confirmation or an extension
+    recorded on top of a reviewer's words is its author's, whose source the store does not
+    keep ('')."""
+    if decision.confirmation is not None:
+        return decision.confirmation.by, ""
+    if decision.extensions:
+        return decision.extensions[-1].by, ""
+    return decision.by, decision.source
+
+
+def _without_suffix(value: Any, added: Any) -> Any:
+    """A value (JSON) before `added` was appended to it by an extension (None: it was not)."""
+    if isinstance(value, list) and isinstance(added, list):
+        cut = len(value) - len(added)
+        return value[:cut] if added and cut >= 0 and value[cut:] == added else None
+    if isinstance(added, str) and added:
+        if isinstance(value, str) and value.endswith(f" {added}"):
+            return value[: -len(added) - 1]
+        if isinstance(value, dict) and str(value.get("text", "")).endswith(f" {added}"):
+            return {**value, "text": value["text"][: -len(added) - 1]}
+    return None
+
+
+def _peeled(held: Decision) -> Decision | None:
+    """A corrected decision without its last extension (None when it cannot be taken apart)."""
+    last = held.extensions[-1]
+    value = _without_suffix(held.value, last.addition)
+    if value is None:
+        return None
+    if len(held.extensions) == 1:
+        addition = None
+    else:
+        addition = _without_suffix(held.addition, last.addition)
+        if addition is None:
+            return None
+    return held.model_copy(
+        update={"value": value, "addition": addition, "extensions": held.extensions[:-1]}
+    )
+
+
 def on_top(held: Decision | None, new: Decision) -> Decision:
     """A decision on a value another decision at the same address wrote: a confirmation of a
     reviewer's own words keeps them theirs (the confirmation is recorded on top), an extension
@@ -953,6 +998,18 @@ def on_top(held: Decision | None, new: Decision) -> Decision:
     name."""
     if held is None or held.decision not in ("corrected", "extended"):
         return new
+    if (
+        held.decision == "corrected"
+        and new.decision == "extended"
+        and held.extensions
+        and held.extensions[-1].by == new.by
+        and new.base != held.value
+        and (peeled := _peeled(held)) is not None
+        and new.base == peeled.value
+    ):
+        # The extender rewrites their own addition (a review file edited again): it replaces
+        # their earlier one, on top of the same corrected words.
+        return on_top(peeled, new)
     if new.decision == "confirmed" and new.value == held.value:
         stamp = Stamp(by=new.by, at=new.at, comment=new.comment)
         return held.model_copy(update={"confirmation": stamp, "rev": 0})

@@ -46,6 +46,7 @@ from .decisions import (
     journey_item_key,
     journey_position,
     journey_spec_for,
+    last_hand,
     marked_position,
     now,
     parse_addition,
@@ -860,8 +861,13 @@ def _apply_parsed(
             raise InputError(str(file), str(exc), where) from exc
         address, position, spec = target.address, target.position, target.spec
         stored_now = held.fields.get(str(address)) if held is not None else None
+        expected = record.revs.get(name) if record is not None else None
+        who = reviewer(block.get("by") or by)
         if address.item is not None and not position and kind != "pending":
             gone = stored_now is not None and stored_now.decision == "removed"
+            newer = _someone_elses(held, address, view, expected, file, who)
+            if gone and newer:
+                raise _conflict(file, name, newer, where)
             raise InputError(
                 str(file),
                 f"'{name}': that item was removed from its list; set `decision: pending` to "
@@ -870,7 +876,6 @@ def _apply_parsed(
                 else f"'{name}': that item is not in the current draft any more",
                 line_of(f"fields.{name}.decision", where) if gone else where,
             )
-        who = reviewer(block.get("by") or by)
         key = {"corrected": "value", "extended": "addition"}.get(kind, "decision")
         try:
             # `current:` is read only from a block this file was exported with (the value the
@@ -926,24 +931,9 @@ def _apply_parsed(
         stored = held.fields.get(str(address)) if held is not None else None
         if _unchanged(stored, decision, block):
             continue  # what the store holds already (a re-applied file, or a copy of one)
-        expected = record.revs.get(name) if record is not None else None
-        if expected is not None:
-            # Newer decisions are someone else's, unless this reviewer made them from this
-            # very file (applied, edited again, applied again). A copy of the file applied by
-            # another reviewer has the same name, so the name alone does not tell.
-            newer = [
-                text
-                for text, d in _related(held, address, view)
-                if d.rev > expected and (d.source != f"file:{file.name}" or d.by != who)
-            ]
-            if newer:
-                raise InputError(
-                    str(file),
-                    f"'{name}' was decided by someone else after this file was exported "
-                    f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
-                    "(keep your edits with --force) and redo this field",
-                    where,
-                )
+        newer = _someone_elses(held, address, view, expected, file, who)
+        if newer:
+            raise _conflict(file, name, newer, where)
         decided.append((name, address, decision))
     changed = []
     for name, address, decision in decided:
@@ -1019,8 +1009,47 @@ def _unchanged(stored: Decision | None, new: Decision, block: dict[str, Any]) ->
     return same and (not comment or " ".join(comment.split()) == stored.comment)
 
 
+def _someone_elses(
+    held: PersonaDecisions | None,
+    address: Address | JourneyAddress,
+    view: View,
+    expected: int | None,
+    file: Path,
+    who: str,
+) -> list[str]:
+    """The decisions on or around a block made since its export by anyone but this reviewer
+    working from this very file (applied, edited again, applied again), described.
+
+    A copy of the file applied by another reviewer has the same name, so the name alone does
+    not tell. A confirmation or extension recorded on top of a colleague's words is the last
+    hand on that decision: it counts as this reviewer's when they made it (the store keeps no
+    source for it, only who).
+    """
+    if expected is None:
+        return []
+    out = []
+    for text, d in _related(held, address, view):
+        if d.rev <= expected:
+            continue
+        hand, source = last_hand(d)
+        if hand == who and source in (f"file:{file.name}", ""):
+            continue
+        out.append(text)
+    return out
+
+
+def _conflict(file: Path, name: str, newer: list[str], where: int | None) -> InputError:
+    return InputError(
+        str(file),
+        f"'{name}' was decided by someone else after this file was exported "
+        f"({'; '.join(newer)}); nothing from this file was recorded. Export again "
+        "(keep your edits with --force) and redo this field",
+        where,
+    )
+
+
 def _related(
-    held: PersonaDecisions | None, address: Address, view: View
+    held: PersonaDecisions | None, address: Address | JourneyAddress, view: View
 ) -> list[tuple[str, Decision]]:
     from .decisions import describe, related
 

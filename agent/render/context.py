@@ -30,6 +30,7 @@ from ..models import (
     Theme,
     ThemeReport,
 )
+from ..review_redraft import Redraft, pending_redrafts
 from ..segment_rules import slugify as key_slug
 from ..workspace import Workspace
 
@@ -261,6 +262,9 @@ class ReportData:
     # Theme id -> the participants whose mentions it holds, when personas are groups of
     # listed participants (what a claim citing a theme rests on within the group).
     theme_people: dict[str, set[str]] = field(default_factory=dict)
+    # persona id -> its pending re-draft: pain points a reviewer removed that the draft still
+    # holds, and the items resting only on them (agent/review_redraft.py).
+    redraft: dict[str, Redraft] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.slugs:
@@ -318,6 +322,16 @@ class ReportData:
     def mark(self, persona: Persona, path: str) -> Mark | None:
         """Who wrote a field or item (positional path), or None: the draft's, unreviewed."""
         return self.marks.get(persona.id, {}).get(path)
+
+    def resting(self, persona: Persona, path: str) -> str:
+        """Why an item no longer stands until the next draft ('' when it does)."""
+        found = self.redraft.get(persona.id)
+        return found.item_note(path) if found else ""
+
+    def redraft_note(self, persona: Persona, journey: bool = False) -> str:
+        """The persona's (or journey map's) re-draft notice ('' when none is pending)."""
+        found = self.redraft.get(persona.id)
+        return found.note(journey) if found else ""
 
     def item_human(self, persona: Persona, path: str) -> bool:
         """Is this list item (or item part) a reviewer's own words?"""
@@ -713,4 +727,5 @@ def report_data(
         subjects=subjects,
         marks=_all_marks(view),
         items_decided={r.persona.id: r.items_decided for r in view.reviewed if r.items_decided},
+        redraft=pending_redrafts(view) if apply_decisions else {},
     )

@@ -185,6 +185,24 @@ class PersonaView:
     def first_name(self) -> str:
         return first_name(self.persona)
 
+    def resting(self, path: str) -> Markup:
+        """Why an item no longer stands until the next draft, as HTML ('' when it does)."""
+        return ticks(self.report.resting(self.persona, path) if self.report else "")
+
+    def redraft_note(self, journey: bool = False) -> Markup:
+        """The persona's (or journey map's) re-draft notice, as HTML ('' when none)."""
+        return ticks(self.report.redraft_note(self.persona, journey) if self.report else "")
+
+
+def ticks(text: str) -> Markup:
+    """Our own sentence, escaped, its `backticked` parts as <code>."""
+    parts = str(text).split("`")
+    return Markup(
+        "".join(
+            f"<code>{escape(p)}</code>" if i % 2 else str(escape(p)) for i, p in enumerate(parts)
+        )
+    )
+
 
 def provenance(mark: Mark) -> str:
     """Who decided, when and why, in one line (a pill's tooltip)."""

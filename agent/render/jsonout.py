@@ -158,6 +158,20 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
             }
             for pid, marks in sorted(data.marks.items())
         },
+        # Pain points a reviewer removed that a persona's draft still holds, and the items
+        # (positional paths, as in provenance) resting only on them until the next draft.
+        "redraft": {
+            pid: {
+                "removed": [
+                    {"theme_id": p.theme_id, "title": p.title, "by": p.by, "at": p.at}
+                    for p in found.removed
+                ],
+                "note": found.note(),
+                "journey_note": found.note(journey=True),
+                "resting": {path: found.item_note(path) for path in sorted(found.resting)},
+            }
+            for pid, found in sorted(data.redraft.items())
+        },
         "summary": {
             "key_findings": [
                 {"persona": who, **c.model_dump(mode="json")} for who, c in summary.findings

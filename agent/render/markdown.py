@@ -130,6 +130,29 @@ def offline_banner() -> str:
     return f"> [!WARNING]\n> **OFFLINE DRAFT — no language model was used.** {OFFLINE_NOTICE}"
 
 
+def md_code(text: str) -> str:
+    """Our own sentence made inert, its `backticked` parts as code spans."""
+    parts = text.split("`")
+    return "".join(
+        code(part)
+        if i % 2
+        else (" " if part[:1].isspace() else "")
+        + md(part)
+        + (" " if part[-1:].isspace() and part.strip() else "")
+        for i, part in enumerate(parts)
+    )
+
+
+def resting_md(note: str) -> str:
+    """The marker of an item resting only on a pain point a reviewer removed ('' if none)."""
+    return f" _(⚠ {md_code(note)})_" if note else ""
+
+
+def redraft_banner(note: str) -> list[str]:
+    """The re-draft-pending callout of a persona or journey page ('' when none is pending)."""
+    return [f"> [!IMPORTANT]\n> **RE-DRAFT PENDING.** {md_code(note)}", ""] if note else []
+
+
 def stale_banner(data: ReportData) -> list[str]:
     """The out-of-date warning as a Markdown callout, or nothing when the drafts are current."""
     if not data.stale:
@@ -348,7 +371,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         human_text = data.human(persona, path, split=added is not None)
         return claim_md(
             drafted, notes, human=human_text, added=added, missing=gap or "_not stated_"
-        )
+        ) + resting_md(data.resting(persona, path))
 
     def item(
         path: str, claim: Claim | None, human_list: bool = False, counted: bool = False
@@ -356,7 +379,9 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         """One list item (or pain point part): the draft's, or marked as a reviewer's."""
         found = data.mark(persona, path)
         if found is None:
-            return claim_md(claim, notes, human=human_list, counted=counted)
+            return claim_md(claim, notes, human=human_list, counted=counted) + resting_md(
+                data.resting(persona, path)
+            )
         if found.kind == "extended":
             drafted, added = data.split_addition(persona, path, claim)
             return claim_md(
@@ -374,7 +399,10 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
         say it in their own words)."""
         extra = data.added_items(persona, path, claims)
         human_text = data.human(persona, path, split=bool(extra))
-        if not claims or not any(data.mark(persona, f"{path}.{i}") for i in range(len(claims))):
+        if not claims or not any(
+            data.mark(persona, f"{path}.{i}") or data.resting(persona, f"{path}.{i}")
+            for i in range(len(claims))
+        ):
             return claim_list(
                 claims, notes, numbered=numbered, human=human_text, added=extra, counted=counted
             )
@@ -394,6 +422,7 @@ def render_persona_md(data: ReportData, persona: Persona) -> str:
 
     kind = "Anti-persona" if persona.is_anti_persona else "Persona"
     out = [f"# {kind}: {md(d.name)}", "", *stale_banner(data)]
+    out += redraft_banner(data.redraft_note(persona))
     if persona.document_info.mode == "offline":
         out += [offline_banner(), ""]
     if persona.is_anti_persona:
@@ -765,6 +794,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
     notes = Footnotes(data, persona)
     slug = data.slugs[persona.id]
     out = [f"# Journey Map: {md(persona.draft.name)}", "", *stale_banner(data)]
+    out += redraft_banner(data.redraft_note(persona, journey=True))
     if journey.document_info.mode == "offline":
         out += [offline_banner(), ""]
     extra = [("Persona", f"[{md(persona.draft.name)}](persona-{slug}.md)")]
@@ -784,10 +814,13 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
             return f" _({ADDED_IN_REVIEW})_"
         return f" _({REVIEW_MARKS[found.kind]})_" if found.kind in REVIEW_MARKS else ""
 
+    def resting(path: str) -> str:
+        return resting_md(data.resting(persona, JOURNEY_PREFIX + path))
+
     def item(path: str, claim: Claim | None) -> str:
         found = data.mark(persona, JOURNEY_PREFIX + path)
         if found is None:
-            return claim_md(claim, notes)
+            return claim_md(claim, notes) + resting(path)
         if found.kind == "extended":
             drafted, added = data.split_addition(persona, JOURNEY_PREFIX + path, claim)
             return claim_md(drafted, notes, mark="extended", human=added is None, added=added)
@@ -819,7 +852,9 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         path = f"stages.{i}.pain_points"
         rows = stage_pains(data, s)
         shown = rows[:CELL_PAINS] if cell_overflows(s) else rows
-        cell = "<br>".join(theme_cell(tid) + note(f"{path}.{j}") for j, tid, _ in shown)
+        cell = "<br>".join(
+            theme_cell(tid) + note(f"{path}.{j}") + resting(f"{path}.{j}") for j, tid, _ in shown
+        )
         if len(shown) < len(rows):
             cell += f"<br>_… and {len(rows) - len(shown)} more (see Pain Points by Stage)_"
         return (cell or "—") + list_note(path, len(rows))
@@ -869,6 +904,7 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
             out += [
                 f"{n}. {theme_cell(tid)} — {plural(count, 'mention')} {whose}"
                 + note(f"stages.{i}.pain_points.{j}")
+                + resting(f"stages.{i}.pain_points.{j}")
                 for n, (j, tid, count) in enumerate(stage_pains(data, s), 1)
             ]
             out.append("")
@@ -884,7 +920,10 @@ def render_journey_md(data: ReportData, persona: Persona, journey: JourneyMap) -
         [
             [
                 str(i + 1) + note(f"recommendations.{i}"),
-                md(r.action) + notes.cite(r.evidence) + note(f"recommendations.{i}.action"),
+                md(r.action)
+                + notes.cite(r.evidence)
+                + note(f"recommendations.{i}.action")
+                + resting(f"recommendations.{i}"),
                 md(r.goal) + note(f"recommendations.{i}.goal"),
                 md(r.metric) + note(f"recommendations.{i}.metric"),
             ]

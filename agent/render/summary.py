@@ -131,6 +131,8 @@ def build_summary(data: ReportData) -> ExecutiveSummary:
             continue
         first_name = data.short_name(persona)
         for i, claim in enumerate(journey.draft.key_findings):
+            if data.resting(persona, f"{JOURNEY_PREFIX}key_findings.{i}"):
+                continue  # drafted from a removed pain point: on the journey page, marked
             if claim.text.casefold() not in seen_findings:
                 seen_findings.add(claim.text.casefold())
                 findings.append((first_name, claim))
@@ -195,6 +197,8 @@ def _recommendations(data: ReportData) -> list[tuple[str, Recommendation, dict[s
         first_name = data.short_name(persona)
         members = data.members(persona)
         for r_index, rec in enumerate(journey.draft.recommendations):
+            if data.resting(persona, f"{JOURNEY_PREFIX}recommendations.{r_index}"):
+                continue  # drafted from a removed pain point: on the journey page, marked
             # The row's theme: the first one the action cites; it alone weighs the offer.
             weight = 0
             key = ""
@@ -342,6 +346,28 @@ def _warnings(data: ReportData) -> list[str]:
                 f"{len(same)} personas are named {first} ({names}): rename one in review "
                 f'(persona review set {same[-1].id} name --correct "...")'
             )
+    for persona in data.personas:
+        found = data.redraft.get(persona.id)
+        if found is None:
+            continue
+        held = sum(
+            1
+            for path in found.resting
+            if path.startswith(
+                (f"{JOURNEY_PREFIX}key_findings.", f"{JOURNEY_PREFIX}recommendations.")
+            )
+        )
+        left = (
+            f"; {held} of its key findings and recommendations rest only on "
+            f"{'it' if len(found.removed) == 1 else 'them'} and are left out of this summary "
+            "(its pages show them, marked)"
+            if held
+            else ""
+        )
+        warnings.append(
+            f"{persona.draft.name}: re-draft pending: {found.headline()} after it was "
+            f"drafted{left}; run persona draft to re-draft it"
+        )
     if data.cohorts and data.cohorts.one_persona_reason:
         warnings.append(data.cohorts.one_persona_reason)
     elif (

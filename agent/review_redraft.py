@@ -1,0 +1,175 @@
+"""What a reviewer's removal of a pain point leaves standing until the next draft.
+
+Removing a pain point keeps its theme out of the next draft (draft.py takes the theme out of
+the evidence pack), but until `persona draft` runs the draft still holds the needs, findings,
+recommendations and stage pains written from that theme. Nobody removed those, so they are not
+hidden; but they must not read as if they still stood: every item whose evidence is only the
+removed pains' themes is flagged, and the persona says a re-draft is pending. An item citing
+other evidence too stays as it is, and so does an item a reviewer decided that the next draft
+keeps (any decision on a persona field or item; a journey part's correction or extension; a
+journey confirmation holds only while the new draft says the same, so it does not keep it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import refs
+from .decisions import JOURNEY_PREFIX, Mark, entry_for, parse_address
+
+if TYPE_CHECKING:
+    from .library import View
+
+REDRAFT = "`persona draft`"
+
+
+@dataclass(frozen=True)
+class RemovedPain:
+    """A pain point a reviewer removed that the persona's draft still holds."""
+
+    theme_id: str
+    title: str
+    by: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Redraft:
+    """A persona whose draft predates removals: what was removed and what rests only on it."""
+
+    removed: tuple[RemovedPain, ...]
+    # Positional path ('needs.must.0', 'journey.key_findings.0', 'journey.stages.3.pain_points.0')
+    # -> the removed themes it rests on, in the order removed.
+    resting: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def item_note(self, path: str) -> str:
+        """'rests only on “Bank sync”, a pain point Ana removed; `persona draft` re-drafts it'
+        for a flagged item ('' when the item stands)."""
+        themes = self.resting.get(path)
+        if not themes:
+            return ""
+        pains = [p for p in self.removed if p.theme_id in themes]
+        # The notice names the pain; with several removed, the item says which it rests on.
+        named = f" ({_names(pains)})" if len(self.removed) > 1 else ""
+        what = "a pain point" if len(pains) == 1 else "pain points"
+        return f"rests only on {what} {_who(pains)} removed{named}; {REDRAFT} re-drafts it"
+
+    def headline(self) -> str:
+        """'Ana removed the pain point “Bank sync drops transactions”'."""
+        plural = "" if len(self.removed) == 1 else "s"
+        return f"{_who(self.removed)} removed the pain point{plural} {_names(self.removed)}"
+
+    def note(self, journey: bool = False) -> str:
+        """The persona's (or its journey map's) re-draft notice."""
+        one = len(self.removed) == 1
+        flagged = sum(1 for p in self.resting if p.startswith(JOURNEY_PREFIX) == journey)
+        head = f"{self.headline()} after this draft was written. "
+        if flagged:
+            many = flagged != 1
+            head += (
+                f"{flagged} item{'s' if many else ''} drafted only from "
+                f"{'its' if one else 'their'} evidence {'are' if many else 'is'} marked below, "
+                f"still shown (nobody removed {'them' if many else 'it'}); "
+            )
+        return head + f"{REDRAFT} re-drafts this persona without {'it' if one else 'them'}."
+
+
+def _names(pains: list[RemovedPain] | tuple[RemovedPain, ...]) -> str:
+    names = [f"“{p.title}”" for p in pains]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _who(pains: list[RemovedPain] | tuple[RemovedPain, ...]) -> str:
+    names = list(dict.fromkeys(p.by or "a reviewer" for p in pains))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def pending_redrafts(view: View) -> dict[str, Redraft]:
+    """persona id -> its pending re-draft, for each persona whose draft still holds a pain
+    point a reviewer removed."""
+    drafts = {p.id: p for p in view.drafts}
+    out: dict[str, Redraft] = {}
+    for reviewed in view.reviewed:
+        persona = reviewed.persona
+        draft = drafts.get(persona.id)
+        found = entry_for(view.store, persona)
+        if draft is None or found is None:
+            continue
+        drafted = {
+            refs.follow(p.theme_id, view.lineage): p.title
+            for p in draft.draft.pain_points
+            if p.theme_id
+        }
+        removed = []
+        for text, decision in sorted(found[1].active().items(), key=lambda p: p[1].rev):
+            if decision.decision != "removed" or not text.startswith("pain_points["):
+                continue
+            parsed = refs.parse(parse_address(text).item or "")
+            theme = refs.follow(parsed.key, view.lineage) if parsed.kind == "theme" else ""
+            if theme not in drafted:
+                continue  # re-drafted since, or not a theme's pain point
+            base = decision.base if isinstance(decision.base, dict) else {}
+            title = str(base.get("title") or drafted[theme])
+            removed.append(RemovedPain(theme, title, decision.by, decision.at))
+        if not removed:
+            continue
+        gone = {p.theme_id for p in removed}
+        marks = dict(reviewed.marks)
+        journey = view.journey_of(persona.id)
+        parts: list[tuple[str, Any]] = [("", persona.draft.model_dump(mode="json"))]
+        if journey is not None:
+            marks.update(journey.marks)
+            parts.append(
+                (JOURNEY_PREFIX.rstrip("."), journey.journey.draft.model_dump(mode="json"))
+            )
+        resting: dict[str, tuple[str, ...]] = {}
+        for prefix, data in parts:
+            for path, themes in _resting(data, prefix, gone, view.lineage):
+                if not _kept(path, marks):
+                    resting[path] = tuple(p.theme_id for p in removed if p.theme_id in themes)
+        out[persona.id] = Redraft(tuple(removed), resting)
+    return out
+
+
+def _resting(
+    node: Any, path: str, gone: set[str], lineage: Mapping[str, str]
+) -> Iterator[tuple[str, set[str]]]:
+    """(positional path, removed themes) of every claim, recommendation or stage pain in a
+    draft (JSON) whose evidence is only removed themes."""
+    if isinstance(node, dict):
+        evidence = node.get("evidence")
+        if isinstance(evidence, list):
+            themes = set()
+            for ref in evidence:
+                parsed = refs.parse(str(ref))
+                theme = refs.follow(parsed.key, lineage) if parsed.kind == "theme" else None
+                if theme not in gone:
+                    return  # cites something else too (or nothing): it stands
+                themes.add(theme)
+            if themes:
+                yield path, themes
+            return
+        for key, value in node.items():
+            yield from _resting(value, f"{path}.{key}" if path else key, gone, lineage)
+    elif isinstance(node, list):
+        stage_pains = path.startswith(f"{JOURNEY_PREFIX}stages.") and path.endswith(".pain_points")
+        for i, value in enumerate(node):
+            if stage_pains and isinstance(value, str):
+                if refs.follow(value, lineage) in gone:
+                    yield f"{path}.{i}", {refs.follow(value, lineage)}
+                continue
+            yield from _resting(value, f"{path}.{i}", gone, lineage)
+
+
+def _kept(path: str, marks: Mapping[str, Mark]) -> bool:
+    """Does a reviewer's decision on the item (or on what holds it) keep it through the next
+    draft?"""
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        found = marks.get(".".join(parts[:end]))
+        if found is None:
+            continue
+        return not (path.startswith(JOURNEY_PREFIX) and found.kind == "confirmed")
+    return False

@@ -1,0 +1,144 @@
+"""Between a pain point's removal and the next draft: what was drafted only from it is shown
+marked, never as if it stood, and the persona says a re-draft is pending, alike in Markdown,
+HTML, report.json and `persona serve`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.workspace import Workspace
+
+from ._render_helpers import journey, personas, write_personas
+from ._review_helpers import cli, reviewed_workspace
+from ._serve_helpers import running
+
+MARK = "_(⚠ rests only on a pain point Ana removed; `persona draft` re-drafts it)_"
+# Dana's items whose only evidence is theme:t-sync (the fixture's), and their journey's.
+PERSONA_RESTING = ["aha_moment", "behaviors.evaluation.0", "goals.1", "needs.must.0"]
+JOURNEY_RESTING = sorted(
+    [
+        *(f"journey.stages.{i}.customer_goal" for i in range(5)),
+        *(f"journey.stages.{i}.opportunities.0" for i in range(5)),
+        "journey.stages.3.pain_points.0",
+        "journey.key_findings.0",
+        "journey.recommendations.0",
+    ]
+)
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    return reviewed_workspace(tmp_path, monkeypatch, "Ana")
+
+
+def page(ws: Workspace, name: str) -> str:
+    return (ws.root / "reports" / name).read_text(encoding="utf-8")
+
+
+def line_of(text: str, words: str) -> str:
+    return next(x for x in text.splitlines() if words in x)
+
+
+def report_json(ws: Workspace) -> dict[str, Any]:
+    return json.loads(page(ws, "report.json"))
+
+
+def test_report_marks_what_rests_only_on_a_removed_pain_point(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove", "--comment", "not hers")
+    cli(ws, "report")
+    persona = page(ws, "persona-dana.md")
+    assert "> **RE-DRAFT PENDING.** Ana removed the pain point “Bank sync drops transactions”" in (
+        persona
+    )
+    assert "4 items drafted only from its evidence are marked below" in persona
+    for words in (
+        "Reliable bank sync",
+        "Trust the bank balance",
+        "Tests the bank sync",
+        "The first month the sync",
+    ):
+        assert line_of(persona, words).endswith(MARK), words
+    # Items citing other evidence too stay as they are.
+    for words in ("**Summary**", "Exports that accept", "Close the books", "A close checklist"):
+        assert "⚠" not in line_of(persona, words), words
+    assert persona.count("⚠") == 4
+    journey_page = page(ws, "journey-dana.md")
+    assert "**RE-DRAFT PENDING.**" in journey_page
+    assert line_of(journey_page, "Onboarding is where bank sync").endswith(MARK)
+    assert "⚠" not in line_of(journey_page, "Advocacy depends on a clean first close")
+    assert MARK in line_of(journey_page, "Add a sync health check")
+    # Sam's pages, whose pain nobody removed, say nothing of it.
+    assert "⚠" not in page(ws, "persona-sam.md") + page(ws, "journey-sam.md")
+    # report.json lists the same items, by the paths its provenance uses.
+    redraft = report_json(ws)["redraft"]
+    assert list(redraft) == ["p-dana"]
+    assert redraft["p-dana"]["removed"] == [
+        {
+            "theme_id": "t-sync",
+            "title": "Bank sync drops transactions",
+            "by": "Ana",
+            "at": "2026-01-01T00:00:00Z",
+        }
+    ]
+    assert sorted(redraft["p-dana"]["resting"]) == sorted(PERSONA_RESTING + JOURNEY_RESTING)
+    # The HTML library marks the same items and says the re-draft is pending.
+    html = page(ws, "index.html")
+    assert sorted(set(re.findall(r'data-resting="([^"]+)"', html))) == sorted(
+        redraft["p-dana"]["resting"]
+    )
+    assert "<strong>Re-draft pending.</strong> Ana removed the pain point" in html
+    # The summary leaves Dana's findings drafted from it out, and says so.
+    summary = page(ws, "summary.md")
+    assert "re-draft pending: Ana removed the pain point" in summary
+    assert "2 of its key findings and recommendations rest only on it" in summary
+    assert "**Dana**: Onboarding is where bank sync" not in summary
+    # Deterministic: rendered again, byte-identical.
+    before = {n: page(ws, n) for n in ("persona-dana.md", "journey-dana.md", "index.html")}
+    cli(ws, "report")
+    assert before == {n: page(ws, n) for n in before}
+
+
+def test_decided_items_stand_and_a_redraft_or_restore_clears_the_marks(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    # A need a reviewer confirmed is kept through the next draft: it is theirs, not marked.
+    cli(ws, "review", "set", "Dana", "needs.must.0", "--confirm", "--by", "Bob")
+    # A journey confirmation holds only while the new draft says the same: still marked.
+    cli(ws, "review", "set", "Dana", "journey.key_findings.0", "--confirm", "--by", "Bob")
+    cli(ws, "report")
+    resting = report_json(ws)["redraft"]["p-dana"]["resting"]
+    assert "needs.must.0" not in resting and "journey.key_findings.0" in resting
+    assert "⚠" not in line_of(page(ws, "persona-dana.md"), "Reliable bank sync")
+    # Restored: nothing is pending.
+    cli(ws, "review", "set", "Dana", "pain_points[theme:t-sync]", "--reset")
+    cli(ws, "report")
+    assert report_json(ws)["redraft"] == {}
+    assert "RE-DRAFT PENDING" not in page(ws, "persona-dana.md")
+    assert "data-resting" not in page(ws, "index.html")
+    # Removed again, then re-drafted without it: the draft no longer holds it, nothing pends.
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    drafted = personas()
+    drafted[0].draft.pain_points = drafted[0].draft.pain_points[1:]
+    drafted[0].draft.needs.must = []
+    write_personas(ws, drafted, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])
+    cli(ws, "report")
+    assert report_json(ws)["redraft"] == {}
+    assert "⚠" not in page(ws, "persona-dana.md")
+
+
+def test_web_app_marks_the_same_items(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    with running(ws) as srv:
+        _, _, persona = srv.get("/p/dana")
+        assert "<strong>Re-draft pending.</strong> Ana removed the pain point" in persona
+        assert sorted(set(re.findall(r'data-resting="([^"]+)"', persona))) == PERSONA_RESTING
+        assert "<code>persona draft</code> re-drafts it" in persona
+        _, _, journey_page = srv.get("/p/dana/journey")
+        assert "<strong>Re-draft pending.</strong>" in journey_page
+        assert sorted(set(re.findall(r'data-resting="([^"]+)"', journey_page))) == (JOURNEY_RESTING)
+        _, _, sam = srv.get("/p/sam")
+        assert "data-resting" not in sam and "data-redraft" not in sam
