@@ -203,9 +203,17 @@ def writes_workspace(command: str, create: bool = False) -> Callable[[F], F]:
                 workspace.root, f"persona {command}", on_wait=_waiting_note, create=create
             ):
                 if first and workspace.root.is_dir():
-                    from .purge import finish_withdrawal
+                    from .purge import finish_withdrawal, journal_path
 
-                    finish_withdrawal(workspace, settings)
+                    finished = finish_withdrawal(workspace, settings)
+                    if finished is not None and journal_path(workspace).exists():
+                        # Said every time, or a user would believe the words were gone.
+                        _waiting_note(
+                            "an earlier withdrawal's chunks are gone from the workspace, but the "
+                            "local evidence store still could not be rewritten (its file stayed "
+                            "busy), so their text may remain in its files; the next persona "
+                            "command that writes this workspace tries again"
+                        )
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -225,10 +225,13 @@ def test_a_store_that_stays_busy_keeps_the_withdrawal_open(
         still = runner.invoke(app, ["extract", "-w", str(ws.root)], env=env)
         assert still.exit_code == 0, still.output
         assert journal_path(ws).exists()
+        # ... and the user is told, not left believing the words are gone.
+        assert "still could not be rewritten" in still.stderr
 
     # Say why if this ever fails again: it failed once in a loaded `-n 2` run, with no output.
     done = runner.invoke(app, ["extract", "-w", str(ws.root)], env=env)
     assert done.exit_code == 0, done.output
+    assert "could not be rewritten" not in done.stderr
     left = journal_path(ws).read_text(encoding="utf-8") if journal_path(ws).exists() else ""
     assert not left, (left, sorted(p.name for p in ws.chroma_dir.iterdir()))
     assert SECRET.encode() not in _stores(ws) and b"zebra" not in _stores(ws)
