@@ -52,8 +52,8 @@ def test_a_note_label_used_twice_is_not_a_speaker_nor_anyone_s_words(tmp_path: P
     assert chunks[3]["text"] == "The portal rejects half of them because the photo is blurry."
     (note,) = [n for n in notes if "P3.txt" in n]
     assert note.endswith(
-        "P3.txt:3: 2 annotations labelled 'Note:' left out of the turns "
-        "(the researcher's notes, not anyone's words)"
+        "P3.txt:3: 2 annotations labelled 'Note' left out of the turns "
+        "(the researcher's notes, not anyone's words; give a line its speaker's label to keep it)"
     )
 
 
@@ -103,7 +103,7 @@ def test_annotation_labels_in_any_common_form_are_set_aside_but_summer_still_spe
     # "Timestamp: 00:12:03" times the turn below it, as a bare "00:12:03" line does.
     assert documents[0]["turns"][1]["time"] == "00:12:03"
     (note,) = [n for n in notes if "P5.txt" in n]
-    assert "P5.txt:4: 5 annotations labelled 'Observer note:', 'note:', 'Summary:'" in note
+    assert "P5.txt:4: 5 annotations labelled 'Observer note', 'note', 'Summary'" in note
 
 
 def test_one_off_note_inside_a_turn_is_still_the_speaker_s_words(tmp_path: Path) -> None:
@@ -161,5 +161,55 @@ def test_annotation_and_one_off_words_in_the_other_label_languages(tmp_path: Pat
     ]
     assert [s for s, _ in said["P9.txt"]] == ["インタビュアー", "田中"] * 2
     assert not any("画面共有" in t for _, t in said["P9.txt"])
-    assert any("P8.txt:4: 2 annotations labelled 'Anmerkung:'" in n for n in notes)
-    assert any("P9.txt:3: 2 annotations labelled 'メモ:'" in n for n in notes)
+    assert any("P8.txt:4: 2 annotations labelled 'Anmerkung'" in n for n in notes)
+    assert any("P9.txt:3: 2 annotations labelled 'メモ'" in n for n in notes)
+
+
+def test_participant_comment_is_the_participant_s_words_not_an_annotation(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "U1.txt": (
+                "Interviewer: Where did you get stuck?\n"
+                "Participant comment: I can't find the submit button on the expense form.\n"
+                "Interviewer: And then?\n"
+                "Participant comment: I gave up and emailed the receipt to finance.\n"
+            )
+        },
+    )
+    chunks, notes = _ingest(folder, tmp_path / "ws")
+    said = [c["text"] for c in chunks if c["role"] == "participant"]
+    assert said == [
+        "I can't find the submit button on the expense form.",
+        "I gave up and emailed the receipt to finance.",
+    ]
+    assert not any("annotation" in n for n in notes)
+
+
+def test_unlabelled_lines_under_a_note_are_counted_in_its_note(tmp_path: Path) -> None:
+    text = P3.replace(
+        "Note: participant shares screen\n",
+        "Note: participant shares screen\nI mean, the portal then reads the total wrong.\n",
+    )
+    _, notes = _ingest(_folder(tmp_path, {"P3.txt": text}), tmp_path / "ws")
+    (note,) = [n for n in notes if "P3.txt" in n]
+    assert "2 annotations labelled 'Note' and 1 unlabelled line below them left out" in note
+
+
+def test_a_file_of_annotations_only_is_skipped_saying_so(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "P3.txt": P3,
+            "P4.txt": "Note: no-show, rescheduled\nNote: second attempt, no answer\n",
+        },
+    )
+    result = CliRunner().invoke(
+        app, ["ingest", str(folder), "-w", str(tmp_path / "ws"), "--embedder", "hash", "--json"]
+    )
+    assert result.exit_code == 2, result.stdout + result.stderr  # 2: some inputs were skipped
+    skipped = json.loads(result.stdout)["skipped"]
+    assert [Path(s["path"]).name for s in skipped] == ["P4.txt"]
+    assert "holds only researcher annotations (labelled 'Note') and no speaker turns" in (
+        skipped[0]["reason"]
+    )

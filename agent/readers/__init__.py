@@ -108,6 +108,11 @@ def _turns(
 ) -> tuple[list[Turn], list[str]]:
     """Turns with the file's own role marks, titles dropped and label typos folded (with notes)."""
     raw, aside = set_aside_annotations(raw)
+    if aside and not any(t.text for t in raw):
+        raise InputError(
+            str(path),
+            f"holds only researcher annotations (labelled {_labels(aside)}) and no speaker turns",
+        )
     raw, title = strip_title(raw)
     if title:
         meta.setdefault("title", title)
@@ -131,14 +136,27 @@ def _turns(
     return build_turns(raw, names), notes
 
 
+def _labels(aside: list[RawTurn]) -> str:
+    """"'Note', 'Observer note'": the annotation labels, as written, without their colon."""
+    return ", ".join(f"'{label}'" for label in dict.fromkeys(t.speaker for t in aside))
+
+
 def _annotation_note(path: Path, aside: list[RawTurn]) -> str:
     """One note for the lines a file's annotation labels ("Note:", "Observer note:") held."""
-    labels = ", ".join(f"'{label}:'" for label in dict.fromkeys(t.speaker for t in aside))
     where = f"{path}:{aside[0].line}" if aside[0].line is not None else str(path)
     count = len(aside)
+    lines = sum(len(t.lines) for t in aside)
+    # An unlabelled line below a note belongs to it, as it would to a speaker: say so, since it
+    # may have been someone's words.
+    below = (
+        f" and {lines - count} unlabelled line{'s' * (lines - count != 1)} below them"
+        if lines > count
+        else ""
+    )
     return (
-        f"{where}: {count} annotation{'s' * (count != 1)} labelled {labels} left out of the "
-        "turns (the researcher's notes, not anyone's words)"
+        f"{where}: {count} annotation{'s' * (count != 1)} labelled {_labels(aside)}{below} left "
+        "out of the turns (the researcher's notes, not anyone's words; give a line its "
+        "speaker's label to keep it)"
     )
 
 

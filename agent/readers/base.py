@@ -272,7 +272,8 @@ def common_phrase(label: str) -> bool:
 
 # Labels researchers put on their own annotations ("Note: participant shares screen",
 # "Observer note: ...", "Timestamp: 00:12:03", "Crosstalk: ..."): the head word, and the words
-# that may qualify it ("Observer note", "Researcher's comment", "Field notes").
+# that may qualify it ("Observer note", "Researcher's comment", "Field notes"). Never "Participant"
+# or "User": "Participant comment:" introduces the participant's own words.
 _ANNOTATION_HEADS = """
     action actions aside comment comments context crosstalk inaudible n.b nb note notes
     observation observations summary timestamp unintelligible
@@ -283,8 +284,7 @@ _ANNOTATION_HEADS = """
 _ANNOTATION_QUALIFIERS = """
     observer observer's observers research researcher researcher's interviewer interviewer's
     moderator moderator's facilitator facilitator's note-taker notetaker field side editor
-    editor's transcriber transcriber's session general internal participant participant's user
-    user's screen quick
+    editor's transcriber transcriber's session general internal quick
 """
 ANNOTATION_HEADS = frozenset(_ANNOTATION_HEADS.split())
 ANNOTATION_QUALIFIERS = frozenset(_ANNOTATION_QUALIFIERS.split())
@@ -314,6 +314,10 @@ def _accepted(name: str, tag: str | None, counts: Counter[str], recurring: set[s
     # set_aside_annotations) once it recurs or is qualified ("Observer note"), and it is not a
     # speaker whose turns make another one-off label look like a sentence.
     if annotation_label(name) and (counts[name] >= 2 or " " in name.strip()):
+        return True
+    # "Participant comment:", "User quote:" that recur bring in the participant's own words.
+    words = name.lower().split()
+    if words and words[0] in PARTICIPANT_WORDS and counts[name] >= 2:
         return True
     others = bool(recurring - {name})
     if common_phrase(name) and ((counts[name] == 1 and others) or not name_like(name)):
