@@ -171,8 +171,10 @@ def _transcript(path: Path, data: bytes, settings: IngestSettings) -> tuple[Docu
         text = decode(path, data)
         if not text.strip():
             raise InputError(str(path), "file is empty")
-        reader = {".vtt": read_vtt, ".srt": read_srt}.get(suffix, read_plain)
-        raw, meta = reader(path, text)
+        if suffix in {".vtt", ".srt"}:
+            raw, meta = {".vtt": read_vtt, ".srt": read_srt}[suffix](path, text)
+        else:
+            raw, meta = read_plain(path, text, read_notes)
     turns, notes = _turns(path, raw, meta, settings)
     notes = read_notes + notes
     if not turns:

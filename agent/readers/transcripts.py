@@ -6,7 +6,8 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,83 @@ def split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]
     return meta, text[match.end() :], text[: match.end()].count("\n") + 1
 
 
-def read_plain(path: Path, text: str) -> tuple[list[RawTurn], dict[str, Any]]:
+# A GitHub pipe table's delimiter row ("|---|:--:|", "--- | ---"), a row's unescaped pipes, and
+# the `<br>` that Notion and Confluence exports put where a cell breaks a line.
+PIPE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+PIPE = re.compile(r"(?<!\\)\|")
+CELL_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def _pipe_cells(line: str) -> list[str]:
+    """A pipe table row's cells: outer pipes dropped, `\\|` a pipe, `<br>` a newline."""
+    row = line.strip()
+    row = row[1:] if row.startswith("|") else row
+    row = row[:-1] if row.endswith("|") and not row.endswith("\\|") else row
+    return [CELL_BREAK.sub("\n", cell.replace("\\|", "|")).strip() for cell in PIPE.split(row)]
+
+
+def _pipe_tables(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, end) line indexes of each pipe table: a header row, a delimiter row, the rows.
+
+    The delimiter row must hold a pipe and as many cells as the header (GitHub's rule), so a
+    `---` rule under a sentence is not one; the table ends at a blank line or one with no pipe.
+    """
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i + 1 < len(lines):
+        head, rule = lines[i], lines[i + 1]
+        if (
+            PIPE.search(head)
+            and "|" in rule
+            and PIPE_DELIMITER.match(rule)
+            and len(_pipe_cells(rule)) == len(_pipe_cells(head))
+        ):
+            end = i + 2
+            while end < len(lines) and lines[end].strip() and PIPE.search(lines[end]):
+                end += 1
+            spans.append((i, end))
+            i = end
+        else:
+            i += 1
+    return spans
+
+
+def read_plain(
+    path: Path, text: str, notes: list[str] | None = None
+) -> tuple[list[RawTurn], dict[str, Any]]:
+    """Speaker lines, and pipe tables read as Word tables are (a table with no turns noted)."""
     meta, body, first = split_front_matter(path, text)
-    return parse_speaker_lines(body.splitlines(), first), meta
+    lines = body.splitlines()
+    spans = _pipe_tables(lines)
+    if not spans:
+        return parse_speaker_lines(lines, first), meta
+    tables = _Tables(lined=True)
+    # The lines the speaker-line reader sees, and the file line each came from.
+    seen: list[str] = []
+    numbers: list[int] = []
+    done = 0
+    for begin, end in spans:
+        seen += lines[done:begin]
+        numbers += range(first + done, first + begin)
+        kept = [begin, *range(begin + 2, end)]
+        rows = [_pipe_cells(lines[k]) for k in kept]
+        at = [first + k for k in kept]
+        if tables.read(rows, at) is None:
+            # The rows are blank to the speaker-line reader: never glued into a turn above.
+            seen += [""] * (end - begin)
+            numbers += range(first + begin, first + end)
+        else:
+            for row, number in zip(rows, at, strict=True):
+                parts = row[0].split("\n") if row else [""]
+                seen += parts
+                numbers += [number] * len(parts)
+        done = end
+    seen += lines[done:]
+    numbers += range(first + done, first + len(lines))
+    spoken = parse_speaker_lines(seen, 0)
+    for turn in spoken:
+        turn.line = numbers[turn.line or 0]
+    return tables.merge(path, spoken, notes), meta
 
 
 def _cue_blocks(text: str) -> Iterable[tuple[int, str | None, list[str]]]:
@@ -257,7 +332,7 @@ def _asks(label: str) -> bool:
 
 
 def _table_turns(
-    rows: list[list[str]], line: int, doubts: list[int] | None = None
+    rows: list[list[str]], lines: Sequence[int], doubts: list[int] | None = None
 ) -> list[RawTurn] | None:
     """A table's rows as turns, or None when no column holds speakers beside one of text.
 
@@ -266,7 +341,7 @@ def _table_turns(
     column the longest of the others; a column of clock times times each turn. In a table with
     no row of the interviewer's, a cell that opens with a question and goes on below it holds
     both: the question is the interviewer's, the rest the row's speaker's. Rows of that shape
-    that are too few to say so go (by table row number) into `doubts`.
+    that are too few to say so go (by table row number) into `doubts`. Row i is on `lines[i]`.
     """
     width = max((len(row) for row in rows), default=0)
     if width < 2:
@@ -278,18 +353,18 @@ def _table_turns(
     if len(head) == 2 and head[0] in asks and head[1] in answers:
         labels = [cell.strip().strip("*_:").strip() for cell in rows[0]]
         return [
-            RawTurn(label, [text], line + offset)
+            RawTurn(label, [text], lines[offset])
             for offset, row in enumerate(rows[1:], start=1)
             for label, text in zip(labels, row, strict=False)
             if text.strip()
         ]
     speaker = next((i for i, h in enumerate(head) if h in SPEAKER_HEADERS), None)
     if speaker is not None:
-        body, first = rows[1:], line + 1
+        body, first = rows[1:], lines[1:]
         time = next((i for i, h in enumerate(head) if h in TIME_HEADERS), None)
         text = next((i for i, h in enumerate(head) if h in TEXT_HEADERS), None)
     else:
-        body, first, text = rows, line, None
+        body, first, text = rows, lines, None
         time = next(
             (
                 i
@@ -326,13 +401,13 @@ def _table_turns(
         when = row[time].strip().strip("[]()") if time is not None and time < len(row) else ""
         if split and offset in asked:
             question, said = asked[offset]
-            turns.append(RawTurn(ASKER, [question], first + offset, when or None, "interviewer"))
+            turns.append(RawTurn(ASKER, [question], first[offset], when or None, "interviewer"))
             who, when = who or ANSWERER, ""
         if not who and turns:
             # A row with no speaker goes on with the turn above (a long answer split in rows).
             turns[-1].lines.append(said)
             continue
-        turns.append(RawTurn(who or "Unknown", [said], first + offset, when or None))
+        turns.append(RawTurn(who or "Unknown", [said], first[offset], when or None))
     return turns
 
 
@@ -382,7 +457,7 @@ def _unlabelled_questions(lines: list[str]) -> bool:
     return all(t.speaker == "Unknown" for t in parse_speaker_lines(lines))
 
 
-def _exchange_cells(cells: list[str], line: int) -> list[RawTurn] | None:
+def _exchange_cells(cells: list[str], lines: Sequence[int]) -> list[RawTurn] | None:
     """Turns of a one-column table of bare questions and answers, or None if they do not pair.
 
     A cell is a question (one paragraph ending in a question mark), an answer, or both (a
@@ -396,16 +471,114 @@ def _exchange_cells(cells: list[str], line: int) -> list[RawTurn] | None:
             continue
         pair = _asked(cell)
         if pair:
-            units += [(True, pair[0], line + offset), (False, pair[1], line + offset)]
+            units += [(True, pair[0], lines[offset]), (False, pair[1], lines[offset])]
         else:
             asks = len(parts) == 1 and parts[0].endswith(QUESTION_MARKS)
-            units.append((asks, " ".join(parts), line + offset))
+            units.append((asks, " ".join(parts), lines[offset]))
     if len(units) < 2 or any(asks != (i % 2 == 0) for i, (asks, _, _) in enumerate(units)):
         return None
     return [
         RawTurn(ASKER, [text], at, None, "interviewer") if asks else RawTurn(ANSWERER, [text], at)
         for asks, text, at in units
     ]
+
+
+@dataclass
+class _Tables:
+    """A file's tables read in document order: their turns, and what to say of the others.
+
+    Word tables and Markdown pipe tables both come here as rows of cell texts (a cell's
+    paragraphs or `<br>` breaks apart by a newline), each row with its line.
+    """
+
+    # Markdown rows have lines of their own in the file; a Word row only a place among the
+    # paragraphs, so notes name it by its row number.
+    lined: bool = False
+    turns: list[RawTurn] = field(default_factory=list)
+    answers: list[RawTurn] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+    unpaired: list[str] = field(default_factory=list)
+    doubted: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def read(self, rows: list[list[str]], lines: Sequence[int]) -> list[str] | None:
+        """Take one table's turns; a one-column box around speaker lines returns those lines."""
+        self.count += 1
+        name = f"table {self.count}" + (f" on line {lines[0]}" if self.lined else "")
+        doubts: list[int] = []
+        turns = _table_turns(rows, lines, doubts)
+        if doubts:
+            if self.lined:
+                at = [lines[i - 1] for i in doubts]
+                self.doubted.append(f"{name}, row{'s' * (len(at) > 1)} on line {_numbers(at)}")
+            else:
+                self.doubted.append(f"{name} row{'s' * (len(doubts) > 1)} {_numbers(doubts)}")
+        width = max((len(row) for row in rows), default=0)
+        if turns is None and width == 1:
+            # A one-column table is a box around lines of text ("Name: text" in a frame)...
+            cell_lines = [part for row in rows for cell in row for part in cell.split("\n")]
+            if not _unlabelled_questions(cell_lines):
+                if self.lined and not _labelled(cell_lines):
+                    # A Markdown box with no label in it is nobody's words (a list of notes).
+                    self.unread.append(f"{name} ({len(rows)} rows, 1 column)")
+                    return None
+                return cell_lines
+            # ...or, with questions and no labels, the interview itself, cell by cell.
+            turns = _exchange_cells([row[0] if row else "" for row in rows], lines)
+            if turns is None:
+                self.unpaired.append(f"{name} ({len(rows)} rows, 1 column)")
+            else:
+                self.answers.extend(t for t in turns if t.speaker == ANSWERER)
+        if turns is None and width > 1:
+            self.unread.append(f"{name} ({len(rows)} rows, {width} columns)")
+        elif turns is not None:
+            self.turns.extend(turns)
+        return None
+
+    def merge(self, path: Path, spoken: list[RawTurn], notes: list[str] | None) -> list[RawTurn]:
+        """The paragraphs' turns and the tables' in file order; tables without turns named.
+
+        A table that holds no turns is named in `notes` (or in the error, when nothing else in
+        the file could be read), never dropped silently.
+        """
+        # Answers in a table of bare questions and answers are the transcript's one participant's.
+        others = {t.speaker for t in spoken if t.speaker != "Unknown" and not _asks(t.speaker)}
+        if len(others) == 1:
+            for turn in self.answers:
+                turn.speaker = next(iter(others))
+        # Table rows took line numbers of their own: sorting by line keeps the file's order.
+        turns = sorted([*spoken, *self.turns], key=lambda t: t.line or 0)
+        why = (
+            "no column of speaker names beside a column of text (a header row such as "
+            "'Speaker | Time | Text' or 'Question | Answer' marks them)"
+        )
+        unlabelled = (
+            "questions and answers with no speaker labels, not a question cell then an answer "
+            "cell in turn, so who said what is unknown (label them 'Interviewer:' and 'Name:')"
+        )
+        problems = [f"{', '.join(self.unread)}: {why}"] * bool(self.unread)
+        problems += [f"{', '.join(self.unpaired)}: {unlabelled}"] * bool(self.unpaired)
+        if problems:
+            if not any(t.speaker != "Unknown" for t in turns):
+                raise InputError(str(path), f"no speaker turns found; {'; '.join(problems)}")
+            if notes is not None:
+                notes.extend(
+                    f"{path}: {tables} not read as turns: {reason}"
+                    for tables, reason in (p.split(": ", 1) for p in problems)
+                )
+        if self.doubted and notes is not None:
+            notes.append(
+                f"{path}: {', '.join(self.doubted)}: a question opens the cell with more text "
+                "below it, read as the row's speaker's words (too few rows are laid out so to "
+                "call the questions the interviewer's); give each question its own row or an "
+                "'Interviewer:' label if it is theirs"
+            )
+        return turns
+
+
+def _labelled(lines: list[str]) -> bool:
+    """Lines with at least one speaker label among them."""
+    return any(t.speaker != "Unknown" for t in parse_speaker_lines(lines))
 
 
 def read_docx(
@@ -428,12 +601,7 @@ def read_docx(
         raise InputError(str(path), f"not a readable .docx file ({exc})") from exc
     lines: list[str] = []
     bold: list[str | None] = []
-    table_turns: list[RawTurn] = []
-    answers: list[RawTurn] = []
-    unread: list[str] = []
-    unpaired: list[str] = []
-    doubted: list[str] = []
-    count = 0
+    tables = _Tables()
     for block in doc.iter_inner_content():
         if not isinstance(block, Table):
             # A soft line break (Shift+Enter) comes through as "\n" inside one paragraph; Word
@@ -442,66 +610,13 @@ def read_docx(
             lines.extend(parts)
             bold.extend([_bold_label(block) if len(parts) == 1 else None] * len(parts))
             continue
-        count += 1
         rows = _table_rows(block)
-        doubts: list[int] = []
-        turns = _table_turns(rows, len(lines) + 1, doubts)
-        if doubts:
-            doubted.append(f"table {count} row{'s' * (len(doubts) > 1)} {_numbers(doubts)}")
-        width = max((len(row) for row in rows), default=0)
-        if turns is None and width == 1:
-            # A one-column table is a box around lines of text ("Name: text" in a frame)...
-            cell_lines = [part for row in rows for cell in row for part in cell.split("\n")]
-            if not _unlabelled_questions(cell_lines):
-                lines.extend(cell_lines)
-                bold.extend([None] * len(cell_lines))
-                continue
-            # ...or, with questions and no labels, the interview itself, cell by cell.
-            turns = _exchange_cells([row[0] if row else "" for row in rows], len(lines) + 1)
-            if turns is None:
-                unpaired.append(f"table {count} ({len(rows)} rows, 1 column)")
-            else:
-                answers.extend(t for t in turns if t.speaker == ANSWERER)
-        if turns is None and width > 1:
-            unread.append(f"table {count} ({len(rows)} rows, {width} columns)")
-        elif turns is not None:
-            table_turns.extend(turns)
-        # Blank to the paragraph reader, which skips them.
-        lines.extend([""] * len(rows))
-        bold.extend([None] * len(rows))
-    spoken = parse_speaker_lines(_bold_labels(lines, bold))
-    # Answers in a table of bare questions and answers are the transcript's one participant's.
-    others = {t.speaker for t in spoken if t.speaker != "Unknown" and not _asks(t.speaker)}
-    if len(others) == 1:
-        for turn in answers:
-            turn.speaker = next(iter(others))
-    # Table rows took line numbers of their own: sorting by line keeps the document's order.
-    turns = sorted([*spoken, *table_turns], key=lambda t: t.line or 0)
-    why = (
-        "no column of speaker names beside a column of text (a header row such as "
-        "'Speaker | Time | Text' or 'Question | Answer' marks them)"
-    )
-    unlabelled = (
-        "questions and answers with no speaker labels, not a question cell then an answer "
-        "cell in turn, so who said what is unknown (label them 'Interviewer:' and 'Name:')"
-    )
-    problems = [f"{', '.join(unread)}: {why}"] * bool(unread)
-    problems += [f"{', '.join(unpaired)}: {unlabelled}"] * bool(unpaired)
-    if problems:
-        if not any(t.speaker != "Unknown" for t in turns):
-            raise InputError(str(path), f"no speaker turns found; {'; '.join(problems)}")
-        if notes is not None:
-            notes.extend(
-                f"{path}: {tables} not read as turns: {reason}"
-                for tables, reason in (p.split(": ", 1) for p in problems)
-            )
-    if doubted and notes is not None:
-        notes.append(
-            f"{path}: {', '.join(doubted)}: a question opens the cell with more text below it, "
-            "read as the row's speaker's words (too few rows are laid out so to call the "
-            "questions the interviewer's); give each question its own row or an "
-            "'Interviewer:' label if it is theirs"
-        )
+        boxed = tables.read(rows, range(len(lines) + 1, len(lines) + 1 + len(rows)))
+        # A box's lines are read with the paragraphs; a table's rows are blank to that reader.
+        filler = boxed if boxed is not None else [""] * len(rows)
+        lines.extend(filler)
+        bold.extend([None] * len(filler))
+    turns = tables.merge(path, parse_speaker_lines(_bold_labels(lines, bold)), notes)
     props = doc.core_properties
     meta = {k: v for k, v in {"title": props.title, "author": props.author}.items() if v}
     return turns, meta
