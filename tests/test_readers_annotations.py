@@ -210,6 +210,7 @@ def test_a_file_of_annotations_only_is_skipped_saying_so(tmp_path: Path) -> None
     assert result.exit_code == 2, result.stdout + result.stderr  # 2: some inputs were skipped
     skipped = json.loads(result.stdout)["skipped"]
     assert [Path(s["path"]).name for s in skipped] == ["P4.txt"]
-    assert "holds only researcher annotations (labelled 'Note') and no speaker turns" in (
-        skipped[0]["reason"]
+    assert (
+        "holds only researcher annotations (labelled 'Note') and no speaker turns"
+        in (skipped[0]["reason"])
     )

@@ -137,7 +137,7 @@ def _turns(
 
 
 def _labels(aside: list[RawTurn]) -> str:
-    """"'Note', 'Observer note'": the annotation labels, as written, without their colon."""
+    """ "'Note', 'Observer note'": the annotation labels, as written, without their colon."""
     return ", ".join(f"'{label}'" for label in dict.fromkeys(t.speaker for t in aside))
 
 
