@@ -52,18 +52,36 @@ def test_a_cell_holding_question_and_answer_is_split_between_interviewer_and_row
         folder / "P1.docx",
         [("Participant", "Response"), ("P1", f"{ASK1}\n{SAY1}"), ("P1", f"{ASK2}\n{SAY2}")],
     )
+    # In a transcript of speech ("Speaker | Text") a speaker may open with a question of their
+    # own: it stays theirs, and the note says how to mark it the interviewer's if it is.
     _docx(
         folder / "P2.docx",
-        [("Speaker", "Text"), ("Dana", f"{ASK1}\n{SAY1}"), ("Dana", f"{ASK2}\n{SAY2}")],
+        [
+            ("Speaker", "Text"),
+            ("Dana", f"You know what drives me crazy?\n{SAY1}"),
+            ("Dana", f"Why would anyone design it so?\n{SAY2}"),
+        ],
     )
-    chunks, _ = _ingest(folder, tmp_path / "ws")
-    for name, who in (("P1.docx", "P1"), ("P2.docx", "Dana")):
-        assert chunks[name] == [
-            ("Interviewer", "interviewer", ASK1),
-            (who, "participant", SAY1),
-            ("Interviewer", "interviewer", ASK2),
-            (who, "participant", SAY2),
-        ], name
+    chunks, summary = _ingest(folder, tmp_path / "ws")
+    assert chunks["P1.docx"] == [
+        ("Interviewer", "interviewer", ASK1),
+        ("P1", "participant", SAY1),
+        ("Interviewer", "interviewer", ASK2),
+        ("P1", "participant", SAY2),
+    ]
+    assert chunks["P2.docx"] == [
+        (
+            "Dana",
+            "participant",
+            f"You know what drives me crazy? {SAY1}\n\nWhy would anyone design it so? {SAY2}",
+        )
+    ]
+    notes = summary["notes"]
+    assert any(
+        "P1.docx: table 1 rows 2, 3: the question opening each cell read as the interviewer's" in n
+        for n in notes
+    ), notes
+    assert any("P2.docx: table 1 rows 2, 3: a question opens the cell" in n for n in notes), notes
 
 
 def test_a_one_column_table_of_bare_questions_and_answers_is_read_in_turn(

@@ -232,6 +232,11 @@ TEXT_HEADERS = {
     "response", "responses", "answer", "answers",
 }  # fmt: skip
 TIME_HEADERS = {"time", "timestamp", "time stamp", "start", "start time", "timecode", "time code"}
+# Headers that say a table holds answers ("Participant | Response"), not a transcript of speech:
+# only there does a question opening a cell read as the interviewer's. In "Speaker | Text" the
+# speaker may open with a question of their own ("You know what drives me crazy?").
+ANSWER_TABLE_HEADERS = {"response", "responses", "answer", "answers"}
+RESPONDENT_HEADERS = {"participant", "participants", "participant id", "respondent", "interviewee"}
 # "Question | Answer" (or "Q | A") headers: one exchange per row, the question the interviewer's.
 EXCHANGE_HEADERS = ({"q", "question", "questions"}, {"a", "answer", "answers", "response"})
 CELL_TIME = re.compile(r"^[\[(]?(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?[\])]?$")
@@ -332,16 +337,21 @@ def _asks(label: str) -> bool:
 
 
 def _table_turns(
-    rows: list[list[str]], lines: Sequence[int], doubts: list[int] | None = None
+    rows: list[list[str]],
+    lines: Sequence[int],
+    doubts: list[int] | None = None,
+    splits: list[int] | None = None,
 ) -> list[RawTurn] | None:
     """A table's rows as turns, or None when no column holds speakers beside one of text.
 
     A header names the columns ("Speaker | Time | Text", "Question | Answer"); without one, the
     speaker column is the one of short labels that recur ("Q", "A", "Q", ...) and the text
     column the longest of the others; a column of clock times times each turn. In a table with
-    no row of the interviewer's, a cell that opens with a question and goes on below it holds
-    both: the question is the interviewer's, the rest the row's speaker's. Rows of that shape
-    that are too few to say so go (by table row number) into `doubts`. Row i is on `lines[i]`.
+    no row of the interviewer's whose header says it holds answers ("Participant | Response"),
+    a cell that opens with a question and goes on below it holds both: the question is the
+    interviewer's, the rest the row's speaker's; those rows go (by table row number) into
+    `splits`. Rows of that shape the table does not settle go into `doubts`. Row i is on
+    `lines[i]`.
     """
     width = max((len(row) for row in rows), default=0)
     if width < 2:
@@ -359,10 +369,14 @@ def _table_turns(
             if text.strip()
         ]
     speaker = next((i for i, h in enumerate(head) if h in SPEAKER_HEADERS), None)
+    answers_table = False
     if speaker is not None:
         body, first = rows[1:], lines[1:]
         time = next((i for i, h in enumerate(head) if h in TIME_HEADERS), None)
         text = next((i for i, h in enumerate(head) if h in TEXT_HEADERS), None)
+        answers_table = head[speaker] in RESPONDENT_HEADERS or (
+            text is not None and head[text] in ANSWER_TABLE_HEADERS
+        )
     else:
         body, first, text = rows, lines, None
         time = next(
@@ -389,9 +403,12 @@ def _table_turns(
     asked = {i: pair for i, cell in enumerate(raw_text) if (pair := _asked(cell))}
     said_rows = sum(1 for row in body if text < len(row) and row[text].strip())
     who_all = [row[speaker].strip() for row in body if speaker < len(row) and row[speaker].strip()]
-    split = bool(asked) and 2 * len(asked) >= said_rows and not any(_asks(w) for w in who_all)
-    if asked and not split and doubts is not None and not any(_asks(w) for w in who_all):
+    interviewed = any(_asks(w) for w in who_all)
+    split = answers_table and bool(asked) and 2 * len(asked) >= said_rows and not interviewed
+    if asked and not split and doubts is not None and not interviewed:
         doubts.extend(start + i + 1 for i in sorted(asked))
+    if split and splits is not None:
+        splits.extend(start + i + 1 for i in sorted(asked))
     turns: list[RawTurn] = []
     for offset, row in enumerate(body):
         said = row[text].strip() if text < len(row) else ""
@@ -499,6 +516,7 @@ class _Tables:
     unread: list[str] = field(default_factory=list)
     unpaired: list[str] = field(default_factory=list)
     doubted: list[str] = field(default_factory=list)
+    split: list[str] = field(default_factory=list)
     count: int = 0
 
     def read(self, rows: list[list[str]], lines: Sequence[int]) -> list[str] | None:
@@ -506,13 +524,16 @@ class _Tables:
         self.count += 1
         name = f"table {self.count}" + (f" on line {lines[0]}" if self.lined else "")
         doubts: list[int] = []
-        turns = _table_turns(rows, lines, doubts)
-        if doubts:
+        splits: list[int] = []
+        turns = _table_turns(rows, lines, doubts, splits)
+        for found, into in ((doubts, self.doubted), (splits, self.split)):
+            if not found:
+                continue
             if self.lined:
-                at = [lines[i - 1] for i in doubts]
-                self.doubted.append(f"{name}, row{'s' * (len(at) > 1)} on line {_numbers(at)}")
+                at = [lines[i - 1] for i in found]
+                into.append(f"{name}, row{'s' * (len(at) > 1)} on line {_numbers(at)}")
             else:
-                self.doubted.append(f"{name} row{'s' * (len(doubts) > 1)} {_numbers(doubts)}")
+                into.append(f"{name} row{'s' * (len(found) > 1)} {_numbers(found)}")
         width = max((len(row) for row in rows), default=0)
         if turns is None and width == 1:
             # A one-column table is a box around lines of text ("Name: text" in a frame)...
@@ -569,9 +590,15 @@ class _Tables:
         if self.doubted and notes is not None:
             notes.append(
                 f"{path}: {', '.join(self.doubted)}: a question opens the cell with more text "
-                "below it, read as the row's speaker's words (too few rows are laid out so to "
-                "call the questions the interviewer's); give each question its own row or an "
-                "'Interviewer:' label if it is theirs"
+                "below it, read as the row's speaker's words (only a table headed like "
+                "'Participant | Response' with most rows laid out so calls such questions the "
+                "interviewer's); give each question its own row or an 'Interviewer:' label if "
+                "it is theirs"
+            )
+        if self.split and notes is not None:
+            notes.append(
+                f"{path}: {', '.join(self.split)}: the question opening each cell read as the "
+                "interviewer's and the rest as the row's speaker's (the table holds responses)"
             )
         return turns
 
