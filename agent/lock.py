@@ -177,7 +177,7 @@ def is_held(root: Path | str) -> bool:
         return str(Path(root).absolute()) in _held
 
 
-def _waiting_note(message: str) -> None:
+def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr, flush=True)
 
 
@@ -199,16 +199,16 @@ def writes_workspace(command: str, create: bool = False) -> Callable[[F], F]:
             workspace = bound.arguments["workspace"]
             settings = bound.arguments.get("settings")
             first = not is_held(workspace.root)
-            with workspace_lock(
-                workspace.root, f"persona {command}", on_wait=_waiting_note, create=create
-            ):
+            with workspace_lock(workspace.root, f"persona {command}", on_wait=_note, create=create):
                 if first and workspace.root.is_dir():
                     from .purge import finish_withdrawal, journal_path
 
                     finished = finish_withdrawal(workspace, settings)
-                    if finished is not None and journal_path(workspace).exists():
+                    # Without settings the store was never opened, so nothing was tried yet.
+                    still = finished is not None and journal_path(workspace).exists()
+                    if still and settings is not None:
                         # Said every time, or a user would believe the words were gone.
-                        _waiting_note(
+                        _note(
                             "an earlier withdrawal's chunks are gone from the workspace, but the "
                             "local evidence store still could not be rewritten (its file stayed "
                             "busy), so their text may remain in its files; the next persona "

@@ -577,15 +577,18 @@ class _Tables:
             "questions and answers with no speaker labels, not a question cell then an answer "
             "cell in turn, so who said what is unknown (label them 'Interviewer:' and 'Name:')"
         )
-        problems = [f"{', '.join(self.unread)}: {why}"] * bool(self.unread)
-        problems += [f"{', '.join(self.unpaired)}: {unlabelled}"] * bool(self.unpaired)
+        problems = [
+            (", ".join(tables), reason)
+            for tables, reason in ((self.unread, why), (self.unpaired, unlabelled))
+            if tables
+        ]
         if problems:
             if not any(t.speaker != "Unknown" for t in turns):
-                raise InputError(str(path), f"no speaker turns found; {'; '.join(problems)}")
+                said = "; ".join(f"{tables}: {reason}" for tables, reason in problems)
+                raise InputError(str(path), f"no speaker turns found; {said}")
             if notes is not None:
                 notes.extend(
-                    f"{path}: {tables} not read as turns: {reason}"
-                    for tables, reason in (p.split(": ", 1) for p in problems)
+                    f"{path}: {tables} not read as turns: {reason}" for tables, reason in problems
                 )
         if self.doubted and notes is not None:
             notes.append(
