@@ -4,7 +4,9 @@ Removing a pain point keeps its theme out of the next draft (draft.py takes the 
 the evidence pack), but until `persona draft` runs the draft still holds the needs, findings,
 recommendations and stage pains written from that theme. Nobody removed those, so they are not
 hidden; but they must not read as if they still stood: every item whose evidence is only the
-removed pains' themes is flagged, and the persona says a re-draft is pending. An item citing
+removed pains' themes is flagged, and the persona says a re-draft is pending. A `chunk:` id
+counts as the removed pains' evidence when every theme whose mentions quote that chunk is
+removed (the draft cites the themes' own quotes and workarounds by chunk). An item citing
 other evidence too stays as it is, and so does an item a reviewer decided that the next draft
 keeps (any decision on a persona field or item; a journey part's correction or extension; a
 journey confirmation holds only while the new draft says the same, so it does not keep it).
@@ -12,12 +14,14 @@ journey confirmation holds only while the new draft says the same, so it does no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import refs
 from .decisions import JOURNEY_PREFIX, Mark, entry_for, parse_address
+from .workspace import iter_rows
 
 if TYPE_CHECKING:
     from .library import View
@@ -86,11 +90,41 @@ def _who(pains: list[RemovedPain] | tuple[RemovedPain, ...]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def pending_redrafts(view: View) -> dict[str, Redraft]:
+ChunkThemes = Mapping[str, frozenset[str]]
+
+
+def chunk_themes(view: View, mentions: Path | None) -> ChunkThemes:
+    """Chunk id -> the themes whose mentions quote it (themes.json's mention_ids, the chunks
+    from mentions.jsonl); empty without either file."""
+    if view.themes is None or mentions is None:
+        return {}
+    theme_of = {m: t.id for t in view.themes.themes for m in t.mention_ids}
+    found: dict[str, set[str]] = {}
+    for row in iter_rows(mentions):
+        theme = theme_of.get(row.get("id"))
+        if theme is None:
+            continue
+        quotes = row.get("quotes") if isinstance(row.get("quotes"), list) else []
+        chunks = {row.get("chunk_id")} | {q.get("chunk_id") for q in quotes if isinstance(q, dict)}
+        for chunk in chunks:
+            if isinstance(chunk, str) and chunk:
+                found.setdefault(chunk, set()).add(theme)
+    return {chunk: frozenset(themes) for chunk, themes in sorted(found.items())}
+
+
+def pending_redrafts(view: View, mentions: Path | None = None) -> dict[str, Redraft]:
     """persona id -> its pending re-draft, for each persona whose draft still holds a pain
-    point a reviewer removed."""
+    point a reviewer removed; `mentions` (mentions.jsonl) tells whose chunks a draft cites."""
     drafts = {p.id: p for p in view.drafts}
     out: dict[str, Redraft] = {}
+    # Read only once a removal is found: mentions.jsonl can be long.
+    cache: list[ChunkThemes] = []
+
+    def chunk_map() -> ChunkThemes:
+        if not cache:
+            cache.append(chunk_themes(view, mentions))
+        return cache[0]
+
     for reviewed in view.reviewed:
         persona = reviewed.persona
         draft = drafts.get(persona.id)
@@ -126,7 +160,7 @@ def pending_redrafts(view: View) -> dict[str, Redraft]:
             )
         resting: dict[str, tuple[str, ...]] = {}
         for prefix, data in parts:
-            for path, themes in _resting(data, prefix, gone, view.lineage):
+            for path, themes in _resting(data, prefix, gone, view.lineage, chunk_map):
                 if not _kept(path, marks):
                     resting[path] = tuple(p.theme_id for p in removed if p.theme_id in themes)
         out[persona.id] = Redraft(tuple(removed), resting)
@@ -134,25 +168,34 @@ def pending_redrafts(view: View) -> dict[str, Redraft]:
 
 
 def _resting(
-    node: Any, path: str, gone: set[str], lineage: Mapping[str, str]
+    node: Any,
+    path: str,
+    gone: set[str],
+    lineage: Mapping[str, str],
+    chunk_map: Callable[[], ChunkThemes],
 ) -> Iterator[tuple[str, set[str]]]:
     """(positional path, removed themes) of every claim, recommendation or stage pain in a
-    draft (JSON) whose evidence is only removed themes."""
+    draft (JSON) whose evidence is only removed themes (or chunks only they quote)."""
     if isinstance(node, dict):
         evidence = node.get("evidence")
         if isinstance(evidence, list):
-            themes = set()
+            themes: set[str] = set()
             for ref in evidence:
                 parsed = refs.parse(str(ref))
-                theme = refs.follow(parsed.key, lineage) if parsed.kind == "theme" else None
-                if theme not in gone:
+                if parsed.kind == "theme":
+                    cited = frozenset({refs.follow(parsed.key, lineage)})
+                elif parsed.kind == "chunk":
+                    cited = chunk_map().get(parsed.key, frozenset())
+                else:
+                    cited = frozenset()
+                if not cited or not cited <= gone:
                     return  # cites something else too (or nothing): it stands
-                themes.add(theme)
+                themes |= cited
             if themes:
                 yield path, themes
             return
         for key, value in node.items():
-            yield from _resting(value, f"{path}.{key}" if path else key, gone, lineage)
+            yield from _resting(value, f"{path}.{key}" if path else key, gone, lineage, chunk_map)
     elif isinstance(node, list):
         stage_pains = path.startswith(f"{JOURNEY_PREFIX}stages.") and path.endswith(".pain_points")
         for i, value in enumerate(node):
@@ -160,7 +203,7 @@ def _resting(
                 if refs.follow(value, lineage) in gone:
                     yield f"{path}.{i}", {refs.follow(value, lineage)}
                 continue
-            yield from _resting(value, f"{path}.{i}", gone, lineage)
+            yield from _resting(value, f"{path}.{i}", gone, lineage, chunk_map)
 
 
 def _kept(path: str, marks: Mapping[str, Mark]) -> bool:

@@ -142,3 +142,36 @@ def test_web_app_marks_the_same_items(ws: Workspace) -> None:
         assert sorted(set(re.findall(r'data-resting="([^"]+)"', journey_page))) == (JOURNEY_RESTING)
         _, _, sam = srv.get("/p/sam")
         assert "data-resting" not in sam and "data-redraft" not in sam
+
+
+def write_mentions(ws: Workspace, quoted: dict[str, str]) -> None:
+    """mentions.jsonl: each mention id (the fixture's themes' `m-<theme>-<n>`) quoting a chunk."""
+    rows = [
+        {"id": mid, "chunk_id": chunk, "quotes": [{"chunk_id": chunk, "text": "x"}]}
+        for mid, chunk in quoted.items()
+    ]
+    ws.mentions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_an_item_citing_only_the_removed_themes_chunks_is_marked(ws: Workspace) -> None:
+    # c-t101 is quoted only by t-sync's mentions; c-sync by t-sync's and by t-export's.
+    write_mentions(ws, {"m-t-sync-0": "c-t101", "m-t-sync-1": "c-sync", "m-t-export-0": "c-sync"})
+    drafted = personas()
+    drafted[0].draft.needs.must[0].evidence = ["chunk:c-t101", "theme:t-sync"]
+    write_personas(ws, drafted, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    cli(ws, "report")
+    resting = report_json(ws)["redraft"]["p-dana"]["resting"]
+    # Cites a chunk only the removed theme quotes: it rests on the removed pain.
+    assert "behaviors.purchase_triggers.0" in resting
+    assert "needs.must.0" in resting
+    assert line_of(page(ws, "persona-dana.md"), "A failed close after a sync outage").endswith(MARK)
+    # A chunk another theme still quotes is other evidence: the item stands.
+    assert "role" not in resting and "tools.0" not in resting
+    with running(ws) as srv:
+        _, _, persona = srv.get("/p/dana")
+    assert "behaviors.purchase_triggers.0" in re.findall(r'data-resting="([^"]+)"', persona)
+    # Restored, nothing rests on it.
+    cli(ws, "review", "set", "Dana", "pain_points[theme:t-sync]", "--reset")
+    cli(ws, "report")
+    assert report_json(ws)["redraft"] == {}
