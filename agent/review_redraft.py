@@ -26,7 +26,11 @@ from .workspace import iter_rows
 if TYPE_CHECKING:
     from .library import View
 
-REDRAFT = "`persona draft`"
+COMMAND = "persona draft"
+# The only code-formatted part of the notices: renderers format this exact text as code and
+# leave every other backtick (a pain title's, from ticket text) as text (render/markdown.py
+# md_code, render/html.py ticks).
+REDRAFT = f"`{COMMAND}`"
 
 
 @dataclass(frozen=True)
@@ -49,45 +53,80 @@ class Redraft:
     resting: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def item_note(self, path: str) -> str:
-        """'rests only on “Bank sync”, a pain point Ana removed; `persona draft` re-drafts it'
-        for a flagged item ('' when the item stands)."""
+        """'rests only on a pain point Ana removed; `persona draft` re-drafts it' for a flagged
+        item ('' when it stands); with several removed it names which, e.g. '… Ana removed
+        (“Bank sync drops transactions”); …'."""
         themes = self.resting.get(path)
         if not themes:
             return ""
         pains = [p for p in self.removed if p.theme_id in themes]
+        what = "a pain point" if len(pains) == 1 else "pain points"
+        if len(_removers(pains)) > 1:
+            return (
+                f"rests only on {what} reviewers removed ({_by_each(pains)}); "
+                f"{REDRAFT} re-drafts it"
+            )
         # The notice names the pain; with several removed, the item says which it rests on.
         named = f" ({_names(pains)})" if len(self.removed) > 1 else ""
-        what = "a pain point" if len(pains) == 1 else "pain points"
         return f"rests only on {what} {_who(pains)} removed{named}; {REDRAFT} re-drafts it"
 
     def headline(self) -> str:
-        """'Ana removed the pain point “Bank sync drops transactions”'."""
-        plural = "" if len(self.removed) == 1 else "s"
-        return f"{_who(self.removed)} removed the pain point{plural} {_names(self.removed)}"
+        """'Ana removed the pain point “Bank sync drops transactions”', or with several
+        reviewers 'Reviewers removed 2 pain points (“A” by Ana; “B” by Bo)'."""
+        count = len(self.removed)
+        if len(_removers(self.removed)) > 1:
+            return f"Reviewers removed {count} pain points ({_by_each(self.removed)})"
+        who = _who(self.removed)
+        plural = "" if count == 1 else "s"
+        return f"{who[:1].upper()}{who[1:]} removed the pain point{plural} {_names(self.removed)}"
 
-    def note(self, journey: bool = False) -> str:
-        """The persona's (or its journey map's) re-draft notice."""
+    def note(self, journey: bool = False, marked: bool = True) -> str:
+        """The persona's (or its journey map's) re-draft notice; `marked`: the page marks the
+        items resting on the removed pains (report.json lists them instead)."""
         one = len(self.removed) == 1
-        flagged = sum(1 for p in self.resting if p.startswith(JOURNEY_PREFIX) == journey)
+        flagged = self.flagged(journey)
         head = f"{self.headline()} after this draft was written. "
         if flagged:
             many = flagged != 1
+            are = "are" if many else "is"
+            where = f" {are} marked below, still shown" if marked else f" {are} still in the draft"
             head += (
                 f"{flagged} item{'s' if many else ''} drafted only from "
-                f"{'its' if one else 'their'} evidence {'are' if many else 'is'} marked below, "
-                f"still shown (nobody removed {'them' if many else 'it'}); "
+                f"{'its' if one else 'their'} evidence{where} "
+                f"(nobody removed {'them' if many else 'it'}); "
             )
         return head + f"{REDRAFT} re-drafts this persona without {'it' if one else 'them'}."
 
+    def flagged(self, journey: bool | None = None) -> int:
+        """How many items rest only on the removed pains (the journey's, the persona's, or all)."""
+        return sum(
+            1 for p in self.resting if journey is None or p.startswith(JOURNEY_PREFIX) == journey
+        )
+
 
 def _names(pains: list[RemovedPain] | tuple[RemovedPain, ...]) -> str:
-    names = [f"“{p.title}”" for p in pains]
+    """'“A”', '“A” and “B”', '“A”, “B” and “C”': the pains' titles, quoted."""
+    return _and([f"“{p.title}”" for p in pains])
+
+
+def _and(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _removers(pains: list[RemovedPain] | tuple[RemovedPain, ...]) -> list[str]:
+    """Who removed the pains, each once, in order ('a reviewer' for an unnamed one)."""
+    return list(dict.fromkeys(p.by or "a reviewer" for p in pains))
 
 
 def _who(pains: list[RemovedPain] | tuple[RemovedPain, ...]) -> str:
-    names = list(dict.fromkeys(p.by or "a reviewer" for p in pains))
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    """The one reviewer who removed all of the pains ('a reviewer' when unnamed)."""
+    return _removers(pains)[0]
+
+
+def _by_each(pains: list[RemovedPain] | tuple[RemovedPain, ...]) -> str:
+    """'“A” by Ana; “B” by Bo': each pain with who removed it."""
+    return "; ".join(f"“{p.title}” by {p.by or 'a reviewer'}" for p in pains)
 
 
 ChunkThemes = Mapping[str, frozenset[str]]
