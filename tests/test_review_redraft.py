@@ -233,3 +233,18 @@ def test_several_reviewers_and_a_backticked_title(ws: Workspace) -> None:
     assert notice.count("<code>") == 1 and "<code>persona draft</code>" in notice
     assert "rests only on a pain point reviewers removed" not in persona
     assert MARK.replace("Ana removed", "Ana removed (“Bank sync drops transactions”)") in persona
+
+
+def test_a_reset_by_position_after_a_removal_says_which_address_restores_it(
+    ws: Workspace,
+) -> None:
+    removed = cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    restore = "persona review set Dana 'pain_points[theme:t-sync]' --reset"
+    assert f"to bring it back: {restore}" in removed.output
+    # pain_points.0 is now the next pain point, which nobody decided: nothing to reset.
+    refused = cli(ws, "review", "set", "Dana", "pain_points.0", "--reset", code=1)
+    assert "no decision at pain_points.0 (pain_points[theme:t-export]) to reset" in refused.output
+    assert restore in refused.output and "Traceback" not in refused.output
+    cli(ws, "review", "set", "Dana", "pain_points[theme:t-sync]", "--reset")
+    cli(ws, "report")
+    assert report_json(ws)["redraft"] == {}
