@@ -995,7 +995,8 @@ def on_top(held: Decision | None, new: Decision) -> Decision:
     reviewer's own words keeps them theirs (the confirmation is recorded on top), an extension
     of a correction keeps the corrected words the corrector's (the extension is recorded on
     top), and an extension of an extension keeps the first reviewer's additions, with their
-    name."""
+    name. An extender correcting the field back to the words they extended withdraws their
+    extension."""
     if held is None or held.decision not in ("corrected", "extended"):
         return new
     if (
@@ -1010,6 +1011,18 @@ def on_top(held: Decision | None, new: Decision) -> Decision:
         # The extender rewrites their own addition (a review file edited again): it replaces
         # their earlier one, on top of the same corrected words.
         return on_top(peeled, new)
+    if (
+        held.decision == "corrected"
+        and new.decision == "corrected"
+        and held.extensions
+        and held.extensions[-1].by == new.by
+        and held.by != new.by
+        and (peeled := _peeled(held)) is not None
+        and new.value == peeled.value
+    ):
+        # The extender sets the field back to the words they extended (a review file edited
+        # again): that withdraws their addition; the correction stays its corrector's.
+        return peeled.model_copy(update={"confirmation": None, "rev": 0})
     if new.decision == "confirmed" and new.value == held.value:
         stamp = Stamp(by=new.by, at=new.at, comment=new.comment)
         return held.model_copy(update={"confirmation": stamp, "rev": 0})

@@ -11,6 +11,7 @@ re-draft moved.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -458,6 +459,8 @@ def set_field(
         correct = " ".join(correct)
     if isinstance(extend, list) and target.spec.kind != "list":
         extend = " ".join(extend)
+    if reset and not isinstance(target.address, JourneyAddress):
+        _decided_or_refuse(view, target.persona, persona, field_path, str(target.address))
     decision = decide_on(
         target, kind, value=correct, addition=extend, source="cli", by=by, comment=comment
     )
@@ -469,13 +472,43 @@ def set_field(
     if kind == "removed" and not isinstance(target.address, JourneyAddress):
         from .decisions import describe
 
-        summary.notes.append(describe(str(target.address), decision))
+        # Positions shift once an item is out: only its address brings it back.
+        summary.notes.append(
+            f"{describe(str(target.address), decision)}; to bring it back: "
+            f"{_reset_command(persona, str(target.address))}"
+        )
     if isinstance(target.address, JourneyAddress):
         # The counts above are the persona's fields: say what happened to the journey map.
         from .decisions import describe
 
         summary.notes.append(f"journey map: {describe(str(target.address), decision)}")
     return summary
+
+
+def _reset_command(persona: str, address: str) -> str:
+    """The command that resets one decision, shell-quoted ('persona review set Dana …')."""
+    return f"persona review set {shlex.quote(persona)} {shlex.quote(address)} --reset"
+
+
+def _decided_or_refuse(
+    view: View, persona: Persona, asked: str, field_path: str, address: str
+) -> None:
+    """A reset of a field or item nobody decided would do nothing: refuse it, naming the
+    removed items (whose positions the list no longer has) and how to reset them."""
+    from .decisions import entry_for
+
+    found = entry_for(view.store, persona)
+    active = found[1].active() if found else {}
+    if address in active:
+        return
+    removed = [a for a, d in active.items() if d.decision == "removed"]
+    hint = (
+        "; removed items are reset by address: "
+        + "; ".join(_reset_command(asked, a) for a in sorted(removed))
+        if removed
+        else ""
+    )
+    raise ReviewError(f"no decision at {field_path} ({address}) to reset{hint}")
 
 
 def mark_reviewed(

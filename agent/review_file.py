@@ -1039,6 +1039,7 @@ def _someone_elses(
 
 
 def _conflict(file: Path, name: str, newer: list[str], where: int | None) -> InputError:
+    """The refusal of a block someone else decided after the export (file and line named)."""
     return InputError(
         str(file),
         f"'{name}' was decided by someone else after this file was exported "

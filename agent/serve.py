@@ -452,7 +452,12 @@ class Site:
         """The library, re-read only when one of its files changed."""
         ws = self.workspace
         stamp = self._stamp(
-            ws.personas, ws.themes, ws.segments, ws.review_dir / "decisions.json", ws.chunks
+            ws.personas,
+            ws.themes,
+            ws.segments,
+            ws.review_dir / "decisions.json",
+            ws.chunks,
+            ws.mentions,
         )
         with self._lock:
             if self._snapshot is not None and self._snapshot.stamp == stamp:
@@ -466,7 +471,7 @@ class Site:
             if self._chunks is None or self._chunks[0] != chunk_stamp:
                 chunks = load_chunks(ws.chunks, cited_chunk_ids(view.personas, view.journeys))
                 self._chunks = (chunk_stamp, chunks, ticket_subjects_for(ws, chunks))
-            data = report_data(view, self._chunks[1], self._chunks[2])
+            data = report_data(view, self._chunks[1], self._chunks[2], mentions=ws.mentions)
             self._snapshot = Snapshot(stamp, view, data)
             return self._snapshot
 

@@ -24,13 +24,17 @@ def edit(path: Path, block: str, **keys: object) -> None:
     """Change (or add) keys of one block the way a person would in an editor."""
     lines = path.read_text().splitlines()
     start = lines.index(f"  {block}:")
-    end = next(
-        (i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")), len(lines)
-    )
     for key, value in keys.items():
+        end = next(
+            (i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")),
+            len(lines),
+        )
         found = [i for i in range(start + 1, end) if lines[i].startswith(f"    {key}:")]
         if found:
             lines[found[0]] = f"    {key}: {json.dumps(value)}"
+            # The key's old nested lines (a claim's `text:`) go with it.
+            while found[0] + 1 < len(lines) and lines[found[0] + 1].startswith("      "):
+                del lines[found[0] + 1]
         else:
             lines.insert(start + 1, f"    {key}: {json.dumps(value)}")
     path.write_text("\n".join(lines) + "\n")
@@ -140,3 +144,24 @@ def test_restoring_a_colleagues_removal_can_be_edited_again_in_the_same_file(
     edit(path, block, decision="confirmed")
     refused = cli(ws, "review", "apply", path, "--by", "Bob", code=1)
     assert "decided by someone else" in refused.output and "removed by Ana" in refused.output
+
+
+def test_withdrawing_your_extension_in_the_file_keeps_the_correction_its_correctors(
+    ws: Workspace,
+) -> None:
+    cli(ws, "review", "set", "Dana", "role", "--correct", "Controller", "--by", "Bo")
+    cli(ws, "review", "export")
+    path = ws.review_dir / "dana.yaml"
+    edit(path, "role", decision="extended", addition="Also runs payroll.")
+    cli(ws, "review", "apply", path, "--by", "Ana")
+    assert role(ws)["value"]["text"] == "Controller Also runs payroll."
+    # Ana changes her mind: the block back to Bo's correction, word for word.
+    edit(path, "role", decision="corrected", value="Controller", addition=None)
+    cli(ws, "review", "apply", path, "--by", "Ana")
+    decision = role(ws)
+    # Her extension is gone; the correction is Bo's, as before she extended it.
+    assert decision["value"]["text"] == "Controller"
+    assert (decision["decision"], decision["by"]) == ("corrected", "Bo")
+    assert not decision.get("extensions")
+    mark = report(ws)["provenance"]["p-dana"]["role"]
+    assert mark["by"] == "Bo" and not mark.get("extended_by")

@@ -142,3 +142,109 @@ def test_web_app_marks_the_same_items(ws: Workspace) -> None:
         assert sorted(set(re.findall(r'data-resting="([^"]+)"', journey_page))) == (JOURNEY_RESTING)
         _, _, sam = srv.get("/p/sam")
         assert "data-resting" not in sam and "data-redraft" not in sam
+
+
+def write_mentions(ws: Workspace, quoted: dict[str, str]) -> None:
+    """mentions.jsonl: each mention id (the fixture's themes' `m-<theme>-<n>`) quoting a chunk."""
+    rows = [
+        {"id": mid, "chunk_id": chunk, "quotes": [{"chunk_id": chunk, "text": "x"}]}
+        for mid, chunk in quoted.items()
+    ]
+    ws.mentions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_an_item_citing_only_the_removed_themes_chunks_is_marked(ws: Workspace) -> None:
+    # c-t101 is quoted only by t-sync's mentions; c-sync by t-sync's and by t-export's.
+    write_mentions(ws, {"m-t-sync-0": "c-t101", "m-t-sync-1": "c-sync", "m-t-export-0": "c-sync"})
+    drafted = personas()
+    drafted[0].draft.needs.must[0].evidence = ["chunk:c-t101", "theme:t-sync"]
+    write_personas(ws, drafted, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    cli(ws, "report")
+    resting = report_json(ws)["redraft"]["p-dana"]["resting"]
+    # Cites a chunk only the removed theme quotes: it rests on the removed pain.
+    assert "behaviors.purchase_triggers.0" in resting
+    assert "needs.must.0" in resting
+    assert line_of(page(ws, "persona-dana.md"), "A failed close after a sync outage").endswith(MARK)
+    # A chunk another theme still quotes is other evidence: the item stands.
+    assert "role" not in resting and "tools.0" not in resting
+    with running(ws) as srv:
+        _, _, persona = srv.get("/p/dana")
+    assert "behaviors.purchase_triggers.0" in re.findall(r'data-resting="([^"]+)"', persona)
+    # Restored, nothing rests on it.
+    cli(ws, "review", "set", "Dana", "pain_points[theme:t-sync]", "--reset")
+    cli(ws, "report")
+    assert report_json(ws)["redraft"] == {}
+
+
+def test_every_view_counts_and_marks_alike(ws: Workspace) -> None:
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    cli(ws, "report")
+    html = page(ws, "index.html")
+    # The index's profile says how many persona items are marked, and its journey part says
+    # how many journey items are (before, the journey's 13 were marked without a notice).
+    assert "4 items drafted only from its evidence are marked below" in html
+    assert re.search(r"data-redraft-journey>.*13 items drafted only from its evidence", html)
+    # The card names who removed what, as the pages do.
+    card = line_of(html, "data-redraft-card")
+    assert "Ana removed the pain point “Bank sync drops transactions”" in card
+    assert "a reviewer removed a pain point" not in card
+    # The summary's caveat reads as the pages do, the command as code.
+    summary = page(ws, "summary.md")
+    caveat = line_of(summary, "re-draft pending")
+    assert "after this draft was written" in caveat and caveat.endswith(
+        "`persona draft` re-drafts it"
+    )
+    assert "<code>persona draft</code> re-drafts it" in line_of(html, "re-draft pending: Ana")
+    # report.json's notes point at no page position.
+    found = report_json(ws)["redraft"]["p-dana"]
+    assert "marked below" not in found["note"] + found["journey_note"]
+    assert "4 items drafted only from its evidence are still in the draft" in found["note"]
+    with running(ws) as srv:
+        _, _, one_page = srv.get("/p/dana/print")
+        _, _, index = srv.get("/")
+    assert "<strong>Re-draft pending.</strong> Ana removed the pain point" in one_page
+    assert {"goals.1", "needs.must.0", "aha_moment"} <= set(
+        re.findall(r'data-resting="([^"]+)"', one_page)
+    )
+    assert "Ana removed the pain point “Bank sync drops transactions”" in line_of(
+        index, "data-redraft-card"
+    )
+
+
+def test_several_reviewers_and_a_backticked_title(ws: Workspace) -> None:
+    drafted = personas()
+    drafted[0].draft.pain_points[1].title = "Export `CSV broken"
+    write_personas(ws, drafted, [journey("p-dana"), journey("p-sam", (-1, 0, 1, 1, 2))])
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove", "--by", "Ana")
+    cli(ws, "review", "set", "Dana", "pain_points.0", "--remove", "--by", "Bo")
+    cli(ws, "report")
+    persona = page(ws, "persona-dana.md")
+    banner = line_of(persona, "RE-DRAFT PENDING")
+    assert (
+        "Reviewers removed 2 pain points (“Bank sync drops transactions” by Ana; "
+        "“Export &#96;CSV broken” by Bo)"
+    ) in banner
+    # The title's backtick is text; only our command is code.
+    assert banner.count("`") == 2 and "`persona draft`" in banner
+    html = page(ws, "index.html")
+    notice = line_of(html, "data-redraft>")
+    assert "“Export `CSV broken” by Bo" in notice
+    assert notice.count("<code>") == 1 and "<code>persona draft</code>" in notice
+    assert "rests only on a pain point reviewers removed" not in persona
+    assert MARK.replace("Ana removed", "Ana removed (“Bank sync drops transactions”)") in persona
+
+
+def test_a_reset_by_position_after_a_removal_says_which_address_restores_it(
+    ws: Workspace,
+) -> None:
+    removed = cli(ws, "review", "set", "Dana", "pain_points.0", "--remove")
+    restore = "persona review set Dana 'pain_points[theme:t-sync]' --reset"
+    assert f"to bring it back: {restore}" in removed.output
+    # pain_points.0 is now the next pain point, which nobody decided: nothing to reset.
+    refused = cli(ws, "review", "set", "Dana", "pain_points.0", "--reset", code=1)
+    assert "no decision at pain_points.0 (pain_points[theme:t-export]) to reset" in refused.output
+    assert restore in refused.output and "Traceback" not in refused.output
+    cli(ws, "review", "set", "Dana", "pain_points[theme:t-sync]", "--reset")
+    cli(ws, "report")
+    assert report_json(ws)["redraft"] == {}

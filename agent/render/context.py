@@ -684,7 +684,9 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
 
     view = load_view(workspace, apply=apply_decisions)
     chunks = load_chunks(workspace.chunks, cited_chunk_ids(view.personas, view.journeys))
-    data = report_data(view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions)
+    data = report_data(
+        view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions, workspace.mentions
+    )
     groups = view.cohorts is not None and any(c.members for c in view.cohorts.cohorts)
     if groups and view.themes is not None and workspace.mentions.exists():
         data.theme_people = theme_people(workspace, view.themes, interviews_only=True)
@@ -711,9 +713,14 @@ def _all_marks(view: View) -> dict[str, dict[str, Mark]]:
 
 
 def report_data(
-    view: View, chunks: dict[str, Chunk], subjects: dict[str, str], apply_decisions: bool = True
+    view: View,
+    chunks: dict[str, Chunk],
+    subjects: dict[str, str],
+    apply_decisions: bool = True,
+    mentions: Path | None = None,
 ) -> ReportData:
-    """The renderers' inputs from a read view and the chunks it cites."""
+    """The renderers' inputs from a read view and the chunks it cites (`mentions`:
+    mentions.jsonl, which tells whose quotes a draft's chunk ids are)."""
     return ReportData(
         personas=view.personas,
         journeys={j.persona_id: j for j in view.journeys},
@@ -727,5 +734,5 @@ def report_data(
         subjects=subjects,
         marks=_all_marks(view),
         items_decided={r.persona.id: r.items_decided for r in view.reviewed if r.items_decided},
-        redraft=pending_redrafts(view) if apply_decisions else {},
+        redraft=pending_redrafts(view, mentions) if apply_decisions else {},
     )

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from ..decisions import Mark
 from ..ids import content_hash
 from ..models import Claim, JourneyMap, Persona, Theme, ThemeGroup, ThemeReport
+from ..review_redraft import COMMAND, REDRAFT
 from .context import (
     OFFLINE_NOTICE,
     Evidence,
@@ -66,6 +67,7 @@ def _env() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["pct"] = pct
+    env.filters["ticks"] = ticks
     env.filters["num"] = fmt_num
     env.filters["plural"] = plural
     return env
@@ -189,19 +191,21 @@ class PersonaView:
         """Why an item no longer stands until the next draft, as HTML ('' when it does)."""
         return ticks(self.report.resting(self.persona, path) if self.report else "")
 
+    def redraft_headline(self) -> str:
+        """'Ana removed the pain point “…”' while a re-draft is pending, else ''."""
+        found = self.report.redraft.get(self.persona.id) if self.report else None
+        return found.headline() if found else ""
+
     def redraft_note(self, journey: bool = False) -> Markup:
         """The persona's (or journey map's) re-draft notice, as HTML ('' when none)."""
         return ticks(self.report.redraft_note(self.persona, journey) if self.report else "")
 
 
 def ticks(text: str) -> Markup:
-    """Our own sentence, escaped, its `backticked` parts as <code>."""
-    parts = str(text).split("`")
-    return Markup(
-        "".join(
-            f"<code>{escape(p)}</code>" if i % 2 else str(escape(p)) for i, p in enumerate(parts)
-        )
-    )
+    """Our own sentence, escaped, our command in it (review_redraft.REDRAFT) as <code>; any
+    other backtick, e.g. a pain title's, stays text."""
+    # Markup.join escapes each part.
+    return Markup(f"<code>{COMMAND}</code>").join(str(text).split(REDRAFT))
 
 
 def provenance(mark: Mark) -> str:

@@ -166,8 +166,8 @@ def build_report_json(data: ReportData, summary: ExecutiveSummary) -> dict[str, 
                     {"theme_id": p.theme_id, "title": p.title, "by": p.by, "at": p.at}
                     for p in found.removed
                 ],
-                "note": found.note(),
-                "journey_note": found.note(journey=True),
+                "note": found.note(marked=False),
+                "journey_note": found.note(journey=True, marked=False),
                 "resting": {path: found.item_note(path) for path in sorted(found.resting)},
             }
             for pid, found in sorted(data.redraft.items())

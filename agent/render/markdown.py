@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from .. import refs
 from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, DocumentInfo, JourneyMap, JourneyStageEntry, Persona
+from ..review_redraft import COMMAND, REDRAFT
 from ..stages import PRESET_SOURCES, STAGE_TITLES
 from .context import (
     OFFLINE_NOTICE,
@@ -131,15 +132,14 @@ def offline_banner() -> str:
 
 
 def md_code(text: str) -> str:
-    """Our own sentence made inert, its `backticked` parts as code spans."""
-    parts = text.split("`")
-    return "".join(
-        code(part)
-        if i % 2
-        else (" " if part[:1].isspace() else "")
+    """Our own sentence made inert, our command in it (review_redraft.REDRAFT) as a code span;
+    any other backtick, e.g. a pain title's, stays text."""
+    parts = text.split(REDRAFT)
+    return code(COMMAND).join(
+        (" " if part[:1].isspace() else "")
         + md(part)
         + (" " if part[-1:].isspace() and part.strip() else "")
-        for i, part in enumerate(parts)
+        for part in parts
     )
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from ..decisions import JOURNEY_PREFIX, Mark
 from ..models import Claim, Persona, Recommendation, SegmentStats, Theme, ThemeGroup, ThemeReport
 from ..offline_draft import SEVERITY_WORDS
+from ..review_redraft import REDRAFT
 from ..stages import FUNNEL, funnel_hint
 from .context import People, ReportData, first_name, pct
 from .markdown import (
@@ -19,6 +20,7 @@ from .markdown import (
     code,
     doc_basis,
     md,
+    md_code,
     offline_banner,
     plural,
     stale_banner,
@@ -365,8 +367,8 @@ def _warnings(data: ReportData) -> list[str]:
             else ""
         )
         warnings.append(
-            f"{persona.draft.name}: re-draft pending: {found.headline()} after it was "
-            f"drafted{left}; run persona draft to re-draft it"
+            f"{persona.draft.name}: re-draft pending: {found.headline()} after this draft "
+            f"was written{left}; {REDRAFT} re-drafts it"
         )
     if data.cohorts and data.cohorts.one_persona_reason:
         warnings.append(data.cohorts.one_persona_reason)
@@ -592,7 +594,7 @@ def render_summary_md(data: ReportData, summary: ExecutiveSummary) -> str:
         out += [f"- {md(line)}" for line in summary.method]
     if summary.warnings:
         out += ["", "## Caveats", ""]
-        out += [f"- {md(w)}" for w in summary.warnings]
+        out += [f"- {md_code(w)}" for w in summary.warnings]
     out += notes.section()
     return "\n".join(out).rstrip() + "\n"
 
