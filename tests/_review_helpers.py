@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +27,23 @@ def cli(ws: Workspace, *args: str | Path, code: int = 0) -> Any:
     result = CliRunner().invoke(app, [*(str(a) for a in args), "-w", str(ws.root)])
     assert result.exit_code == code, result.output
     return result
+
+
+def edit(path: Path, block: str, **keys: object) -> None:
+    """Change (or add) keys of one block the way a person would in an editor."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"  {block}:")
+    for key, value in keys.items():
+        end = next(
+            (i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")),
+            len(lines),
+        )
+        found = [i for i in range(start + 1, end) if lines[i].startswith(f"    {key}:")]
+        if found:
+            lines[found[0]] = f"    {key}: {json.dumps(value)}"
+            # The key's old nested lines (a claim's `text:`) go with it.
+            while found[0] + 1 < len(lines) and lines[found[0] + 1].startswith("      "):
+                del lines[found[0] + 1]
+        else:
+            lines.insert(start + 1, f"    {key}: {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")

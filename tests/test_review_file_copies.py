@@ -12,25 +12,12 @@ import pytest
 
 from agent.workspace import Workspace
 
-from ._review_helpers import cli, reviewed_workspace
+from ._review_helpers import cli, edit, reviewed_workspace
 
 
 @pytest.fixture
 def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return reviewed_workspace(tmp_path, monkeypatch, "Default Reviewer")
-
-
-def edit(path: Path, field: str, **keys: object) -> None:
-    """Change keys of one block the way a person would in an editor."""
-    lines = path.read_text().splitlines()
-    start = lines.index(f"  {field}:")
-    for key, value in keys.items():
-        found = [i for i in range(start + 1, len(lines)) if lines[i].startswith(f"    {key}:")]
-        if found:
-            lines[found[0]] = f"    {key}: {json.dumps(value)}"
-        else:  # not exported (a comment): written under the block's name
-            lines.insert(start + 1, f"    {key}: {json.dumps(value)}")
-    path.write_text("\n".join(lines) + "\n")
 
 
 def store(ws: Workspace) -> dict[str, Any]:

@@ -12,32 +12,12 @@ import pytest
 
 from agent.workspace import Workspace
 
-from ._review_helpers import cli, reviewed_workspace
+from ._review_helpers import cli, edit, reviewed_workspace
 
 
 @pytest.fixture
 def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return reviewed_workspace(tmp_path, monkeypatch, "Default Reviewer")
-
-
-def edit(path: Path, block: str, **keys: object) -> None:
-    """Change (or add) keys of one block the way a person would in an editor."""
-    lines = path.read_text().splitlines()
-    start = lines.index(f"  {block}:")
-    for key, value in keys.items():
-        end = next(
-            (i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")),
-            len(lines),
-        )
-        found = [i for i in range(start + 1, end) if lines[i].startswith(f"    {key}:")]
-        if found:
-            lines[found[0]] = f"    {key}: {json.dumps(value)}"
-            # The key's old nested lines (a claim's `text:`) go with it.
-            while found[0] + 1 < len(lines) and lines[found[0] + 1].startswith("      "):
-                del lines[found[0] + 1]
-        else:
-            lines.insert(start + 1, f"    {key}: {json.dumps(value)}")
-    path.write_text("\n".join(lines) + "\n")
 
 
 def fields(ws: Workspace) -> dict[str, Any]:
