@@ -191,3 +191,23 @@ def test_a_one_column_pipe_table_is_a_box_of_speaker_lines_or_named(tmp_path: Pa
     ]
     (note,) = [n for n in summary["notes"] if "P9.md" in n]
     assert "P9.md: table 2 on line 6 (2 rows, 1 column) not read as turns" in note
+
+
+def test_a_pipe_table_inside_a_code_fence_is_text_not_turns(tmp_path: Path) -> None:
+    # A researcher pasting the export format they were shown: Markdown renders it as code, so
+    # its rows are nobody's turns and no table note is due.
+    fenced = "| Speaker | Text |\n|---|---|\n| Finance | Approved |\n"
+    text = (
+        "Interviewer: What does the export look like?\n"
+        f"Dana: It comes out like this:\n```\n{fenced}```\n"
+        "Interviewer: And then?\n"
+        f"Dana: Same again in the other file:\n~~~text\n{fenced}~~~\n"
+    )
+    chunks, summary = _ingest({"P1.md": text}, tmp_path)
+    said = _said(chunks["P1.md"])
+    assert [(who, role) for who, role, _, _ in said] == [
+        ("Interviewer", "interviewer"),
+        ("Dana", "participant"),
+    ] * 2
+    assert "| Finance | Approved |" in said[1][3] and "| Finance | Approved |" in said[3][3]
+    assert not any("table" in n for n in summary["notes"])

@@ -77,17 +77,29 @@ def _pipe_cells(line: str) -> list[str]:
     return [CELL_BREAK.sub("\n", cell.replace("\\|", "|")).strip() for cell in PIPE.split(row)]
 
 
+# A Markdown code fence: its opening run of backticks or tildes closes it again.
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+
+
 def _pipe_tables(lines: list[str]) -> list[tuple[int, int]]:
     """(first, end) line indexes of each pipe table: a header row, a delimiter row, the rows.
 
     The delimiter row must hold a pipe and as many cells as the header (GitHub's rule), so a
     `---` rule under a sentence is not one; the table ends at a blank line or one with no pipe.
+    Inside a fenced code block (``` or ~~~) a table is shown as text, as Markdown shows it.
     """
     spans: list[tuple[int, int]] = []
+    fence = ""
     i = 0
     while i + 1 < len(lines):
         head, rule = lines[i], lines[i + 1]
-        if (
+        opened = _FENCE.match(head)
+        if opened and (not fence or opened[1].startswith(fence)):
+            fence = "" if fence else opened[1]
+            i += 1
+        elif fence:
+            i += 1
+        elif (
             PIPE.search(head)
             and "|" in rule
             and PIPE_DELIMITER.match(rule)
@@ -464,6 +476,7 @@ def _bold_labels(texts: list[str], bold: list[str | None]) -> list[str]:
 
 
 def _numbers(values: list[int]) -> str:
+    """'2, 3': row or line numbers as a note lists them."""
     return ", ".join(str(v) for v in values)
 
 
