@@ -71,6 +71,7 @@ from .models import Persona, Recommendation
 from .render.context import (
     ReportData,
     cited_chunk_ids,
+    group_theme_people,
     load_chunks,
     pct,
     report_data,
@@ -433,6 +434,7 @@ class Site:
         self._snapshot: Snapshot | None = None
         self._inputs: tuple[tuple[Any, ...], Inputs] | None = None
         self._chunks: tuple[tuple[Any, ...], dict[str, Any], dict[str, str]] | None = None
+        self._people: tuple[tuple[Any, ...], dict[str, set[str]]] | None = None
         self._documents = DocumentIndex(workspace.documents)
         self._pseudonymizer: tuple[tuple[Any, ...], Pseudonymizer] | None = None
         self._envs: dict[bool, Environment] = {}
@@ -472,6 +474,14 @@ class Site:
                 chunks = load_chunks(ws.chunks, cited_chunk_ids(view.personas, view.journeys))
                 self._chunks = (chunk_stamp, chunks, ticket_subjects_for(ws, chunks))
             data = report_data(view, self._chunks[1], self._chunks[2], mentions=ws.mentions)
+            # Who raised each theme, for the support counts on persona fields: read again when
+            # the mentions, themes or groups change, or a reviewer merges themes.
+            people_stamp = self._stamp(
+                ws.mentions, ws.themes, ws.cohorts, ws.review_dir / "decisions.json"
+            )
+            if self._people is None or self._people[0] != people_stamp:
+                self._people = (people_stamp, group_theme_people(ws, view))
+            data.theme_people = self._people[1]
             self._snapshot = Snapshot(stamp, view, data)
             return self._snapshot
 

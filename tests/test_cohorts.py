@@ -418,6 +418,19 @@ def test_each_claim_says_how_many_of_its_group_it_rests_on(
     # Journey items are not counted (the Markdown journey pages do not count them either).
     journeys = html.split('class="journey')[1:]
     assert journeys and not any("note support" in j.split("</section>")[0] for j in journeys)
+    # So does the review web app, the same counts beside the same items.
+    from tests._serve_helpers import running
+
+    slug = page.stem.removeprefix("persona-")
+    with running(Workspace(ws)) as site:
+        status, _, web = site.get(f"/p/{slug}")
+    assert status == 200
+    for text, count in (
+        ("Close the month fast", 1),
+        ("Keep approvals simple", 2),
+        ("Feeds that stay connected", len(theme_people)),
+    ):
+        assert f"({count} of {n} participants)" in web.split(text)[1].split("</li>")[0], text
 
 
 def test_the_summary_says_what_sets_each_group_apart(offline_study: Path) -> None:

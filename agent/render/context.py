@@ -687,10 +687,17 @@ def load_report_data(workspace: Workspace, apply_decisions: bool = True) -> Repo
     data = report_data(
         view, chunks, ticket_subjects_for(workspace, chunks), apply_decisions, workspace.mentions
     )
+    data.theme_people = group_theme_people(workspace, view)
+    return data
+
+
+def group_theme_people(workspace: Workspace, view: View) -> dict[str, set[str]]:
+    """Theme id -> the interview participants who raised it, when the personas are groups of
+    participants (support counts read it); empty otherwise, as nothing then needs it."""
     groups = view.cohorts is not None and any(c.members for c in view.cohorts.cohorts)
     if groups and view.themes is not None and workspace.mentions.exists():
-        data.theme_people = theme_people(workspace, view.themes, interviews_only=True)
-    return data
+        return theme_people(workspace, view.themes, interviews_only=True)
+    return {}
 
 
 def ticket_subjects_for(workspace: Workspace, chunks: dict[str, Chunk]) -> dict[str, str]:
