@@ -459,7 +459,7 @@ def set_field(
         correct = " ".join(correct)
     if isinstance(extend, list) and target.spec.kind != "list":
         extend = " ".join(extend)
-    if reset and not isinstance(target.address, JourneyAddress):
+    if reset:
         _decided_or_refuse(view, target.persona, persona, field_path, str(target.address))
     decision = decide_on(
         target, kind, value=correct, addition=extend, source="cli", by=by, comment=comment

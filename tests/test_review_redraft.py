@@ -248,3 +248,16 @@ def test_a_reset_by_position_after_a_removal_says_which_address_restores_it(
     cli(ws, "review", "set", "Dana", "pain_points[theme:t-sync]", "--reset")
     cli(ws, "report")
     assert report_json(ws)["redraft"] == {}
+
+
+def test_a_journey_reset_nobody_decided_is_refused_and_a_decided_one_resets(
+    ws: Workspace,
+) -> None:
+    # Before, a journey reset with nothing to reset did nothing and said nothing.
+    refused = cli(ws, "review", "set", "Dana", "journey.key_findings.0", "--reset", code=1)
+    assert "no decision at journey.key_findings.0" in refused.output
+    assert "Traceback" not in refused.output
+    cli(ws, "review", "set", "Dana", "journey.key_findings.0", "--confirm", "--by", "Bob")
+    cli(ws, "review", "set", "Dana", "journey.key_findings.0", "--reset")
+    again = cli(ws, "review", "set", "Dana", "journey.key_findings.0", "--reset", code=1)
+    assert "no decision at journey.key_findings.0" in again.output
