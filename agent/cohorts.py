@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from .config import Settings
 from .errors import HostPending, InputError
+from .evidence import themed_mentions
 from .host import register_response_model
 from .model_calls import ModelCalls
 from .models import (
@@ -135,11 +136,9 @@ def participant_profiles(
             words = set(re.split(r"[^a-z0-9]+", name))
             if not words & IDENTITY_WORDS and text and len(text) <= 60:
                 prof.attributes[name] = text
-    theme_of = {m: t.id for t in themes.themes for m in t.mention_ids} if themes else {}
-    for row in iter_rows(workspace.mentions):
+    for theme, row in themed_mentions(themes, workspace.mentions) if themes else ():
         prof = profiles.get(row.get("participant_id") or "")
-        theme = theme_of.get(row.get("id"))
-        if prof is not None and theme is not None:
+        if prof is not None:
             prof.themes[theme] = prof.themes.get(theme, 0.0) + float(row.get("severity") or 1)
     for row in iter_rows(workspace.observations):
         prof = profiles.get(row.get("participant_id") or "")

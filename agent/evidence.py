@@ -32,8 +32,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import Field
@@ -500,20 +501,28 @@ def segment_themes(
     return [(t, count(t)) for t in chosen]
 
 
+def themed_mentions(themes: ThemeReport, mentions: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(theme id, raw mentions.jsonl row) for each mention a theme holds: the one join of the
+    mentions file with themes.json that counts, groups and review flags read."""
+    theme_of = {m: t.id for t in themes.themes for m in t.mention_ids}
+    for row in iter_rows(mentions):
+        theme = theme_of.get(row.get("id"))
+        if theme is not None:
+            yield theme, row
+
+
 def theme_people(
     workspace: Workspace, themes: ThemeReport, interviews_only: bool = False
 ) -> dict[str, set[str]]:
     """Theme id -> the participants (or users) whose mentions it holds; `interviews_only`:
     the interview participants alone (a ticket's customer is no study participant)."""
-    theme_of = {m: t.id for t in themes.themes for m in t.mention_ids}
     people: dict[str, set[str]] = {}
-    for row in iter_rows(workspace.mentions):
-        theme = theme_of.get(row.get("id"))
+    for theme, row in themed_mentions(themes, workspace.mentions):
         if interviews_only:
             who = row.get("participant_id") if row.get("kind") != "ticket" else None
         else:
             who = row.get("participant_id") or row.get("user_id")
-        if theme and who:
+        if who:
             people.setdefault(theme, set()).add(who)
     return people
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import refs
 from .decisions import JOURNEY_PREFIX, Mark, entry_for, parse_address
-from .workspace import iter_rows
+from .evidence import themed_mentions
 
 if TYPE_CHECKING:
     from .library import View
@@ -137,12 +137,8 @@ def chunk_themes(view: View, mentions: Path | None) -> ChunkThemes:
     from mentions.jsonl); empty without either file."""
     if view.themes is None or mentions is None:
         return {}
-    theme_of = {m: t.id for t in view.themes.themes for m in t.mention_ids}
     found: dict[str, set[str]] = {}
-    for row in iter_rows(mentions):
-        theme = theme_of.get(row.get("id"))
-        if theme is None:
-            continue
+    for theme, row in themed_mentions(view.themes, mentions):
         quotes = row.get("quotes") if isinstance(row.get("quotes"), list) else []
         chunks = {row.get("chunk_id")} | {q.get("chunk_id") for q in quotes if isinstance(q, dict)}
         for chunk in chunks:
