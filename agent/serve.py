@@ -190,17 +190,13 @@ def _text_of(kind: str, value: Any) -> tuple[str, bool]:
 
 
 def who_wrote(mark: Mark) -> str:
-    """Who decided, when and why (a tooltip), with the reviewers who extended the field first
-    and a colleague's confirmation of a reviewer's words."""
+    """Who decided, when and why (a tooltip, with a colleague's confirmation: see provenance),
+    with the reviewers who extended the field first or after."""
     text = provenance(mark)
     if mark.earlier_by:
         text += f" (after {' and '.join(b or 'a reviewer' for b in mark.earlier_by)} extended it)"
     if mark.extended_by:
         text += f"; extended by {' and '.join(b or 'a reviewer' for b in mark.extended_by)}"
-    if mark.confirmed_by:
-        text += f"; confirmed by {mark.confirmed_by}"
-        text += f", {mark.confirmed_at}" if mark.confirmed_at else ""
-        text += f": {mark.confirmed_comment}" if mark.confirmed_comment else ""
     return text
 
 
@@ -434,7 +430,7 @@ class Site:
         self._snapshot: Snapshot | None = None
         self._inputs: tuple[tuple[Any, ...], Inputs] | None = None
         self._chunks: tuple[tuple[Any, ...], dict[str, Any], dict[str, str]] | None = None
-        self._people: tuple[tuple[Any, ...], dict[str, set[str]]] | None = None
+        self._people: tuple[Any, dict[str, set[str]]] | None = None
         self._documents = DocumentIndex(workspace.documents)
         self._pseudonymizer: tuple[tuple[Any, ...], Pseudonymizer] | None = None
         self._envs: dict[bool, Environment] = {}
@@ -475,10 +471,14 @@ class Site:
                 self._chunks = (chunk_stamp, chunks, ticket_subjects_for(ws, chunks))
             data = report_data(view, self._chunks[1], self._chunks[2], mentions=ws.mentions)
             # Who raised each theme, for the support counts on persona fields: read again when
-            # the mentions, themes or groups change, or a reviewer merges themes.
-            people_stamp = self._stamp(
-                ws.mentions, ws.themes, ws.cohorts, ws.review_dir / "decisions.json"
+            # the mentions or groups change or the themes' members do (a reviewer's merge), not
+            # on every review action.
+            members = (
+                tuple((t.id, tuple(t.mention_ids)) for t in view.themes.themes)
+                if view.themes
+                else ()
             )
+            people_stamp = (self._stamp(ws.mentions, ws.cohorts), members)
             if self._people is None or self._people[0] != people_stamp:
                 self._people = (people_stamp, group_theme_people(ws, view))
             data.theme_people = self._people[1]

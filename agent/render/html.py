@@ -217,6 +217,7 @@ def provenance(mark: Mark) -> str:
         text += f"; confirmed by {mark.confirmed_by}" + (
             f", {mark.confirmed_at}" if mark.confirmed_at else ""
         )
+        text += f": {mark.confirmed_comment}" if mark.confirmed_comment else ""
     return text
 
 
